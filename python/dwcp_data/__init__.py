@@ -1,0 +1,39 @@
+"""dwcp-data: the training-data pipeline for DWCP's ML compression selector.
+
+Hot paths run in Rust and hand :class:`polars.DataFrame` objects across without
+copying column buffers.
+"""
+
+from __future__ import annotations
+
+from dwcp_data._compat import check_polars_version
+
+check_polars_version()
+
+from dwcp_data import errors  # noqa: E402
+from dwcp_data._core import __version__  # noqa: E402
+from dwcp_data.generator import generate_synthetic  # noqa: E402
+from dwcp_data.schema import (  # noqa: E402
+    COLUMNS,
+    COMPRESSIONS,
+    DATA_TYPES,
+    LINK_TYPES,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    SCHEMA,
+    ColumnInfo,
+)
+
+__all__ = [
+    "COLUMNS",
+    "COMPRESSIONS",
+    "DATA_TYPES",
+    "LINK_TYPES",
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "SCHEMA",
+    "ColumnInfo",
+    "__version__",
+    "errors",
+    "generate_synthetic",
+]

@@ -1,0 +1,74 @@
+"""Conversions between Python values and what the Rust core takes."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from dwcp_data.errors import InvalidArgumentError
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_US = timedelta(microseconds=1)
+_DURATION_PART = re.compile(r"(\d+)(us|ms|s|m|h|d|w)")
+_UNIT_US = {
+    "us": 1,
+    "ms": 1_000,
+    "s": 1_000_000,
+    "m": 60_000_000,
+    "h": 3_600_000_000,
+    "d": 86_400_000_000,
+    "w": 604_800_000_000,
+}
+
+
+def duration_us(value: str | timedelta, param: str) -> int:
+    """Microseconds in a positive duration.
+
+    ``value`` is a :class:`~datetime.timedelta` or a polars-style string of
+    whole-number parts: ``"1h"``, ``"30m"``, ``"1h30m"``, ``"500ms"``, ``"2d"``,
+    ``"1w"``, ``"250us"``. Calendar units (months, years) are refused: they
+    have no fixed length.
+    """
+    if isinstance(value, timedelta):
+        total = value // _ONE_US
+    elif isinstance(value, str):
+        text = value.strip()
+        parts = _DURATION_PART.findall(text)
+        if not text or "".join(n + u for n, u in parts) != text:
+            raise InvalidArgumentError(
+                f"invalid argument `{param}`: {value!r} is not a duration such as '1h', '30m', "
+                "'1h30m', '15s', '500ms' or '1d'",
+                param=param,
+            )
+        total = sum(int(n) * _UNIT_US[u] for n, u in parts)
+    else:
+        raise InvalidArgumentError(
+            f"invalid argument `{param}`: expected a duration string or datetime.timedelta, "
+            f"got {type(value).__name__}",
+            param=param,
+        )
+    if total <= 0:
+        raise InvalidArgumentError(f"invalid argument `{param}`: must be positive, got {value!r}", param=param)
+    return total
+
+
+def utc_datetime(value: datetime | None, param: str) -> datetime:
+    """``value`` as an aware UTC datetime; ``None`` is now, truncated to the second.
+
+    A naive datetime is taken to be in UTC.
+    """
+    if value is None:
+        return datetime.now(timezone.utc).replace(microsecond=0)
+    if not isinstance(value, datetime):
+        raise InvalidArgumentError(
+            f"invalid argument `{param}`: expected a datetime.datetime or None, got {type(value).__name__}",
+            param=param,
+        )
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def epoch_us(value: datetime) -> int:
+    """Microseconds since the Unix epoch of an aware datetime."""
+    return (value - _EPOCH) // _ONE_US

@@ -1,0 +1,51 @@
+"""Exceptions raised by :mod:`dwcp_data`.
+
+Every exception is a :class:`DwcpDataError`, itself a :class:`ValueError`, so
+``except ValueError`` keeps working for callers that do not know this package.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DataError",
+    "DwcpDataError",
+    "IncompatiblePolarsError",
+    "InternalError",
+    "InvalidArgumentError",
+]
+
+
+class DwcpDataError(ValueError):
+    """Base class of every error raised by ``dwcp_data``."""
+
+
+class InvalidArgumentError(DwcpDataError):
+    """An argument is outside its domain. ``param`` names the parameter."""
+
+    def __init__(self, message: str, *, param: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class DataError(DwcpDataError):
+    """A value in the data breaks a rule.
+
+    Attributes:
+        column: the offending column.
+        row: the 0-based row to blame, or ``None`` when no single row is.
+        rule: the identifier of the broken rule.
+    """
+
+    def __init__(self, message: str, *, column: str, row: int | None, rule: str) -> None:
+        super().__init__(message)
+        self.column = column
+        self.row = row
+        self.rule = rule
+
+
+class InternalError(DwcpDataError):
+    """A bug inside ``dwcp_data`` (a Rust panic, caught before it reached Python)."""
+
+
+class IncompatiblePolarsError(ImportError):
+    """The installed ``polars`` is outside the range this build was tested with."""

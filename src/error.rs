@@ -1,0 +1,45 @@
+//! The error type shared by every pipeline stage.
+
+use polars::prelude::PolarsError;
+
+/// Everything that can go wrong in the core. The binding layer maps each
+/// variant onto a `dwcp_data.errors` exception.
+#[derive(Debug, thiserror::Error)]
+pub enum DwcpError {
+    /// A caller passed an argument outside its domain.
+    #[error("invalid argument `{param}`: {message}")]
+    InvalidArgument {
+        /// The parameter's name as the caller spells it.
+        param: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A value in the data breaks a rule of the schema or of a stage.
+    #[error("column `{column}`{}: {message} (rule `{rule}`)", row.map(|r| format!(", row {r}")).unwrap_or_default())]
+    Data {
+        /// The offending column.
+        column: String,
+        /// The offending row (0-based), where one row is to blame.
+        row: Option<usize>,
+        /// The rule that was broken.
+        rule: &'static str,
+        /// What was found.
+        message: String,
+    },
+    /// An error raised inside polars.
+    #[error(transparent)]
+    Polars(#[from] PolarsError),
+}
+
+impl DwcpError {
+    /// Shorthand for [`DwcpError::InvalidArgument`].
+    pub fn invalid_argument(param: &'static str, message: impl Into<String>) -> Self {
+        Self::InvalidArgument {
+            param,
+            message: message.into(),
+        }
+    }
+}
+
+/// The result type of the core.
+pub type Result<T> = std::result::Result<T, DwcpError>;

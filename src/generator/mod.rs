@@ -1,0 +1,194 @@
+//! The synthetic generator: the distributions of §6.1, drawn in parallel and
+//! reproducibly.
+//!
+//! Rows are cut into chunks of [`CHUNK_ROWS`]; chunk `k` draws from its own
+//! PCG stream (`Pcg64::new(seed, k)`), so a frame depends on `(n, seed, end,
+//! freq)` only, never on how many threads drew it.
+
+mod model;
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+use rand_pcg::Pcg64;
+use rayon::prelude::*;
+
+pub use model::{Model, Row, ID_COUNT, REGIONS, TIME_NOISE_SIGMA, ZONE_LETTERS};
+use model::{CODE_COLUMNS, FLOAT_COLUMNS, INDEX_COLUMNS, INT_COLUMNS};
+
+use crate::error::{DwcpError, Result};
+use crate::schema::{self, Kind, SCHEMA};
+
+/// Rows per PCG stream. Changing it changes every generated frame.
+pub const CHUNK_ROWS: usize = 16_384;
+
+/// The largest `n` accepted: about 330 GB of columns, far beyond any machine
+/// this runs on, and small enough that every row index fits the timestamps.
+pub const MAX_ROWS: usize = 1_000_000_000;
+
+/// What to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Number of rows.
+    pub n: usize,
+    /// Seed of every chunk's PCG stream.
+    pub seed: u64,
+    /// Timestamp of the last row, in microseconds since the Unix epoch (UTC).
+    pub end_us: i64,
+    /// Step between consecutive timestamps, in microseconds (> 0).
+    pub freq_us: i64,
+}
+
+impl Config {
+    /// Checks the arguments and that every timestamp is representable.
+    pub fn validate(&self) -> Result<()> {
+        if self.n > MAX_ROWS {
+            return Err(DwcpError::invalid_argument(
+                "n",
+                format!("{} rows is more than the {MAX_ROWS} a frame may hold; generate shards instead", self.n),
+            ));
+        }
+        if self.freq_us <= 0 {
+            return Err(DwcpError::invalid_argument(
+                "freq",
+                format!("the step between rows must be positive, got {} µs", self.freq_us),
+            ));
+        }
+        self.first_timestamp_us().map(|_| ())
+    }
+
+    /// Timestamp of row 0: `end - (n - 1) * freq`.
+    fn first_timestamp_us(&self) -> Result<i64> {
+        let steps = i64::try_from(self.n.saturating_sub(1)).unwrap_or(i64::MAX);
+        steps
+            .checked_mul(self.freq_us)
+            .and_then(|span| self.end_us.checked_sub(span))
+            .ok_or_else(|| {
+                DwcpError::invalid_argument(
+                    "freq",
+                    format!("{} steps of {} µs before `end` fall outside the representable time range", steps, self.freq_us),
+                )
+            })
+    }
+}
+
+/// Generates `cfg.n` rows in the schema's column order and types.
+pub fn generate(cfg: &Config) -> Result<DataFrame> {
+    cfg.validate()?;
+    let n = cfg.n;
+    let first_us = cfg.first_timestamp_us()?;
+    let model = Model::new();
+
+    let mut floats = zeroed_columns::<f64, { FLOAT_COLUMNS.len() }>(n);
+    let mut ints = zeroed_columns::<i64, { INT_COLUMNS.len() }>(n);
+    let mut codes = zeroed_columns::<u8, { CODE_COLUMNS.len() }>(n);
+    let mut indices = zeroed_columns::<u32, { INDEX_COLUMNS.len() }>(n);
+
+    split_into_chunks(&mut floats)
+        .into_par_iter()
+        .zip(split_into_chunks(&mut ints))
+        .zip(split_into_chunks(&mut codes))
+        .zip(split_into_chunks(&mut indices))
+        .enumerate()
+        .for_each(|(chunk, (((mut f, mut i), mut c), mut x))| {
+            let mut rng = Pcg64::new(u128::from(cfg.seed), chunk as u128);
+            let rows = f.first().map_or(0, |s| s.len());
+            for r in 0..rows {
+                let row = model.sample(&mut rng);
+                write_row(&mut f, r, row.floats());
+                write_row(&mut i, r, row.ints());
+                write_row(&mut c, r, row.codes());
+                write_row(&mut x, r, row.indices());
+            }
+        });
+
+    let mut built: HashMap<&str, Column> = HashMap::with_capacity(SCHEMA.len());
+    built.insert("timestamp", timestamps(n, first_us, cfg.freq_us));
+    for (name, values) in FLOAT_COLUMNS.into_iter().zip(floats) {
+        built.insert(name, Column::new(name.into(), values));
+    }
+    for (name, values) in INT_COLUMNS.into_iter().zip(ints) {
+        built.insert(name, Column::new(name.into(), values));
+    }
+    for (name, values) in CODE_COLUMNS.into_iter().zip(codes) {
+        let Some(Kind::Enum(categories)) = schema::spec(name).map(|c| c.kind) else {
+            unreachable!("{name} is an Enum column of the schema")
+        };
+        built.insert(name, schema::enum_from_codes(name, values, categories)?);
+    }
+    for (name, idx) in INDEX_COLUMNS.into_iter().zip(indices) {
+        let dictionary = dictionary(name);
+        let taken = dictionary.take(&IdxCa::from_vec(name.into(), idx))?;
+        built.insert(name, taken.into_series().into_column());
+    }
+
+    let columns = SCHEMA
+        .iter()
+        .map(|spec| built.remove(spec.name).expect("every schema column is generated"))
+        .collect();
+    Ok(DataFrame::new(n, columns)?)
+}
+
+/// The distinct values a dictionary-indexed String column is drawn from.
+fn dictionary(name: &str) -> StringChunked {
+    let values: Vec<String> = match name {
+        "region" => REGIONS.iter().map(|r| r.to_string()).collect(),
+        "az" => REGIONS
+            .iter()
+            .flat_map(|r| ZONE_LETTERS.iter().map(move |z| format!("{r}{z}")))
+            .collect(),
+        "node_id" => (0..ID_COUNT).map(|i| format!("node-{i}")).collect(),
+        "peer_id" => (0..ID_COUNT).map(|i| format!("peer-{i}")).collect(),
+        _ => unreachable!("{name} is not a dictionary-indexed column"),
+    };
+    StringChunked::from_iter_values(name.into(), values.iter().map(String::as_str))
+}
+
+/// The UTC timestamps `first, first + freq, …` (they cannot overflow: the
+/// last one is `end`, checked by [`Config::validate`]).
+fn timestamps(n: usize, first_us: i64, freq_us: i64) -> Column {
+    let mut values = vec![0i64; n];
+    values
+        .par_chunks_mut(CHUNK_ROWS)
+        .enumerate()
+        .for_each(|(chunk, out)| {
+            let mut t = first_us + (chunk * CHUNK_ROWS) as i64 * freq_us;
+            for v in out {
+                *v = t;
+                t += freq_us;
+            }
+        });
+    Int64Chunked::from_vec("timestamp".into(), values)
+        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+        .into_series()
+        .into_column()
+}
+
+/// `K` zero-filled columns of `n` values (calloc'd: pages are touched only when written).
+fn zeroed_columns<T: Clone + Default, const K: usize>(n: usize) -> Vec<Vec<T>> {
+    (0..K).map(|_| vec![T::default(); n]).collect()
+}
+
+/// Cuts every column into [`CHUNK_ROWS`]-row slices and regroups them by chunk:
+/// `result[k][j]` is chunk `k` of column `j`.
+fn split_into_chunks<T>(columns: &mut [Vec<T>]) -> Vec<Vec<&mut [T]>> {
+    let n_chunks = columns.first().map_or(0, |c| c.len().div_ceil(CHUNK_ROWS));
+    let mut chunks: Vec<Vec<&mut [T]>> = (0..n_chunks).map(|_| Vec::with_capacity(columns.len())).collect();
+    for column in columns.iter_mut() {
+        for (chunk, slice) in chunks.iter_mut().zip(column.chunks_mut(CHUNK_ROWS)) {
+            chunk.push(slice);
+        }
+    }
+    chunks
+}
+
+/// Writes one row's values into the chunk's column slices.
+#[inline]
+fn write_row<T: Copy, const K: usize>(columns: &mut [&mut [T]], row: usize, values: [T; K]) {
+    for (column, value) in columns.iter_mut().zip(values) {
+        column[row] = value;
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,15 @@
+//! The Rust core of `dwcp-data`: the training-data pipeline for DWCP's ML
+//! compression selector.
+//!
+//! Every pipeline stage is a plain Rust module that takes and returns polars
+//! types and is tested with `cargo test`; [`python`] is the one thin layer that
+//! exposes them to Python as `dwcp_data._core`.
+
+pub mod error;
+pub mod generator;
+pub mod schema;
+pub mod transfer;
+
+mod python;
+
+pub use error::{DwcpError, Result};

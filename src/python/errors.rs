@@ -1,0 +1,64 @@
+//! Maps core errors and panics onto the exception classes of `dwcp_data.errors`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::error::{DwcpError, Result};
+
+/// An instance of `dwcp_data.errors.<class>(message, **attributes)`, where
+/// `attributes` fills the keyword arguments. Should building it fail, that
+/// failure is returned instead (it still names the problem).
+fn python_error(
+    py: Python<'_>,
+    class: &str,
+    message: &str,
+    attributes: impl FnOnce(&Bound<'_, PyDict>) -> PyResult<()>,
+) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let cls = py.import("dwcp_data.errors")?.getattr(class)?;
+        let kwargs = PyDict::new(py);
+        attributes(&kwargs)?;
+        Ok(PyErr::from_value(cls.call((message,), Some(&kwargs))?))
+    };
+    build().unwrap_or_else(|e| e)
+}
+
+/// `dwcp_data.errors.InvalidArgumentError` for parameter `param`.
+pub fn invalid_argument(py: Python<'_>, param: &str, message: &str) -> PyErr {
+    let text = format!("invalid argument `{param}`: {message}");
+    python_error(py, "InvalidArgumentError", &text, |kw| kw.set_item("param", param))
+}
+
+/// The Python exception for a core error.
+pub fn to_pyerr(py: Python<'_>, err: DwcpError) -> PyErr {
+    let text = err.to_string();
+    match err {
+        DwcpError::InvalidArgument { param, message } => invalid_argument(py, param, &message),
+        DwcpError::Data { column, row, rule, .. } => python_error(py, "DataError", &text, |kw| {
+            kw.set_item("column", column)?;
+            kw.set_item("row", row)?;
+            kw.set_item("rule", rule)
+        }),
+        DwcpError::Polars(_) => python_error(py, "DwcpDataError", &text, |_| Ok(())),
+    }
+}
+
+/// Runs `f` without the GIL and turns its error, or a panic, into a
+/// `dwcp_data` exception: a Rust panic never reaches Python as a crash.
+pub fn run<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T> + Send) -> PyResult<T> {
+    match py.detach(|| catch_unwind(AssertUnwindSafe(f))) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(to_pyerr(py, err)),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            let text = format!("internal error in the dwcp_data core: {what}; please report it");
+            Err(python_error(py, "InternalError", &text, |_| Ok(())))
+        }
+    }
+}
