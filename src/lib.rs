@@ -9,6 +9,7 @@ pub mod error;
 pub mod generator;
 pub mod schema;
 pub mod transfer;
+pub mod validation;
 
 mod python;
 

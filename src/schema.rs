@@ -53,8 +53,20 @@ pub enum Role {
     Other,
 }
 
-const fn col(name: &'static str, kind: Kind, unit: &'static str, description: &'static str, role: Role) -> ColumnSpec {
-    ColumnSpec { name, kind, unit, description, role }
+const fn col(
+    name: &'static str,
+    kind: Kind,
+    unit: &'static str,
+    description: &'static str,
+    role: Role,
+) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        kind,
+        unit,
+        description,
+        role,
+    }
 }
 
 use Kind::{Enum as E, Float as F, Int as I, Text as T};
@@ -65,39 +77,177 @@ use Role::{Optional as O, Other as X, Required as R};
 /// Roles follow §2.3; its "performance metrics for oracle computation" are read
 /// as every engine's time, size and rate column, the path used and the outcome.
 pub const SCHEMA: [ColumnSpec; 33] = [
-    col("timestamp", Kind::Timestamp, "UTC", "when the compression operation finished", R),
-    col("region", T, "", "cloud region of the sending node, e.g. us-east-1", O),
-    col("az", T, "", "availability zone: the region plus a letter, e.g. us-east-1a", O),
-    col("link_type", E(&LINK_TYPES), "", "network link class: dc (same data centre), metro or wan", R),
+    col(
+        "timestamp",
+        Kind::Timestamp,
+        "UTC",
+        "when the compression operation finished",
+        R,
+    ),
+    col(
+        "region",
+        T,
+        "",
+        "cloud region of the sending node, e.g. us-east-1",
+        O,
+    ),
+    col(
+        "az",
+        T,
+        "",
+        "availability zone: the region plus a letter, e.g. us-east-1a",
+        O,
+    ),
+    col(
+        "link_type",
+        E(&LINK_TYPES),
+        "",
+        "network link class: dc (same data centre), metro or wan",
+        R,
+    ),
     col("node_id", T, "", "sending node", X),
     col("peer_id", T, "", "receiving node", X),
-    col("data_size_bytes", I, "bytes", "uncompressed size of the transferred data", R),
-    col("data_type", E(&DATA_TYPES), "", "what was transferred: vm_memory, vm_disk or database", O),
+    col(
+        "data_size_bytes",
+        I,
+        "bytes",
+        "uncompressed size of the transferred data",
+        R,
+    ),
+    col(
+        "data_type",
+        E(&DATA_TYPES),
+        "",
+        "what was transferred: vm_memory, vm_disk or database",
+        O,
+    ),
     col("entropy", F, "0..1", "normalised byte entropy of the data", O),
     col("compressibility_score", F, "0..1", "1 - entropy", O),
     col("rtt_ms", F, "ms", "round-trip time to the peer", R),
     col("jitter_ms", F, "ms", "round-trip time variation", X),
-    col("available_bandwidth_mbps", F, "Mbit/s", "available link bandwidth", R),
+    col(
+        "available_bandwidth_mbps",
+        F,
+        "Mbit/s",
+        "available link bandwidth",
+        R,
+    ),
     col("packet_loss_rate", F, "0..1", "share of packets lost", X),
     col("cpu_usage", F, "0..1", "CPU utilisation of the sending node", R),
-    col("memory_available_mb", I, "MiB", "free memory on the sending node", R),
-    col("active_transfers", I, "count", "concurrent transfers on the node", X),
-    col("hde_compression_ratio", F, "x", "HDE: uncompressed / compressed size", R),
-    col("hde_delta_hit_rate", F, "%", "HDE: share of blocks found in the delta dictionary", R),
-    col("hde_compression_time_ms", F, "ms", "HDE: time spent compressing", R),
+    col(
+        "memory_available_mb",
+        I,
+        "MiB",
+        "free memory on the sending node",
+        R,
+    ),
+    col(
+        "active_transfers",
+        I,
+        "count",
+        "concurrent transfers on the node",
+        X,
+    ),
+    col(
+        "hde_compression_ratio",
+        F,
+        "x",
+        "HDE: uncompressed / compressed size",
+        R,
+    ),
+    col(
+        "hde_delta_hit_rate",
+        F,
+        "%",
+        "HDE: share of blocks found in the delta dictionary",
+        R,
+    ),
+    col(
+        "hde_compression_time_ms",
+        F,
+        "ms",
+        "HDE: time spent compressing",
+        R,
+    ),
     col("hde_compressed_size_bytes", I, "bytes", "HDE: compressed size", R),
-    col("hde_throughput_mbps", F, "Mbit/s", "HDE: end-to-end throughput", R),
+    col(
+        "hde_throughput_mbps",
+        F,
+        "Mbit/s",
+        "HDE: end-to-end throughput",
+        R,
+    ),
     col("amst_streams", I, "count", "AMST: parallel streams used", X),
-    col("amst_transfer_rate_mbps", F, "Mbit/s", "AMST: aggregate transfer rate", R),
-    col("amst_compression_time_ms", F, "ms", "AMST: time spent compressing", R),
-    col("amst_compressed_size_bytes", I, "bytes", "AMST: compressed size", R),
-    col("baseline_compression_ratio", F, "x", "baseline: uncompressed / compressed size", R),
-    col("baseline_compression_time_ms", F, "ms", "baseline: time spent compressing", R),
-    col("baseline_compressed_size_bytes", I, "bytes", "baseline: compressed size", R),
-    col("current_compression", E(&COMPRESSIONS), "", "path DWCP used: hde, amst or baseline", R),
-    col("actual_transfer_time_ms", F, "ms", "end-to-end time of the transfer with the path used", R),
-    col("actual_throughput_mbps", F, "Mbit/s", "uncompressed bits / actual transfer time", R),
-    col("total_cpu_overhead_ms", F, "ms", "CPU time spent compressing with the path used", R),
+    col(
+        "amst_transfer_rate_mbps",
+        F,
+        "Mbit/s",
+        "AMST: aggregate transfer rate",
+        R,
+    ),
+    col(
+        "amst_compression_time_ms",
+        F,
+        "ms",
+        "AMST: time spent compressing",
+        R,
+    ),
+    col(
+        "amst_compressed_size_bytes",
+        I,
+        "bytes",
+        "AMST: compressed size",
+        R,
+    ),
+    col(
+        "baseline_compression_ratio",
+        F,
+        "x",
+        "baseline: uncompressed / compressed size",
+        R,
+    ),
+    col(
+        "baseline_compression_time_ms",
+        F,
+        "ms",
+        "baseline: time spent compressing",
+        R,
+    ),
+    col(
+        "baseline_compressed_size_bytes",
+        I,
+        "bytes",
+        "baseline: compressed size",
+        R,
+    ),
+    col(
+        "current_compression",
+        E(&COMPRESSIONS),
+        "",
+        "path DWCP used: hde, amst or baseline",
+        R,
+    ),
+    col(
+        "actual_transfer_time_ms",
+        F,
+        "ms",
+        "end-to-end time of the transfer with the path used",
+        R,
+    ),
+    col(
+        "actual_throughput_mbps",
+        F,
+        "Mbit/s",
+        "uncompressed bits / actual transfer time",
+        R,
+    ),
+    col(
+        "total_cpu_overhead_ms",
+        F,
+        "ms",
+        "CPU time spent compressing with the path used",
+        R,
+    ),
 ];
 
 /// The spec of the column called `name`, if the schema has one.
@@ -132,24 +282,31 @@ pub fn polars_schema() -> Result<Schema> {
         .collect()
 }
 
-/// An `Enum` column named `name` whose row `i` is `categories[codes[i]]`.
+/// An `Enum` column whose row `i` is `categories[codes[i]]` (nulls stay null),
+/// sharing the codes' buffer.
 ///
 /// Fails with a [`DwcpError::Data`] naming the first row whose code is not a
 /// category.
-pub fn enum_from_codes(name: &str, codes: Vec<u8>, categories: &[&str]) -> Result<Column> {
-    if let Some(row) = codes.iter().position(|&c| usize::from(c) >= categories.len()) {
+pub fn enum_from_codes(codes: UInt8Chunked, categories: &[&str]) -> Result<Column> {
+    let n_categories = categories.len();
+    if codes.max().is_some_and(|max| usize::from(max) >= n_categories) {
+        let row = codes
+            .iter()
+            .position(|c| c.is_some_and(|c| usize::from(c) >= n_categories));
         return Err(DwcpError::Data {
-            column: name.to_string(),
-            row: Some(row),
+            column: codes.name().to_string(),
+            row,
             rule: "known_category",
-            message: format!("code {} is not one of the {} categories", codes[row], categories.len()),
+            message: format!(
+                "a code is not one of the {n_categories} categories ({})",
+                categories.join(", ")
+            ),
         });
     }
     let dtype = enum_dtype(categories)?;
-    let physical = UInt8Chunked::from_vec(name.into(), codes);
     // SAFETY: every code was checked above to index into `categories`, and
     // `dtype` is an Enum with UInt8 physical codes (at most 255 categories).
-    let enum_ca = unsafe { Categorical8Chunked::from_cats_and_dtype_unchecked(physical, dtype) };
+    let enum_ca = unsafe { Categorical8Chunked::from_cats_and_dtype_unchecked(codes, dtype) };
     Ok(enum_ca.into_series().into_column())
 }
 
@@ -166,16 +323,18 @@ mod tests {
 
     #[test]
     fn enum_columns_round_trip_their_codes() {
-        let c = enum_from_codes("link_type", vec![2, 0, 1], &LINK_TYPES).unwrap();
+        let codes = UInt8Chunked::from_vec("link_type".into(), vec![2, 0, 1]);
+        let c = enum_from_codes(codes, &LINK_TYPES).unwrap();
         assert_eq!(c.dtype(), &Kind::Enum(&LINK_TYPES).dtype().unwrap());
         let s = c.as_materialized_series().cast(&DataType::String).unwrap();
-        let values: Vec<_> = s.str().unwrap().into_no_null_iter().collect();
+        let values: Vec<_> = s.str().unwrap().iter().flatten().collect();
         assert_eq!(values, ["wan", "dc", "metro"]);
     }
 
     #[test]
     fn a_bad_code_names_its_row() {
-        let err = enum_from_codes("link_type", vec![0, 3], &LINK_TYPES).unwrap_err();
+        let codes = UInt8Chunked::from_vec("link_type".into(), vec![0, 3]);
+        let err = enum_from_codes(codes, &LINK_TYPES).unwrap_err();
         assert!(err.to_string().contains("row 1"), "{err}");
     }
 }

@@ -19,15 +19,41 @@ import polars as pl
 
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
 #: §2.1 column order.
-COLUMN_ORDER = (
-    "timestamp,region,az,link_type,node_id,peer_id,data_size_bytes,data_type,entropy,compressibility_score,"
-    "rtt_ms,jitter_ms,available_bandwidth_mbps,packet_loss_rate,cpu_usage,memory_available_mb,active_transfers,"
-    "hde_compression_ratio,hde_delta_hit_rate,hde_compression_time_ms,hde_compressed_size_bytes,"
-    "hde_throughput_mbps,amst_streams,amst_transfer_rate_mbps,amst_compression_time_ms,"
-    "amst_compressed_size_bytes,baseline_compression_ratio,baseline_compression_time_ms,"
-    "baseline_compressed_size_bytes,current_compression,actual_transfer_time_ms,actual_throughput_mbps,"
-    "total_cpu_overhead_ms"
-).split(",")
+COLUMN_ORDER = [
+    "timestamp",
+    "region",
+    "az",
+    "link_type",
+    "node_id",
+    "peer_id",
+    "data_size_bytes",
+    "data_type",
+    "entropy",
+    "compressibility_score",
+    "rtt_ms",
+    "jitter_ms",
+    "available_bandwidth_mbps",
+    "packet_loss_rate",
+    "cpu_usage",
+    "memory_available_mb",
+    "active_transfers",
+    "hde_compression_ratio",
+    "hde_delta_hit_rate",
+    "hde_compression_time_ms",
+    "hde_compressed_size_bytes",
+    "hde_throughput_mbps",
+    "amst_streams",
+    "amst_transfer_rate_mbps",
+    "amst_compression_time_ms",
+    "amst_compressed_size_bytes",
+    "baseline_compression_ratio",
+    "baseline_compression_time_ms",
+    "baseline_compressed_size_bytes",
+    "current_compression",
+    "actual_transfer_time_ms",
+    "actual_throughput_mbps",
+    "total_cpu_overhead_ms",
+]
 NOISE_SIGMA = 0.1
 
 
@@ -42,8 +68,13 @@ def _add_outcomes(data: dict, noise: np.ndarray) -> None:
     bw = np.asarray(data["available_bandwidth_mbps"])
     hde = _end_to_end_ms(data["hde_compression_time_ms"], data["hde_compressed_size_bytes"], bw, rtt) * noise
     amst = (
-        _end_to_end_ms(data["amst_compression_time_ms"], data["amst_compressed_size_bytes"],
-                       data["amst_transfer_rate_mbps"], rtt) * noise
+        _end_to_end_ms(
+            data["amst_compression_time_ms"],
+            data["amst_compressed_size_bytes"],
+            data["amst_transfer_rate_mbps"],
+            rtt,
+        )
+        * noise
     )
     base = (
         _end_to_end_ms(data["baseline_compression_time_ms"], data["baseline_compressed_size_bytes"], bw, rtt)
@@ -77,12 +108,19 @@ def pandas_generate(n_samples: int = 100_000, seed: int = 42) -> pd.DataFrame:
         "peer_id": [f"peer-{np.random.randint(1000)}" for _ in range(n_samples)],
     }
     data["rtt_ms"] = [
-        np.random.gamma(2, 0.3) if lt == "dc" else np.random.gamma(3, 2.5) if lt == "metro" else np.random.gamma(5, 8)
+        np.random.gamma(2, 0.3)
+        if lt == "dc"
+        else np.random.gamma(3, 2.5)
+        if lt == "metro"
+        else np.random.gamma(5, 8)
         for lt in link_types
     ]
     data["jitter_ms"] = data["rtt_ms"] * np.random.uniform(0.1, 0.3, n_samples)
     data["available_bandwidth_mbps"] = [
-        np.random.uniform(1000, 10000) if lt == "dc" else np.random.uniform(100, 1000) if lt == "metro"
+        np.random.uniform(1000, 10000)
+        if lt == "dc"
+        else np.random.uniform(100, 1000)
+        if lt == "metro"
         else np.random.uniform(10, 200)
         for lt in link_types
     ]
@@ -99,9 +137,13 @@ def pandas_generate(n_samples: int = 100_000, seed: int = 42) -> pd.DataFrame:
     data["hde_compression_time_ms"] = data["data_size_bytes"] / 1e6 * np.random.uniform(10, 30, n_samples)
     data["hde_compressed_size_bytes"] = (data["data_size_bytes"] / data["hde_compression_ratio"]).astype(int)
     data["amst_streams"] = np.random.choice([2, 4, 8], n_samples)
-    data["amst_transfer_rate_mbps"] = data["available_bandwidth_mbps"] * np.random.uniform(0.7, 0.95, n_samples)
+    data["amst_transfer_rate_mbps"] = data["available_bandwidth_mbps"] * np.random.uniform(
+        0.7, 0.95, n_samples
+    )
     data["amst_compression_time_ms"] = data["data_size_bytes"] / 1e6 * np.random.uniform(5, 15, n_samples)
-    data["amst_compressed_size_bytes"] = (data["data_size_bytes"] / np.random.uniform(1.5, 5, n_samples)).astype(int)
+    data["amst_compressed_size_bytes"] = (
+        data["data_size_bytes"] / np.random.uniform(1.5, 5, n_samples)
+    ).astype(int)
     data["baseline_compression_ratio"] = np.random.uniform(2, 8, n_samples)
     data["baseline_compression_time_ms"] = data["data_size_bytes"] / 1e6 * np.random.uniform(3, 10, n_samples)
     data["baseline_compressed_size_bytes"] = (
@@ -167,10 +209,11 @@ def numpy_polars_generate(n: int = 100_000, seed: int = 42) -> pl.DataFrame:
     return (
         pl.DataFrame(data)
         .with_columns(
-            pl.datetime_range(end - timedelta(hours=n - 1), end, "1h", time_unit="us", time_zone="UTC",
-                              eager=True).alias("timestamp"),
-            regions.gather(pl.col("region_idx")).alias("region"),
-            zones.gather(pl.col("az_idx")).alias("az"),
+            pl.datetime_range(
+                end - timedelta(hours=n - 1), end, "1h", time_unit="us", time_zone="UTC", eager=True
+            ).alias("timestamp"),
+            pl.lit(regions).gather(pl.col("region_idx")).alias("region"),
+            pl.lit(zones).gather(pl.col("az_idx")).alias("az"),
             _enum_from_codes(pl.col("link_type"), ["dc", "metro", "wan"]),
             pl.format("node-{}", pl.col("node_id")).alias("node_id"),
             pl.format("peer-{}", pl.col("peer_id")).alias("peer_id"),
@@ -182,4 +225,6 @@ def numpy_polars_generate(n: int = 100_000, seed: int = 42) -> pl.DataFrame:
 
 
 def _enum_from_codes(codes: pl.Expr, categories: list[str]) -> pl.Expr:
-    return pl.Series(categories, dtype=pl.Enum(categories)).gather(codes).alias(codes.meta.output_name())
+    return (
+        pl.lit(pl.Series(categories, dtype=pl.Enum(categories))).gather(codes).alias(codes.meta.output_name())
+    )

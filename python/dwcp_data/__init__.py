@@ -23,6 +23,12 @@ from dwcp_data.schema import (  # noqa: E402
     SCHEMA,
     ColumnInfo,
 )
+from dwcp_data.validation import (  # noqa: E402
+    RuleResult,
+    ValidationReport,
+    validate,
+    validate_training_data,
+)
 
 __all__ = [
     "COLUMNS",
@@ -33,7 +39,11 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "SCHEMA",
     "ColumnInfo",
+    "RuleResult",
+    "ValidationReport",
     "__version__",
     "errors",
     "generate_synthetic",
+    "validate",
+    "validate_training_data",
 ]

@@ -48,7 +48,9 @@ def duration_us(value: str | timedelta, param: str) -> int:
             param=param,
         )
     if total <= 0:
-        raise InvalidArgumentError(f"invalid argument `{param}`: must be positive, got {value!r}", param=param)
+        raise InvalidArgumentError(
+            f"invalid argument `{param}`: must be positive, got {value!r}", param=param
+        )
     return total
 
 

@@ -1,5 +1,7 @@
 """Type stubs of the compiled core, ``dwcp_data._core`` (src/python/mod.rs)."""
 
+from typing import Any
+
 import polars as pl
 
 __version__: str
@@ -9,3 +11,15 @@ def schema_columns() -> list[tuple[str, str, list[str], str, str, str]]:
 
 def generate_synthetic(n: int, seed: int, end_us: int, freq_us: int) -> pl.DataFrame:
     """``n`` synthetic rows; the last timestamp is ``end_us``, steps ``freq_us`` apart (µs)."""
+
+def validate(
+    df: pl.DataFrame,
+    enum_columns: list[str],
+    profile: str,
+    min_rows: int,
+    max_missing_fraction: float,
+    min_class_share: float,
+    now_us: int,
+    max_examples: int,
+) -> list[dict[str, Any]]:
+    """The validation rules' results; ``enum_columns`` name schema Enum columns sent as UInt8 codes."""

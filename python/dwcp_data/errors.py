@@ -12,6 +12,7 @@ __all__ = [
     "IncompatiblePolarsError",
     "InternalError",
     "InvalidArgumentError",
+    "ValidationError",
 ]
 
 
@@ -41,6 +42,14 @@ class DataError(DwcpDataError):
         self.column = column
         self.row = row
         self.rule = rule
+
+
+class ValidationError(DwcpDataError):
+    """A data set failed validation. ``report`` is the full :class:`~dwcp_data.ValidationReport`."""
+
+    def __init__(self, message: str, *, report: object) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class InternalError(DwcpDataError):

@@ -45,7 +45,10 @@ impl Config {
         if self.n > MAX_ROWS {
             return Err(DwcpError::invalid_argument(
                 "n",
-                format!("{} rows is more than the {MAX_ROWS} a frame may hold; generate shards instead", self.n),
+                format!(
+                    "{} rows is more than the {MAX_ROWS} a frame may hold; generate shards instead",
+                    self.n
+                ),
             ));
         }
         if self.freq_us <= 0 {
@@ -66,7 +69,10 @@ impl Config {
             .ok_or_else(|| {
                 DwcpError::invalid_argument(
                     "freq",
-                    format!("{} steps of {} µs before `end` fall outside the representable time range", steps, self.freq_us),
+                    format!(
+                        "{} steps of {} µs before `end` fall outside the representable time range",
+                        steps, self.freq_us
+                    ),
                 )
             })
     }
@@ -114,7 +120,8 @@ pub fn generate(cfg: &Config) -> Result<DataFrame> {
         let Some(Kind::Enum(categories)) = schema::spec(name).map(|c| c.kind) else {
             unreachable!("{name} is an Enum column of the schema")
         };
-        built.insert(name, schema::enum_from_codes(name, values, categories)?);
+        let codes = UInt8Chunked::from_vec(name.into(), values);
+        built.insert(name, schema::enum_from_codes(codes, categories)?);
     }
     for (name, idx) in INDEX_COLUMNS.into_iter().zip(indices) {
         let dictionary = dictionary(name);

@@ -37,7 +37,13 @@ fn same_seed_same_frame_at_any_thread_count() {
 fn timestamps_step_by_freq_and_end_at_end() {
     let cfg = config(CHUNK_ROWS + 5, 3);
     let df = generate(&cfg).unwrap();
-    let ts = df.column("timestamp").unwrap().datetime().unwrap().physical().clone();
+    let ts = df
+        .column("timestamp")
+        .unwrap()
+        .datetime()
+        .unwrap()
+        .physical()
+        .clone();
     let values: Vec<i64> = ts.into_no_null_iter().collect();
     assert_eq!(*values.last().unwrap(), cfg.end_us);
     assert!(values.windows(2).all(|w| w[1] - w[0] == cfg.freq_us));
@@ -53,25 +59,67 @@ fn zero_rows_is_an_empty_frame_with_the_schema() {
 #[test]
 fn link_mix_and_derived_columns_follow_the_model() {
     let df = generate(&config(200_000, 42)).unwrap();
-    let links = df.column("link_type").unwrap().as_materialized_series().to_physical_repr().into_owned();
+    let links = df
+        .column("link_type")
+        .unwrap()
+        .as_materialized_series()
+        .to_physical_repr()
+        .into_owned();
     let links: Vec<u8> = links.u8().unwrap().into_no_null_iter().collect();
     let share = |code| links.iter().filter(|&&c| c == code).count() as f64 / links.len() as f64;
     assert!((share(0) - 0.4).abs() < 0.01 && (share(2) - 0.3).abs() < 0.01);
 
-    let f = |name: &str| -> Vec<f64> { df.column(name).unwrap().f64().unwrap().into_no_null_iter().collect() };
+    let f = |name: &str| -> Vec<f64> {
+        df.column(name)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect()
+    };
     let (entropy, compressibility) = (f("entropy"), f("compressibility_score"));
-    assert!(entropy.iter().zip(&compressibility).all(|(e, c)| (e + c - 1.0).abs() < 1e-12));
+    assert!(entropy
+        .iter()
+        .zip(&compressibility)
+        .all(|(e, c)| (e + c - 1.0).abs() < 1e-12));
     let (rtt, jitter) = (f("rtt_ms"), f("jitter_ms"));
-    assert!(rtt.iter().zip(&jitter).all(|(r, j)| *j >= 0.1 * r && *j <= 0.3 * r));
-    let overhead = f("total_cpu_overhead_ms");
-    let time = f("actual_transfer_time_ms");
-    assert!(time.iter().zip(&overhead).all(|(t, o)| t > o));
+    assert!(rtt
+        .iter()
+        .zip(&jitter)
+        .all(|(r, j)| *j >= 0.1 * r && *j <= 0.3 * r));
+    // Rows that used HDE: the outcome is HDE's own time and CPU cost.
+    let classes = df
+        .column("current_compression")
+        .unwrap()
+        .as_materialized_series()
+        .to_physical_repr();
+    let hde_rows: Vec<usize> = (classes.u8().unwrap().into_no_null_iter().enumerate())
+        .filter_map(|(i, c)| (c == 0).then_some(i))
+        .collect();
+    let (actual, hde) = (f("actual_throughput_mbps"), f("hde_throughput_mbps"));
+    let (overhead, hde_time) = (f("total_cpu_overhead_ms"), f("hde_compression_time_ms"));
+    assert!(hde_rows.len() > 90_000);
+    assert!(hde_rows
+        .iter()
+        .all(|&i| actual[i] == hde[i] && overhead[i] == hde_time[i]));
 }
 
 #[test]
 fn bad_configs_name_their_parameter() {
     let err = |cfg: Config| generate(&cfg).unwrap_err().to_string();
-    assert!(err(Config { freq_us: 0, ..config(10, 1) }).contains("`freq`"));
-    assert!(err(Config { n: MAX_ROWS + 1, ..config(10, 1) }).contains("`n`"));
-    assert!(err(Config { end_us: i64::MIN + 5, ..config(10, 1) }).contains("`freq`"));
+    assert!(err(Config {
+        freq_us: 0,
+        ..config(10, 1)
+    })
+    .contains("`freq`"));
+    assert!(err(Config {
+        n: MAX_ROWS + 1,
+        ..config(10, 1)
+    })
+    .contains("`n`"));
+    assert!(err(Config {
+        end_us: i64::MIN + 5,
+        ..config(10, 1)
+    })
+    .contains("`freq`"));
 }

@@ -28,7 +28,9 @@ fn python_error(
 /// `dwcp_data.errors.InvalidArgumentError` for parameter `param`.
 pub fn invalid_argument(py: Python<'_>, param: &str, message: &str) -> PyErr {
     let text = format!("invalid argument `{param}`: {message}");
-    python_error(py, "InvalidArgumentError", &text, |kw| kw.set_item("param", param))
+    python_error(py, "InvalidArgumentError", &text, |kw| {
+        kw.set_item("param", param)
+    })
 }
 
 /// The Python exception for a core error.
@@ -36,7 +38,9 @@ pub fn to_pyerr(py: Python<'_>, err: DwcpError) -> PyErr {
     let text = err.to_string();
     match err {
         DwcpError::InvalidArgument { param, message } => invalid_argument(py, param, &message),
-        DwcpError::Data { column, row, rule, .. } => python_error(py, "DataError", &text, |kw| {
+        DwcpError::Data {
+            column, row, rule, ..
+        } => python_error(py, "DataError", &text, |kw| {
             kw.set_item("column", column)?;
             kw.set_item("row", row)?;
             kw.set_item("rule", rule)

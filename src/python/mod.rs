@@ -2,14 +2,17 @@
 //! checking, and the mapping of core errors onto `dwcp_data.errors`.
 
 mod errors;
+mod frames;
 
 use pyo3::prelude::*;
-use pyo3::types::PyBool;
+use pyo3::types::{PyBool, PyDict};
 use pyo3_polars::PyDataFrame;
 
 use crate::generator::{self, MAX_ROWS};
 use crate::schema::{Kind, Role, SCHEMA};
+use crate::validation::{self, Observed, Profile, RuleResult};
 use errors::{invalid_argument, run};
+use frames::frame_in;
 
 /// A non-negative whole number argument (bool is refused: `True` is not a count).
 fn whole_number<T: TryFrom<i128>>(value: &Bound<'_, PyAny>, param: &'static str, max: i128) -> PyResult<T> {
@@ -19,8 +22,14 @@ fn whole_number<T: TryFrom<i128>>(value: &Bound<'_, PyAny>, param: &'static str,
         value.extract::<i128>().ok()
     };
     match n {
-        Some(n) if (0..=max).contains(&n) => T::try_from(n).map_err(|_| invalid_argument(value.py(), param, "out of range")),
-        Some(n) => Err(invalid_argument(value.py(), param, &format!("must be between 0 and {max}, got {n}"))),
+        Some(n) if (0..=max).contains(&n) => {
+            T::try_from(n).map_err(|_| invalid_argument(value.py(), param, "out of range"))
+        }
+        Some(n) => Err(invalid_argument(
+            value.py(),
+            param,
+            &format!("must be between 0 and {max}, got {n}"),
+        )),
         None => Err(invalid_argument(
             value.py(),
             param,
@@ -30,7 +39,14 @@ fn whole_number<T: TryFrom<i128>>(value: &Bound<'_, PyAny>, param: &'static str,
 }
 
 /// One schema column as `(name, kind, categories, unit, description, role)`.
-type ColumnTuple = (&'static str, &'static str, Vec<&'static str>, &'static str, &'static str, &'static str);
+type ColumnTuple = (
+    &'static str,
+    &'static str,
+    Vec<&'static str>,
+    &'static str,
+    &'static str,
+    &'static str,
+);
 
 /// The schema as [`ColumnTuple`]s, in column order.
 #[pyfunction]
@@ -73,11 +89,79 @@ fn generate_synthetic(
     run(py, || generator::generate(&cfg)).map(PyDataFrame)
 }
 
+/// A fraction argument in [0, 1].
+fn fraction(py: Python<'_>, value: f64, param: &'static str) -> PyResult<f64> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid_argument(
+            py,
+            param,
+            &format!("must be between 0 and 1, got {value}"),
+        ))
+    }
+}
+
+/// One rule result as a dict of plain Python values.
+fn rule_dict<'py>(py: Python<'py>, r: RuleResult) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("rule", r.rule)?;
+    d.set_item("column", r.column)?;
+    d.set_item("description", r.description)?;
+    d.set_item("passed", r.passed)?;
+    match r.observed {
+        Observed::Number(x) => d.set_item("observed", x)?,
+        Observed::Text(t) => d.set_item("observed", t)?,
+        Observed::Nothing => d.set_item("observed", py.None())?,
+    }
+    d.set_item("threshold", r.threshold)?;
+    d.set_item("failing_rows", r.failing_rows)?;
+    d.set_item("examples", r.examples)?;
+    Ok(d)
+}
+
+/// Runs the validation rules (see `dwcp_data.validate`); one dict per result.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn validate<'py>(
+    py: Python<'py>,
+    df: PyDataFrame,
+    enum_columns: Vec<String>,
+    profile: &str,
+    min_rows: &Bound<'py, PyAny>,
+    max_missing_fraction: f64,
+    min_class_share: f64,
+    now_us: i64,
+    max_examples: &Bound<'py, PyAny>,
+) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    let profile = match profile {
+        "document" => Profile::Document,
+        "strict" => Profile::Strict,
+        other => {
+            let message = format!("must be 'document' or 'strict', got {other:?}");
+            return Err(invalid_argument(py, "profile", &message));
+        }
+    };
+    let options = validation::Options {
+        profile,
+        min_rows: whole_number(min_rows, "min_rows", i128::from(u64::MAX))?,
+        max_missing_fraction: fraction(py, max_missing_fraction, "max_missing_fraction")?,
+        min_class_share: fraction(py, min_class_share, "min_class_share")?,
+        now_us,
+        max_examples: whole_number(max_examples, "max_examples", 1_000_000)?,
+    };
+    let results = run(py, || {
+        validation::validate(&frame_in(df, &enum_columns)?, &options)
+    })?;
+    results.into_iter().map(|r| rule_dict(py, r)).collect()
+}
+
 /// The compiled core of `dwcp_data`.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(schema_columns, m)?)?;
     m.add_function(wrap_pyfunction!(generate_synthetic, m)?)?;
+    m.add_function(wrap_pyfunction!(validate, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,0 +1,45 @@
+"""Helpers shared by the benchmark scripts: timing, machine description, tables."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+# The reference implementations live with the tests that check them.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+
+def median_seconds(fn: Callable[[], object], repeat: int) -> float:
+    """Median wall time of ``repeat`` calls of ``fn`` (after one untimed warm-up call)."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def machine() -> str:
+    """One line describing this machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def print_table(title: str, rows: list[tuple[str, float]], ours: str) -> None:
+    """Print timings with each row's ratio to ``ours`` (how many times slower it is)."""
+    base = dict(rows)[ours]
+    print(f"\n{title}")
+    print(f"{'implementation':<34}{'median':>12}{'vs dwcp_data':>16}")
+    for name, seconds in rows:
+        print(f"{name:<34}{seconds * 1e3:>9.1f} ms{seconds / base:>15.1f}x")

@@ -1,0 +1,104 @@
+"""Validation: dwcp_data.validate (full report) vs §5.1's pandas function vs idiomatic Polars.
+
+Usage: python benchmarks/bench_validate.py [--rows N] [--repeat K]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import dwcp_data
+import numpy as np
+import pandas as pd
+import polars as pl
+from _common import machine, median_seconds, print_table
+
+
+def validate_pandas(df: pd.DataFrame) -> bool:
+    """§5.1 of the design document, as written."""
+    checks = []
+    required_cols = [
+        "timestamp",
+        "data_size_bytes",
+        "rtt_ms",
+        "available_bandwidth_mbps",
+        "hde_compression_ratio",
+        "amst_transfer_rate_mbps",
+        "baseline_compression_ratio",
+    ]
+    checks.append(all(col in df.columns for col in required_cols))
+    missing_pct = df.isnull().sum() / len(df)
+    checks.append((missing_pct < 0.1).all())
+    checks.append((df["rtt_ms"] >= 0).all())
+    checks.append((df["rtt_ms"] < 1000).all())
+    checks.append((df["available_bandwidth_mbps"] > 0).all())
+    checks.append((df["cpu_usage"] >= 0).all() and (df["cpu_usage"] <= 1).all())
+    checks.append((df["hde_compression_ratio"] >= 1).all())
+    checks.append((df["hde_compression_ratio"] < 1000).all())
+    checks.append(len(df) >= 10000)
+    if "current_compression" in df.columns:
+        class_dist = df["current_compression"].value_counts(normalize=True)
+        checks.append((class_dist > 0.05).all())
+    return all(checks)
+
+
+def validate_polars(df: pl.DataFrame) -> bool:
+    """The same checks as idiomatic Polars expressions, in one select."""
+    required = [
+        "timestamp",
+        "data_size_bytes",
+        "rtt_ms",
+        "available_bandwidth_mbps",
+        "hde_compression_ratio",
+        "amst_transfer_rate_mbps",
+        "baseline_compression_ratio",
+    ]
+    if not all(c in df.columns for c in required):
+        return False
+    out = df.select(
+        pl.max_horizontal(pl.all().null_count() / pl.len()).alias("max_missing"),
+        pl.col("rtt_ms").is_between(0, 1000, closed="left").all().alias("rtt"),
+        (pl.col("available_bandwidth_mbps") > 0).all().alias("bw"),
+        pl.col("cpu_usage").is_between(0, 1).all().alias("cpu"),
+        pl.col("hde_compression_ratio").is_between(1, 1000, closed="left").all().alias("hde"),
+        (pl.col("current_compression").value_counts(normalize=True).struct.field("proportion") > 0.05)
+        .all()
+        .alias("classes"),
+    ).row(0, named=True)
+    return (
+        out["max_missing"] < 0.1
+        and out["rtt"]
+        and out["bw"]
+        and out["cpu"]
+        and out["hde"]
+        and out["classes"]
+        and df.height >= 10_000
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    print(
+        f"{machine()}; polars {pl.__version__}, pandas {pd.__version__}, numpy {np.__version__}; "
+        f"{args.rows:,} rows, median of {args.repeat}"
+    )
+    df = dwcp_data.generate_synthetic(args.rows, seed=1)
+    pdf = df.to_pandas()
+    assert dwcp_data.validate(df).passed and validate_polars(df) and validate_pandas(pdf)
+    rows = [
+        ("dwcp_data.validate (document)", median_seconds(lambda: dwcp_data.validate(df), args.repeat)),
+        (
+            "dwcp_data.validate (strict)",
+            median_seconds(lambda: dwcp_data.validate(df, profile="strict"), args.repeat),
+        ),
+        ("Polars expressions (bool only)", median_seconds(lambda: validate_polars(df), args.repeat)),
+        ("pandas (design doc §5.1)", median_seconds(lambda: validate_pandas(pdf), args.repeat)),
+    ]
+    print_table("validate", rows, ours="dwcp_data.validate (document)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+use super::*;
+use crate::generator::{generate, Config};
+
+fn options(profile: Profile) -> Options {
+    Options {
+        profile,
+        min_rows: 10,
+        max_missing_fraction: 0.1,
+        min_class_share: 0.05,
+        now_us: i64::MAX,
+        max_examples: 5,
+    }
+}
+
+fn generated(n: usize) -> DataFrame {
+    generate(&Config {
+        n,
+        seed: 3,
+        end_us: 1_763_123_696_000_000,
+        freq_us: 3_600_000_000,
+    })
+    .unwrap()
+}
+
+fn find<'a>(results: &'a [RuleResult], rule: &str, column: Option<&str>) -> &'a RuleResult {
+    results
+        .iter()
+        .find(|r| r.rule == rule && (column.is_none() || r.column.as_deref() == column))
+        .unwrap_or_else(|| panic!("no result for {rule}"))
+}
+
+#[test]
+fn generated_data_passes_both_profiles() {
+    let df = generated(5000);
+    for profile in [Profile::Document, Profile::Strict] {
+        let results = validate(&df, &options(profile)).unwrap();
+        let failed: Vec<_> = results.iter().filter(|r| !r.passed).collect();
+        assert!(failed.is_empty(), "{profile:?}: {failed:#?}");
+    }
+}
+
+#[test]
+fn range_rule_reports_count_and_first_rows() {
+    let mut df = generated(100);
+    let mut rtt: Vec<f64> = df
+        .column("rtt_ms")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    rtt[3] = 1000.0;
+    rtt[7] = -0.1;
+    rtt[9] = f64::NAN;
+    df.with_column(Column::new("rtt_ms".into(), rtt)).unwrap();
+    let results = validate(&df, &options(Profile::Document)).unwrap();
+    let r = find(&results, "rtt_ms_range", None);
+    assert!(!r.passed);
+    assert_eq!((r.failing_rows, r.examples.clone()), (3, vec![3, 7, 9]));
+}
+
+#[test]
+fn absent_columns_fail_the_rules_that_need_them() {
+    let df = generated(100).drop("rtt_ms").unwrap();
+    let results = validate(&df, &options(Profile::Document)).unwrap();
+    assert!(!find(&results, "required_columns", None).passed);
+    let r = find(&results, "rtt_ms_range", None);
+    assert_eq!(r.observed, Observed::Text("column `rtt_ms` is absent".into()));
+}
+
+#[test]
+fn empty_frame_is_a_report() {
+    let df = generated(0);
+    let results = validate(&df, &options(Profile::Strict)).unwrap();
+    assert!(!find(&results, "min_rows", None).passed);
+    assert!(find(&results, "rtt_ms_range", None).passed);
+}
+
+#[test]
+fn duplicate_pairs_are_found_after_the_fast_path() {
+    let df = generated(50);
+    let twice = df.vstack(&df.slice(10, 3)).unwrap();
+    let results = validate(&twice, &options(Profile::Strict)).unwrap();
+    let r = find(&results, "unique_timestamp_per_pair", None);
+    assert_eq!((r.failing_rows, r.examples.clone()), (3, vec![50, 51, 52]));
+}

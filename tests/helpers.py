@@ -1,0 +1,24 @@
+"""Helpers shared by the tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+#: A fixed end timestamp: generated frames are reproducible to the bit.
+END = datetime(2025, 11, 14, 12, 34, 56, tzinfo=timezone.utc)
+
+
+def run_python(code: str, *, env: dict[str, str] | None = None, timeout: float = 300) -> str:
+    """Run ``code`` in a fresh interpreter and return its stdout (fails the test on error)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout

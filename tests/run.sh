@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what the tests need,
+# checks formatting and lints, runs the Rust unit tests, builds the wheel,
+# installs it, and runs pytest against the installed package.
+#
+# Environment: PYTHON (default python3), CARGO_TARGET_DIR (default ./target),
+# PYTEST_ARGS (extra pytest arguments, e.g. "-m 'not slow'" for a quick loop).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+step() { printf '\n== %s\n' "$*"; }
+
+step "python tools"
+"$PYTHON" -m pip install --quiet --disable-pip-version-check 'maturin>=1.16,<2'
+
+step "rust: fmt, clippy, unit tests"
+cargo fmt --check
+cargo clippy --all-targets --quiet -- -D warnings
+# libpython for the test binaries (pyo3 links it outside of maturin builds)
+libdir=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
+LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" cargo test --quiet
+
+step "wheel: build and install"
+# The release profile (no LTO) keeps rebuilds fast; published wheels use --profile dist.
+rm -rf "$CARGO_TARGET_DIR/wheels"
+"$PYTHON" -m maturin build --release --out "$CARGO_TARGET_DIR/wheels"
+wheel=$(ls "$CARGO_TARGET_DIR"/wheels/dwcp_data-*.whl)
+"$PYTHON" -m pip install --quiet --disable-pip-version-check "${wheel}[test]"
+"$PYTHON" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel"
+
+step "python: ruff, pytest"
+"$PYTHON" -m ruff check python tests benchmarks
+"$PYTHON" -m ruff format --check python tests benchmarks
+# run from an empty folder so that `import dwcp_data` is the installed wheel, never the source tree
+cd "$(mktemp -d)"
+# shellcheck disable=SC2086
+"$PYTHON" -m pytest "$OLDPWD/tests" -c "$OLDPWD/pyproject.toml" --rootdir "$OLDPWD" ${PYTEST_ARGS:-}
