@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod generator;
+pub mod memory;
 pub mod schema;
 pub mod transfer;
 pub mod validation;

@@ -9,8 +9,8 @@ __version__: str
 def schema_columns() -> list[tuple[str, str, list[str], str, str, str]]:
     """The schema as ``(name, kind, categories, unit, description, role)`` tuples, in order."""
 
-def generate_synthetic(n: int, seed: int, end_us: int, freq_us: int) -> pl.DataFrame:
-    """``n`` synthetic rows; the last timestamp is ``end_us``, steps ``freq_us`` apart (µs)."""
+def generate_synthetic(n: int, seed: int, end_us: int, freq_us: int) -> tuple[pl.DataFrame, list[str]]:
+    """``n`` synthetic rows (last timestamp ``end_us``, steps ``freq_us`` µs apart) and the Enum columns sent as codes."""
 
 def validate(
     df: pl.DataFrame,

@@ -2,21 +2,25 @@
 //! reproducibly.
 //!
 //! Rows are cut into chunks of [`CHUNK_ROWS`]; chunk `k` draws from its own
-//! PCG stream (`Pcg64::new(seed, k)`), so a frame depends on `(n, seed, end,
+//! PCG stream (`Pcg64Dxsm::new(seed, k)`), so a frame depends on `(n, seed, end,
 //! freq)` only, never on how many threads drew it.
 
 mod model;
 
 use std::collections::HashMap;
 
+use bytemuck::Zeroable;
 use polars::prelude::*;
-use rand_pcg::Pcg64;
+use polars_arrow::array::{Utf8ViewArray, View};
+use polars_arrow::datatypes::ArrowDataType;
+use polars_buffer::Buffer;
 use rayon::prelude::*;
 
-pub use model::{Model, Row, ID_COUNT, REGIONS, TIME_NOISE_SIGMA, ZONE_LETTERS};
+pub use model::{Model, Row, Stream, ID_COUNT, REGIONS, TIME_NOISE_SIGMA, ZONE_LETTERS};
 use model::{CODE_COLUMNS, FLOAT_COLUMNS, INDEX_COLUMNS, INT_COLUMNS};
 
 use crate::error::{DwcpError, Result};
+use crate::memory;
 use crate::schema::{self, Kind, SCHEMA};
 
 /// Rows per PCG stream. Changing it changes every generated frame.
@@ -84,37 +88,41 @@ pub fn generate(cfg: &Config) -> Result<DataFrame> {
     let n = cfg.n;
     let first_us = cfg.first_timestamp_us()?;
     let model = Model::new();
+    let dictionaries = INDEX_COLUMNS.map(dictionary);
 
     let mut floats = zeroed_columns::<f64, { FLOAT_COLUMNS.len() }>(n);
     let mut ints = zeroed_columns::<i64, { INT_COLUMNS.len() }>(n);
     let mut codes = zeroed_columns::<u8, { CODE_COLUMNS.len() }>(n);
-    let mut indices = zeroed_columns::<u32, { INDEX_COLUMNS.len() }>(n);
+    let mut strings = zeroed_columns::<View, { INDEX_COLUMNS.len() }>(n);
 
     split_into_chunks(&mut floats)
         .into_par_iter()
         .zip(split_into_chunks(&mut ints))
         .zip(split_into_chunks(&mut codes))
-        .zip(split_into_chunks(&mut indices))
+        .zip(split_into_chunks(&mut strings))
         .enumerate()
-        .for_each(|(chunk, (((mut f, mut i), mut c), mut x))| {
-            let mut rng = Pcg64::new(u128::from(cfg.seed), chunk as u128);
+        .for_each(|(chunk, (((mut f, mut i), mut c), mut s))| {
+            let mut rng = Stream::new(u128::from(cfg.seed), chunk as u128);
             let rows = f.first().map_or(0, |s| s.len());
             for r in 0..rows {
                 let row = model.sample(&mut rng);
                 write_row(&mut f, r, row.floats());
                 write_row(&mut i, r, row.ints());
                 write_row(&mut c, r, row.codes());
-                write_row(&mut x, r, row.indices());
+                let indices = row.indices();
+                for ((column, dictionary), index) in s.iter_mut().zip(&dictionaries).zip(indices) {
+                    column[r] = dictionary[index as usize];
+                }
             }
         });
 
     let mut built: HashMap<&str, Column> = HashMap::with_capacity(SCHEMA.len());
     built.insert("timestamp", timestamps(n, first_us, cfg.freq_us));
     for (name, values) in FLOAT_COLUMNS.into_iter().zip(floats) {
-        built.insert(name, Column::new(name.into(), values));
+        built.insert(name, Float64Chunked::from_vec(name.into(), values).into_column());
     }
     for (name, values) in INT_COLUMNS.into_iter().zip(ints) {
-        built.insert(name, Column::new(name.into(), values));
+        built.insert(name, Int64Chunked::from_vec(name.into(), values).into_column());
     }
     for (name, values) in CODE_COLUMNS.into_iter().zip(codes) {
         let Some(Kind::Enum(categories)) = schema::spec(name).map(|c| c.kind) else {
@@ -123,10 +131,8 @@ pub fn generate(cfg: &Config) -> Result<DataFrame> {
         let codes = UInt8Chunked::from_vec(name.into(), values);
         built.insert(name, schema::enum_from_codes(codes, categories)?);
     }
-    for (name, idx) in INDEX_COLUMNS.into_iter().zip(indices) {
-        let dictionary = dictionary(name);
-        let taken = dictionary.take(&IdxCa::from_vec(name.into(), idx))?;
-        built.insert(name, taken.into_series().into_column());
+    for (name, views) in INDEX_COLUMNS.into_iter().zip(strings) {
+        built.insert(name, inline_string_column(name, views));
     }
 
     let columns = SCHEMA
@@ -136,8 +142,12 @@ pub fn generate(cfg: &Config) -> Result<DataFrame> {
     Ok(DataFrame::new(n, columns)?)
 }
 
-/// The distinct values a dictionary-indexed String column is drawn from.
-fn dictionary(name: &str) -> StringChunked {
+/// Longest string an Arrow view holds inline, without a data buffer.
+const MAX_INLINE: usize = 12;
+
+/// The distinct values a dictionary-indexed String column is drawn from, as
+/// inline Arrow views (every one is at most [`MAX_INLINE`] bytes).
+fn dictionary(name: &str) -> Vec<View> {
     let values: Vec<String> = match name {
         "region" => REGIONS.iter().map(|r| r.to_string()).collect(),
         "az" => REGIONS
@@ -148,13 +158,37 @@ fn dictionary(name: &str) -> StringChunked {
         "peer_id" => (0..ID_COUNT).map(|i| format!("peer-{i}")).collect(),
         _ => unreachable!("{name} is not a dictionary-indexed column"),
     };
-    StringChunked::from_iter_values(name.into(), values.iter().map(String::as_str))
+    values
+        .iter()
+        .map(|v| {
+            assert!(v.len() <= MAX_INLINE, "{v:?} does not fit an inline view");
+            View::new_inline(v.as_bytes())
+        })
+        .collect()
+}
+
+/// A String column from inline views (no data buffers).
+fn inline_string_column(name: &str, views: Vec<View>) -> Column {
+    let no_buffers: Buffer<Buffer<u8>> = Buffer::from(Vec::new());
+    // SAFETY: every view was made by `View::new_inline` from a `&str` of at most
+    // 12 bytes (checked in `dictionary`): it is valid UTF-8 held in the view
+    // itself and references no data buffer.
+    let array = unsafe {
+        Utf8ViewArray::new_unchecked_unknown_md(
+            ArrowDataType::Utf8View,
+            Buffer::from(views),
+            no_buffers,
+            None,
+            Some(0),
+        )
+    };
+    StringChunked::with_chunk(name.into(), array).into_column()
 }
 
 /// The UTC timestamps `first, first + freq, …` (they cannot overflow: the
 /// last one is `end`, checked by [`Config::validate`]).
 fn timestamps(n: usize, first_us: i64, freq_us: i64) -> Column {
-    let mut values = vec![0i64; n];
+    let mut values = memory::zeroed_column::<i64>(n);
     values
         .par_chunks_mut(CHUNK_ROWS)
         .enumerate()
@@ -171,9 +205,9 @@ fn timestamps(n: usize, first_us: i64, freq_us: i64) -> Column {
         .into_column()
 }
 
-/// `K` zero-filled columns of `n` values (calloc'd: pages are touched only when written).
-fn zeroed_columns<T: Clone + Default, const K: usize>(n: usize) -> Vec<Vec<T>> {
-    (0..K).map(|_| vec![T::default(); n]).collect()
+/// `K` zeroed columns of `n` values (see [`memory::zeroed_column`]).
+fn zeroed_columns<T: Zeroable, const K: usize>(n: usize) -> Vec<Vec<T>> {
+    (0..K).map(|_| memory::zeroed_column(n)).collect()
 }
 
 /// Cuts every column into [`CHUNK_ROWS`]-row slices and regroups them by chunk:

@@ -1,11 +1,15 @@
 //! The distributions of the design document's synthetic generator (§6.1) and
 //! the transfer-time model that fills the four columns §6.1 leaves out.
 
-use rand::RngExt;
-use rand_distr::{Beta, Distribution, Exp, Gamma, LogNormal, Poisson};
-use rand_pcg::Pcg64;
+use rand::{Rng, RngExt};
+use rand_distr::{Distribution, Exp, Gamma, LogNormal, Poisson};
+use rand_pcg::Pcg64Dxsm;
 
 use crate::transfer::{end_to_end_ms, throughput_mbps};
+
+/// The random stream of one chunk: PCG with the DXSM output and a 64-bit
+/// multiplier, which takes a stream number (the chunk index).
+pub type Stream = Pcg64Dxsm;
 
 /// Number of distinct `node_id` and `peer_id` values (`node-0` … `node-999`).
 pub const ID_COUNT: u32 = 1000;
@@ -154,21 +158,59 @@ pub struct Model {
     rtt: [Gamma<f64>; 3],
     packet_loss: Exp<f64>,
     data_size: LogNormal<f64>,
-    entropy: Beta<f64>,
-    cpu: Beta<f64>,
     active_transfers: Poisson<f64>,
     time_noise: LogNormal<f64>,
 }
 
 /// `U(low, high)`, half-open like numpy's `uniform`.
 #[inline]
-fn uniform(rng: &mut Pcg64, low: f64, high: f64) -> f64 {
+fn uniform(rng: &mut Stream, low: f64, high: f64) -> f64 {
     low + (high - low) * rng.random::<f64>()
+}
+
+/// `x` mapped onto `0..n` by Lemire's multiply-shift, with the rejection step
+/// that makes it exactly uniform (it redraws with probability below n / 2^32).
+#[inline]
+fn below(rng: &mut Stream, mut x: u32, n: u32) -> u32 {
+    let mut m = u64::from(x) * u64::from(n);
+    if (m as u32) < n {
+        let threshold = n.wrapping_neg() % n;
+        while (m as u32) < threshold {
+            x = (rng.next_u64() >> 32) as u32;
+            m = u64::from(x) * u64::from(n);
+        }
+    }
+    (m >> 32) as u32
+}
+
+/// Two independent uniform draws from `0..n1` and `0..n2`, from one 64-bit draw.
+#[inline]
+fn below_pair(rng: &mut Stream, n1: u32, n2: u32) -> (u32, u32) {
+    let bits = rng.next_u64();
+    let first = below(rng, bits as u32, n1);
+    (first, below(rng, (bits >> 32) as u32, n2))
+}
+
+/// A draw of Beta(k, M + 1 - k): the k-th smallest of M uniforms.
+///
+/// For whole-number shapes this order statistic *is* the Beta distribution,
+/// and costs M uniform draws instead of two gamma draws with their logarithms
+/// and exponentials (the gamma route is what general Beta samplers use).
+#[inline]
+fn beta_integer<const M: usize>(rng: &mut Stream, k: usize) -> f64 {
+    // Compare the 53-bit mantissas as integers; convert only the one chosen.
+    let mut draws = [0u64; M];
+    for d in &mut draws {
+        *d = rng.next_u64() >> 11;
+    }
+    draws.sort_unstable();
+    // Same mapping as `random::<f64>()`: a 53-bit integer times 2^-53.
+    draws[k - 1] as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// Index of the first cumulative share above a uniform draw (numpy's `choice` with `p`).
 #[inline]
-fn choose(rng: &mut Pcg64, cumulative: &[f64; 2]) -> u8 {
+fn choose(rng: &mut Stream, cumulative: &[f64; 2]) -> u8 {
     let u = rng.random::<f64>();
     if u < cumulative[0] {
         0
@@ -198,8 +240,6 @@ impl Model {
             rtt: [gamma(2.0, 0.3), gamma(3.0, 2.5), gamma(5.0, 8.0)],
             packet_loss: Exp::new(1.0 / 0.001).expect("valid rate"),
             data_size: LogNormal::new(15.0, 2.0).expect("valid lognormal"),
-            entropy: Beta::new(3.0, 2.0).expect("valid beta"),
-            cpu: Beta::new(2.0, 5.0).expect("valid beta"),
             active_transfers: Poisson::new(3.0).expect("valid poisson"),
             time_noise: LogNormal::new(0.0, TIME_NOISE_SIGMA).expect("valid lognormal"),
         }
@@ -207,12 +247,11 @@ impl Model {
 
     /// Draws one row.
     #[inline]
-    pub fn sample(&self, rng: &mut Pcg64) -> Row {
+    pub fn sample(&self, rng: &mut Stream) -> Row {
         let link = choose(rng, &LINK_CUMULATIVE);
-        let region = rng.random_range(0..REGIONS.len() as u32);
-        let zone = rng.random_range(0..ZONE_LETTERS.len() as u32);
-        let node_id = rng.random_range(0..ID_COUNT);
-        let peer_id = rng.random_range(0..ID_COUNT);
+        let (region, zone) = below_pair(rng, REGIONS.len() as u32, ZONE_LETTERS.len() as u32);
+        let (node_id, peer_id) = below_pair(rng, ID_COUNT, ID_COUNT);
+        let (data_type, streams) = below_pair(rng, 3, AMST_STREAMS.len() as u32);
 
         let rtt_ms = self.rtt[usize::from(link)].sample(rng);
         let jitter_ms = rtt_ms * uniform(rng, 0.1, 0.3);
@@ -223,11 +262,10 @@ impl Model {
         let data_size_bytes = self.data_size.sample(rng) as i64;
         let size = data_size_bytes as f64;
         let mb = size / 1e6;
-        let data_type = rng.random_range(0..3u8);
-        let entropy = self.entropy.sample(rng);
+        let entropy = beta_integer::<4>(rng, 3); // Beta(3, 2)
         let compressibility_score = 1.0 - entropy;
 
-        let cpu_usage = self.cpu.sample(rng);
+        let cpu_usage = beta_integer::<6>(rng, 2); // Beta(2, 5)
         let memory_available_mb = uniform(rng, 2048.0, 16384.0) as i64;
         let active_transfers = self.active_transfers.sample(rng) as i64;
 
@@ -236,7 +274,7 @@ impl Model {
         let hde_compression_time_ms = mb * uniform(rng, 10.0, 30.0);
         let hde_compressed_size_bytes = (size / hde_compression_ratio) as i64;
 
-        let amst_streams = AMST_STREAMS[rng.random_range(0..AMST_STREAMS.len())];
+        let amst_streams = AMST_STREAMS[streams as usize];
         let amst_transfer_rate_mbps = available_bandwidth_mbps * uniform(rng, 0.7, 0.95);
         let amst_compression_time_ms = mb * uniform(rng, 5.0, 15.0);
         let amst_compressed_size_bytes = (size / uniform(rng, 1.5, 5.0)) as i64;
@@ -283,10 +321,10 @@ impl Model {
             region,
             az: region * ZONE_LETTERS.len() as u32 + zone,
             link_type: link,
+            data_type: data_type as u8,
             node_id,
             peer_id,
             data_size_bytes,
-            data_type,
             entropy,
             compressibility_score,
             rtt_ms,

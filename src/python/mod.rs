@@ -12,7 +12,7 @@ use crate::generator::{self, MAX_ROWS};
 use crate::schema::{Kind, Role, SCHEMA};
 use crate::validation::{self, Observed, Profile, RuleResult};
 use errors::{invalid_argument, run};
-use frames::frame_in;
+use frames::{frame_in, frame_out};
 
 /// A non-negative whole number argument (bool is refused: `True` is not a count).
 fn whole_number<T: TryFrom<i128>>(value: &Bound<'_, PyAny>, param: &'static str, max: i128) -> PyResult<T> {
@@ -71,7 +71,8 @@ fn schema_columns() -> Vec<ColumnTuple> {
         .collect()
 }
 
-/// Generates `n` synthetic rows (see `dwcp_data.generate_synthetic`).
+/// Generates `n` synthetic rows (see `dwcp_data.generate_synthetic`); the
+/// frame comes with the names of its Enum columns sent as codes.
 #[pyfunction]
 fn generate_synthetic(
     py: Python<'_>,
@@ -79,14 +80,14 @@ fn generate_synthetic(
     seed: &Bound<'_, PyAny>,
     end_us: i64,
     freq_us: i64,
-) -> PyResult<PyDataFrame> {
+) -> PyResult<(PyDataFrame, Vec<String>)> {
     let cfg = generator::Config {
         n: whole_number(n, "n", MAX_ROWS as i128)?,
         seed: whole_number(seed, "seed", i128::from(u64::MAX))?,
         end_us,
         freq_us,
     };
-    run(py, || generator::generate(&cfg)).map(PyDataFrame)
+    run(py, || frame_out(generator::generate(&cfg)?))
 }
 
 /// A fraction argument in [0, 1].
