@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 
-import dwcp_data
 import polars as pl
+
+import dwcp_data
+
 from _common import machine, median_seconds, print_table
 from reference import numpy_polars_generate, pandas_generate
 

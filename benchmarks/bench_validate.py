@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 
-import dwcp_data
 import numpy as np
 import pandas as pd
 import polars as pl
+
+import dwcp_data
+
 from _common import machine, median_seconds, print_table
 
 

@@ -5,6 +5,7 @@
 //! types and is tested with `cargo test`; [`python`] is the one thin layer that
 //! exposes them to Python as `dwcp_data._core`.
 
+pub mod cleaning;
 pub mod error;
 pub mod generator;
 pub mod memory;

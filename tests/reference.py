@@ -228,3 +228,41 @@ def _enum_from_codes(codes: pl.Expr, categories: list[str]) -> pl.Expr:
     return (
         pl.lit(pl.Series(categories, dtype=pl.Enum(categories))).gather(codes).alias(codes.meta.output_name())
     )
+
+
+OUTLIER_COLUMNS = ["rtt_ms", "available_bandwidth_mbps", "data_size_bytes"]
+
+
+def pandas_clean(df: pd.DataFrame) -> pd.DataFrame:
+    """§5.2 as the document writes it, with the imputation doing what it meant.
+
+    (§5.2's ``df[col].fillna(..., inplace=True)`` is chained assignment: on
+    pandas >= 3 it fills nothing.)
+    """
+    df = df.drop_duplicates()
+    for col in OUTLIER_COLUMNS:
+        q1 = df[col].quantile(0.25)
+        q3 = df[col].quantile(0.75)
+        iqr = q3 - q1
+        lower = q1 - 1.5 * iqr
+        upper = q3 + 1.5 * iqr
+        df = df[(df[col] >= lower) & (df[col] <= upper)]
+    for col in df.select_dtypes(include=[np.number]).columns:
+        if df[col].isnull().sum() > 0:
+            df[col] = df[col].fillna(df[col].median())
+    df["timestamp"] = pd.to_datetime(df["timestamp"])
+    return df
+
+
+def polars_clean(df: pl.DataFrame) -> pl.DataFrame:
+    """The same cleaning as idiomatic Polars: ``unique``, ``quantile``, ``filter``, ``fill_null``."""
+    df = df.unique(maintain_order=True)
+    for col in OUTLIER_COLUMNS:
+        q1, q3 = df.select(
+            pl.col(col).quantile(0.25, interpolation="linear").alias("q1"),
+            pl.col(col).quantile(0.75, interpolation="linear").alias("q3"),
+        ).row(0)
+        iqr = q3 - q1
+        df = df.filter(pl.col(col).is_between(q1 - 1.5 * iqr, q3 + 1.5 * iqr) | pl.col(col).is_null())
+    with_nulls = [c for c, t in df.schema.items() if t.is_numeric() and df[c].null_count()]
+    return df.with_columns(pl.col(c).fill_null(pl.col(c).median()) for c in with_nulls)

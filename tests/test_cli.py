@@ -6,8 +6,9 @@ import json
 import shutil
 import subprocess
 
-import dwcp_data
 import polars as pl
+
+import dwcp_data
 
 
 def dwcp(*args: str) -> subprocess.CompletedProcess:

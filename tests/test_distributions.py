@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import dwcp_data
 import polars as pl
 import pytest
+from scipy.stats import ks_2samp
+
+import dwcp_data
+
 from helpers import END
 from reference import numpy_polars_generate, pandas_generate
-from scipy.stats import ks_2samp
 
 N = 200_000
 KS_LIMIT = 0.01

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-import dwcp_data
 import polars as pl
 import pytest
+
+import dwcp_data
 from dwcp_data.errors import DwcpDataError, InvalidArgumentError
+
 from helpers import END, run_python
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import dwcp_data
 import polars as pl
+
+import dwcp_data
 from dwcp_data import _compat, errors
 
 HEADER = (

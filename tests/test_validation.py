@@ -6,13 +6,15 @@ import json
 import math
 from datetime import timedelta
 
-import dwcp_data
 import polars as pl
 import pytest
-from dwcp_data.errors import InvalidArgumentError, ValidationError
-from helpers import END
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import dwcp_data
+from dwcp_data.errors import InvalidArgumentError, ValidationError
+
+from helpers import END
 
 N = 12_000
 

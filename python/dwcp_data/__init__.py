@@ -12,6 +12,7 @@ check_polars_version()
 
 from dwcp_data import errors  # noqa: E402
 from dwcp_data._core import __version__  # noqa: E402
+from dwcp_data.cleaning import CleaningReport, clean, clean_training_data  # noqa: E402
 from dwcp_data.generator import generate_synthetic  # noqa: E402
 from dwcp_data.schema import (  # noqa: E402
     COLUMNS,
@@ -38,10 +39,13 @@ __all__ = [
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "SCHEMA",
+    "CleaningReport",
     "ColumnInfo",
     "RuleResult",
     "ValidationReport",
     "__version__",
+    "clean",
+    "clean_training_data",
     "errors",
     "generate_synthetic",
     "validate",

@@ -23,3 +23,14 @@ def validate(
     max_examples: int,
 ) -> list[dict[str, Any]]:
     """The validation rules' results; ``enum_columns`` name schema Enum columns sent as UInt8 codes."""
+
+def clean(
+    df: pl.DataFrame,
+    enum_columns: list[str],
+    dedupe: bool,
+    outlier_columns: list[str],
+    iqr_k: float,
+    by: list[str] | None,
+    impute_median: bool,
+) -> tuple[pl.DataFrame, list[str], dict[str, Any]]:
+    """The cleaned frame, its Enum columns sent as codes, and the cleaning report as a dict."""

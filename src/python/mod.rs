@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict};
 use pyo3_polars::PyDataFrame;
 
+use crate::cleaning::{self, CleaningReport, TimestampSource};
 use crate::generator::{self, MAX_ROWS};
 use crate::schema::{Kind, Role, SCHEMA};
 use crate::validation::{self, Observed, Profile, RuleResult};
@@ -157,12 +158,109 @@ fn validate<'py>(
     results.into_iter().map(|r| rule_dict(py, r)).collect()
 }
 
+/// The cleaning report as nested dicts and lists of plain Python values.
+fn cleaning_report_dict<'py>(py: Python<'py>, r: CleaningReport) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("rows_in", r.rows_in)?;
+    d.set_item("rows_out", r.rows_out)?;
+    d.set_item("duplicates_removed", r.duplicates_removed)?;
+    let timestamp = r.timestamp.map(|t| match t {
+        TimestampSource::Unchanged => "unchanged".to_string(),
+        TimestampSource::Datetime(dtype) => format!("converted from {dtype}"),
+        TimestampSource::Text => "parsed from ISO 8601 strings".to_string(),
+        TimestampSource::EpochNanoseconds => "converted from epoch nanoseconds".to_string(),
+    });
+    d.set_item("timestamp", timestamp)?;
+    let mut outliers = Vec::with_capacity(r.outliers.len());
+    for step in r.outliers {
+        let s = PyDict::new(py);
+        s.set_item("column", step.column)?;
+        s.set_item("rows_removed", step.rows_removed)?;
+        let mut fences = Vec::with_capacity(step.fences.len());
+        for f in step.fences {
+            let fd = PyDict::new(py);
+            fd.set_item("group", f.group)?;
+            fd.set_item("values", f.values)?;
+            fd.set_item("q1", f.q1)?;
+            fd.set_item("q3", f.q3)?;
+            fd.set_item("lower", f.lower)?;
+            fd.set_item("upper", f.upper)?;
+            fd.set_item("rows_removed", f.rows_removed)?;
+            fences.push(fd);
+        }
+        s.set_item("fences", fences)?;
+        outliers.push(s);
+    }
+    d.set_item("outliers", outliers)?;
+    for (key, shares) in [
+        ("kept_by_link_type", r.kept_by_link_type),
+        ("kept_by_group", r.kept_by_group),
+    ] {
+        let rows: Vec<(String, u64, u64)> = shares
+            .into_iter()
+            .map(|k| (k.group, k.rows_in, k.rows_out))
+            .collect();
+        d.set_item(key, rows)?;
+    }
+    let imputed: Vec<(String, u64, Option<f64>)> = r
+        .imputed
+        .into_iter()
+        .map(|i| (i.column, i.count, i.value))
+        .collect();
+    d.set_item("imputed", imputed)?;
+    Ok(d)
+}
+
+/// Cleans a frame (see `dwcp_data.clean`): the cleaned frame, its Enum
+/// columns sent as codes, and the report.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn clean<'py>(
+    py: Python<'py>,
+    df: PyDataFrame,
+    enum_columns: Vec<String>,
+    dedupe: bool,
+    outlier_columns: Vec<String>,
+    iqr_k: f64,
+    by: Option<Vec<String>>,
+    impute_median: bool,
+) -> PyResult<(PyDataFrame, Vec<String>, Bound<'py, PyDict>)> {
+    if !(iqr_k.is_finite() && iqr_k >= 0.0) {
+        return Err(invalid_argument(
+            py,
+            "iqr_k",
+            &format!("must be a finite number >= 0, got {iqr_k}"),
+        ));
+    }
+    if by.as_ref().is_some_and(|b| b.is_empty()) {
+        return Err(invalid_argument(
+            py,
+            "by",
+            "must name at least one column, or be None",
+        ));
+    }
+    let options = cleaning::Options {
+        dedupe,
+        outlier_columns,
+        iqr_k,
+        by,
+        impute_median,
+    };
+    let (df, codes, report) = run(py, || {
+        let (cleaned, report) = cleaning::clean(&frame_in(df, &enum_columns)?, &options)?;
+        let (df, codes) = frame_out(cleaned)?;
+        Ok((df, codes, report))
+    })?;
+    Ok((df, codes, cleaning_report_dict(py, report)?))
+}
+
 /// The compiled core of `dwcp_data`.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(schema_columns, m)?)?;
     m.add_function(wrap_pyfunction!(generate_synthetic, m)?)?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;
+    m.add_function(wrap_pyfunction!(clean, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,0 +1,251 @@
+//! Rows as keys: parallel row hashes and exact row equality over a set of
+//! columns, for deduplication and grouping.
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use crate::error::Result;
+
+/// Rows hashed per parallel task.
+const BLOCK: usize = 1 << 15;
+/// The key of a null, whatever the column's type.
+const NULL_KEY: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// One column, in the physical form compared for equality.
+enum KeyColumn {
+    Float(Float64Chunked),
+    Int(Int64Chunked),
+    Code(UInt8Chunked),
+    Text(StringChunked),
+}
+
+/// The columns that make up a row's key.
+pub struct RowKeys {
+    columns: Vec<KeyColumn>,
+    height: usize,
+}
+
+/// murmur3's 64-bit finaliser: spreads every input bit over the output.
+#[inline]
+fn fmix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// Folds `key` into the running row hash `h` (FxHash's step; the row's final
+/// hash goes through [`fmix`]).
+#[inline]
+fn combine(h: u64, key: u64) -> u64 {
+    (h.rotate_left(5) ^ key).wrapping_mul(0x517c_c1b7_2722_0a95)
+}
+
+/// Float keys: `-0.0` equals `0.0` and every NaN equals every NaN (as in pandas).
+#[inline]
+fn float_key(x: f64) -> u64 {
+    if x == 0.0 {
+        0
+    } else if x.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        x.to_bits()
+    }
+}
+
+#[inline]
+fn bytes_key(bytes: &[u8]) -> u64 {
+    let mut h = bytes.len() as u64;
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(w);
+        h = combine(h, u64::from_le_bytes(word));
+    }
+    let mut tail = [0u8; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    fmix(combine(h, u64::from_le_bytes(tail)))
+}
+
+/// Folds the keys of rows `start..start + out.len()` of a primitive column into `out`.
+fn fold_primitive<T: PolarsNumericType>(
+    ca: &ChunkedArray<T>,
+    start: usize,
+    out: &mut [u64],
+    key: impl Fn(T::Native) -> u64,
+) {
+    // Key columns are rechunked: one array (none when the column is empty).
+    let Some(array) = ca.downcast_iter().next() else {
+        return;
+    };
+    let values = &array.values()[start..start + out.len()];
+    match array.validity() {
+        None => {
+            for (h, &v) in out.iter_mut().zip(values) {
+                *h = combine(*h, key(v));
+            }
+        }
+        Some(validity) => {
+            for (i, (h, &v)) in out.iter_mut().zip(values).enumerate() {
+                let k = if validity.get_bit(start + i) {
+                    key(v)
+                } else {
+                    NULL_KEY
+                };
+                *h = combine(*h, k);
+            }
+        }
+    }
+}
+
+impl KeyColumn {
+    fn new(column: &Column) -> Result<Self> {
+        let physical = column.as_materialized_series().to_physical_repr().rechunk();
+        Ok(match physical.dtype() {
+            DataType::Float64 | DataType::Float32 => {
+                Self::Float(physical.cast(&DataType::Float64)?.f64()?.clone())
+            }
+            DataType::UInt8 => Self::Code(physical.u8()?.clone()),
+            DataType::String => Self::Text(physical.str()?.clone()),
+            dtype if dtype.is_integer() || dtype.is_bool() => {
+                Self::Int(physical.cast(&DataType::Int64)?.i64()?.clone())
+            }
+            _ => Self::Text(physical.cast(&DataType::String)?.str()?.clone()),
+        })
+    }
+
+    /// Folds the keys of rows `start..start + out.len()` into the row hashes
+    /// `out` (equal values give equal keys; different ones may collide).
+    fn fold_keys(&self, start: usize, out: &mut [u64]) {
+        match self {
+            Self::Float(ca) => fold_primitive(ca, start, out, float_key),
+            Self::Int(ca) => fold_primitive(ca, start, out, |v| v as u64),
+            Self::Code(ca) => fold_primitive(ca, start, out, u64::from),
+            Self::Text(ca) => {
+                let Some(array) = ca.downcast_iter().next() else {
+                    return;
+                };
+                for (i, h) in out.iter_mut().enumerate() {
+                    let k = array.get(start + i).map_or(NULL_KEY, |s| bytes_key(s.as_bytes()));
+                    *h = combine(*h, k);
+                }
+            }
+        }
+    }
+
+    /// Whether rows `a` and `b` hold the same value (nulls equal nulls).
+    #[inline]
+    fn equal(&self, a: usize, b: usize) -> bool {
+        match self {
+            Self::Float(ca) => ca.get(a).map(float_key) == ca.get(b).map(float_key),
+            Self::Int(ca) => ca.get(a) == ca.get(b),
+            Self::Code(ca) => ca.get(a) == ca.get(b),
+            Self::Text(ca) => ca.get(a) == ca.get(b),
+        }
+    }
+}
+
+impl RowKeys {
+    /// The key columns `names` of `df` (every column when `names` is `None`).
+    pub fn new(df: &DataFrame, names: Option<&[String]>) -> Result<Self> {
+        let columns: Vec<&Column> = match names {
+            None => df.columns().iter().collect(),
+            Some(names) => names.iter().map(|n| df.column(n)).collect::<PolarsResult<_>>()?,
+        };
+        let columns = columns
+            .into_par_iter()
+            .map(KeyColumn::new)
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            columns,
+            height: df.height(),
+        })
+    }
+
+    /// One hash per row.
+    pub fn hashes(&self) -> Vec<u64> {
+        let mut hashes = vec![0u64; self.height];
+        hashes.par_chunks_mut(BLOCK).enumerate().for_each(|(b, out)| {
+            for column in &self.columns {
+                column.fold_keys(b * BLOCK, out);
+            }
+            for h in out.iter_mut() {
+                *h = fmix(*h);
+            }
+        });
+        hashes
+    }
+
+    /// Whether rows `a` and `b` are equal in every key column.
+    pub fn rows_equal(&self, a: usize, b: usize) -> bool {
+        self.columns.iter().all(|c| c.equal(a, b))
+    }
+
+    /// For every row, whether an earlier row equals it.
+    pub fn duplicated(&self) -> Vec<bool> {
+        let mut order: Vec<(u64, u32)> = self.hashes().into_iter().zip(0u32..).collect();
+        order.par_sort_unstable();
+        let mut duplicated = vec![false; self.height];
+        for run in order.chunk_by(|a, b| a.0 == b.0).filter(|run| run.len() > 1) {
+            // Rows of a run ascend; compare each with the distinct rows before it.
+            let mut firsts: Vec<usize> = Vec::new();
+            for &(_, row) in run {
+                let row = row as usize;
+                if firsts.iter().any(|&first| self.rows_equal(first, row)) {
+                    duplicated[row] = true;
+                } else {
+                    firsts.push(row);
+                }
+            }
+        }
+        duplicated
+    }
+
+    /// Dense group ids (in order of first appearance) and each group's first row.
+    pub fn groups(&self) -> (Vec<u32>, Vec<usize>) {
+        let hashes = self.hashes();
+        let mut firsts: Vec<usize> = Vec::new();
+        let mut by_hash: PlHashMap<u64, Vec<u32>> = PlHashMap::new();
+        let ids = hashes
+            .iter()
+            .enumerate()
+            .map(|(row, h)| {
+                let candidates = by_hash.entry(*h).or_default();
+                if let Some(&id) = candidates
+                    .iter()
+                    .find(|&&id| self.rows_equal(firsts[id as usize], row))
+                {
+                    return id;
+                }
+                let id = firsts.len() as u32;
+                firsts.push(row);
+                candidates.push(id);
+                id
+            })
+            .collect();
+        (ids, firsts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_and_groups() {
+        let df = df!(
+            "x" => [Some(1.0), Some(-0.0), Some(1.0), None, Some(0.0), None, Some(f64::NAN), Some(f64::NAN)],
+            "s" => ["a", "b", "a", "c", "b", "c", "d", "d"],
+        )
+        .unwrap();
+        let keys = RowKeys::new(&df, None).unwrap();
+        assert_eq!(
+            keys.duplicated(),
+            [false, false, true, false, true, true, false, true]
+        );
+        let (ids, firsts) = RowKeys::new(&df, Some(&["s".to_string()])).unwrap().groups();
+        assert_eq!(ids, [0, 1, 0, 2, 1, 2, 3, 3]);
+        assert_eq!(firsts, [0, 1, 3, 6]);
+    }
+}
