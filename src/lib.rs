@@ -8,6 +8,8 @@
 pub mod cleaning;
 pub mod error;
 pub mod generator;
+pub mod io;
+pub mod labelling;
 pub mod memory;
 pub mod schema;
 pub mod transfer;

@@ -1,4 +1,4 @@
-"""The dwcp-data command, run through its console script."""
+"""The dwcp-data command, run through its installed console script."""
 
 from __future__ import annotations
 
@@ -7,38 +7,107 @@ import shutil
 import subprocess
 
 import polars as pl
+import pytest
 
 import dwcp_data
 
+from helpers import END
 
-def dwcp(*args: str) -> subprocess.CompletedProcess:
+
+def dwcp(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     exe = shutil.which("dwcp-data")
     assert exe, "the dwcp-data console script is installed with the wheel"
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout)
 
 
-def test_generate_writes_parquet(tmp_path):
-    out = tmp_path / "sub" / "data.parquet"
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "data.parquet"
+    proc = dwcp("generate", "-n", "20000", "--seed", "3", "--end", "2025-11-14T12:34:56Z", "--out", str(path))
+    assert proc.returncode == 0, proc.stderr
+    return path
+
+
+def test_generate_writes_parquet_and_csv(tmp_path, dataset):
+    assert pl.read_parquet(dataset).schema == dwcp_data.SCHEMA
+    out = tmp_path / "data.csv"
+    proc = dwcp("generate", "-n", "10", "--out", str(out), "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["files"] == [str(out)]
+    assert out.read_text().splitlines()[0] == ",".join(dwcp_data.SCHEMA.names())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]  # no temporary file left behind
+
+
+def test_generate_shards_equal_one_frame(tmp_path):
     proc = dwcp(
-        "generate", "-n", "5000", "--seed", "3", "--end", "2025-11-14T12:34:56Z", "--out", str(out), "--json"
+        "generate",
+        "-n",
+        "50000",
+        "--seed",
+        "5",
+        "--end",
+        "2025-11-14T12:34:56Z",
+        "--shard-rows",
+        "12000",
+        "--out",
+        str(tmp_path / "shards"),
+        "--json",
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["rows"] == 5000
-    df = pl.read_parquet(out)
-    assert df.schema == dwcp_data.SCHEMA
-    assert list(tmp_path.joinpath("sub").iterdir()) == [out]  # no temporary file left behind
+    files = json.loads(proc.stdout)["files"]
+    assert len(files) == 5 and files[0].endswith("part-00000.parquet")
+    whole = dwcp_data.generate_synthetic(50_000, 5, end=END)
+    assert dwcp_data.read_training_data(tmp_path / "shards").equals(whole)
 
 
-def test_generate_writes_csv_with_the_document_header(tmp_path):
-    out = tmp_path / "data.csv"
-    assert dwcp("generate", "-n", "10", "--out", str(out)).returncode == 0
-    assert out.read_text().splitlines()[0] == ",".join(dwcp_data.SCHEMA.names())
+def test_validate_exit_codes(tmp_path, dataset):
+    proc = dwcp("validate", str(dataset), "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["passed"] is True
+    small = tmp_path / "small.parquet"
+    pl.read_parquet(dataset).head(100).write_parquet(small)
+    proc = dwcp("validate", str(small))
+    assert proc.returncode == 1 and "min_rows" in proc.stdout
 
 
-def test_bad_input_exits_2(tmp_path):
+def test_clean_label_report(tmp_path, dataset):
+    cleaned, labelled = tmp_path / "clean.parquet", tmp_path / "label.parquet"
+    proc = dwcp("clean", str(dataset), "--out", str(cleaned), "--by", "link_type", "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["rows_in"] == 20_000
+    proc = dwcp("label", str(cleaned), "--out", str(labelled))
+    assert proc.returncode == 0 and "oracle_compression" in proc.stdout
+    proc = dwcp("report", str(labelled), "--json")
+    summary = json.loads(proc.stdout)
+    assert proc.returncode == 0 and set(summary["label_shares"]) == {"hde", "amst", "baseline"}
+    assert "rtt_ms" in dwcp("report", str(labelled)).stdout
+
+
+def test_pipeline(tmp_path):
+    out = tmp_path / "training.parquet"
+    proc = dwcp("pipeline", "-n", "20000", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "pipeline ok" in proc.stdout and out.exists() and (tmp_path / "training.report.json").exists()
+    proc = dwcp("pipeline", "-n", "500", "--out", str(tmp_path / "tiny.parquet"))
+    assert proc.returncode == 1 and "min_rows" in proc.stderr
+    assert not (tmp_path / "tiny.parquet").exists()
+
+
+def test_bad_csv_line_and_quarantine(tmp_path, dataset):
+    csv = tmp_path / "d.csv"
+    pl.read_parquet(dataset).head(30).write_csv(csv)
+    lines = csv.read_text().splitlines(keepends=True)
+    lines[3] = "oops\n"
+    csv.write_text("".join(lines))
+    proc = dwcp("validate", str(csv))
+    assert proc.returncode == 2 and "line 4" in proc.stderr
+    proc = dwcp("report", str(csv), "--on-bad-rows", "quarantine", "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["rows"] == 29
+    assert (tmp_path / "d.csv.rejects.csv").read_text().endswith("oops\n")
+
+
+def test_bad_usage_exits_2(tmp_path):
     proc = dwcp("generate", "-n", "-5", "--out", str(tmp_path / "x.parquet"))
     assert proc.returncode == 2 and "`n`" in proc.stderr
-    proc = dwcp("generate", "--out", str(tmp_path / "x.txt"))
-    assert proc.returncode == 2 and "format" in proc.stderr
-    assert dwcp("generate").returncode == 2  # --out missing
+    assert dwcp("generate", "--out", str(tmp_path / "x.txt")).returncode == 2
+    assert dwcp("generate").returncode == 2
+    assert dwcp("validate", str(tmp_path / "missing.parquet")).returncode == 2
+    assert dwcp("frobnicate").returncode == 2
     assert not list(tmp_path.iterdir())

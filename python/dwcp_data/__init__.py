@@ -13,7 +13,10 @@ check_polars_version()
 from dwcp_data import errors  # noqa: E402
 from dwcp_data._core import __version__  # noqa: E402
 from dwcp_data.cleaning import CleaningReport, clean, clean_training_data  # noqa: E402
-from dwcp_data.generator import generate_synthetic  # noqa: E402
+from dwcp_data.generator import generate_synthetic, iter_synthetic  # noqa: E402
+from dwcp_data.io import ReadReport, read_training_data, write_training_data  # noqa: E402
+from dwcp_data.labelling import ESTIMATE_COLUMNS, LABEL_COLUMN, LABEL_SCHEMA, label_oracle  # noqa: E402
+from dwcp_data.pipeline import PipelineResult, run_pipeline  # noqa: E402
 from dwcp_data.schema import (  # noqa: E402
     COLUMNS,
     COMPRESSIONS,
@@ -35,12 +38,17 @@ __all__ = [
     "COLUMNS",
     "COMPRESSIONS",
     "DATA_TYPES",
+    "ESTIMATE_COLUMNS",
+    "LABEL_COLUMN",
+    "LABEL_SCHEMA",
     "LINK_TYPES",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "SCHEMA",
     "CleaningReport",
     "ColumnInfo",
+    "PipelineResult",
+    "ReadReport",
     "RuleResult",
     "ValidationReport",
     "__version__",
@@ -48,6 +56,11 @@ __all__ = [
     "clean_training_data",
     "errors",
     "generate_synthetic",
+    "iter_synthetic",
+    "label_oracle",
+    "read_training_data",
+    "run_pipeline",
     "validate",
     "validate_training_data",
+    "write_training_data",
 ]

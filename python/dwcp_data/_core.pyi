@@ -9,8 +9,10 @@ __version__: str
 def schema_columns() -> list[tuple[str, str, list[str], str, str, str]]:
     """The schema as ``(name, kind, categories, unit, description, role)`` tuples, in order."""
 
-def generate_synthetic(n: int, seed: int, end_us: int, freq_us: int) -> tuple[pl.DataFrame, list[str]]:
-    """``n`` synthetic rows (last timestamp ``end_us``, steps ``freq_us`` µs apart) and the Enum columns sent as codes."""
+def generate_synthetic(
+    n: int, seed: int, end_us: int, freq_us: int, start: int = 0, length: int | None = None
+) -> tuple[pl.DataFrame, list[str]]:
+    """Rows ``start .. start + length`` of ``n`` synthetic rows, and the Enum columns sent as codes."""
 
 def validate(
     df: pl.DataFrame,
@@ -34,3 +36,14 @@ def clean(
     impute_median: bool,
 ) -> tuple[pl.DataFrame, list[str], dict[str, Any]]:
     """The cleaned frame, its Enum columns sent as codes, and the cleaning report as a dict."""
+
+def label_oracle(
+    df: pl.DataFrame, enum_columns: list[str], cpu_weight: float
+) -> tuple[pl.DataFrame, list[str]]:
+    """``df`` with the oracle's estimates and label, and the Enum columns sent as codes."""
+
+def check_csv(data: bytes) -> list[tuple[int, str | None, str, int, int]]:
+    """The lines that do not fit the schema: ``(line, column, message, start, end)``."""
+
+def to_utc_timestamps(series: pl.Series) -> pl.Series:
+    """A timestamp column as ``Datetime("us", "UTC")``."""

@@ -1,6 +1,6 @@
-"""The ``dwcp-data`` command.
+"""The ``dwcp-data`` command: generate, validate, clean, label, pipeline, report.
 
-Exit codes: 0 success, 2 bad usage or bad input.
+Exit codes: 0 success, 1 validation failed, 2 bad usage or bad input.
 """
 
 from __future__ import annotations
@@ -11,12 +11,22 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
-from dwcp_data.errors import DwcpDataError
-from dwcp_data.generator import generate_synthetic
-from dwcp_data.io import write_training_data
+import polars as pl
+
+from dwcp_data._progress import progress
+from dwcp_data.cleaning import clean
+from dwcp_data.errors import DwcpDataError, ValidationError
+from dwcp_data.generator import generate_synthetic, iter_synthetic
+from dwcp_data.io import read_training_data, write_training_data
+from dwcp_data.labelling import LABEL_COLUMN, label_oracle
+from dwcp_data.pipeline import label_shares, run_pipeline
+from dwcp_data.validation import validate
 
 EXIT_OK = 0
+EXIT_INVALID = 1
 EXIT_BAD_INPUT = 2
 
 
@@ -27,31 +37,249 @@ def _iso_datetime(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 datetime: {text!r}") from exc
 
 
+def _emit(args: argparse.Namespace, summary: dict[str, Any], lines: list[str]) -> None:
+    print(json.dumps(summary, default=str) if args.json else "\n".join(lines))
+
+
+def _table(rows: list[list[str]], header: list[str]) -> list[str]:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def fmt(row: list[str]) -> str:
+        cells = enumerate(zip(row, widths, strict=True))
+        return "  ".join(str(v).ljust(w) if i == 0 else str(v).rjust(w) for i, (v, w) in cells)
+
+    return [fmt(header), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)]
+
+
+def _read(path: str, args: argparse.Namespace) -> pl.DataFrame:
+    df = read_training_data(path, on_bad_rows=getattr(args, "on_bad_rows", "raise"))
+    assert isinstance(df, pl.DataFrame)
+    return df
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    df = generate_synthetic(args.rows, args.seed, end=args.end, freq=args.freq)
-    path = write_training_data(df, args.out)
-    summary = {"rows": df.height, "out": str(path), "seconds": round(time.perf_counter() - started, 3)}
-    if args.json:
-        print(json.dumps(summary))
+    if args.shard_rows is None:
+        df = generate_synthetic(args.rows, args.seed, end=args.end, freq=args.freq)
+        outputs = [str(write_training_data(df, args.out))]
     else:
-        print(f"wrote {summary['rows']:,} synthetic rows to {summary['out']} in {summary['seconds']} s")
+        out = Path(args.out)
+        shards = iter_synthetic(
+            args.rows, shard_rows=args.shard_rows, seed=args.seed, end=args.end, freq=args.freq
+        )
+        n_shards = -(-args.rows // args.shard_rows)
+        outputs = []
+        for i, shard in enumerate(progress(_sized(shards, n_shards), "generating", enabled=args.progress)):
+            outputs.append(str(write_training_data(shard, out / f"part-{i:05d}.{args.format}")))
+    seconds = round(time.perf_counter() - started, 3)
+    summary = {"rows": args.rows, "files": outputs, "seconds": seconds}
+    where = outputs[0] if len(outputs) == 1 else f"{len(outputs)} shards in {args.out}"
+    _emit(args, summary, [f"wrote {args.rows:,} synthetic rows to {where} in {seconds} s"])
+    return EXIT_OK
+
+
+class _sized:
+    """An iterator with a known length (for the progress bar)."""
+
+    def __init__(self, items: Any, length: int) -> None:
+        self.items, self.length = items, length
+
+    def __iter__(self) -> Any:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return self.length
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    report = validate(_read(args.path, args), profile=args.profile, min_rows=args.min_rows)
+    rows = [
+        [
+            r.rule,
+            r.column or "",
+            f"{r.observed:.6g}" if isinstance(r.observed, float) else str(r.observed),
+            r.threshold,
+            f"{r.failing_rows:,}",
+        ]
+        for r in report.failed_rules
+    ]
+    lines = [repr(report).splitlines()[0]]
+    if rows:
+        lines += _table(rows, ["failed rule", "column", "observed", "required", "failing rows"])
+    _emit(args, report.to_dict(), lines)
+    return EXIT_OK if report.passed else EXIT_INVALID
+
+
+def _cmd_clean(args: argparse.Namespace) -> int:
+    df, report = clean(_read(args.path, args), by=args.by, report=True)
+    path = write_training_data(df, args.out)
+    _emit(args, {"out": str(path), **report.to_dict()}, [repr(report), f"wrote {df.height:,} rows to {path}"])
+    return EXIT_OK
+
+
+def _cmd_label(args: argparse.Namespace) -> int:
+    df = label_oracle(_read(args.path, args), cpu_weight=args.cpu_weight)
+    path = write_training_data(df, args.out)
+    shares = label_shares(df, LABEL_COLUMN)
+    lines = [
+        f"wrote {df.height:,} labelled rows to {path}",
+        *_table([[k, f"{v:.1%}"] for k, v in shares.items()], ["oracle_compression", "share"]),
+    ]
+    _emit(args, {"out": str(path), "rows": df.height, "label_shares": shares}, lines)
+    return EXIT_OK
+
+
+def _cmd_pipeline(args: argparse.Namespace) -> int:
+    try:
+        result = run_pipeline(
+            args.source,
+            args.out,
+            rows=args.rows,
+            seed=args.seed,
+            profile=args.profile,
+            min_rows=args.min_rows,
+            on_invalid="continue" if args.continue_on_invalid else "stop",
+            on_bad_rows=args.on_bad_rows,
+            by=args.by,
+            cpu_weight=args.cpu_weight,
+        )
+    except ValidationError as exc:
+        print(f"dwcp-data: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    r = result.report
+    lines = [
+        f"pipeline {r['status']}: {r['stages'][-1]['rows']:,} labelled rows in {result.dataset} "
+        f"(report: {result.report_path}, {r['seconds']} s)"
+    ]
+    lines += _table(
+        [[s["stage"], f"{s['rows']:,}", f"{s['seconds']:.3f}"] for s in r["stages"]],
+        ["stage", "rows", "seconds"],
+    )
+    lines += _table([[k, f"{v:.1%}"] for k, v in r["label_shares"].items()], ["oracle_compression", "share"])
+    _emit(args, r, lines)
+    return EXIT_OK if result.passed else EXIT_INVALID
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    df = _read(args.path, args)
+    numeric = [c for c, t in df.schema.items() if t.is_numeric()]
+    stats = []
+    for c in numeric:
+        s = df[c]
+        stats.append(
+            {
+                "column": c,
+                "nulls": s.null_count(),
+                "mean": s.mean(),
+                "min": s.min(),
+                "median": s.median(),
+                "max": s.max(),
+            }
+        )
+    summary = {
+        "rows": df.height,
+        "first_timestamp": df["timestamp"].min() if "timestamp" in df.columns else None,
+        "last_timestamp": df["timestamp"].max() if "timestamp" in df.columns else None,
+        "class_shares": label_shares(df, "current_compression"),
+        "label_shares": label_shares(df, LABEL_COLUMN),
+        "link_type_shares": label_shares(df, "link_type"),
+        "columns": stats,
+    }
+
+    def fmt(v: float | int | None) -> str:
+        return "" if v is None else f"{v:.6g}" if isinstance(v, float) else f"{v:,}"
+
+    lines = [f"{df.height:,} rows, {summary['first_timestamp']} .. {summary['last_timestamp']}"]
+    lines += _table(
+        [[s["column"], *(fmt(s[k]) for k in ("nulls", "mean", "min", "median", "max"))] for s in stats],
+        ["column", "nulls", "mean", "min", "median", "max"],
+    )
+    for key in ("class_shares", "label_shares", "link_type_shares"):
+        if summary[key]:
+            lines.append(
+                f"{key.replace('_', ' ')}: " + ", ".join(f"{k} {v:.1%}" for k, v in summary[key].items())
+            )
+    _emit(args, summary, lines)
     return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``dwcp-data``."""
-    parser = argparse.ArgumentParser(prog="dwcp-data", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="dwcp-data", description=(__doc__ or "").splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    gen = sub.add_parser("generate", help="generate synthetic training data (design document §6.1)")
+    def command(name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+        p.set_defaults(func=func)
+        return p
+
+    def reading(p: argparse.ArgumentParser) -> None:
+        p.add_argument("path", help="a .csv/.parquet file, a folder of shards, or a glob")
+        p.add_argument(
+            "--on-bad-rows",
+            choices=["raise", "quarantine"],
+            default="raise",
+            help="bad CSV lines: fail (default) or move them to <file>.rejects.csv",
+        )
+
+    def validation(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--profile", choices=["document", "strict"], default="document")
+        p.add_argument("--min-rows", type=int, default=10_000)
+
+    gen = command("generate", "generate synthetic training data (design document §6.1)", _cmd_generate)
     gen.add_argument("-n", "--rows", type=int, default=100_000, help="number of rows (default 100000)")
     gen.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     gen.add_argument("--end", type=_iso_datetime, default=None, help="last timestamp, ISO 8601 (default now)")
     gen.add_argument("--freq", default="1h", help="step between rows, e.g. 1h, 15m (default 1h)")
-    gen.add_argument("--out", required=True, help="output file: .parquet or .csv")
-    gen.add_argument("--json", action="store_true", help="print a JSON summary")
-    gen.set_defaults(func=_cmd_generate)
+    gen.add_argument("--out", required=True, help="output file (.parquet/.csv), or folder with --shard-rows")
+    gen.add_argument(
+        "--shard-rows",
+        type=int,
+        default=None,
+        help="stream shards of this many rows into the --out folder (bounded memory)",
+    )
+    gen.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="shard format")
+    gen.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: when writing shards to a terminal)",
+    )
+
+    val = command(
+        "validate", "check a data set against the validation rules (exit 1 if it fails)", _cmd_validate
+    )
+    reading(val)
+    validation(val)
+
+    cl = command("clean", "remove duplicates and outliers, impute medians", _cmd_clean)
+    reading(cl)
+    cl.add_argument("--out", required=True)
+    cl.add_argument("--by", nargs="+", default=None, help="compute IQR fences per group of these columns")
+
+    lab = command("label", "add the oracle's estimates and label", _cmd_label)
+    reading(lab)
+    lab.add_argument("--out", required=True)
+    lab.add_argument("--cpu-weight", type=float, default=0.0)
+
+    pipe = command(
+        "pipeline", "load, validate, clean, label, validate and write a training set", _cmd_pipeline
+    )
+    pipe.add_argument("--source", default=None, help="files to read (default: synthetic data)")
+    pipe.add_argument("--on-bad-rows", choices=["raise", "quarantine"], default="raise")
+    pipe.add_argument("-n", "--rows", type=int, default=100_000, help="synthetic rows (default 100000)")
+    pipe.add_argument("--seed", type=int, default=42)
+    pipe.add_argument(
+        "--out", default="data/training.parquet", help="data set to write (default %(default)s)"
+    )
+    validation(pipe)
+    pipe.add_argument("--by", nargs="+", default=None, help="compute IQR fences per group of these columns")
+    pipe.add_argument("--cpu-weight", type=float, default=0.0)
+    pipe.add_argument("--continue-on-invalid", action="store_true", help="record validation failures, go on")
+
+    rep = command("report", "summary statistics and class/label shares of a data set", _cmd_report)
+    reading(rep)
     return parser
 
 
@@ -61,6 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except DwcpDataError as exc:
+        print(f"dwcp-data: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:
         print(f"dwcp-data: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

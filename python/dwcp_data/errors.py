@@ -7,6 +7,7 @@ Every exception is a :class:`DwcpDataError`, itself a :class:`ValueError`, so
 from __future__ import annotations
 
 __all__ = [
+    "CsvError",
     "DataError",
     "DwcpDataError",
     "IncompatiblePolarsError",
@@ -42,6 +43,21 @@ class DataError(DwcpDataError):
         self.column = column
         self.row = row
         self.rule = rule
+
+
+class CsvError(DataError):
+    """A line of a CSV file does not fit the schema.
+
+    Attributes:
+        path: the file.
+        line: the 1-based line number (the header is line 1).
+        column: the field to blame, or ``""`` when the whole line is malformed.
+    """
+
+    def __init__(self, message: str, *, path: str, line: int, column: str, rule: str = "csv_line") -> None:
+        super().__init__(message, column=column, row=None, rule=rule)
+        self.path = path
+        self.line = line
 
 
 class ValidationError(DwcpDataError):

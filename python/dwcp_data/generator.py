@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -9,8 +10,9 @@ import polars as pl
 from dwcp_data import _core
 from dwcp_data._convert import duration_us, epoch_us, utc_datetime
 from dwcp_data._frames import from_core
+from dwcp_data.errors import InvalidArgumentError
 
-__all__ = ["generate_synthetic"]
+__all__ = ["generate_synthetic", "iter_synthetic"]
 
 
 def generate_synthetic(
@@ -68,3 +70,38 @@ def generate_synthetic(
     end_us = epoch_us(utc_datetime(end, "end"))
     freq_us = duration_us(freq, "freq")
     return from_core(_core.generate_synthetic(n, seed, end_us, freq_us))
+
+
+def iter_synthetic(
+    n: int,
+    *,
+    shard_rows: int,
+    seed: int = 42,
+    end: datetime | None = None,
+    freq: str | timedelta = "1h",
+) -> Iterator[pl.DataFrame]:
+    """The rows of :func:`generate_synthetic` in shards of ``shard_rows``, one at a time.
+
+    Concatenated, the shards equal ``generate_synthetic(n, seed, end=end,
+    freq=freq)`` bit for bit, whatever ``shard_rows`` is; only one shard is in
+    memory at a time. ``end`` defaults to now (truncated to the second),
+    fixed once for all shards.
+
+    Raises:
+        dwcp_data.errors.InvalidArgumentError: an argument is out of its domain.
+    """
+    if isinstance(shard_rows, bool) or not isinstance(shard_rows, int) or shard_rows <= 0:
+        raise InvalidArgumentError(
+            f"invalid argument `shard_rows`: must be a positive whole number, got {shard_rows!r}",
+            param="shard_rows",
+        )
+    end_us = epoch_us(utc_datetime(end, "end"))
+    freq_us = duration_us(freq, "freq")
+    # Validate n and seed before the first shard is asked for.
+    _core.generate_synthetic(n, seed, end_us, freq_us, 0, 0)
+    return _shards(n, seed, end_us, freq_us, shard_rows)
+
+
+def _shards(n: int, seed: int, end_us: int, freq_us: int, shard_rows: int) -> Iterator[pl.DataFrame]:
+    for start in range(0, n, shard_rows):
+        yield from_core(_core.generate_synthetic(n, seed, end_us, freq_us, start, min(shard_rows, n - start)))

@@ -1,20 +1,33 @@
-"""Writing training data to disk, atomically."""
+"""Reading and writing training data: CSV and Parquet, files, globs and shard folders."""
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import glob
+import io
 import os
 import tempfile
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 
-from dwcp_data.errors import InvalidArgumentError
+from dwcp_data import _core
+from dwcp_data._progress import progress
+from dwcp_data.errors import CsvError, DataError, InvalidArgumentError
+from dwcp_data.labelling import LABEL_SCHEMA
+from dwcp_data.schema import SCHEMA
 
-__all__ = ["atomic_path", "write_training_data"]
+__all__ = ["ReadReport", "atomic_path", "read_training_data", "write_training_data"]
 
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+#: Every column this package knows: the schema, then the oracle's columns.
+KNOWN_SCHEMA: pl.Schema = pl.Schema([*SCHEMA.items(), *LABEL_SCHEMA.items()])
+_CSV_DATETIME = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 
 @contextlib.contextmanager
@@ -36,12 +49,30 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
+def _format(path: Path, param: str) -> str:
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InvalidArgumentError(
+            f"invalid argument `{param}`: cannot tell the format of {str(path)!r}; "
+            f"use one of {', '.join(sorted(_FORMATS))}",
+            param=param,
+        )
+    return fmt
+
+
+def _ordered(df: pl.DataFrame) -> pl.DataFrame:
+    """Known columns in schema order first, then any others in their order."""
+    known = [c for c in KNOWN_SCHEMA.names() if c in df.columns]
+    return df.select(known + [c for c in df.columns if c not in KNOWN_SCHEMA])
+
+
 def write_training_data(df: pl.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write ``df`` to ``path`` atomically (temporary file, then rename).
 
     The format follows the suffix: ``.parquet``/``.pq`` is Parquet (zstd, with
-    column statistics), ``.csv`` is CSV with a header and ISO 8601 UTC
-    timestamps.
+    column statistics), ``.csv`` is CSV with a header in §2.1's column order and
+    ISO 8601 UTC timestamps to the microsecond. Schema columns come first, in
+    order, then the oracle's columns, then any others.
 
     Returns:
         The path written.
@@ -50,16 +81,204 @@ def write_training_data(df: pl.DataFrame, path: str | os.PathLike[str]) -> Path:
         dwcp_data.errors.InvalidArgumentError: unknown suffix.
     """
     path = Path(path)
-    fmt = _FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise InvalidArgumentError(
-            f"invalid argument `path`: cannot tell the format of {str(path)!r}; "
-            f"use one of {', '.join(sorted(_FORMATS))}",
-            param="path",
-        )
+    fmt = _format(path, "path")
+    ordered = _ordered(df)
     with atomic_path(path) as tmp:
         if fmt == "parquet":
-            df.write_parquet(tmp, compression="zstd", statistics=True)
+            ordered.write_parquet(tmp, compression="zstd", statistics=True)
         else:
-            df.write_csv(tmp, datetime_format="%Y-%m-%dT%H:%M:%S%.fZ")
+            ordered.write_csv(tmp, datetime_format=_CSV_DATETIME)
     return path
+
+
+@dataclass(frozen=True)
+class ReadReport:
+    """What :func:`read_training_data` read.
+
+    Attributes:
+        files: the files read, in order.
+        rows: rows returned.
+        rejected: per CSV file with bad lines, how many went to its rejects file.
+        rejects_files: the rejects files written.
+    """
+
+    files: tuple[str, ...]
+    rows: int
+    rejected: dict[str, int] = field(default_factory=dict)
+    rejects_files: tuple[str, ...] = ()
+
+
+def _files(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """The data files named by a file, a folder of shards, a glob, or a list of those."""
+    if isinstance(source, (list, tuple)):
+        return [f for s in source for f in _files(s)]
+    text = os.fspath(source)  # type: ignore[arg-type]
+    path = Path(text)
+    if path.is_dir():
+        found = sorted(
+            p for p in path.iterdir() if p.suffix.lower() in _FORMATS and not p.name.startswith(".")
+        )
+    elif any(ch in text for ch in "*?["):
+        found = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).suffix.lower() in _FORMATS)
+    elif path.exists():
+        found = [path]
+    else:
+        raise InvalidArgumentError(f"invalid argument `source`: {text!r} does not exist", param="source")
+    if not found:
+        raise InvalidArgumentError(
+            f"invalid argument `source`: no .csv or .parquet files in {text!r}", param="source"
+        )
+    return found
+
+
+def _conform(df: pl.DataFrame, file: Path, keep_unknown_columns: bool) -> pl.DataFrame:
+    """``df`` with the known columns cast to their types and put in order."""
+    missing = [c for c in SCHEMA.names() if c not in df.columns]
+    if missing:
+        raise DataError(
+            f"{file}: schema column(s) absent: {', '.join(missing)}",
+            column=missing[0],
+            row=None,
+            rule="schema_columns",
+        )
+    casts = []
+    for name in df.columns:
+        target = KNOWN_SCHEMA.get(name)
+        if target is None or df.schema[name] == target:
+            continue
+        if name == "timestamp":
+            casts.append(_core.to_utc_timestamps(df[name]))
+            continue
+        try:
+            casts.append(df[name].cast(target, strict=True))
+        except pl.exceptions.PolarsError as exc:
+            bad = df[name].cast(target, strict=False).is_null() & df[name].is_not_null()
+            row = bad.arg_true()[0] if bad.any() else None
+            value = df[name][row] if row is not None else None
+            raise DataError(
+                f"{file}: column `{name}` cannot be read as {target}"
+                + (f": row {row} holds {value!r}" if row is not None else f" ({exc})"),
+                column=name,
+                row=row,
+                rule="schema_dtype",
+            ) from exc
+    if casts:
+        df = df.with_columns(casts)
+    ordered = _ordered(df)
+    return (
+        ordered if keep_unknown_columns else ordered.select(c for c in ordered.columns if c in KNOWN_SCHEMA)
+    )
+
+
+def _csv_frame(source: Path | bytes) -> pl.DataFrame:
+    """A CSV file (or its bytes) read with the known columns' types; others as strings."""
+    if isinstance(source, bytes):
+        first = source.split(b"\n", 1)[0].decode("utf-8", "replace")
+    else:
+        with open(source, encoding="utf-8", errors="replace", newline="") as f:
+            first = f.readline()
+    header = next(csv.reader([first]), [])
+    overrides = {
+        name: KNOWN_SCHEMA[name] if KNOWN_SCHEMA.get(name, pl.String()).is_numeric() else pl.String()
+        for name in header
+    }
+    data = io.BytesIO(source) if isinstance(source, bytes) else source
+    return pl.read_csv(data, schema_overrides=overrides, infer_schema=False)
+
+
+def _read_csv(
+    file: Path, on_bad_rows: str, rejects_dir: Path | None, keep_unknown_columns: bool
+) -> tuple[pl.DataFrame, int, Path | None]:
+    """One CSV file: the frame, how many lines were rejected, and the rejects file."""
+    try:
+        return _conform(_csv_frame(file), file, keep_unknown_columns), 0, None
+    except (pl.exceptions.PolarsError, DataError) as exc:
+        failure = exc
+    data = file.read_bytes()
+    bad = _core.check_csv(data)
+    if not bad:
+        raise DataError(f"{file}: {failure}", column="", row=None, rule="csv") from failure
+    if on_bad_rows == "raise":
+        line, column, message, _, _ = bad[0]
+        where = f", column `{column}`" if column else ""
+        more = f" ({len(bad) - 1} more bad line(s))" if len(bad) > 1 else ""
+        raise CsvError(
+            f"{file}, line {line}{where}: {message}{more}", path=str(file), line=line, column=column or ""
+        )
+    rejects = (rejects_dir or file.parent) / f"{file.name}.rejects.csv"
+    header_end = data.find(b"\n") + 1 or len(data)
+    with atomic_path(rejects) as tmp, open(tmp, "wb") as out:
+        out.write(data[:header_end])
+        for _, _, _, start, end in bad:
+            out.write(data[start:end])
+    kept, cursor = bytearray(), 0
+    for _, _, _, start, end in bad:
+        kept += data[cursor:start]
+        cursor = end
+    kept += data[cursor:]
+    warnings.warn(f"{file}: {len(bad)} bad line(s) moved to {rejects}", stacklevel=3)
+    return _conform(_csv_frame(bytes(kept)), file, keep_unknown_columns), len(bad), rejects
+
+
+def read_training_data(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    on_bad_rows: Literal["raise", "quarantine"] = "raise",
+    rejects_dir: str | os.PathLike[str] | None = None,
+    keep_unknown_columns: bool = False,
+    report: bool = False,
+    show_progress: bool | None = None,
+) -> pl.DataFrame | tuple[pl.DataFrame, ReadReport]:
+    """Read training data from CSV and Parquet files into the schema.
+
+    ``source`` is a file, a folder of shards (every ``.csv``/``.parquet`` in
+    it, in name order), a glob (``"data/*.parquet"``), or a list of those.
+
+    The schema is enforced: every schema column must be present; known columns
+    (the schema's and the oracle's) are cast to their types (``timestamp``
+    from ISO 8601 strings or epoch nanoseconds) and put in §2.1's order;
+    unknown columns are dropped unless ``keep_unknown_columns``.
+
+    A CSV line that does not fit (a wrong number of fields, an unclosed quote,
+    a value of the wrong type, an unknown category) raises
+    :class:`~dwcp_data.errors.CsvError` naming the file, line and column. With
+    ``on_bad_rows="quarantine"`` such lines go verbatim (after the header) to
+    ``<file>.rejects.csv`` beside the file (or in ``rejects_dir``), a warning
+    gives their count, and the rest is read: nothing is silently lost.
+
+    Args:
+        source: what to read.
+        on_bad_rows: ``"raise"`` or ``"quarantine"``.
+        rejects_dir: where quarantined lines go (default: beside each file).
+        keep_unknown_columns: keep columns the schema does not know.
+        report: also return a :class:`ReadReport`.
+        show_progress: a progress bar over files (default: when reading many
+            files into a terminal).
+
+    Returns:
+        The frame, or ``(frame, report)`` with ``report=True``.
+    """
+    if on_bad_rows not in ("raise", "quarantine"):
+        raise InvalidArgumentError(
+            f"invalid argument `on_bad_rows`: must be 'raise' or 'quarantine', got {on_bad_rows!r}",
+            param="on_bad_rows",
+        )
+    files = _files(source)
+    formats = [_format(f, "source") for f in files]
+    reject_to = Path(rejects_dir) if rejects_dir is not None else None
+    frames, rejected, rejects_files = [], {}, []
+    for file, fmt in progress(
+        list(zip(files, formats, strict=True)), "reading", enabled=show_progress, min_items=4
+    ):
+        if fmt == "parquet":
+            frames.append(_conform(pl.read_parquet(file), file, keep_unknown_columns))
+            continue
+        frame, count, rejects = _read_csv(file, on_bad_rows, reject_to, keep_unknown_columns)
+        frames.append(frame)
+        if count:
+            rejected[str(file)] = count
+            rejects_files.append(str(rejects))
+    df = frames[0] if len(frames) == 1 else _ordered(pl.concat(frames, how="diagonal"))
+    if not report:
+        return df
+    return df, ReadReport(tuple(map(str, files)), df.height, rejected, tuple(rejects_files))

@@ -2,6 +2,7 @@
 //! columns, for deduplication and grouping.
 
 use polars::prelude::*;
+use polars_arrow::array::Array;
 use rayon::prelude::*;
 
 use crate::error::Result;
@@ -23,6 +24,31 @@ enum KeyColumn {
 pub struct RowKeys {
     columns: Vec<KeyColumn>,
     height: usize,
+}
+
+/// Calls `f(array, from, to, out_offset)` for the part of each array of `ca`
+/// that overlaps rows `start..start + len`: array rows `from..to` are rows
+/// `start + out_offset ..` of the range. Chunked columns are read in place.
+fn for_each_part<T: PolarsDataType>(
+    ca: &ChunkedArray<T>,
+    start: usize,
+    len: usize,
+    mut f: impl FnMut(&T::Array, usize, usize, usize),
+) {
+    let end = start + len;
+    let mut offset = 0;
+    for array in ca.downcast_iter() {
+        let (a_start, a_end) = (offset, offset + array.len());
+        offset = a_end;
+        if a_end <= start {
+            continue;
+        }
+        if a_start >= end {
+            break;
+        }
+        let (from, to) = (start.max(a_start), end.min(a_end));
+        f(array, from - a_start, to - a_start, from - start);
+    }
 }
 
 /// murmur3's 64-bit finaliser: spreads every input bit over the output.
@@ -75,33 +101,52 @@ fn fold_primitive<T: PolarsNumericType>(
     out: &mut [u64],
     key: impl Fn(T::Native) -> u64,
 ) {
-    // Key columns are rechunked: one array (none when the column is empty).
-    let Some(array) = ca.downcast_iter().next() else {
-        return;
-    };
-    let values = &array.values()[start..start + out.len()];
-    match array.validity() {
-        None => {
-            for (h, &v) in out.iter_mut().zip(values) {
-                *h = combine(*h, key(v));
+    for_each_part(ca, start, out.len(), |array, from, to, at| {
+        let out = &mut out[at..at + (to - from)];
+        let values = &array.values()[from..to];
+        match array.validity() {
+            None => {
+                for (h, &v) in out.iter_mut().zip(values) {
+                    *h = combine(*h, key(v));
+                }
+            }
+            Some(validity) => {
+                for (i, (h, &v)) in out.iter_mut().zip(values).enumerate() {
+                    let k = if validity.get_bit(from + i) {
+                        key(v)
+                    } else {
+                        NULL_KEY
+                    };
+                    *h = combine(*h, k);
+                }
             }
         }
-        Some(validity) => {
-            for (i, (h, &v)) in out.iter_mut().zip(values).enumerate() {
-                let k = if validity.get_bit(start + i) {
-                    key(v)
-                } else {
-                    NULL_KEY
-                };
-                *h = combine(*h, k);
-            }
+    });
+}
+
+/// Folds the keys of rows `start..start + out.len()` of a String column into
+/// `out`. A string of at most 12 bytes lives inside its Arrow view, so the
+/// view itself is its key; longer ones are hashed byte by byte.
+fn fold_strings(ca: &StringChunked, start: usize, out: &mut [u64]) {
+    for_each_part(ca, start, out.len(), |array, from, to, at| {
+        let out = &mut out[at..at + (to - from)];
+        for (i, (h, view)) in out.iter_mut().zip(&array.views()[from..to]).enumerate() {
+            let k = if !array.is_valid(from + i) {
+                NULL_KEY
+            } else if view.length <= 12 {
+                let bits = view.as_u128();
+                fmix(combine(bits as u64, (bits >> 64) as u64))
+            } else {
+                bytes_key(array.value(from + i).as_bytes())
+            };
+            *h = combine(*h, k);
         }
-    }
+    });
 }
 
 impl KeyColumn {
     fn new(column: &Column) -> Result<Self> {
-        let physical = column.as_materialized_series().to_physical_repr().rechunk();
+        let physical = column.as_materialized_series().to_physical_repr().into_owned();
         Ok(match physical.dtype() {
             DataType::Float64 | DataType::Float32 => {
                 Self::Float(physical.cast(&DataType::Float64)?.f64()?.clone())
@@ -122,15 +167,7 @@ impl KeyColumn {
             Self::Float(ca) => fold_primitive(ca, start, out, float_key),
             Self::Int(ca) => fold_primitive(ca, start, out, |v| v as u64),
             Self::Code(ca) => fold_primitive(ca, start, out, u64::from),
-            Self::Text(ca) => {
-                let Some(array) = ca.downcast_iter().next() else {
-                    return;
-                };
-                for (i, h) in out.iter_mut().enumerate() {
-                    let k = array.get(start + i).map_or(NULL_KEY, |s| bytes_key(s.as_bytes()));
-                    *h = combine(*h, k);
-                }
-            }
+            Self::Text(ca) => fold_strings(ca, start, out),
         }
     }
 
@@ -186,24 +223,40 @@ impl RowKeys {
     pub fn duplicated(&self) -> Vec<bool> {
         let mut order: Vec<(u64, u32)> = self.hashes().into_iter().zip(0u32..).collect();
         order.par_sort_unstable();
-        let mut duplicated = vec![false; self.height];
-        for run in order.chunk_by(|a, b| a.0 == b.0).filter(|run| run.len() > 1) {
-            // Rows of a run ascend; compare each with the distinct rows before it.
-            let mut firsts: Vec<usize> = Vec::new();
-            for &(_, row) in run {
-                let row = row as usize;
-                if firsts.iter().any(|&first| self.rows_equal(first, row)) {
-                    duplicated[row] = true;
-                } else {
-                    firsts.push(row);
+        // Rows of a run ascend; each is compared with the distinct rows before it.
+        let runs: Vec<&[(u64, u32)]> = order
+            .chunk_by(|a, b| a.0 == b.0)
+            .filter(|run| run.len() > 1)
+            .collect();
+        let repeats: Vec<usize> = runs
+            .par_iter()
+            .flat_map_iter(|run| {
+                let mut firsts: Vec<usize> = Vec::new();
+                let mut repeats = Vec::new();
+                for &(_, row) in *run {
+                    let row = row as usize;
+                    if firsts.iter().any(|&first| self.rows_equal(first, row)) {
+                        repeats.push(row);
+                    } else {
+                        firsts.push(row);
+                    }
                 }
-            }
+                repeats
+            })
+            .collect();
+        let mut duplicated = vec![false; self.height];
+        for row in repeats {
+            duplicated[row] = true;
         }
         duplicated
     }
 
-    /// Dense group ids (in order of first appearance) and each group's first row.
+    /// Dense group ids and each group's first row. Groups come in order of
+    /// first appearance; for a single Enum column, in category order (nulls last).
     pub fn groups(&self) -> (Vec<u32>, Vec<usize>) {
+        if let [KeyColumn::Code(codes)] = self.columns.as_slice() {
+            return code_groups(codes);
+        }
         let hashes = self.hashes();
         let mut firsts: Vec<usize> = Vec::new();
         let mut by_hash: PlHashMap<u64, Vec<u32>> = PlHashMap::new();
@@ -226,6 +279,27 @@ impl RowKeys {
             .collect();
         (ids, firsts)
     }
+}
+
+/// Groups of a code column without hashing: the codes (null as 256) ranked.
+fn code_groups(codes: &UInt8Chunked) -> (Vec<u32>, Vec<usize>) {
+    const NULL: usize = 256;
+    let keys: Vec<u16> = codes.iter().map(|c| c.map_or(NULL as u16, u16::from)).collect();
+    let mut firsts = [usize::MAX; NULL + 1];
+    for (row, &k) in keys.iter().enumerate() {
+        let first = &mut firsts[usize::from(k)];
+        if *first == usize::MAX {
+            *first = row;
+        }
+    }
+    let mut dense = [u32::MAX; NULL + 1];
+    let mut rows = Vec::new();
+    for (key, &first) in firsts.iter().enumerate().filter(|(_, f)| **f != usize::MAX) {
+        dense[key] = rows.len() as u32;
+        rows.push(first);
+    }
+    let ids = keys.par_iter().map(|&k| dense[usize::from(k)]).collect();
+    (ids, rows)
 }
 
 #[cfg(test)]

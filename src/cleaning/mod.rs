@@ -13,11 +13,12 @@ mod quantile;
 mod timestamp;
 
 use polars::prelude::*;
+use polars_arrow::bitmap::Bitmap;
 use rayon::prelude::*;
 
 pub use keys::RowKeys;
-pub use quantile::{median, quantiles};
-pub use timestamp::{to_utc_micros, TimestampSource};
+pub use quantile::{median, quantiles, quantiles_where};
+pub use timestamp::{parse_iso8601, to_utc_micros, TimestampSource};
 
 use crate::error::{DwcpError, Result};
 
@@ -229,13 +230,14 @@ struct Groups {
 impl Groups {
     fn new(df: &DataFrame, by: &[String]) -> Result<Self> {
         let (ids, firsts) = RowKeys::new(df, Some(by))?.groups();
+        // Only each group's first row is turned into text.
+        let first_rows = IdxCa::from_vec("first".into(), firsts.iter().map(|&r| r as IdxSize).collect());
         let as_text: Vec<Column> = by
             .iter()
-            .map(|b| df.column(b)?.cast(&DataType::String))
+            .map(|b| df.column(b)?.take(&first_rows)?.cast(&DataType::String))
             .collect::<PolarsResult<_>>()?;
-        let labels = firsts
-            .iter()
-            .map(|&row| {
+        let labels = (0..firsts.len())
+            .map(|row| {
                 let parts: Vec<String> = by
                     .iter()
                     .zip(&as_text)
@@ -280,40 +282,63 @@ fn apply_fences(
 ) -> Result<OutlierStep> {
     let values = df.column(name)?.cast(&DataType::Float64)?;
     let values = values.f64()?.rechunk();
+    let (values, present) = match values.downcast_iter().next() {
+        Some(array) => (
+            array.values().as_slice(),
+            present_rows(array.validity(), array.len()),
+        ),
+        None => (&[][..], None),
+    };
     let n_groups = groups.map_or(1, |g| g.labels.len());
     let group_of = |row: usize| groups.map_or(0, |g| g.ids[row] as usize);
 
-    // Survivors' non-null values, per group.
-    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); n_groups];
-    for (row, value) in values.iter().enumerate() {
-        if let (true, Some(v)) = (keep[row], value) {
-            samples[group_of(row)].push(v);
-        }
-    }
-    let bounds: Vec<Option<(f64, f64, f64, f64)>> = samples
-        .into_par_iter()
-        .map(|mut s| {
-            quantiles(&mut s, &[0.25, 0.75]).map(|q| {
+    // Quartiles of the survivors' non-null values, per group.
+    let bounds: Vec<Option<(f64, f64, f64, f64)>> = (0..n_groups)
+        .map(|g| {
+            let mut include = keep.to_vec();
+            include.par_chunks_mut(BLOCK).enumerate().for_each(|(b, block)| {
+                for (i, inc) in block.iter_mut().enumerate() {
+                    let row = b * BLOCK + i;
+                    *inc &= present.as_ref().is_none_or(|p| p[row]) && group_of(row) == g;
+                }
+            });
+            quantiles_where(values, &include, &[0.25, 0.75]).map(|q| {
                 let iqr = q[1] - q[0];
                 (q[0], q[1], q[0] - k * iqr, q[1] + k * iqr)
             })
         })
         .collect();
 
-    let mut removed = vec![0u64; n_groups];
-    let mut sizes = vec![0u64; n_groups];
-    for (row, value) in values.iter().enumerate() {
-        let g = group_of(row);
-        if let (true, Some(v)) = (keep[row], value) {
-            sizes[g] += 1;
-            if let Some((_, _, lower, upper)) = bounds[g] {
-                if !(lower..=upper).contains(&v) {
-                    keep[row] = false;
-                    removed[g] += 1;
+    // Drop the rows outside their group's fences; count values and removals.
+    let counts: Vec<(Vec<u64>, Vec<u64>)> = keep
+        .par_chunks_mut(BLOCK)
+        .enumerate()
+        .map(|(b, block)| {
+            let (mut sizes, mut removed) = (vec![0u64; n_groups], vec![0u64; n_groups]);
+            for (i, kept) in block.iter_mut().enumerate() {
+                let row = b * BLOCK + i;
+                if !*kept || present.as_ref().is_some_and(|p| !p[row]) {
+                    continue;
+                }
+                let g = group_of(row);
+                sizes[g] += 1;
+                if let Some((_, _, lower, upper)) = bounds[g] {
+                    if !(lower..=upper).contains(&values[row]) {
+                        *kept = false;
+                        removed[g] += 1;
+                    }
                 }
             }
-        }
-    }
+            (sizes, removed)
+        })
+        .collect();
+    let sizes: Vec<u64> = (0..n_groups)
+        .map(|g| counts.iter().map(|c| c.0[g]).sum())
+        .collect();
+    let removed: Vec<u64> = (0..n_groups)
+        .map(|g| counts.iter().map(|c| c.1[g]).sum())
+        .collect();
+
     let fences: Vec<Fence> = (0..n_groups)
         .map(|g| Fence {
             group: groups.map(|gr| gr.labels[g].clone()),
@@ -332,6 +357,17 @@ fn apply_fences(
     })
 }
 
+/// Rows per parallel task of the passes over a column.
+const BLOCK: usize = 1 << 16;
+
+/// One bool per row, true where a value is present (`None`: no nulls).
+fn present_rows(validity: Option<&Bitmap>, len: usize) -> Option<Vec<bool>> {
+    validity.filter(|v| v.unset_bits() > 0).map(|v| {
+        debug_assert_eq!(v.len(), len);
+        v.iter().collect()
+    })
+}
+
 /// Fills each numeric column's nulls with the median of its values. Integer
 /// columns get the median rounded half to even, and stay integers (Int64).
 fn impute_medians(df: &mut DataFrame) -> Result<Vec<Imputation>> {
@@ -346,8 +382,12 @@ fn impute_medians(df: &mut DataFrame) -> Result<Vec<Imputation>> {
         let column = df.column(&name)?;
         let count = column.null_count() as u64;
         let as_f64 = column.cast(&DataType::Float64)?;
-        let mut present: Vec<f64> = as_f64.f64()?.iter().flatten().collect();
-        let value = median(&mut present);
+        let rechunked = as_f64.f64()?.rechunk();
+        let value = rechunked.downcast_iter().next().and_then(|array| {
+            let present =
+                present_rows(array.validity(), array.len()).unwrap_or_else(|| vec![true; array.len()]);
+            quantiles_where(array.values(), &present, &[0.5]).map(|q| q[0])
+        });
         if let Some(m) = value {
             let filled = if is_float {
                 as_f64.f64()?.fill_null_with_values(m)?.into_column()

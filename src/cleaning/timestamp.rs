@@ -66,8 +66,19 @@ pub fn to_utc_micros(column: &Column) -> Result<(Column, TimestampSource)> {
     Ok((out.into_series().into_column(), source))
 }
 
-/// Parses RFC 3339 strings (`2025-11-14T12:34:56Z`, `…+01:00`, fractions of a
-/// second allowed) into µs since the epoch, in parallel.
+/// µs since the epoch of an ISO 8601 timestamp with a zone: RFC 3339
+/// (`2025-11-14T12:34:56Z`, `…+01:00`), or `+0100`-style offsets as polars
+/// writes them, with `T` or a space, with or without fractions of a second.
+pub fn parse_iso8601(text: &str) -> Option<i64> {
+    let text = text.trim();
+    DateTime::parse_from_rfc3339(text)
+        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z"))
+        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%z"))
+        .ok()
+        .map(|t| t.timestamp_micros())
+}
+
+/// Parses ISO 8601 strings (see [`parse_iso8601`]) into µs since the epoch, in parallel.
 fn parse_strings(strings: &StringChunked) -> Result<Int64Chunked> {
     let values: Vec<Option<&str>> = strings.iter().collect();
     // Outer `None`: the text is not a timestamp; inner `None`: a null.
@@ -76,9 +87,7 @@ fn parse_strings(strings: &StringChunked) -> Result<Int64Chunked> {
         .with_min_len(BLOCK)
         .map(|v| match v {
             None => Some(None),
-            Some(text) => DateTime::parse_from_rfc3339(text.trim())
-                .ok()
-                .map(|t| Some(t.timestamp_micros())),
+            Some(text) => parse_iso8601(text).map(Some),
         })
         .collect();
     if let Some(row) = parsed.iter().position(Option::is_none) {
@@ -110,15 +119,15 @@ mod tests {
                 Some("2025-11-14T12:34:56Z"),
                 None,
                 Some("2025-11-14T13:34:56.5+01:00"),
+                Some("2025-11-14T12:34:56.000000+0000"),
+                Some("2025-11-14 12:34:56+00:00"),
             ],
         );
         let (out, source) = to_utc_micros(&c).unwrap();
         assert_eq!(source, TimestampSource::Text);
         let us: Vec<Option<i64>> = out.datetime().unwrap().physical().iter().collect();
-        assert_eq!(
-            us,
-            [Some(1_763_123_696_000_000), None, Some(1_763_123_696_500_000)]
-        );
+        let t = Some(1_763_123_696_000_000);
+        assert_eq!(us, [t, None, Some(1_763_123_696_500_000), t, t]);
 
         let ns = Column::new("timestamp".into(), [1_763_123_696_000_000_999i64]);
         let (out, _) = to_utc_micros(&ns).unwrap();

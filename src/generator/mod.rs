@@ -8,6 +8,7 @@
 mod model;
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use bytemuck::Zeroable;
 use polars::prelude::*;
@@ -84,9 +85,28 @@ impl Config {
 
 /// Generates `cfg.n` rows in the schema's column order and types.
 pub fn generate(cfg: &Config) -> Result<DataFrame> {
+    generate_rows(cfg, 0..cfg.n)
+}
+
+/// Generates rows `rows` of the `cfg.n`-row data set: the same values as the
+/// matching slice of [`generate`], so shards written one after another add up
+/// to the whole data set, bit for bit.
+pub fn generate_rows(cfg: &Config, rows: Range<usize>) -> Result<DataFrame> {
     cfg.validate()?;
-    let n = cfg.n;
-    let first_us = cfg.first_timestamp_us()?;
+    if rows.start > rows.end || rows.end > cfg.n {
+        return Err(DwcpError::invalid_argument(
+            "rows",
+            format!(
+                "{}..{} is not a range of rows of a {}-row data set",
+                rows.start, rows.end, cfg.n
+            ),
+        ));
+    }
+    let n = rows.len();
+    let first_us = cfg.first_timestamp_us()? + rows.start as i64 * cfg.freq_us;
+    // Rows before `rows.start` in its chunk are drawn and dropped: chunk streams stay global.
+    let first_chunk = rows.start / CHUNK_ROWS;
+    let skip = rows.start % CHUNK_ROWS;
     let model = Model::new();
     let dictionaries = INDEX_COLUMNS.map(dictionary);
 
@@ -95,14 +115,20 @@ pub fn generate(cfg: &Config) -> Result<DataFrame> {
     let mut codes = zeroed_columns::<u8, { CODE_COLUMNS.len() }>(n);
     let mut strings = zeroed_columns::<View, { INDEX_COLUMNS.len() }>(n);
 
-    split_into_chunks(&mut floats)
+    let head = CHUNK_ROWS - skip;
+    split_into_chunks(&mut floats, head)
         .into_par_iter()
-        .zip(split_into_chunks(&mut ints))
-        .zip(split_into_chunks(&mut codes))
-        .zip(split_into_chunks(&mut strings))
+        .zip(split_into_chunks(&mut ints, head))
+        .zip(split_into_chunks(&mut codes, head))
+        .zip(split_into_chunks(&mut strings, head))
         .enumerate()
-        .for_each(|(chunk, (((mut f, mut i), mut c), mut s))| {
-            let mut rng = Stream::new(u128::from(cfg.seed), chunk as u128);
+        .for_each(|(j, (((mut f, mut i), mut c), mut s))| {
+            let mut rng = Stream::new(u128::from(cfg.seed), (first_chunk + j) as u128);
+            if j == 0 {
+                for _ in 0..skip {
+                    model.sample(&mut rng);
+                }
+            }
             let rows = f.first().map_or(0, |s| s.len());
             for r in 0..rows {
                 let row = model.sample(&mut rng);
@@ -192,8 +218,8 @@ fn timestamps(n: usize, first_us: i64, freq_us: i64) -> Column {
     values
         .par_chunks_mut(CHUNK_ROWS)
         .enumerate()
-        .for_each(|(chunk, out)| {
-            let mut t = first_us + (chunk * CHUNK_ROWS) as i64 * freq_us;
+        .for_each(|(block, out)| {
+            let mut t = first_us + (block * CHUNK_ROWS) as i64 * freq_us;
             for v in out {
                 *v = t;
                 t += freq_us;
@@ -210,14 +236,22 @@ fn zeroed_columns<T: Zeroable, const K: usize>(n: usize) -> Vec<Vec<T>> {
     (0..K).map(|_| memory::zeroed_column(n)).collect()
 }
 
-/// Cuts every column into [`CHUNK_ROWS`]-row slices and regroups them by chunk:
-/// `result[k][j]` is chunk `k` of column `j`.
-fn split_into_chunks<T>(columns: &mut [Vec<T>]) -> Vec<Vec<&mut [T]>> {
-    let n_chunks = columns.first().map_or(0, |c| c.len().div_ceil(CHUNK_ROWS));
-    let mut chunks: Vec<Vec<&mut [T]>> = (0..n_chunks).map(|_| Vec::with_capacity(columns.len())).collect();
+/// Cuts every column into slices of `head` rows, then [`CHUNK_ROWS`] rows, and
+/// regroups them by chunk: `result[k][j]` is chunk `k` of column `j`.
+fn split_into_chunks<T>(columns: &mut [Vec<T>], head: usize) -> Vec<Vec<&mut [T]>> {
+    let width = columns.len();
+    let mut chunks: Vec<Vec<&mut [T]>> = Vec::new();
     for column in columns.iter_mut() {
-        for (chunk, slice) in chunks.iter_mut().zip(column.chunks_mut(CHUNK_ROWS)) {
-            chunk.push(slice);
+        let len = column.len();
+        let (first, rest) = column.split_at_mut(head.min(len));
+        let slices = std::iter::once(first)
+            .filter(|s| !s.is_empty())
+            .chain(rest.chunks_mut(CHUNK_ROWS));
+        for (k, slice) in slices.enumerate() {
+            if k == chunks.len() {
+                chunks.push(Vec::with_capacity(width));
+            }
+            chunks[k].push(slice);
         }
     }
     chunks

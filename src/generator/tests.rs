@@ -123,3 +123,23 @@ fn bad_configs_name_their_parameter() {
     })
     .contains("`freq`"));
 }
+
+#[test]
+fn row_ranges_add_up_to_the_whole_frame() {
+    let cfg = config(3 * CHUNK_ROWS + 100, 11);
+    let whole = generate(&cfg).unwrap();
+    let cuts = [0, 5000, CHUNK_ROWS, CHUNK_ROWS + 1, 2 * CHUNK_ROWS + 7, cfg.n];
+    for w in cuts.windows(2) {
+        let part = generate_rows(&cfg, w[0]..w[1]).unwrap();
+        assert!(
+            part.equals(&whole.slice(w[0] as i64, w[1] - w[0])),
+            "rows {}..{}",
+            w[0],
+            w[1]
+        );
+    }
+    assert!(generate_rows(&cfg, 0..cfg.n + 1)
+        .unwrap_err()
+        .to_string()
+        .contains("`rows`"));
+}

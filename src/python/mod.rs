@@ -4,16 +4,26 @@
 mod errors;
 mod frames;
 
+use polars::prelude::Column;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict};
-use pyo3_polars::PyDataFrame;
+use pyo3_polars::{PyDataFrame, PySeries};
 
 use crate::cleaning::{self, CleaningReport, TimestampSource};
 use crate::generator::{self, MAX_ROWS};
+use crate::io::check_csv as check_csv_lines;
+use crate::labelling::{self, ESTIMATE_COLUMNS, LABEL_COLUMN};
+use crate::schema::COMPRESSIONS;
 use crate::schema::{Kind, Role, SCHEMA};
 use crate::validation::{self, Observed, Profile, RuleResult};
 use errors::{invalid_argument, run};
 use frames::{frame_in, frame_out};
+
+/// Every allocation goes to py-polars' allocator: frames cross the boundary
+/// in both directions without copies, and freed buffers are reused instead of
+/// being handed back to the kernel (which must zero fresh pages).
+#[global_allocator]
+static ALLOCATOR: pyo3_polars::PolarsAllocator = pyo3_polars::PolarsAllocator::new();
 
 /// A non-negative whole number argument (bool is refused: `True` is not a count).
 fn whole_number<T: TryFrom<i128>>(value: &Bound<'_, PyAny>, param: &'static str, max: i128) -> PyResult<T> {
@@ -72,15 +82,19 @@ fn schema_columns() -> Vec<ColumnTuple> {
         .collect()
 }
 
-/// Generates `n` synthetic rows (see `dwcp_data.generate_synthetic`); the
-/// frame comes with the names of its Enum columns sent as codes.
+/// Generates rows `start .. start + length` (default: all) of an `n`-row
+/// synthetic data set (see `dwcp_data.generate_synthetic`); the frame comes
+/// with the names of its Enum columns sent as codes.
 #[pyfunction]
+#[pyo3(signature = (n, seed, end_us, freq_us, start=0, length=None))]
 fn generate_synthetic(
     py: Python<'_>,
     n: &Bound<'_, PyAny>,
     seed: &Bound<'_, PyAny>,
     end_us: i64,
     freq_us: i64,
+    start: usize,
+    length: Option<usize>,
 ) -> PyResult<(PyDataFrame, Vec<String>)> {
     let cfg = generator::Config {
         n: whole_number(n, "n", MAX_ROWS as i128)?,
@@ -88,7 +102,54 @@ fn generate_synthetic(
         end_us,
         freq_us,
     };
-    run(py, || frame_out(generator::generate(&cfg)?))
+    let end = start.saturating_add(length.unwrap_or(cfg.n.saturating_sub(start)));
+    run(py, || frame_out(generator::generate_rows(&cfg, start..end)?))
+}
+
+/// Adds the oracle's estimates and label (see `dwcp_data.label_oracle`).
+#[pyfunction]
+fn label_oracle(
+    py: Python<'_>,
+    df: PyDataFrame,
+    enum_columns: Vec<String>,
+    cpu_weight: f64,
+) -> PyResult<(PyDataFrame, Vec<String>)> {
+    run(py, || {
+        frame_out(labelling::label_oracle(
+            &frame_in(df, &enum_columns)?,
+            cpu_weight,
+        )?)
+    })
+}
+
+/// A bad CSV line as `(line, column, message, start, end)`.
+type BadLineTuple = (u64, Option<String>, String, usize, usize);
+
+/// The lines of a CSV file's bytes that do not fit the schema, as
+/// `(line, column, message, start, end)` with the line's byte range.
+#[pyfunction]
+fn check_csv(py: Python<'_>, data: &[u8]) -> PyResult<Vec<BadLineTuple>> {
+    let extra: Vec<(&str, Kind)> = ESTIMATE_COLUMNS
+        .iter()
+        .map(|c| (*c, Kind::Float))
+        .chain([(LABEL_COLUMN, Kind::Enum(&COMPRESSIONS))])
+        .collect();
+    let bad = run(py, || check_csv_lines(data, &extra))?;
+    Ok(bad
+        .into_iter()
+        .map(|b| (b.line, b.column, b.message, b.start, b.end))
+        .collect())
+}
+
+/// A timestamp column as `Datetime(us, UTC)`: datetimes converted, RFC 3339
+/// strings parsed, integers read as epoch nanoseconds.
+#[pyfunction]
+fn to_utc_timestamps(py: Python<'_>, series: PySeries) -> PyResult<PySeries> {
+    let column = Column::from(series.0);
+    run(py, || {
+        Ok(cleaning::to_utc_micros(&column)?.0.take_materialized_series())
+    })
+    .map(PySeries)
 }
 
 /// A fraction argument in [0, 1].
@@ -261,6 +322,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(generate_synthetic, m)?)?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;
     m.add_function(wrap_pyfunction!(clean, m)?)?;
+    m.add_function(wrap_pyfunction!(label_oracle, m)?)?;
+    m.add_function(wrap_pyfunction!(check_csv, m)?)?;
+    m.add_function(wrap_pyfunction!(to_utc_timestamps, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

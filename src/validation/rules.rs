@@ -257,9 +257,25 @@ fn class_counts(column: &Column) -> Result<[u64; 3]> {
     match series.dtype() {
         DataType::Enum(..) => {
             let physical = series.to_physical_repr();
-            for code in physical.u8()?.iter().flatten() {
-                if let Some(c) = counts.get_mut(usize::from(code)) {
-                    *c += 1;
+            for array in physical.u8()?.downcast_iter() {
+                let validity = array.validity().filter(|v| v.unset_bits() > 0);
+                let part = array
+                    .values()
+                    .par_chunks(1 << 16)
+                    .enumerate()
+                    .map(|(b, block)| {
+                        let mut local = [0u64; 3];
+                        for (i, &code) in block.iter().enumerate() {
+                            let present = validity.is_none_or(|v| v.get_bit((b << 16) + i));
+                            if let (true, Some(c)) = (present, local.get_mut(usize::from(code))) {
+                                *c += 1;
+                            }
+                        }
+                        local
+                    })
+                    .reduce(|| [0; 3], |a, b| [a[0] + b[0], a[1] + b[1], a[2] + b[2]]);
+                for (total, n) in counts.iter_mut().zip(part) {
+                    *total += n;
                 }
             }
         }

@@ -1,0 +1,165 @@
+"""The end-to-end pipeline: load → validate → clean → label → validate → write."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+
+from dwcp_data._core import __version__
+from dwcp_data._frames import to_polars
+from dwcp_data.cleaning import clean
+from dwcp_data.errors import InvalidArgumentError
+from dwcp_data.generator import generate_synthetic
+from dwcp_data.io import atomic_path, read_training_data, write_training_data
+from dwcp_data.labelling import LABEL_COLUMN, label_oracle
+from dwcp_data.validation import ValidationReport, validate
+
+__all__ = ["PipelineResult", "label_shares", "report_path_for", "run_pipeline"]
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """What :func:`run_pipeline` produced.
+
+    Attributes:
+        dataset: the labelled data set written (``None`` when validation stopped the run).
+        report_path: the JSON run report written beside it.
+        report: that report, as a dict.
+    """
+
+    dataset: Path | None
+    report_path: Path
+    report: dict[str, Any]
+
+    @property
+    def passed(self) -> bool:
+        """Whether the run validated and wrote its data set."""
+        return self.report["status"] == "ok"
+
+
+def report_path_for(out: str | os.PathLike[str]) -> Path:
+    """The run report's path beside a data set: ``training.parquet`` → ``training.report.json``."""
+    out = Path(out)
+    return out.with_name(f"{out.name.split('.', 1)[0]}.report.json")
+
+
+def label_shares(df: pl.DataFrame, column: str) -> dict[str, float]:
+    """Share of each value of an Enum or String column (nulls as ``"null"``)."""
+    if column not in df.columns or df.height == 0:
+        return {}
+    counts = df[column].cast(pl.String).fill_null("null").value_counts(sort=True)
+    return {str(value): count / df.height for value, count in counts.iter_rows()}
+
+
+def run_pipeline(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | pl.DataFrame | None = None,
+    out: str | os.PathLike[str] = "data/training.parquet",
+    *,
+    rows: int = 100_000,
+    seed: int = 42,
+    end: datetime | None = None,
+    profile: Literal["document", "strict"] = "document",
+    min_rows: int = 10_000,
+    on_invalid: Literal["stop", "continue"] = "stop",
+    on_bad_rows: Literal["raise", "quarantine"] = "raise",
+    by: str | Sequence[str] | None = None,
+    cpu_weight: float = 0.0,
+) -> PipelineResult:
+    """Turn raw metrics into a validated, cleaned, labelled training set.
+
+    Stages: load (``source``: ``None`` or ``"synthetic"`` generates ``rows``
+    synthetic rows from ``seed``; a path, glob or list reads CSV/Parquet files
+    with :func:`~dwcp_data.read_training_data`; a frame is used as it is) →
+    validate (profile ``profile``) → :func:`~dwcp_data.clean` (``by`` for
+    per-group fences) → :func:`~dwcp_data.label_oracle` (``cpu_weight``) →
+    validate the result → write the data set to ``out`` (Parquet or CSV, by
+    suffix, atomically) and a JSON run report beside it
+    (:func:`report_path_for`): rows and seconds per stage, every rule result,
+    the cleaning report, label and class shares.
+
+    A failed validation stops the run: the report is written (status
+    ``"validation_failed"``), the data set is not, and
+    :class:`~dwcp_data.errors.ValidationError` is raised. With
+    ``on_invalid="continue"`` the run goes on and the report records the failure.
+
+    Returns:
+        A :class:`PipelineResult`.
+    """
+    if on_invalid not in ("stop", "continue"):
+        raise InvalidArgumentError(
+            f"invalid argument `on_invalid`: must be 'stop' or 'continue', got {on_invalid!r}",
+            param="on_invalid",
+        )
+    out = Path(out)
+    report_path = report_path_for(out)
+    started = time.perf_counter()
+    report: dict[str, Any] = {
+        "dwcp_data_version": __version__,
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "output": str(out),
+        "status": "running",
+        "stages": [],
+    }
+
+    def stage(name: str, t0: float, df: pl.DataFrame) -> None:
+        report["stages"].append(
+            {"stage": name, "rows": df.height, "seconds": round(time.perf_counter() - t0, 4)}
+        )
+
+    def check(name: str, df: pl.DataFrame) -> ValidationReport:
+        t0 = time.perf_counter()
+        result = validate(df, profile=profile, min_rows=min_rows)
+        stage(name, t0, df)
+        report[name] = result.to_dict()
+        if not result.passed and on_invalid == "stop":
+            report["status"] = "validation_failed"
+            _finish(report, report_path, started)
+            result.raise_if_failed()
+        return result
+
+    t0 = time.perf_counter()
+    if source is None or (isinstance(source, str) and source == "synthetic"):
+        df = generate_synthetic(rows, seed, end=end)
+        report["source"] = {"kind": "synthetic", "rows": rows, "seed": seed}
+    elif isinstance(source, (str, os.PathLike, list, tuple)):
+        df, read = read_training_data(source, on_bad_rows=on_bad_rows, report=True)
+        report["source"] = {"kind": "files", "files": list(read.files), "rejected": read.rejected}
+    else:
+        df = to_polars(source, "source")
+        report["source"] = {"kind": "frame"}
+    stage("load", t0, df)
+    report["class_shares_in"] = label_shares(df, "current_compression")
+
+    input_check = check("input_validation", df)
+    t0 = time.perf_counter()
+    df, cleaning = clean(df, by=by, report=True)
+    stage("clean", t0, df)
+    report["cleaning"] = cleaning.to_dict()
+
+    t0 = time.perf_counter()
+    df = label_oracle(df, cpu_weight=cpu_weight)
+    stage("label", t0, df)
+    report["label_shares"] = label_shares(df, LABEL_COLUMN)
+    report["class_shares_out"] = label_shares(df, "current_compression")
+
+    output_check = check("output_validation", df)
+    t0 = time.perf_counter()
+    write_training_data(df, out)
+    stage("write", t0, df)
+    report["status"] = "ok" if input_check.passed and output_check.passed else "validation_failed"
+    _finish(report, report_path, started)
+    return PipelineResult(out, report_path, report)
+
+
+def _finish(report: dict[str, Any], path: Path, started: float) -> None:
+    report["seconds"] = round(time.perf_counter() - started, 4)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(report, indent=2, default=str))

@@ -1,0 +1,5 @@
+//! Reading training data: finding the malformed lines of a CSV file.
+
+mod csv_check;
+
+pub use csv_check::{check_csv, BadLine};

@@ -1,0 +1,145 @@
+"""read_training_data / write_training_data: formats, shards, schema enforcement, bad lines, atomicity."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+import dwcp_data
+from dwcp_data.errors import CsvError, DataError, InvalidArgumentError
+
+from helpers import END
+
+
+@pytest.fixture(scope="module")
+def frame() -> pl.DataFrame:
+    return dwcp_data.label_oracle(dwcp_data.generate_synthetic(5_000, seed=21, end=END))
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_round_trip(tmp_path, frame, suffix):
+    path = dwcp_data.write_training_data(frame, tmp_path / f"data{suffix}")
+    assert_frame_equal(dwcp_data.read_training_data(path), frame)
+
+
+def test_csv_header_is_the_document_order(tmp_path, frame):
+    shuffled = frame.select(reversed(frame.columns))
+    path = dwcp_data.write_training_data(shuffled, tmp_path / "d.csv")
+    header = path.read_text().splitlines()[0].split(",")
+    assert header[:33] == dwcp_data.SCHEMA.names() and header[33:] == dwcp_data.LABEL_SCHEMA.names()
+
+
+def test_parquet_is_zstd_with_statistics(tmp_path, frame):
+    import pyarrow.parquet as pq
+
+    path = dwcp_data.write_training_data(frame, tmp_path / "d.parquet")
+    column = pq.ParquetFile(path).metadata.row_group(0).column(10)
+    assert column.compression == "ZSTD" and column.statistics is not None
+
+
+def test_folders_globs_and_lists_of_shards(tmp_path, frame):
+    parts = [frame.slice(0, 2000), frame.slice(2000, 2000), frame.slice(4000, 1000)]
+    dwcp_data.write_training_data(parts[0], tmp_path / "shards" / "part-0.parquet")
+    dwcp_data.write_training_data(parts[1], tmp_path / "shards" / "part-1.csv")
+    dwcp_data.write_training_data(parts[2], tmp_path / "shards" / "part-2.parquet")
+    assert_frame_equal(dwcp_data.read_training_data(tmp_path / "shards"), frame)
+    assert dwcp_data.read_training_data(str(tmp_path / "shards" / "*.parquet")).height == 3000
+    both = dwcp_data.read_training_data(
+        [tmp_path / "shards" / "part-0.parquet", tmp_path / "shards" / "part-1.csv"]
+    )
+    assert both.height == 4000
+
+
+def test_schema_is_enforced(tmp_path, frame):
+    loose = frame.with_columns(
+        pl.col("link_type").cast(pl.String), pl.col("rtt_ms").cast(pl.Float32), pl.lit("x").alias("extra")
+    ).select(["extra", *reversed(frame.columns)])
+    loose.write_parquet(tmp_path / "loose.parquet")
+    df = dwcp_data.read_training_data(tmp_path / "loose.parquet")
+    assert df.schema == pl.Schema([*dwcp_data.SCHEMA.items(), *dwcp_data.LABEL_SCHEMA.items()])
+    kept = dwcp_data.read_training_data(tmp_path / "loose.parquet", keep_unknown_columns=True)
+    assert kept.columns[-1] == "extra"
+    frame.drop("rtt_ms").write_parquet(tmp_path / "short.parquet")
+    with pytest.raises(DataError, match="rtt_ms"):
+        dwcp_data.read_training_data(tmp_path / "short.parquet")
+
+
+def test_iso_timestamps_with_offsets_are_read_as_utc(tmp_path, frame):
+    df = frame.head(3).with_columns(pl.Series("timestamp", ["2025-11-14T13:34:56+01:00"] * 3))
+    df.write_csv(tmp_path / "t.csv")
+    assert dwcp_data.read_training_data(tmp_path / "t.csv")["timestamp"].to_list() == [END] * 3
+
+
+def broken_csv(tmp_path, frame):
+    path = dwcp_data.write_training_data(frame.head(50), tmp_path / "broken.csv")
+    lines = path.read_text().splitlines(keepends=True)
+    lines[5] = (
+        lines[5]
+        .replace(",dc,", ",satellite,", 1)
+        .replace(",metro,", ",satellite,", 1)
+        .replace(",wan,", ",satellite,", 1)
+    )
+    lines[9] = "1,2,3\n"
+    path.write_text("".join(lines))
+    return path, lines
+
+
+def test_a_broken_line_is_named(tmp_path, frame):
+    path, _ = broken_csv(tmp_path, frame)
+    with pytest.raises(CsvError) as info:
+        dwcp_data.read_training_data(path)
+    err = info.value
+    assert (err.line, err.column, err.path) == (6, "link_type", str(path))
+    assert "line 6" in str(err) and "satellite" in str(err) and "1 more bad line" in str(err)
+
+
+def test_quarantine_keeps_bad_lines_verbatim(tmp_path, frame):
+    path, lines = broken_csv(tmp_path, frame)
+    with pytest.warns(UserWarning, match="2 bad line"):
+        df, report = dwcp_data.read_training_data(path, on_bad_rows="quarantine", report=True)
+    assert df.height == 48
+    rejects = tmp_path / "broken.csv.rejects.csv"
+    assert rejects.read_text() == lines[0] + lines[5] + lines[9]
+    assert report.rejected == {str(path): 2} and report.rejects_files == (str(rejects),)
+    expected = frame.head(50).filter(~pl.int_range(pl.len()).is_in([4, 8]))
+    assert_frame_equal(df, expected)
+
+
+def test_bad_sources(tmp_path):
+    with pytest.raises(InvalidArgumentError, match="does not exist"):
+        dwcp_data.read_training_data(tmp_path / "nope.parquet")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidArgumentError, match=r"no \.csv or \.parquet"):
+        dwcp_data.read_training_data(tmp_path / "empty")
+    (tmp_path / "x.txt").write_text("a")
+    with pytest.raises(InvalidArgumentError, match="format"):
+        dwcp_data.read_training_data(tmp_path / "x.txt")
+    with pytest.raises(InvalidArgumentError):
+        dwcp_data.read_training_data(tmp_path, on_bad_rows="skip")
+
+
+@pytest.mark.slow
+def test_an_interrupted_write_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "big.csv"
+    code = (
+        "import dwcp_data, sys\n"
+        "df = dwcp_data.generate_synthetic(3_000_000, seed=1)\n"
+        "print('ready', flush=True)\n"
+        f"dwcp_data.write_training_data(df, {str(target)!r})\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".big.csv.*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # well inside a write of ~1 GB
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert list(tmp_path.glob(".big.csv.*.tmp")), "the write had started"
+    assert not target.exists()
