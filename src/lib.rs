@@ -8,6 +8,7 @@
 pub mod cleaning;
 pub mod error;
 pub mod generator;
+pub mod influx;
 pub mod io;
 pub mod labelling;
 pub mod memory;

@@ -15,6 +15,15 @@ step() { printf '\n== %s\n' "$*"; }
 step "python tools"
 "$PYTHON" -m pip install --quiet --disable-pip-version-check 'maturin>=1.16,<2'
 
+step "services: InfluxDB 1.x for the export tests (Debian's influxdb package)"
+if ! command -v influxd >/dev/null 2>&1; then
+  sudo_if_needed=""
+  [ "$(id -u)" = 0 ] || sudo_if_needed="sudo"
+  $sudo_if_needed apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_if_needed apt-get install -y -qq influxdb >/dev/null
+fi
+influxd version
+
 step "rust: fmt, clippy, unit tests"
 cargo fmt --check
 cargo clippy --all-targets --quiet -- -D warnings

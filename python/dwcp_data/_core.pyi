@@ -47,3 +47,9 @@ def check_csv(data: bytes) -> list[tuple[int, str | None, str, int, int]]:
 
 def to_utc_timestamps(series: pl.Series) -> pl.Series:
     """A timestamp column as ``Datetime("us", "UTC")``."""
+
+def encode_line_protocol(df: pl.DataFrame, enum_columns: list[str]) -> tuple[bytes, int]:
+    """``df`` as InfluxDB line protocol, and how many rows had no field to write."""
+
+def parse_influx_csv(body: bytes) -> tuple[pl.DataFrame, list[str]]:
+    """An InfluxQL CSV or Flux annotated-CSV response in the schema, and the Enum columns sent as codes."""

@@ -1,4 +1,4 @@
-"""The ``dwcp-data`` command: generate, validate, clean, label, pipeline, report.
+"""The ``dwcp-data`` command: generate, validate, clean, label, pipeline, report, export, ingest.
 
 Exit codes: 0 success, 1 validation failed, 2 bad usage or bad input.
 """
@@ -10,7 +10,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +203,62 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _connection_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Connection keywords of :mod:`dwcp_data.influx` from the command line."""
+    conn: dict[str, Any] = {
+        "url": args.influx_url,
+        "token": args.token,
+        "username": args.username,
+        "password": args.password,
+    }
+    if args.database:
+        conn["database"] = args.database
+    else:
+        conn.update(bucket=args.bucket, org=args.org)
+    return conn
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from dwcp_data import influx
+
+    end = args.end or datetime.now(timezone.utc)
+    start = args.start or end - timedelta(days=args.days)
+    started = time.perf_counter()
+    path = influx.export_to_file(
+        args.output, start=start, end=end, chunk=args.chunk, **_connection_args(args)
+    )
+    rows = pl.scan_parquet(path).select(pl.len()).collect().item()
+    seconds = round(time.perf_counter() - started, 3)
+    _emit(
+        args,
+        {"output": str(path), "rows": rows, "start": start, "end": end, "seconds": seconds},
+        [f"Exported {rows:,} records to {path} in {seconds} s"],
+    )
+    return EXIT_OK
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from dwcp_data import influx
+
+    report = influx.write_metrics(
+        _read(args.path, args), batch_size=args.batch_size, **_connection_args(args)
+    )
+    _emit(
+        args,
+        {
+            "points": report.points,
+            "skipped": report.skipped,
+            "batches": report.batches,
+            "seconds": round(report.seconds, 3),
+        },
+        [
+            f"wrote {report.points:,} points in {report.batches} batches ({report.skipped} rows without fields) "
+            f"in {report.seconds:.2f} s"
+        ],
+    )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``dwcp-data``."""
     parser = argparse.ArgumentParser(prog="dwcp-data", description=(__doc__ or "").splitlines()[0])
@@ -280,6 +336,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = command("report", "summary statistics and class/label shares of a data set", _cmd_report)
     reading(rep)
+
+    def influx_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--influx-url", required=True, help="e.g. http://127.0.0.1:8086")
+        p.add_argument("--database", default=None, help="InfluxDB 1.x database (else 2.x --bucket and --org)")
+        p.add_argument("--bucket", default="dwcp_metrics", help="InfluxDB 2.x bucket (default %(default)s)")
+        p.add_argument("--org", default=None, help="InfluxDB 2.x organisation")
+        p.add_argument("--token", default=None, help="API token (1.x: username:password)")
+        p.add_argument("--username", default=None)
+        p.add_argument("--password", default=None)
+
+    exp = command("export", "export compression metrics from InfluxDB into the training schema", _cmd_export)
+    influx_options(exp)
+    exp.add_argument("--days", type=int, default=30, help="how far back from --end (default 30)")
+    exp.add_argument(
+        "--start", type=_iso_datetime, default=None, help="first time, ISO 8601 (default end - days)"
+    )
+    exp.add_argument("--end", type=_iso_datetime, default=None, help="end time, ISO 8601 (default now)")
+    exp.add_argument("--chunk", default="6h", help="window per query (default 6h)")
+    exp.add_argument("--output", required=True, help="Parquet file to write")
+
+    ing = command("ingest", "write a data set to InfluxDB as line protocol", _cmd_ingest)
+    reading(ing)
+    influx_options(ing)
+    ing.add_argument("--batch-size", type=int, default=5000)
     return parser
 
 

@@ -11,6 +11,7 @@ __all__ = [
     "DataError",
     "DwcpDataError",
     "IncompatiblePolarsError",
+    "InfluxError",
     "InternalError",
     "InvalidArgumentError",
     "ValidationError",
@@ -74,3 +75,17 @@ class InternalError(DwcpDataError):
 
 class IncompatiblePolarsError(ImportError):
     """The installed ``polars`` is outside the range this build was tested with."""
+
+
+class InfluxError(DwcpDataError):
+    """An InfluxDB request failed. ``url`` is the server (never with credentials).
+
+    ``kind`` says why: ``"unreachable"``, ``"auth"`` (401/403), ``"database"``
+    (unknown database or bucket), ``"incomplete"`` (a response that could not
+    be made complete), or ``"server"`` (any other error answer).
+    """
+
+    def __init__(self, message: str, *, url: str, kind: str) -> None:
+        super().__init__(message)
+        self.url = url
+        self.kind = kind

@@ -6,11 +6,12 @@ mod frames;
 
 use polars::prelude::Column;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict};
+use pyo3::types::{PyBool, PyBytes, PyDict};
 use pyo3_polars::{PyDataFrame, PySeries};
 
 use crate::cleaning::{self, CleaningReport, TimestampSource};
 use crate::generator::{self, MAX_ROWS};
+use crate::influx;
 use crate::io::check_csv as check_csv_lines;
 use crate::labelling::{self, ESTIMATE_COLUMNS, LABEL_COLUMN};
 use crate::schema::COMPRESSIONS;
@@ -315,6 +316,24 @@ fn clean<'py>(
     Ok((df, codes, cleaning_report_dict(py, report)?))
 }
 
+/// A frame as InfluxDB line protocol, and how many rows had no field to write.
+#[pyfunction]
+fn encode_line_protocol<'py>(
+    py: Python<'py>,
+    df: PyDataFrame,
+    enum_columns: Vec<String>,
+) -> PyResult<(Bound<'py, PyBytes>, usize)> {
+    let (body, skipped) = run(py, || influx::encode(&frame_in(df, &enum_columns)?))?;
+    Ok((PyBytes::new(py, &body), skipped))
+}
+
+/// An InfluxQL CSV or Flux annotated-CSV response as a frame in the schema,
+/// with its Enum columns sent as codes.
+#[pyfunction]
+fn parse_influx_csv(py: Python<'_>, body: &[u8]) -> PyResult<(PyDataFrame, Vec<String>)> {
+    run(py, || frame_out(influx::parse_csv(body)?))
+}
+
 /// The compiled core of `dwcp_data`.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -325,6 +344,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(label_oracle, m)?)?;
     m.add_function(wrap_pyfunction!(check_csv, m)?)?;
     m.add_function(wrap_pyfunction!(to_utc_timestamps, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_line_protocol, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_influx_csv, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

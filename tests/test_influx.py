@@ -1,0 +1,261 @@
+"""InfluxDB ingest and export against a real influxd (and a local Flux stub)."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from datetime import timedelta
+from typing import ClassVar
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+import dwcp_data
+from dwcp_data import influx
+from dwcp_data.errors import InfluxError, InvalidArgumentError
+
+from helpers import END
+from influx_server import InfluxServer, free_port
+
+HOUR = timedelta(hours=1)
+
+
+def window(df: pl.DataFrame) -> dict:
+    return {"start": df["timestamp"].min(), "end": df["timestamp"].max() + timedelta(microseconds=1)}
+
+
+@pytest.mark.slow
+def test_round_trip_200k_rows(influxd):
+    df = dwcp_data.generate_synthetic(200_000, seed=31, end=END, freq="1m")
+    report = influx.write_metrics(df, url=influxd.url, database="metrics", batch_size=10_000)
+    assert (report.points, report.skipped, report.batches) == (200_000, 0, 20)
+    out = influx.export_metrics(url=influxd.url, database="metrics", chunk=timedelta(days=30), **window(df))
+    assert out.schema == dwcp_data.SCHEMA
+    assert_frame_equal(out, df)
+
+
+def test_max_row_limit_does_not_truncate(influxd_limited):
+    df = dwcp_data.generate_synthetic(5_000, seed=32, end=END)
+    influx.write_metrics(df, url=influxd_limited.url, database="metrics")
+    raw = json.loads(influxd_limited.query(f'SELECT * FROM "{influx.MEASUREMENT}"', db="metrics"))
+    assert raw["results"][0]["series"][0].get("partial") is True  # the server does cut plain queries
+    assert len(raw["results"][0]["series"][0]["values"]) == 1000
+    out = influx.export_metrics(url=influxd_limited.url, database="metrics", chunk="10000h", **window(df))
+    assert_frame_equal(out, df)
+
+
+def test_document_field_names_map_onto_the_schema(influxd):
+    lines = (
+        f"{influx.MEASUREMENT},region=us-east-1,az=us-east-1a,link_type=metro,data_type=vm_memory,"
+        "current_compression=hde data_size_bytes=5242880i,rtt_ms=8.5,bandwidth_mbps=450,compressibility=0.82 "
+        "1763123696000000000\n"
+    )
+    influxd.query("CREATE DATABASE doc")
+    req = __import__("urllib.request").request
+    req.urlopen(req.Request(f"{influxd.url}/write?db=doc&precision=ns", data=lines.encode(), method="POST"))
+    out = influx.export_metrics(url=influxd.url, database="doc", start=END - HOUR, end=END + HOUR)
+    assert out.schema == dwcp_data.SCHEMA and out.height == 1
+    row = out.row(0, named=True)
+    assert row["available_bandwidth_mbps"] == 450 and row["compressibility_score"] == 0.82
+    assert row["timestamp"] == END and row["node_id"] is None and row["link_type"] == "metro"
+
+
+def test_unknown_database_and_closed_port(influxd):
+    df = dwcp_data.generate_synthetic(10, seed=1, end=END)
+    with pytest.raises(InfluxError) as info:
+        influx.write_metrics(df, url=influxd.url, database="nope")
+    assert info.value.kind == "database" and "nope" in str(info.value)
+    with pytest.raises(InfluxError) as info:
+        influx.export_metrics(url=influxd.url, database="nope", **window(df))
+    assert info.value.kind == "database"
+    closed = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(InfluxError) as info:
+        influx.write_metrics(df, url=closed, database="metrics", token="s3cret-token", retries=1)
+    assert info.value.kind == "unreachable" and closed in str(info.value)
+    assert "s3cret" not in str(info.value)
+
+
+def test_credentials(influxd_auth):
+    df = dwcp_data.generate_synthetic(100, seed=2, end=END)
+    for creds in ({}, {"username": "admin", "password": "wrong"}, {"token": "admin:wrong"}):
+        with pytest.raises(InfluxError) as info:
+            influx.write_metrics(df, url=influxd_auth.url, database="metrics", **creds)
+        assert info.value.kind == "auth" and "wrong" not in str(info.value)
+    influx.write_metrics(df, url=influxd_auth.url, database="metrics", username="admin", password="secret")
+    out = influx.export_metrics(url=influxd_auth.url, database="metrics", token="admin:secret", **window(df))
+    assert_frame_equal(out, df)
+
+
+@pytest.mark.slow
+def test_server_killed_mid_export_leaves_no_file(tmp_path):
+    server = InfluxServer()
+    try:
+        server.query("CREATE DATABASE metrics")
+        df = dwcp_data.generate_synthetic(60_000, seed=3, end=END, freq="1m")
+        influx.write_metrics(df, url=server.url, database="metrics")
+        out = tmp_path / "export.parquet"
+        failure: list[BaseException] = []
+
+        def export() -> None:
+            try:
+                influx.export_to_file(
+                    out, url=server.url, database="metrics", chunk="2h", retries=2, timeout=5, **window(df)
+                )
+            except BaseException as exc:
+                failure.append(exc)
+
+        thread = threading.Thread(target=export)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not list(tmp_path.glob(".export.parquet.*")) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.2)
+        server.process.kill()
+        thread.join(60)
+        assert failure and isinstance(failure[0], InfluxError), failure
+        assert failure[0].kind in ("unreachable", "server")
+        assert not out.exists() and not list(tmp_path.iterdir())
+    finally:
+        server.stop()
+
+
+# --- InfluxDB 2.x: Flux and /api/v2/write against a local stub -------------------------------------
+
+
+def annotated_csv(df: pl.DataFrame) -> str:
+    """``df`` as Flux's annotated CSV after a pivot (two tables, as a server splits series)."""
+    cols = [c for c in df.columns if c != "timestamp"]
+    half = df.height // 2
+    out = []
+    for table, part in enumerate((df.head(half), df.slice(half))):
+        out.append("#datatype,string,long,dateTime:RFC3339," + ",".join("string" for _ in cols))
+        out.append("#group,false,false,false," + ",".join("false" for _ in cols))
+        out.append("#default,_result,,," + ",".join("" for _ in cols))
+        out.append(",result,table,_time," + ",".join(cols))
+        text = (
+            part.with_columns(pl.col("timestamp").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ"))
+            .select("timestamp", *cols)
+            .cast(pl.String)
+        )
+        for row in text.iter_rows():
+            out.append(f",,{table}," + ",".join("" if v is None else v for v in row))
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+class Stub(http.server.BaseHTTPRequestHandler):
+    calls: ClassVar[list[tuple[str, str, dict, bytes]]] = []
+    fail_first: ClassVar[int] = 0
+    body: ClassVar[str] = ""
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        payload = self.rfile.read(length)
+        Stub.calls.append((self.command, self.path, dict(self.headers), payload))
+        if Stub.fail_first > 0:
+            Stub.fail_first -= 1
+            self.send_response(503)
+            self.end_headers()
+            return
+        if self.path.startswith("/api/v2/write"):
+            self.send_response(204)
+            self.end_headers()
+            return
+        data = Stub.body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/csv")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _answer
+
+
+@pytest.fixture()
+def stub():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    Stub.calls, Stub.fail_first = [], 0
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_flux_export_reads_annotated_csv(stub):
+    df = dwcp_data.generate_synthetic(300, seed=4, end=END)
+    Stub.body = annotated_csv(df)
+    out = influx.export_metrics(
+        url=stub, bucket="dwcp_metrics", org="acme", token="t0k", chunk="1000h", **window(df)
+    )
+    assert_frame_equal(out, df)
+    method, path, headers, payload = Stub.calls[0]
+    assert (method, path.split("?")[0]) == ("POST", "/api/v2/query") and "org=acme" in path
+    assert headers["Authorization"] == "Token t0k"
+    assert 'from(bucket: "dwcp_metrics")' in json.loads(payload)["query"]
+
+
+def test_v2_write_retries_on_503(stub):
+    Stub.fail_first = 2
+    df = dwcp_data.generate_synthetic(100, seed=5, end=END)
+    report = influx.write_metrics(df, url=stub, bucket="b", org="o", token="t", retries=3)
+    assert report.points == 100
+    posts = [c for c in Stub.calls if c[0] == "POST"]
+    assert len(posts) == 3 and "bucket=b" in posts[-1][1]
+    assert posts[-1][2]["Content-Encoding"] == "gzip"
+
+
+def test_bad_arguments():
+    for kwargs, param in [
+        ({"url": "localhost:8086", "database": "d"}, "url"),
+        ({"url": "http://x"}, "database"),
+        ({"url": "http://x", "bucket": "b"}, "org"),
+    ]:
+        with pytest.raises(InvalidArgumentError) as info:
+            influx.write_metrics(dwcp_data.generate_synthetic(1, end=END), **kwargs)
+        assert info.value.param == param
+    with pytest.raises(InvalidArgumentError):
+        influx.export_metrics(url="http://x", database="d", start=END, end=END - HOUR)
+
+
+def test_cli_ingest_and_export(influxd, tmp_path):
+    import shutil
+    import subprocess
+
+    df = dwcp_data.generate_synthetic(3000, seed=6, end=END)
+    src = dwcp_data.write_training_data(df, tmp_path / "in.parquet")
+    influxd.query("CREATE DATABASE cli")
+    exe = shutil.which("dwcp-data")
+    conn = ["--influx-url", influxd.url, "--database", "cli"]
+    proc = subprocess.run([exe, "ingest", str(src), *conn, "--json"], capture_output=True, text=True)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["points"] == 3000, proc.stderr
+    out = tmp_path / "out.parquet"
+    proc = subprocess.run(
+        [exe, "export", *conn, "--end", (END + HOUR).isoformat(), "--days", "200", "--output", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0 and "Exported 3,000 records" in proc.stdout, proc.stderr
+    assert_frame_equal(pl.read_parquet(out), df)
+    proc = subprocess.run(
+        [
+            exe,
+            "export",
+            "--influx-url",
+            influxd.url,
+            "--database",
+            "nope",
+            "--output",
+            str(tmp_path / "x.parquet"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        proc.returncode == 2 and "database not found" in proc.stderr and not (tmp_path / "x.parquet").exists()
+    )
