@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-# The reference implementations live with the tests that check them.
+# The reference implementations (and the test influxd) live with the tests that check them.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 

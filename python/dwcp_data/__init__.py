@@ -13,8 +13,8 @@ check_polars_version()
 from dwcp_data import errors  # noqa: E402
 from dwcp_data._core import __version__  # noqa: E402
 from dwcp_data.cleaning import CleaningReport, clean, clean_training_data  # noqa: E402
-from dwcp_data.generator import generate_synthetic, iter_synthetic  # noqa: E402
-from dwcp_data.io import ReadReport, read_training_data, write_training_data  # noqa: E402
+from dwcp_data.generator import generate_synthetic, iter_synthetic, iter_synthetic_shards  # noqa: E402
+from dwcp_data.io import ReadReport, read_training_data, write_frames, write_training_data  # noqa: E402
 from dwcp_data.labelling import ESTIMATE_COLUMNS, LABEL_COLUMN, LABEL_SCHEMA, label_oracle  # noqa: E402
 from dwcp_data.pipeline import PipelineResult, run_pipeline  # noqa: E402
 from dwcp_data.schema import (  # noqa: E402
@@ -57,10 +57,12 @@ __all__ = [
     "errors",
     "generate_synthetic",
     "iter_synthetic",
+    "iter_synthetic_shards",
     "label_oracle",
     "read_training_data",
     "run_pipeline",
     "validate",
     "validate_training_data",
+    "write_frames",
     "write_training_data",
 ]

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 from dwcp_data.errors import InvalidArgumentError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_ONE_US = timedelta(microseconds=1)
 _DURATION_PART = re.compile(r"(\d+)(us|ms|s|m|h|d|w)")
 _UNIT_US = {
     "us": 1,
@@ -30,7 +29,7 @@ def duration_us(value: str | timedelta, param: str) -> int:
     have no fixed length.
     """
     if isinstance(value, timedelta):
-        total = value // _ONE_US
+        total = _microseconds(value)
     elif isinstance(value, str):
         text = value.strip()
         parts = _DURATION_PART.findall(text)
@@ -71,6 +70,11 @@ def utc_datetime(value: datetime | None, param: str) -> datetime:
     return value.astimezone(timezone.utc)
 
 
+def _microseconds(delta: timedelta) -> int:
+    """Exact microseconds of a timedelta (also of subclasses such as pendulum's Duration)."""
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
 def epoch_us(value: datetime) -> int:
-    """Microseconds since the Unix epoch of an aware datetime."""
-    return (value - _EPOCH) // _ONE_US
+    """Microseconds since the Unix epoch of an aware datetime (pendulum's too, as Airflow passes)."""
+    return _microseconds(value - _EPOCH)

@@ -19,8 +19,8 @@ import polars as pl
 from dwcp_data._progress import progress
 from dwcp_data.cleaning import clean
 from dwcp_data.errors import DwcpDataError, ValidationError
-from dwcp_data.generator import generate_synthetic, iter_synthetic
-from dwcp_data.io import read_training_data, write_training_data
+from dwcp_data.generator import generate_synthetic, iter_synthetic_shards
+from dwcp_data.io import read_training_data, write_frames, write_training_data
 from dwcp_data.labelling import LABEL_COLUMN, label_oracle
 from dwcp_data.pipeline import label_shares, run_pipeline
 from dwcp_data.validation import validate
@@ -64,13 +64,13 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         outputs = [str(write_training_data(df, args.out))]
     else:
         out = Path(args.out)
-        shards = iter_synthetic(
+        shards = iter_synthetic_shards(
             args.rows, shard_rows=args.shard_rows, seed=args.seed, end=args.end, freq=args.freq
         )
         n_shards = -(-args.rows // args.shard_rows)
         outputs = []
-        for i, shard in enumerate(progress(_sized(shards, n_shards), "generating", enabled=args.progress)):
-            outputs.append(str(write_training_data(shard, out / f"part-{i:05d}.{args.format}")))
+        for i, blocks in enumerate(progress(_sized(shards, n_shards), "generating", enabled=args.progress)):
+            outputs.append(str(write_frames(blocks, out / f"part-{i:05d}.{args.format}")[0]))
     seconds = round(time.perf_counter() - started, 3)
     summary = {"rows": args.rows, "files": outputs, "seconds": seconds}
     where = outputs[0] if len(outputs) == 1 else f"{len(outputs)} shards in {args.out}"

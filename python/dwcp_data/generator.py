@@ -12,7 +12,7 @@ from dwcp_data._convert import duration_us, epoch_us, utc_datetime
 from dwcp_data._frames import from_core
 from dwcp_data.errors import InvalidArgumentError
 
-__all__ = ["generate_synthetic", "iter_synthetic"]
+__all__ = ["generate_synthetic", "iter_synthetic", "iter_synthetic_shards"]
 
 
 def generate_synthetic(
@@ -99,9 +99,41 @@ def iter_synthetic(
     freq_us = duration_us(freq, "freq")
     # Validate n and seed before the first shard is asked for.
     _core.generate_synthetic(n, seed, end_us, freq_us, 0, 0)
-    return _shards(n, seed, end_us, freq_us, shard_rows)
+    return _rows(n, seed, end_us, freq_us, 0, n, shard_rows)
 
 
-def _shards(n: int, seed: int, end_us: int, freq_us: int, shard_rows: int) -> Iterator[pl.DataFrame]:
-    for start in range(0, n, shard_rows):
-        yield from_core(_core.generate_synthetic(n, seed, end_us, freq_us, start, min(shard_rows, n - start)))
+def _rows(
+    n: int, seed: int, end_us: int, freq_us: int, start: int, stop: int, block: int
+) -> Iterator[pl.DataFrame]:
+    """Rows ``start .. stop`` of the ``n``-row data set, ``block`` rows at a time."""
+    for first in range(start, stop, block):
+        yield from_core(_core.generate_synthetic(n, seed, end_us, freq_us, first, min(block, stop - first)))
+
+
+def iter_synthetic_shards(
+    n: int,
+    *,
+    shard_rows: int,
+    block_rows: int = 1_000_000,
+    seed: int = 42,
+    end: datetime | None = None,
+    freq: str | timedelta = "1h",
+) -> Iterator[Iterator[pl.DataFrame]]:
+    """Shards of :func:`generate_synthetic`'s rows, each an iterator of blocks of at most ``block_rows``.
+
+    For writing shards with bounded memory (:func:`dwcp_data.io.write_frames`):
+    memory holds one block, whatever the shard size. The same data as
+    :func:`iter_synthetic`, bit for bit.
+    """
+    for param, value in (("shard_rows", shard_rows), ("block_rows", block_rows)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise InvalidArgumentError(
+                f"invalid argument `{param}`: must be a positive whole number, got {value!r}", param=param
+            )
+    end_us = epoch_us(utc_datetime(end, "end"))
+    freq_us = duration_us(freq, "freq")
+    _core.generate_synthetic(n, seed, end_us, freq_us, 0, 0)
+    block = min(block_rows, shard_rows)
+    return (
+        _rows(n, seed, end_us, freq_us, s, min(s + shard_rows, n), block) for s in range(0, n, shard_rows)
+    )

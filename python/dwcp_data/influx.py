@@ -35,7 +35,7 @@ from dwcp_data import _core
 from dwcp_data._convert import duration_us, epoch_us, utc_datetime
 from dwcp_data._frames import FrameLike, from_core, to_core, to_polars
 from dwcp_data.errors import InfluxError, InvalidArgumentError
-from dwcp_data.io import atomic_path
+from dwcp_data.io import write_frames
 from dwcp_data.schema import SCHEMA
 
 __all__ = ["MEASUREMENT", "Connection", "WriteReport", "export_metrics", "export_to_file", "write_metrics"]
@@ -415,8 +415,6 @@ def export_to_file(out: str | os.PathLike[str], **kwargs: Any) -> Path:
     Returns:
         ``out``.
     """
-    import pyarrow.parquet as pq
-
     conn = _connection(
         kwargs.pop("url"),
         kwargs.pop("database", None),
@@ -432,12 +430,4 @@ def export_to_file(out: str | os.PathLike[str], **kwargs: Any) -> Path:
     chunk = kwargs.pop("chunk", timedelta(hours=6))
     if kwargs:
         raise InvalidArgumentError(f"unexpected argument(s): {', '.join(kwargs)}", param=next(iter(kwargs)))
-    target = Path(out)
-    with atomic_path(target) as tmp:
-        writer = pq.ParquetWriter(tmp, pl.DataFrame(schema=SCHEMA).to_arrow().schema, compression="zstd")
-        try:
-            for frame in _export_frames(conn, start, end, chunk):
-                writer.write_table(frame.to_arrow())
-        finally:
-            writer.close()
-    return target
+    return write_frames(_export_frames(conn, start, end, chunk), out, SCHEMA)[0]

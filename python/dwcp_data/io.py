@@ -9,7 +9,7 @@ import io
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -22,7 +22,7 @@ from dwcp_data.errors import CsvError, DataError, InvalidArgumentError
 from dwcp_data.labelling import LABEL_SCHEMA
 from dwcp_data.schema import SCHEMA
 
-__all__ = ["ReadReport", "atomic_path", "read_training_data", "write_training_data"]
+__all__ = ["ReadReport", "atomic_path", "read_training_data", "write_frames", "write_training_data"]
 
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 #: Every column this package knows: the schema, then the oracle's columns.
@@ -89,6 +89,48 @@ def write_training_data(df: pl.DataFrame, path: str | os.PathLike[str]) -> Path:
         else:
             ordered.write_csv(tmp, datetime_format=_CSV_DATETIME)
     return path
+
+
+def write_frames(
+    frames: Iterable[pl.DataFrame], path: str | os.PathLike[str], schema: pl.Schema | None = None
+) -> tuple[Path, int]:
+    """Stream ``frames`` (same columns) into one file at ``path``, atomically.
+
+    Only one frame is in memory at a time: Parquet gets one row group per
+    frame (zstd, statistics), CSV one header then each frame's rows. ``schema``
+    gives the file's columns when ``frames`` may be empty.
+
+    Returns:
+        The path written and the number of rows.
+    """
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    fmt = _format(path, "path")
+    rows = 0
+    with atomic_path(path) as tmp:
+        if fmt == "parquet":
+            writer = None
+            try:
+                for frame in frames:
+                    table = _ordered(frame).to_arrow()
+                    if writer is None:
+                        writer = pq.ParquetWriter(
+                            tmp, table.schema, compression="zstd", write_statistics=True
+                        )
+                    writer.write_table(table)
+                    rows += frame.height
+                if writer is None and schema is not None:
+                    writer = pq.ParquetWriter(tmp, pl.DataFrame(schema=schema).to_arrow().schema)
+            finally:
+                if writer is not None:
+                    writer.close()
+        else:
+            with open(tmp, "wb") as out:
+                for i, frame in enumerate(frames):
+                    _ordered(frame).write_csv(out, include_header=i == 0, datetime_format=_CSV_DATETIME)
+                    rows += frame.height
+    return path, rows
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,8 @@ fn scan_values<T: Copy + Sync>(
         .enumerate()
         .map(|(b, block)| {
             let start = b * BLOCK;
-            // Fast path: one branch-free counting pass, as most blocks pass.
-            if validity.is_none() && !block.iter().any(|&x| fails(x)) {
+            // Fast path: one branch-free pass (it vectorises; `any` would not), as most blocks pass.
+            if validity.is_none() && !block.iter().fold(false, |bad, &x| bad | fails(x)) {
                 return Violations::default();
             }
             let mut found = Violations::default();

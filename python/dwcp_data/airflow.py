@@ -1,0 +1,248 @@
+"""Airflow 3 glue: the weekly ``compression_selector_training`` DAG and its task callables.
+
+Install with ``pip install dwcp-data[airflow]``. The DAG file
+``dwcp_data/dags/compression_selector_training.py`` ships with the package:
+copy it (or link it) into the DAGs folder.
+
+Configuration comes from Airflow, never from code:
+
+* connection ``dwcp_influxdb`` (``conn_type`` http): host, port, ``schema`` =
+  InfluxDB 1.x database (or extras ``bucket`` and ``org`` for 2.x), login and
+  password or extra ``token``, extra ``ssl`` for https;
+* variable ``dwcp_data_output_dir``: where run folders and published data sets go.
+
+Tasks pass file paths through XCom, never frames. A failed validation fails
+the run without retries, and nothing is published.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, BaseHook, Variable
+
+from dwcp_data import influx
+from dwcp_data.cleaning import clean
+from dwcp_data.errors import ValidationError
+from dwcp_data.io import atomic_path, read_training_data, write_training_data
+from dwcp_data.labelling import label_oracle
+from dwcp_data.quality import flatten, quality_metrics, to_line_protocol
+from dwcp_data.validation import validate
+
+__all__ = ["CONNECTION_ID", "OUTPUT_VARIABLE", "influx_connection", "make_dag"]
+
+#: The Airflow connection to InfluxDB.
+CONNECTION_ID = "dwcp_influxdb"
+#: The Airflow variable naming the output folder.
+OUTPUT_VARIABLE = "dwcp_data_output_dir"
+
+
+def influx_connection(conn_id: str = CONNECTION_ID) -> dict[str, Any]:
+    """Keyword arguments for :mod:`dwcp_data.influx` from an Airflow connection."""
+    conn = BaseHook.get_connection(conn_id)
+    extra = conn.extra_dejson
+    scheme = "https" if extra.get("ssl") else "http"
+    kwargs: dict[str, Any] = {"url": f"{scheme}://{conn.host}:{conn.port or 8086}"}
+    if extra.get("bucket"):
+        kwargs.update(bucket=extra["bucket"], org=extra.get("org"))
+    else:
+        kwargs["database"] = conn.schema or extra.get("database")
+    if extra.get("token"):
+        kwargs["token"] = extra["token"]
+    elif conn.login:
+        kwargs.update(username=conn.login, password=conn.password)
+    return kwargs
+
+
+def _run_dir(context: dict[str, Any]) -> Path:
+    base = Path(Variable.get(OUTPUT_VARIABLE))
+    run = re.sub(r"[^A-Za-z0-9_.-]", "_", context["run_id"])
+    path = base / "runs" / context["dag"].dag_id / run
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _timed(step: Callable[..., str]) -> Callable[..., str]:
+    """Pushes the step's seconds to XCom (key ``seconds``) for the pipeline metrics."""
+
+    def run(**context: Any) -> str:
+        started = time.perf_counter()
+        result = step(**context)
+        context["ti"].xcom_push(key="seconds", value=time.perf_counter() - started)
+        return result
+
+    run.__name__ = step.__name__
+    run.__doc__ = step.__doc__
+    return run
+
+
+@_timed
+def export_metrics_task(*, conn_id: str, lookback_days: int, **context: Any) -> str:
+    """Export the last ``lookback_days`` of metrics before the data interval's end to Parquet."""
+    end = context["data_interval_end"]
+    path = _run_dir(context) / "export.parquet"
+    influx.export_to_file(
+        path, start=end - timedelta(days=lookback_days), end=end, **influx_connection(conn_id)
+    )
+    return str(path)
+
+
+@_timed
+def validate_task(*, profile: str, min_rows: int, **context: Any) -> str:
+    """Validate the export; fail the run (without retries) if a rule fails."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    path = context["ti"].xcom_pull(task_ids="export_influxdb_data")
+    report = validate(read_training_data(path), profile=profile, min_rows=min_rows)
+    with atomic_path(_run_dir(context) / "validation.json") as tmp:
+        tmp.write_text(json.dumps(report.to_dict(), default=str))
+    try:
+        report.raise_if_failed()
+    except ValidationError as exc:
+        raise AirflowFailException(str(exc)) from exc
+    return path
+
+
+@_timed
+def clean_task(*, by: str | None, **context: Any) -> str:
+    """Clean the validated export."""
+    df, report = clean(
+        read_training_data(context["ti"].xcom_pull(task_ids="validate_data")), by=by, report=True
+    )
+    run_dir = _run_dir(context)
+    with atomic_path(run_dir / "cleaning.json") as tmp:
+        tmp.write_text(report.to_json())
+    return str(write_training_data(df, run_dir / "clean.parquet"))
+
+
+@_timed
+def label_task(*, cpu_weight: float, **context: Any) -> str:
+    """Add the oracle labels."""
+    df = label_oracle(
+        read_training_data(context["ti"].xcom_pull(task_ids="clean_data")), cpu_weight=cpu_weight
+    )
+    return str(write_training_data(df, _run_dir(context) / "labelled.parquet"))
+
+
+@_timed
+def publish_task(**context: Any) -> str:
+    """Publish the labelled data set as ``<output>/published/<dag_id>_<date>.parquet`` (atomically)."""
+    df = read_training_data(context["ti"].xcom_pull(task_ids="label_data"))
+    name = f"{context['dag'].dag_id}_{context['data_interval_end']:%Y%m%dT%H%M%S}.parquet"
+    return str(write_training_data(df, Path(Variable.get(OUTPUT_VARIABLE)) / "published" / name))
+
+
+def record_quality_task(*, conn_id: str, **context: Any) -> dict[str, Any]:
+    """Write §8's metrics as ``data_quality`` and ``pipeline_runs`` points to InfluxDB."""
+    ti = context["ti"]
+    published = ti.xcom_pull(task_ids="publish_dataset")
+    df = read_training_data(published)
+    metrics = quality_metrics(df)
+    steps = ["export_influxdb_data", "validate_data", "clean_data", "label_data", "publish_dataset"]
+    rows = {step: read_training_data(ti.xcom_pull(task_ids=step)).height for step in steps[:-1]}
+    run_fields: dict[str, Any] = {
+        "export_success": True,
+        "export_latency_s": float(ti.xcom_pull(task_ids="export_influxdb_data", key="seconds") or 0.0),
+        **{f"rows_{step}": n for step, n in rows.items()},
+        "rows_published": df.height,
+        "freshness_hours": metrics.get("freshness_hours"),
+    }
+    now = datetime.now(timezone.utc)
+    tags = {"dag_id": context["dag"].dag_id}
+    body = to_line_protocol("data_quality", flatten(metrics), tags=tags, time=now) + to_line_protocol(
+        "pipeline_runs", run_fields, tags=tags, time=now
+    )
+    conn = influx.Connection(**influx_connection(conn_id))
+    if conn.database is not None:
+        path, params = "/write", {"db": conn.database, "precision": "ns"}
+    else:
+        path, params = (
+            "/api/v2/write",
+            {"org": conn.org or "", "bucket": conn.bucket or "", "precision": "ns"},
+        )
+    conn.request("POST", path, params, body.encode())
+    return {"data_quality": metrics, "pipeline_runs": run_fields}
+
+
+def make_dag(
+    dag_id: str = "compression_selector_training",
+    *,
+    schedule: str | None = "0 2 * * 0",
+    start_date: datetime = datetime(2025, 11, 1, tzinfo=timezone.utc),
+    conn_id: str = CONNECTION_ID,
+    lookback_days: int = 7,
+    profile: str = "document",
+    min_rows: int = 10_000,
+    by: str | None = None,
+    cpu_weight: float = 0.0,
+    train: Callable[..., Any] | None = None,
+    validate_model: Callable[..., Any] | None = None,
+    deploy: Callable[..., Any] | None = None,
+) -> DAG:
+    """The weekly training-data DAG (design document §4.2, for Airflow 3).
+
+    Tasks: ``export_influxdb_data`` → ``validate_data`` → ``clean_data`` →
+    ``label_data`` → ``publish_dataset`` → ``record_quality``. The selector
+    team's ``train``, ``validate_model`` and ``deploy`` callables (§4.2's last
+    three tasks) follow publishing when given; each receives the Airflow
+    context and finds the published path with
+    ``ti.xcom_pull(task_ids="publish_dataset")``.
+
+    Every Sunday at 02:00, no catch-up, owner ``ml-team``, 2 retries 5 minutes
+    apart (a failed validation is not retried).
+    """
+    default_args = {
+        "owner": "ml-team",
+        "depends_on_past": False,
+        "retries": 2,
+        "retry_delay": timedelta(minutes=5),
+    }
+    with DAG(
+        dag_id,
+        default_args=default_args,
+        description="Weekly training data for the compression selector",
+        schedule=schedule,
+        start_date=start_date,
+        catchup=False,
+        tags=["dwcp", "ml"],
+    ) as dag:
+        steps = [
+            PythonOperator(
+                task_id="export_influxdb_data",
+                python_callable=export_metrics_task,
+                op_kwargs={"conn_id": conn_id, "lookback_days": lookback_days},
+            ),
+            PythonOperator(
+                task_id="validate_data",
+                python_callable=validate_task,
+                op_kwargs={"profile": profile, "min_rows": min_rows},
+            ),
+            PythonOperator(task_id="clean_data", python_callable=clean_task, op_kwargs={"by": by}),
+            PythonOperator(
+                task_id="label_data", python_callable=label_task, op_kwargs={"cpu_weight": cpu_weight}
+            ),
+            PythonOperator(task_id="publish_dataset", python_callable=publish_task),
+        ]
+        quality = PythonOperator(
+            task_id="record_quality", python_callable=record_quality_task, op_kwargs={"conn_id": conn_id}
+        )
+        steps[-1] >> quality
+        optional = [
+            ("train_compression_model", train),
+            ("validate_model", validate_model),
+            ("deploy_to_staging", deploy),
+        ]
+        for task_id, callable_ in optional:
+            if callable_ is not None:
+                steps.append(PythonOperator(task_id=task_id, python_callable=callable_))
+        for upstream, downstream in itertools.pairwise(steps):
+            upstream >> downstream
+    return dag

@@ -1,0 +1,28 @@
+"""The exploration notebook runs headless, in under a minute, and draws its plots."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "explore_training_data.ipynb"
+
+
+@pytest.mark.slow
+def test_notebook_executes(tmp_path):
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    started = time.perf_counter()
+    NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    assert time.perf_counter() - started < 60
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) >= 3, "the three figures are drawn"
+    html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
+    assert "ValidationReport" in html and "CleaningReport" in html
