@@ -55,9 +55,7 @@ def main() -> None:
             )
         )
         e_ours, out = timed(
-            lambda: influx.export_metrics(
-                url=server.url, database="ours", start=start, end=end, chunk=timedelta(days=3650)
-            )
+            lambda: influx.export_metrics(url=server.url, database="ours", start=start, end=end)
         )
         query = f"SELECT * FROM compression_metrics WHERE time >= '{start.isoformat()}' AND time < '{end.isoformat()}'"
         e_client, got = timed(lambda: client.query(query, chunked=False))

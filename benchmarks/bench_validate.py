@@ -15,20 +15,22 @@ import dwcp_data
 
 from _common import machine, median_seconds, print_table
 
+#: The columns §5.1 requires.
+REQUIRED = [
+    "timestamp",
+    "data_size_bytes",
+    "rtt_ms",
+    "available_bandwidth_mbps",
+    "hde_compression_ratio",
+    "amst_transfer_rate_mbps",
+    "baseline_compression_ratio",
+]
+
 
 def validate_pandas(df: pd.DataFrame) -> bool:
     """§5.1 of the design document, as written."""
     checks = []
-    required_cols = [
-        "timestamp",
-        "data_size_bytes",
-        "rtt_ms",
-        "available_bandwidth_mbps",
-        "hde_compression_ratio",
-        "amst_transfer_rate_mbps",
-        "baseline_compression_ratio",
-    ]
-    checks.append(all(col in df.columns for col in required_cols))
+    checks.append(all(col in df.columns for col in REQUIRED))
     missing_pct = df.isnull().sum() / len(df)
     checks.append((missing_pct < 0.1).all())
     checks.append((df["rtt_ms"] >= 0).all())
@@ -46,16 +48,7 @@ def validate_pandas(df: pd.DataFrame) -> bool:
 
 def validate_polars(df: pl.DataFrame) -> bool:
     """The same checks as idiomatic Polars expressions, in one select."""
-    required = [
-        "timestamp",
-        "data_size_bytes",
-        "rtt_ms",
-        "available_bandwidth_mbps",
-        "hde_compression_ratio",
-        "amst_transfer_rate_mbps",
-        "baseline_compression_ratio",
-    ]
-    if not all(c in df.columns for c in required):
+    if not all(c in df.columns for c in REQUIRED):
         return False
     out = df.select(
         pl.max_horizontal(pl.all().null_count() / pl.len()).alias("max_missing"),

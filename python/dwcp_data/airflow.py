@@ -160,15 +160,7 @@ def record_quality_task(*, conn_id: str, **context: Any) -> dict[str, Any]:
     body = to_line_protocol("data_quality", flatten(metrics), tags=tags, time=now) + to_line_protocol(
         "pipeline_runs", run_fields, tags=tags, time=now
     )
-    conn = influx.Connection(**influx_connection(conn_id))
-    if conn.database is not None:
-        path, params = "/write", {"db": conn.database, "precision": "ns"}
-    else:
-        path, params = (
-            "/api/v2/write",
-            {"org": conn.org or "", "bucket": conn.bucket or "", "precision": "ns"},
-        )
-    conn.request("POST", path, params, body.encode())
+    influx.Connection(**influx_connection(conn_id)).write(body.encode())
     return {"data_quality": metrics, "pipeline_runs": run_fields}
 
 

@@ -61,7 +61,7 @@ class Connection:
     token: str | None = None
     username: str | None = None
     password: str | None = None
-    timeout: float = 30.0
+    timeout: float = 120.0
     retries: int = 4
 
     def __post_init__(self) -> None:
@@ -98,6 +98,18 @@ class Connection:
         if pair is not None:
             return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
         return {}
+
+    def write(self, lines: bytes) -> None:
+        """Post line protocol (ns times) to the database or bucket, gzip-compressed."""
+        if self.database is not None:
+            path, params = "/write", {"db": self.database, "precision": "ns"}
+        else:
+            path, params = (
+                "/api/v2/write",
+                {"org": self.org or "", "bucket": self.bucket or "", "precision": "ns"},
+            )
+        headers = {"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"}
+        self.request("POST", path, params, gzip.compress(lines, compresslevel=1), headers)
 
     def request(
         self,
@@ -161,20 +173,6 @@ def _error_text(detail: str) -> str:
         return detail or "no detail"
 
 
-def _connection(
-    url: str,
-    database: str | None,
-    bucket: str | None,
-    org: str | None,
-    token: str | None,
-    username: str | None,
-    password: str | None,
-    timeout: float,
-    retries: int,
-) -> Connection:
-    return Connection(url, database, bucket, org, token, username, password, timeout, retries)
-
-
 # --- writing --------------------------------------------------------------------------------------
 
 
@@ -201,7 +199,7 @@ def write_metrics(
     password: str | None = None,
     batch_size: int = 5000,
     concurrency: int = 4,
-    timeout: float = 30.0,
+    timeout: float = 120.0,
     retries: int = 4,
 ) -> WriteReport:
     """Write a training-schema frame to InfluxDB as measurement ``compression_metrics``.
@@ -221,7 +219,7 @@ def write_metrics(
         dwcp_data.errors.InfluxError: the server is unreachable, refuses the
             credentials, does not know the database or bucket, or rejects a batch.
     """
-    conn = _connection(url, database, bucket, org, token, username, password, timeout, retries)
+    conn = Connection(url, database, bucket, org, token, username, password, timeout, retries)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
         raise InvalidArgumentError(
             f"invalid argument `batch_size`: must be a positive whole number, got {batch_size!r}",
@@ -234,25 +232,12 @@ def write_metrics(
         )
     frame, codes = to_core(to_polars(df))
     started = time.perf_counter()
-    if conn.database is not None:
-        path, params = "/write", {"db": conn.database, "precision": "ns"}
-    else:
-        path, params = (
-            "/api/v2/write",
-            {"org": conn.org or "", "bucket": conn.bucket or "", "precision": "ns"},
-        )
 
     def send(offset: int) -> tuple[int, int]:
         batch = frame.slice(offset, batch_size)
         body, skipped = _core.encode_line_protocol(batch, codes)
         if body:
-            conn.request(
-                "POST",
-                path,
-                params,
-                gzip.compress(body, compresslevel=1),
-                {"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"},
-            )
+            conn.write(body)
         return batch.height - skipped, skipped
 
     offsets = range(0, frame.height, batch_size)
@@ -377,7 +362,7 @@ def export_metrics(
     username: str | None = None,
     password: str | None = None,
     chunk: timedelta | str = timedelta(hours=6),
-    timeout: float = 30.0,
+    timeout: float = 120.0,
     retries: int = 4,
 ) -> pl.DataFrame:
     """Export ``compression_metrics`` points in ``[start, end)`` into the training schema.
@@ -398,7 +383,7 @@ def export_metrics(
         dwcp_data.errors.InfluxError: unreachable server, refused credentials,
             unknown database or bucket, a failed query, or an incomplete answer.
     """
-    conn = _connection(url, database, bucket, org, token, username, password, timeout, retries)
+    conn = Connection(url, database, bucket, org, token, username, password, timeout, retries)
     frames = list(_export_frames(conn, start, end, chunk))
     if not frames:
         return pl.DataFrame(schema=SCHEMA)
@@ -415,19 +400,10 @@ def export_to_file(out: str | os.PathLike[str], **kwargs: Any) -> Path:
     Returns:
         ``out``.
     """
-    conn = _connection(
-        kwargs.pop("url"),
-        kwargs.pop("database", None),
-        kwargs.pop("bucket", None),
-        kwargs.pop("org", None),
-        kwargs.pop("token", None),
-        kwargs.pop("username", None),
-        kwargs.pop("password", None),
-        kwargs.pop("timeout", 30.0),
-        kwargs.pop("retries", 4),
-    )
     start, end = kwargs.pop("start"), kwargs.pop("end")
     chunk = kwargs.pop("chunk", timedelta(hours=6))
-    if kwargs:
-        raise InvalidArgumentError(f"unexpected argument(s): {', '.join(kwargs)}", param=next(iter(kwargs)))
+    try:
+        conn = Connection(**kwargs)
+    except TypeError as exc:
+        raise InvalidArgumentError(f"invalid arguments: {exc}", param="kwargs") from None
     return write_frames(_export_frames(conn, start, end, chunk), out, SCHEMA)[0]
