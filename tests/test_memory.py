@@ -30,3 +30,27 @@ def test_peak_rss_of_10m_rows_stays_within_1_2x_the_frame():
     assert extra <= 1.2 * m["size"], (
         f"peak {extra / 2**20:.0f} MiB over baseline for a {m['size'] / 2**20:.0f} MiB frame"
     )
+
+
+READ_IN_PLACE = """
+import json
+import dwcp_data
+df = dwcp_data.generate_synthetic(10_000_000, seed=1)
+dwcp_data.validate(df.head(1000))  # warm up
+def status_kib(key):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(key + ":"))
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the peak (VmHWM) to the current RSS
+before = status_kib("VmRSS")
+assert dwcp_data.validate(df, profile="strict").passed
+peak = status_kib("VmHWM")
+print(json.dumps({"before": before * 1024, "peak": peak * 1024, "size": df.estimated_size()}))
+"""
+
+
+@pytest.mark.slow
+def test_frames_passed_in_are_read_in_place():
+    m = json.loads(run_python(READ_IN_PLACE))
+    # A copy of the frame on the way in would add ~2.3 GB; validation's own buffers are small.
+    assert m["peak"] - m["before"] < 0.05 * m["size"], f"{(m['peak'] - m['before']) / 2**20:.0f} MiB extra"
