@@ -34,6 +34,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--chunk", default="30d", help="dwcp_data's export window (default one window: 30d)")
     args = parser.parse_args()
     n = args.rows
     df = dwcp_data.generate_synthetic(n, seed=1, freq="1s")
