@@ -56,7 +56,9 @@ def main() -> None:
             )
         )
         e_ours, out = timed(
-            lambda: influx.export_metrics(url=server.url, database="ours", start=start, end=end)
+            lambda: influx.export_metrics(
+                url=server.url, database="ours", start=start, end=end, chunk=args.chunk
+            )
         )
         query = f"SELECT * FROM compression_metrics WHERE time >= '{start.isoformat()}' AND time < '{end.isoformat()}'"
         e_client, got = timed(lambda: client.query(query, chunked=False))
