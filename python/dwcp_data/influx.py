@@ -43,6 +43,9 @@ __all__ = ["MEASUREMENT", "Connection", "WriteReport", "export_metrics", "export
 #: The measurement metrics are written to and read from.
 MEASUREMENT = "compression_metrics"
 _RETRY_STATUS = {429, 500, 502, 503, 504}
+#: The field counted to check an export window is complete: a required field, so
+#: its count is (nearly) the number of points, at a fraction of ``COUNT(*)``'s cost.
+_COUNTED_FIELD = "rtt_ms"
 
 
 @dataclass(frozen=True)
@@ -287,7 +290,9 @@ def _influxql_window(conn: Connection, lo: int, hi: int, depth: int = 0) -> list
     )
     frame = from_core(_core.parse_influx_csv(body))
     counted = json.loads(
-        conn.request("GET", "/query", {"db": conn.database or "", "q": f"SELECT COUNT(*) {where}"})
+        conn.request(
+            "GET", "/query", {"db": conn.database or "", "q": f'SELECT COUNT("{_COUNTED_FIELD}") {where}'}
+        )
     )
     result = counted["results"][0]
     if "error" in result:
@@ -376,7 +381,8 @@ def export_metrics(
 
     Never truncated silently: InfluxQL windows are read with ``chunked=true``
     (which ``max-row-limit`` does not cut) and checked against the server's
-    ``COUNT(*)``; a short answer is fetched again in smaller windows, and
+    count of ``rtt_ms`` values (a required field, so a lower bound of the
+    points); a short answer is fetched again in smaller windows, and
     raises if that does not help.
 
     Raises:
