@@ -122,3 +122,12 @@ def test_bad_arguments_name_the_parameter(kwargs, param):
     assert info.value.param == param
     assert f"`{param}`" in str(info.value)
     assert isinstance(info.value, ValueError) and isinstance(info.value, DwcpDataError)
+
+
+def test_iter_synthetic_shards_add_up_to_the_frame(end):
+    shards = list(dwcp_data.iter_synthetic(50_000, shard_rows=17_000, seed=3, end=end))
+    assert [s.height for s in shards] == [17_000, 17_000, 16_000]
+    assert pl.concat(shards).equals(dwcp_data.generate_synthetic(50_000, 3, end=end))
+    with pytest.raises(InvalidArgumentError) as info:
+        dwcp_data.iter_synthetic(10, shard_rows=0)
+    assert info.value.param == "shard_rows"

@@ -11,20 +11,7 @@ from dwcp_data._frames import FrameLike, to_polars
 from dwcp_data.labelling import LABEL_COLUMN
 from dwcp_data.pipeline import label_shares
 
-__all__ = ["QUALITY_FIELDS", "quality_metrics", "to_line_protocol"]
-
-#: The fields of the ``data_quality`` points written by :func:`to_line_protocol`
-#: (besides one ``missing_share_<column>`` field per column and one
-#: ``class_share_<class>`` / ``label_share_<class>`` field per class).
-QUALITY_FIELDS: tuple[str, ...] = (
-    "rows",
-    "samples_per_hour_mean",
-    "samples_per_hour_min",
-    "samples_per_hour_max",
-    "volume_mb_per_day_mean",
-    "missing_share_max",
-    "freshness_hours",
-)
+__all__ = ["flatten", "quality_metrics", "to_line_protocol"]
 
 
 def quality_metrics(df: FrameLike, *, now: datetime | None = None) -> dict[str, Any]:

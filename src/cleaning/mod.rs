@@ -17,7 +17,7 @@ use polars_arrow::bitmap::Bitmap;
 use rayon::prelude::*;
 
 pub use keys::RowKeys;
-pub use quantile::{median, quantiles, quantiles_where};
+pub use quantile::{quantiles, quantiles_where};
 pub use timestamp::{parse_iso8601, to_utc_micros, TimestampSource};
 
 use crate::error::{DwcpError, Result};

@@ -41,11 +41,6 @@ pub fn quantiles(values: &mut [f64], qs: &[f64]) -> Option<Vec<f64>> {
     Some(out)
 }
 
-/// The median (the mean of the two middle values for an even count).
-pub fn median(values: &mut [f64]) -> Option<f64> {
-    quantiles(values, &[0.5]).map(|q| q[0])
-}
-
 /// The lower rank of quantile `q` among `n` values and the interpolation fraction.
 fn rank(q: f64, n: usize) -> (usize, f64) {
     let position = q * (n - 1) as f64;
@@ -160,9 +155,9 @@ mod tests {
             quantiles(&mut [4.0, 2.0, 1.0, 3.0], &[0.25, 0.75]),
             Some(vec![1.75, 3.25])
         );
-        assert_eq!(median(&mut [4.0, 2.0, 1.0, 3.0]), Some(2.5));
-        assert_eq!(median(&mut [5.0]), Some(5.0));
-        assert_eq!(median(&mut []), None);
+        assert_eq!(quantiles(&mut [4.0, 2.0, 1.0, 3.0], &[0.5]), Some(vec![2.5]));
+        assert_eq!(quantiles(&mut [5.0], &[0.5]), Some(vec![5.0]));
+        assert_eq!(quantiles(&mut [], &[0.5]), None);
     }
 
     #[test]
