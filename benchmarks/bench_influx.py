@@ -1,16 +1,25 @@
 """InfluxDB ingest and export: dwcp_data.influx vs the ``influxdb`` PyPI client, same server, same points.
 
-Usage: pip install influxdb && python benchmarks/bench_influx.py [--rows N]
+Usage: pip install influxdb && python benchmarks/bench_influx.py [--rows N] [--layout tags|fields|both]
 
 Starts its own influxd (Debian's influxdb package) on a free loopback port.
-Each side writes into a fresh database and exports everything back.
+Each side writes into a fresh database and exports everything back. Every
+phase starts once the server is idle (its compactions done), and reports the
+server's CPU seconds next to this process's, which shows where the time goes.
+
+Layouts: ``tags`` is the issue's (node_id and peer_id as tags: about one
+series per point); ``fields`` writes the ids as string fields (tags: the
+document's five columns only).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import polars as pl
 
@@ -20,55 +29,91 @@ from dwcp_data import influx
 from _common import machine
 from influx_server import InfluxServer
 
-TAGS = ["region", "az", "link_type", "data_type", "current_compression", "node_id", "peer_id"]
+LAYOUTS = {"tags": influx.TAGS, "fields": influx.TAGS[:5]}
 
 
-def timed(fn):
-    started = time.perf_counter()
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(pid: int) -> None:
+    """Wait until the server uses under 5% of a core (its snapshots and compactions done)."""
+    while True:
+        before = server_cpu(pid)
+        time.sleep(2)
+        if server_cpu(pid) - before < 0.1:
+            return
+
+
+def phase(pid: int, fn: Callable[[], Any]) -> tuple[tuple[float, float, float], Any]:
+    """Wall seconds, server CPU seconds and this process's CPU seconds of ``fn()``; its result."""
+    wait_idle(pid)
+    cpu0, own0, started = server_cpu(pid), time.process_time(), time.perf_counter()
     result = fn()
-    return time.perf_counter() - started, result
+    return (time.perf_counter() - started, server_cpu(pid) - cpu0, time.process_time() - own0), result
 
 
-def main() -> None:
+def run(df: pl.DataFrame, layout: str, chunk: str) -> None:
     from influxdb import DataFrameClient
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--chunk", default="30d", help="dwcp_data's export window (default one window: 30d)")
-    args = parser.parse_args()
-    n = args.rows
-    df = dwcp_data.generate_synthetic(n, seed=1, freq="1s")
+    tags = list(LAYOUTS[layout])
+    n = df.height
     start, end = df["timestamp"].min(), df["timestamp"].max() + timedelta(microseconds=1)
     pdf = df.with_columns(pl.col(pl.Enum).cast(pl.String)).to_pandas().set_index("timestamp")
     pdf.index = pdf.index.astype("datetime64[ns, UTC]")  # pandas 3: else the client writes 1970 times
-    print(f"{machine()}; influxd 1.6.7; {n:,} points")
     server = InfluxServer()
+    pid = server.process.pid
     try:
         host, port = server.url.removeprefix("http://").split(":")
         server.query("CREATE DATABASE ours")
         server.query("CREATE DATABASE client")
         client = DataFrameClient(host=host, port=int(port), database="client")
-
-        w_ours, _ = timed(lambda: influx.write_metrics(df, url=server.url, database="ours"))
-        w_client, _ = timed(
-            lambda: client.write_points(
-                pdf, "compression_metrics", tag_columns=TAGS, batch_size=5000, protocol="line"
-            )
-        )
-        e_ours, out = timed(
-            lambda: influx.export_metrics(
-                url=server.url, database="ours", start=start, end=end, chunk=args.chunk
-            )
-        )
         query = f"SELECT * FROM compression_metrics WHERE time >= '{start.isoformat()}' AND time < '{end.isoformat()}'"
-        e_client, got = timed(lambda: client.query(query, chunked=False))
-        assert out.height == n, out.height
-        assert len(got["compression_metrics"]) == n
+        ingest = (
+            phase(pid, lambda: influx.write_metrics(df, url=server.url, database="ours", tags=tags))[0],
+            phase(
+                pid,
+                lambda: client.write_points(
+                    pdf, "compression_metrics", tag_columns=tags, batch_size=5000, protocol="line"
+                ),
+            )[0],
+        )
+        ours, exported = phase(
+            pid,
+            lambda: influx.export_metrics(url=server.url, database="ours", start=start, end=end, chunk=chunk),
+        )
+        theirs, got = phase(pid, lambda: client.query(query, chunked=False))
+        assert exported.height == n and len(got["compression_metrics"]) == n
+        timings = {"ingest": ingest, "export": (ours, theirs)}
     finally:
         server.stop()
-    print(f"\n{'':<26}{'dwcp_data':>14}{'influxdb client':>18}{'ratio':>8}")
-    print(f"{'ingest (points/s)':<26}{n / w_ours:>14,.0f}{n / w_client:>18,.0f}{w_client / w_ours:>7.1f}x")
-    print(f"{'export (s)':<26}{e_ours:>14.2f}{e_client:>18.2f}{e_client / e_ours:>7.1f}x")
+
+    print(f"\nlayout {layout!r}: tags {', '.join(tags)}")
+    print(
+        f"{'':<14}{'dwcp_data':>11}{'client':>11}{'ratio':>8}   server CPU s ours / client   local CPU s ours / client"
+    )
+    for name, ((w0, s0, l0), (w1, s1, l1)) in timings.items():
+        ours_text, theirs_text = (f"{n / w:,.0f}" if name == "ingest" else f"{w:.2f}" for w in (w0, w1))
+        label = "ingest pts/s" if name == "ingest" else "export s"
+        print(
+            f"{label:<14}{ours_text:>11}{theirs_text:>11}{w1 / w0:>7.1f}x"
+            f"   {s0:>12.1f} / {s1:<14.1f}{l0:>11.1f} / {l1:.1f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--layout", choices=["tags", "fields", "both"], default="both")
+    parser.add_argument("--chunk", default="30d", help="dwcp_data's export window (default one window: 30d)")
+    args = parser.parse_args()
+    df = dwcp_data.generate_synthetic(args.rows, seed=1, freq="1s")
+    print(f"{machine()}; influxd 1.6.7; {args.rows:,} points")
+    for layout in ["tags", "fields"] if args.layout == "both" else [args.layout]:
+        run(df, layout, args.chunk)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ bind-address = "127.0.0.1:{rpc}"
   dir = "{root}/data"
   wal-dir = "{root}/wal"
   query-log-enabled = false
+  cache-max-memory-size = {cache_max}
+  cache-snapshot-memory-size = {cache_snapshot}
 [http]
   bind-address = "127.0.0.1:{port}"
   log-enabled = false
@@ -38,7 +40,16 @@ def free_port() -> int:
 class InfluxServer:
     """``influxd`` with its own config and data folder; ``url`` once started."""
 
-    def __init__(self, *, max_row_limit: int = 0, auth: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        max_row_limit: int = 0,
+        auth: bool = False,
+        cache_max_memory: int = 1 << 30,
+        cache_snapshot_memory: int = 25 << 20,
+    ) -> None:
+        """The defaults are influxd's own; a small ``cache_max_memory`` makes
+        fast writers meet "cache-max-memory-size exceeded"."""
         binary = shutil.which("influxd")
         assert binary, "influxd is missing: tests/run.sh installs Debian's influxdb package"
         self.root = Path(tempfile.mkdtemp(prefix="influxd-"))
@@ -52,6 +63,8 @@ class InfluxServer:
                 rpc=free_port(),
                 auth="true" if auth else "false",
                 max_rows=max_row_limit,
+                cache_max=cache_max_memory,
+                cache_snapshot=cache_snapshot_memory,
             )
         )
         self.log = open(self.root / "influxd.log", "wb")  # noqa: SIM115 - closed in stop()

@@ -6,6 +6,7 @@ import http.server
 import json
 import threading
 import time
+import urllib.request
 from datetime import timedelta
 from typing import ClassVar
 
@@ -35,6 +36,27 @@ def test_round_trip_200k_rows(influxd):
     out = influx.export_metrics(url=influxd.url, database="metrics", chunk=timedelta(days=30), **window(df))
     assert out.schema == dwcp_data.SCHEMA
     assert_frame_equal(out, df)
+
+
+def test_ids_as_fields_round_trip(influxd):
+    df = dwcp_data.generate_synthetic(5_000, seed=33, end=END)
+    influxd.query("CREATE DATABASE fields")
+    influx.write_metrics(df, url=influxd.url, database="fields", tags=influx.TAGS[:5])
+    keys = json.loads(influxd.query(f'SHOW FIELD KEYS FROM "{influx.MEASUREMENT}"', db="fields"))
+    types = dict(keys["results"][0]["series"][0]["values"])
+    assert types["node_id"] == types["peer_id"] == "string" and types["rtt_ms"] == "float"
+    tags = json.loads(influxd.query(f'SHOW TAG KEYS FROM "{influx.MEASUREMENT}"', db="fields"))
+    assert sorted(v[0] for v in tags["results"][0]["series"][0]["values"]) == sorted(influx.TAGS[:5])
+    out = influx.export_metrics(url=influxd.url, database="fields", chunk="30d", **window(df))
+    assert_frame_equal(out, df)
+
+
+def test_bad_tags():
+    df = dwcp_data.generate_synthetic(10, seed=1, end=END)
+    for tags in ["region", ["rtt_ms"], ["nope"], ["region", "region"], [3]]:
+        with pytest.raises(InvalidArgumentError) as info:
+            influx.write_metrics(df, url="http://127.0.0.1:1", database="d", tags=tags)
+        assert info.value.param == "tags", tags
 
 
 def test_max_row_limit_does_not_truncate(influxd_limited):
@@ -76,6 +98,26 @@ def test_unknown_database_and_closed_port(influxd):
         influx.write_metrics(df, url=closed, database="metrics", token="s3cret-token", retries=1)
     assert info.value.kind == "unreachable" and closed in str(info.value)
     assert "s3cret" not in str(info.value)
+
+
+@pytest.mark.slow
+def test_write_waits_for_a_busy_server():
+    # influxd answers 500 "cache-max-memory-size exceeded" while its cache is
+    # full; the writer backs off until the cache has been snapshotted.
+    server = InfluxServer(cache_max_memory=8 << 20, cache_snapshot_memory=1 << 20)
+    try:
+        server.query("CREATE DATABASE metrics")
+        df = dwcp_data.generate_synthetic(40_000, seed=7, end=END, freq="1m")
+        report = influx.write_metrics(df, url=server.url, database="metrics", retries=0, concurrency=4)
+        assert report.points == df.height
+        with urllib.request.urlopen(f"{server.url}/debug/vars") as r:
+            stats = json.loads(r.read())
+        refused = sum(v["values"].get("serverError", 0) for k, v in stats.items() if k.startswith("httpd"))
+        assert refused > 0, "the server never pushed back: the test no longer tests backing off"
+        out = influx.export_metrics(url=server.url, database="metrics", chunk="30d", **window(df))
+        assert_frame_equal(out, df)
+    finally:
+        server.stop()
 
 
 def test_credentials(influxd_auth):
@@ -149,6 +191,7 @@ def annotated_csv(df: pl.DataFrame) -> str:
 class Stub(http.server.BaseHTTPRequestHandler):
     calls: ClassVar[list[tuple[str, str, dict, bytes]]] = []
     fail_first: ClassVar[int] = 0
+    failure: ClassVar[tuple[int, bytes]] = (503, b"")
     body: ClassVar[str] = ""
 
     def log_message(self, *args) -> None:  # quiet
@@ -160,8 +203,11 @@ class Stub(http.server.BaseHTTPRequestHandler):
         Stub.calls.append((self.command, self.path, dict(self.headers), payload))
         if Stub.fail_first > 0:
             Stub.fail_first -= 1
-            self.send_response(503)
+            status, text = Stub.failure
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(text)))
             self.end_headers()
+            self.wfile.write(text)
             return
         if self.path.startswith("/api/v2/write"):
             self.send_response(204)
@@ -182,7 +228,7 @@ def stub():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stub)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    Stub.calls, Stub.fail_first = [], 0
+    Stub.calls, Stub.fail_first, Stub.failure = [], 0, (503, b"")
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 
@@ -210,6 +256,35 @@ def test_v2_write_retries_on_503(stub):
     assert posts[-1][2]["Content-Encoding"] == "gzip"
 
 
+CACHE_FULL = (500, b'{"error":"engine: cache-max-memory-size exceeded: (1091316299/1073741824)"}')
+
+
+def test_busy_server_is_waited_for_beyond_retries(stub):
+    Stub.fail_first, Stub.failure = 3, CACHE_FULL
+    df = dwcp_data.generate_synthetic(100, seed=5, end=END)
+    report = influx.write_metrics(df, url=stub, bucket="b", org="o", token="t", retries=0)
+    assert report.points == 100 and len(Stub.calls) == 4
+
+
+def test_busy_server_gives_up_after_timeout(stub):
+    Stub.fail_first, Stub.failure = 10**6, CACHE_FULL
+    df = dwcp_data.generate_synthetic(100, seed=5, end=END)
+    started = time.monotonic()
+    with pytest.raises(InfluxError) as info:
+        influx.write_metrics(df, url=stub, bucket="b", org="o", token="t", timeout=1.0)
+    assert info.value.kind == "server" and "stayed busy" in str(info.value)
+    assert "cache-max-memory-size exceeded" in str(info.value)
+    assert time.monotonic() - started < 5
+
+
+def test_other_5xx_count_against_retries(stub):
+    Stub.fail_first, Stub.failure = 3, (500, b'{"error":"boom"}')
+    df = dwcp_data.generate_synthetic(100, seed=5, end=END)
+    with pytest.raises(InfluxError) as info:
+        influx.write_metrics(df, url=stub, bucket="b", org="o", token="t", retries=2)
+    assert info.value.kind == "server" and "boom" in str(info.value) and len(Stub.calls) == 3
+
+
 def test_bad_arguments():
     for kwargs, param in [
         ({"url": "localhost:8086", "database": "d"}, "url"),
@@ -234,6 +309,16 @@ def test_cli_ingest_and_export(influxd, tmp_path):
     conn = ["--influx-url", influxd.url, "--database", "cli"]
     proc = subprocess.run([exe, "ingest", str(src), *conn, "--json"], capture_output=True, text=True)
     assert proc.returncode == 0 and json.loads(proc.stdout)["points"] == 3000, proc.stderr
+    influxd.query("CREATE DATABASE cli_fields")
+    fields_db = ["--influx-url", influxd.url, "--database", "cli_fields"]
+    proc = subprocess.run(
+        [exe, "ingest", str(src), *fields_db, "--tags", "region,az,link_type,data_type,current_compression"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    fields = json.loads(influxd.query(f'SHOW FIELD KEYS FROM "{influx.MEASUREMENT}"', db="cli_fields"))
+    assert ["node_id", "string"] in fields["results"][0]["series"][0]["values"]
     out = tmp_path / "out.parquet"
     proc = subprocess.run(
         [exe, "export", *conn, "--end", (END + HOUR).isoformat(), "--days", "200", "--output", str(out)],

@@ -240,8 +240,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from dwcp_data import influx
 
+    tags = influx.TAGS if args.tags is None else [t for t in args.tags.split(",") if t]
     report = influx.write_metrics(
-        _read(args.path, args), batch_size=args.batch_size, **_connection_args(args)
+        _read(args.path, args), tags=tags, batch_size=args.batch_size, **_connection_args(args)
     )
     _emit(
         args,
@@ -360,6 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
     reading(ing)
     influx_options(ing)
     ing.add_argument("--batch-size", type=int, default=5000)
+    ing.add_argument(
+        "--tags",
+        default=None,
+        help="comma-separated columns written as tags (default: region,az,link_type,data_type,"
+        "current_compression,node_id,peer_id); other text columns become string fields",
+    )
     return parser
 
 

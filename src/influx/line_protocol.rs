@@ -9,7 +9,7 @@ use crate::error::{DwcpError, Result};
 
 /// The measurement every metric is written to.
 pub const MEASUREMENT: &str = "compression_metrics";
-/// Columns written as tags (the design document's five, plus the node ids).
+/// Columns written as tags by default (the design document's five, plus the node ids).
 pub const TAG_COLUMNS: [&str; 7] = [
     "region",
     "az",
@@ -26,6 +26,7 @@ const BLOCK: usize = 4096;
 /// How one column is written.
 enum Writer {
     Tag(StringChunked),
+    Text(StringChunked),
     Float(Float64Chunked),
     Int(Int64Chunked),
 }
@@ -33,8 +34,20 @@ enum Writer {
 /// Appends `text` with line protocol's escapes for tag keys, tag values and
 /// field keys (`,`, `=` and space take a backslash).
 fn escaped(out: &mut Vec<u8>, text: &str) {
+    escaped_with(out, text, |b| matches!(b, b',' | b'=' | b' ' | b'\\'));
+}
+
+/// Appends `text` as a quoted string field value (`"` and `\` take a backslash).
+fn quoted(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    escaped_with(out, text, |b| matches!(b, b'"' | b'\\'));
+    out.push(b'"');
+}
+
+/// Appends `text`, with a backslash before every byte `special` picks.
+fn escaped_with(out: &mut Vec<u8>, text: &str, special: impl Fn(u8) -> bool) {
     for &b in text.as_bytes() {
-        if matches!(b, b',' | b'=' | b' ' | b'\\') {
+        if special(b) {
             out.push(b'\\');
         }
         out.push(b);
@@ -44,11 +57,11 @@ fn escaped(out: &mut Vec<u8>, text: &str) {
 /// `df` as line protocol, one line per row with at least one field, and the
 /// number of rows skipped because every field was null.
 ///
-/// `timestamp` (Datetime) becomes the point's time in ns; [`TAG_COLUMNS`]
-/// present in `df` become tags (empty and null tags are left out, as InfluxDB
-/// requires); every other numeric column becomes a field: integers with the
-/// `i` suffix, floats in their shortest exact form, nulls left out.
-pub fn encode(df: &DataFrame) -> Result<(Vec<u8>, usize)> {
+/// `timestamp` (Datetime) becomes the point's time in ns; the `tags` present
+/// in `df` become tags (empty and null tags are left out, as InfluxDB
+/// requires); every other column becomes a field: integers with the `i`
+/// suffix, floats in their shortest exact form, text quoted, nulls left out.
+pub fn encode(df: &DataFrame, tags: &[&str]) -> Result<(Vec<u8>, usize)> {
     let time = df.column("timestamp").map_err(|_| DwcpError::Data {
         column: "timestamp".into(),
         row: None,
@@ -65,8 +78,15 @@ pub fn encode(df: &DataFrame) -> Result<(Vec<u8>, usize)> {
             continue;
         }
         let dtype = column.dtype();
-        let writer = if TAG_COLUMNS.contains(&name) {
-            Writer::Tag(column.cast(&DataType::String)?.str()?.rechunk().into_owned())
+        let text =
+            || -> Result<StringChunked> { Ok(column.cast(&DataType::String)?.str()?.rechunk().into_owned()) };
+        let writer = if tags.contains(&name) {
+            Writer::Tag(text()?)
+        } else if matches!(
+            dtype,
+            DataType::String | DataType::Enum(..) | DataType::Categorical(..)
+        ) {
+            Writer::Text(text()?)
         } else if dtype.is_integer() {
             Writer::Int(column.cast(&DataType::Int64)?.i64()?.rechunk().into_owned())
         } else if dtype.is_float() {
@@ -76,7 +96,7 @@ pub fn encode(df: &DataFrame) -> Result<(Vec<u8>, usize)> {
                 column: name.to_string(),
                 row: None,
                 rule: "line_protocol",
-                message: format!("only tag columns and numeric fields can be written, found {dtype}"),
+                message: format!("only text and numeric columns can be written, found {dtype}"),
             });
         };
         let mut key = Vec::new();
@@ -126,6 +146,7 @@ pub fn encode(df: &DataFrame) -> Result<(Vec<u8>, usize)> {
                             .map(|v| write!(out, "{v:?}"))
                             .is_some(),
                         Writer::Int(ca) => ca.get(row).map(|v| write!(out, "{v}i")).is_some(),
+                        Writer::Text(ca) => ca.get(row).map(|v| quoted(&mut out, v)).is_some(),
                     };
                     if written {
                         separator = b',';
@@ -157,6 +178,14 @@ pub fn encode(df: &DataFrame) -> Result<(Vec<u8>, usize)> {
 mod tests {
     use super::*;
 
+    /// `df` with its `timestamp` (µs since the epoch) as a UTC Datetime.
+    fn with_utc_time(mut df: DataFrame) -> DataFrame {
+        let utc = DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC));
+        let ts = df.column("timestamp").unwrap().cast(&utc).unwrap();
+        df.with_column(ts).unwrap();
+        df
+    }
+
     #[test]
     fn encodes_tags_fields_and_time() {
         let df = df!(
@@ -166,15 +195,29 @@ mod tests {
             "data_size_bytes" => [Some(10i64), None],
         )
         .unwrap();
-        let mut df = df;
-        let utc = DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC));
-        let ts = df.column("timestamp").unwrap().cast(&utc).unwrap();
-        df.with_column(ts).unwrap();
-        let (body, skipped) = encode(&df).unwrap();
+        let df = with_utc_time(df);
+        let (body, skipped) = encode(&df, &TAG_COLUMNS).unwrap();
         assert_eq!(
             String::from_utf8(body).unwrap(),
             "compression_metrics,region=us\\ east data_size_bytes=10i,rtt_ms=1.5 1700000000000000000\n"
         );
         assert_eq!(skipped, 1);
+    }
+
+    #[test]
+    fn text_outside_the_tags_becomes_quoted_string_fields() {
+        let df = df!(
+            "timestamp" => [1_700_000_000_000_000i64],
+            "region" => ["eu"],
+            "node_id" => ["n \"1\" \\ x"],
+        )
+        .unwrap();
+        let df = with_utc_time(df);
+        let (body, skipped) = encode(&df, &["region"]).unwrap();
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            "compression_metrics,region=eu node_id=\"n \\\"1\\\" \\\\ x\" 1700000000000000000\n"
+        );
+        assert_eq!(skipped, 0);
     }
 }

@@ -316,14 +316,17 @@ fn clean<'py>(
     Ok((df, codes, cleaning_report_dict(py, report)?))
 }
 
-/// A frame as InfluxDB line protocol, and how many rows had no field to write.
+/// A frame as InfluxDB line protocol (the `tags` columns as tags, every other
+/// column but `timestamp` as a field), and how many rows had no field to write.
 #[pyfunction]
 fn encode_line_protocol<'py>(
     py: Python<'py>,
     df: PyDataFrame,
     enum_columns: Vec<String>,
+    tags: Vec<String>,
 ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
-    let (body, skipped) = run(py, || influx::encode(&frame_in(df, &enum_columns)?))?;
+    let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+    let (body, skipped) = run(py, || influx::encode(&frame_in(df, &enum_columns)?, &tags))?;
     Ok((PyBytes::new(py, &body), skipped))
 }
 
@@ -346,6 +349,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(to_utc_timestamps, m)?)?;
     m.add_function(wrap_pyfunction!(encode_line_protocol, m)?)?;
     m.add_function(wrap_pyfunction!(parse_influx_csv, m)?)?;
+    m.add("INFLUX_TAG_COLUMNS", influx::TAG_COLUMNS.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
