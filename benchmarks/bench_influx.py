@@ -3,8 +3,8 @@
 Usage: pip install influxdb && python benchmarks/bench_influx.py [--rows N] [--layout tags|fields|both]
 
 Starts its own influxd (Debian's influxdb package) on a free loopback port.
-Each side writes into a fresh database and exports everything back. Every
-phase starts once the server is idle (its compactions done), and reports the
+Each side writes into its own fresh influxd (same binary, same config) and
+exports everything back. Every phase starts once the server is idle (its compactions done), and reports the
 server's CPU seconds next to this process's, which shows where the time goes.
 
 Layouts: ``tags`` is the issue's (node_id and peer_id as tags: about one
@@ -56,6 +56,28 @@ def phase(pid: int, fn: Callable[[], Any]) -> tuple[tuple[float, float, float], 
     return (time.perf_counter() - started, server_cpu(pid) - cpu0, time.process_time() - own0), result
 
 
+Timing = tuple[float, float, float]
+
+
+def on_fresh_server(
+    write: Callable[[str], object], export: Callable[[str], int], n: int
+) -> list[Timing] | str:
+    """Ingest and export timings of one side on its own fresh influxd (database ``metrics``),
+    or why it failed."""
+    server = InfluxServer()
+    pid = server.process.pid
+    try:
+        server.query("CREATE DATABASE metrics")
+        ingest, _ = phase(pid, lambda: write(server.url))
+        export_timing, exported = phase(pid, lambda: export(server.url))
+        assert exported == n, f"exported {exported} of {n} points"
+        return [ingest, export_timing]
+    except Exception as exc:  # a failing side is a result to report
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        server.stop()
+
+
 def run(df: pl.DataFrame, layout: str, chunk: str) -> None:
     from influxdb import DataFrameClient
 
@@ -64,40 +86,40 @@ def run(df: pl.DataFrame, layout: str, chunk: str) -> None:
     start, end = df["timestamp"].min(), df["timestamp"].max() + timedelta(microseconds=1)
     pdf = df.with_columns(pl.col(pl.Enum).cast(pl.String)).to_pandas().set_index("timestamp")
     pdf.index = pdf.index.astype("datetime64[ns, UTC]")  # pandas 3: else the client writes 1970 times
-    server = InfluxServer()
-    pid = server.process.pid
-    try:
-        host, port = server.url.removeprefix("http://").split(":")
-        server.query("CREATE DATABASE ours")
-        server.query("CREATE DATABASE client")
-        client = DataFrameClient(host=host, port=int(port), database="client")
-        query = f"SELECT * FROM compression_metrics WHERE time >= '{start.isoformat()}' AND time < '{end.isoformat()}'"
-        ingest = (
-            phase(pid, lambda: influx.write_metrics(df, url=server.url, database="ours", tags=tags))[0],
-            phase(
-                pid,
-                lambda: client.write_points(
-                    pdf, "compression_metrics", tag_columns=tags, batch_size=5000, protocol="line"
-                ),
-            )[0],
-        )
-        ours, exported = phase(
-            pid,
-            lambda: influx.export_metrics(url=server.url, database="ours", start=start, end=end, chunk=chunk),
-        )
-        theirs, got = phase(pid, lambda: client.query(query, chunked=False))
-        assert exported.height == n and len(got["compression_metrics"]) == n
-        timings = {"ingest": ingest, "export": (ours, theirs)}
-    finally:
-        server.stop()
+    query = f"SELECT * FROM compression_metrics WHERE time >= '{start.isoformat()}' AND time < '{end.isoformat()}'"
+
+    def client(url: str) -> DataFrameClient:
+        host, port = url.removeprefix("http://").split(":")
+        return DataFrameClient(host=host, port=int(port), database="metrics")
+
+    ours = on_fresh_server(
+        lambda url: influx.write_metrics(df, url=url, database="metrics", tags=tags),
+        lambda url: (
+            influx.export_metrics(url=url, database="metrics", start=start, end=end, chunk=chunk).height
+        ),
+        n,
+    )
+    theirs = on_fresh_server(
+        lambda url: client(url).write_points(
+            pdf, "compression_metrics", tag_columns=tags, batch_size=5000, protocol="line"
+        ),
+        lambda url: len(client(url).query(query, chunked=False)["compression_metrics"]),
+        n,
+    )
 
     print(f"\nlayout {layout!r}: tags {', '.join(tags)}")
+    for name, result in (("dwcp_data", ours), ("influxdb client", theirs)):
+        if isinstance(result, str):
+            print(f"{name} FAILED: {result}")
+    if isinstance(ours, str) or isinstance(theirs, str):
+        return
     print(
         f"{'':<14}{'dwcp_data':>11}{'client':>11}{'ratio':>8}   server CPU s ours / client   local CPU s ours / client"
     )
-    for name, ((w0, s0, l0), (w1, s1, l1)) in timings.items():
-        ours_text, theirs_text = (f"{n / w:,.0f}" if name == "ingest" else f"{w:.2f}" for w in (w0, w1))
-        label = "ingest pts/s" if name == "ingest" else "export s"
+    for label, (w0, s0, l0), (w1, s1, l1) in zip(("ingest pts/s", "export s"), ours, theirs, strict=True):
+        ours_text, theirs_text = (
+            f"{n / w:,.0f}" if label.startswith("ingest") else f"{w:.2f}" for w in (w0, w1)
+        )
         print(
             f"{label:<14}{ours_text:>11}{theirs_text:>11}{w1 / w0:>7.1f}x"
             f"   {s0:>12.1f} / {s1:<14.1f}{l0:>11.1f} / {l1:.1f}"

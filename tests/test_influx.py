@@ -277,6 +277,22 @@ def test_busy_server_gives_up_after_timeout(stub):
     assert time.monotonic() - started < 5
 
 
+def test_throttle_halves_on_busy_and_recovers():
+    throttle = influx._Throttle(4)
+    throttle.busy()
+    assert throttle.limit == 2
+    throttle.busy()
+    throttle.busy()
+    assert throttle.limit == 1
+    for _ in range(4):
+        with throttle:
+            assert throttle.in_flight == 1
+    assert throttle.limit == 2
+    with pytest.raises(RuntimeError), throttle:
+        raise RuntimeError  # a failed write frees its slot but does not count as a success
+    assert (throttle.in_flight, throttle.streak) == (0, 0)
+
+
 def test_other_5xx_count_against_retries(stub):
     Stub.fail_first, Stub.failure = 3, (500, b'{"error":"boom"}')
     df = dwcp_data.generate_synthetic(100, seed=5, end=END)

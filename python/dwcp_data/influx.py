@@ -18,11 +18,12 @@ import http.client
 import json
 import os
 import random
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -119,8 +120,9 @@ class Connection:
             return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
         return {}
 
-    def write(self, lines: bytes) -> None:
-        """Post line protocol (ns times) to the database or bucket, gzip-compressed."""
+    def write(self, lines: bytes, on_busy: Callable[[], None] | None = None) -> None:
+        """Post line protocol (ns times) to the database or bucket, gzip-compressed;
+        ``on_busy`` is called whenever the server asks to slow down."""
         if self.database is not None:
             path, params = "/write", {"db": self.database, "precision": "ns"}
         else:
@@ -129,7 +131,7 @@ class Connection:
                 {"org": self.org or "", "bucket": self.bucket or "", "precision": "ns"},
             )
         headers = {"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"}
-        self.request("POST", path, params, gzip.compress(lines, compresslevel=1), headers)
+        self.request("POST", path, params, gzip.compress(lines, compresslevel=1), headers, on_busy)
 
     def request(
         self,
@@ -138,6 +140,7 @@ class Connection:
         params: dict[str, str],
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
+        on_busy: Callable[[], None] | None = None,
     ) -> bytes:
         """One HTTP request with retries (exponential backoff and jitter) on
         connection errors, 429 and 5xx; the response body.
@@ -182,6 +185,8 @@ class Connection:
                     ) from None
                 if not busy:
                     attempt += 1
+                elif on_busy is not None:
+                    on_busy()
                 delay = float(exc.headers.get("Retry-After") or 0)
             except (
                 urllib.error.URLError,
@@ -213,6 +218,40 @@ def _error_text(detail: str) -> str:
 
 
 # --- writing --------------------------------------------------------------------------------------
+
+
+class _Throttle:
+    """How many writes may be in flight: additive increase, multiplicative decrease.
+
+    Starts at ``limit``; a busy answer halves it (down to one), and every
+    ``limit`` writes in a row that went through raise it by one again. A server
+    that cannot keep up (InfluxDB 1.x answers a full write cache with 500s) is
+    then fed one batch at a time rather than retries from every worker.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.most = self.limit = limit
+        self.in_flight = self.streak = 0
+        self.changed = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self.changed:
+            self.changed.wait_for(lambda: self.in_flight < self.limit)
+            self.in_flight += 1
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        with self.changed:
+            self.in_flight -= 1
+            if exc_type is None:
+                self.streak += 1
+                if self.streak >= self.most and self.limit < self.most:
+                    self.limit, self.streak = self.limit + 1, 0
+            self.changed.notify_all()
+
+    def busy(self) -> None:
+        """The server asked to slow down."""
+        with self.changed:
+            self.limit, self.streak = max(1, self.limit // 2), 0
 
 
 @dataclass(frozen=True)
@@ -261,7 +300,9 @@ def write_metrics(
     need distinct timestamps.
 
     A busy server (HTTP 429, 503, or a full write cache) is waited for with
-    exponential backoff for up to ``timeout`` seconds before giving up.
+    exponential backoff for up to ``timeout`` seconds before giving up, and
+    fewer batches are kept in flight while it catches up (halved on each busy
+    answer, raised again by one after ``concurrency`` writes in a row succeed).
 
     Raises:
         dwcp_data.errors.InfluxError: the server is unreachable, refuses the
@@ -283,11 +324,14 @@ def write_metrics(
     frame, codes = to_core(polars_df)
     started = time.perf_counter()
 
+    throttle = _Throttle(concurrency)
+
     def send(offset: int) -> tuple[int, int]:
         batch = frame.slice(offset, batch_size)
         body, skipped = _core.encode_line_protocol(batch, codes, tag_columns)
         if body:
-            conn.write(body)
+            with throttle:
+                conn.write(body, throttle.busy)
         return batch.height - skipped, skipped
 
     offsets = range(0, frame.height, batch_size)
