@@ -296,8 +296,8 @@ def write_metrics(
     grows with the number of series: writing ``node_id`` and ``peer_id`` as
     fields (``tags=TAGS[:5]``) makes writes and exports several times faster
     on data with many node pairs (see BENCHMARKS.md). A point is identified by
-    its time and tags: rows sharing both overwrite each other, so fewer tags
-    need distinct timestamps.
+    its time and tags: rows sharing both overwrite each other, so the fewer
+    the tags, the more rows need timestamps of their own.
 
     A busy server (HTTP 429, 503, or a full write cache) is waited for with
     exponential backoff for up to ``timeout`` seconds before giving up, and
