@@ -12,7 +12,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import dwcp_data
-from dwcp_data.errors import CsvError, DataError, InvalidArgumentError
+from dwcp_data.errors import CsvError, InvalidArgumentError
 
 from helpers import END
 
@@ -65,9 +65,17 @@ def test_schema_is_enforced(tmp_path, frame):
     assert df.schema == pl.Schema([*dwcp_data.SCHEMA.items(), *dwcp_data.LABEL_SCHEMA.items()])
     kept = dwcp_data.read_training_data(tmp_path / "loose.parquet", keep_unknown_columns=True)
     assert kept.columns[-1] == "extra"
-    frame.drop("rtt_ms").write_parquet(tmp_path / "short.parquet")
-    with pytest.raises(DataError, match="rtt_ms"):
-        dwcp_data.read_training_data(tmp_path / "short.parquet")
+    # A column the file lacks is read as nulls, with a warning and in the report.
+    short = frame.drop("rtt_ms", "node_id")
+    short.write_parquet(tmp_path / "short.parquet")
+    short.drop(*dwcp_data.LABEL_SCHEMA.names()).write_csv(tmp_path / "short.csv")
+    for name in ("short.parquet", "short.csv"):
+        with pytest.warns(UserWarning, match=r"absent, read as nulls: node_id, rtt_ms"):
+            df, report = dwcp_data.read_training_data(tmp_path / name, report=True)
+        assert report.absent_columns == {str(tmp_path / name): ("node_id", "rtt_ms")}
+        assert df.columns[: len(dwcp_data.SCHEMA)] == dwcp_data.SCHEMA.names()
+        assert df["rtt_ms"].null_count() == df["node_id"].null_count() == df.height == frame.height
+        assert df.schema["rtt_ms"] == pl.Float64 and df.schema["node_id"] == pl.String
 
 
 def test_iso_timestamps_with_offsets_are_read_as_utc(tmp_path, frame):

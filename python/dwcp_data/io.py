@@ -142,12 +142,14 @@ class ReadReport:
         rows: rows returned.
         rejected: per CSV file with bad lines, how many went to its rejects file.
         rejects_files: the rejects files written.
+        absent_columns: per file lacking schema columns, those columns (returned as nulls).
     """
 
     files: tuple[str, ...]
     rows: int
     rejected: dict[str, int] = field(default_factory=dict)
     rejects_files: tuple[str, ...] = ()
+    absent_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _files(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -173,16 +175,16 @@ def _files(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) ->
     return found
 
 
-def _conform(df: pl.DataFrame, file: Path, keep_unknown_columns: bool) -> pl.DataFrame:
-    """``df`` with the known columns cast to their types and put in order."""
-    missing = [c for c in SCHEMA.names() if c not in df.columns]
-    if missing:
-        raise DataError(
-            f"{file}: schema column(s) absent: {', '.join(missing)}",
-            column=missing[0],
-            row=None,
-            rule="schema_columns",
-        )
+#: A frame read from one file, and the schema columns it lacked (added as nulls).
+_Conformed = tuple[pl.DataFrame, tuple[str, ...]]
+
+
+def _conform(df: pl.DataFrame, file: Path, keep_unknown_columns: bool) -> _Conformed:
+    """``df`` with the known columns cast to their types and put in order, absent
+    schema columns added as nulls (see :func:`read_training_data`); and those columns."""
+    absent = tuple(c for c in SCHEMA.names() if c not in df.columns)
+    if absent:
+        df = df.with_columns(pl.lit(None, dtype=SCHEMA[c]).alias(c) for c in absent)
     casts = []
     for name in df.columns:
         target = KNOWN_SCHEMA.get(name)
@@ -207,9 +209,9 @@ def _conform(df: pl.DataFrame, file: Path, keep_unknown_columns: bool) -> pl.Dat
     if casts:
         df = df.with_columns(casts)
     ordered = _ordered(df)
-    return (
-        ordered if keep_unknown_columns else ordered.select(c for c in ordered.columns if c in KNOWN_SCHEMA)
-    )
+    if not keep_unknown_columns:
+        ordered = ordered.select(c for c in ordered.columns if c in KNOWN_SCHEMA)
+    return ordered, absent
 
 
 def _csv_frame(source: Path | bytes) -> pl.DataFrame:
@@ -230,8 +232,8 @@ def _csv_frame(source: Path | bytes) -> pl.DataFrame:
 
 def _read_csv(
     file: Path, on_bad_rows: str, rejects_dir: Path | None, keep_unknown_columns: bool
-) -> tuple[pl.DataFrame, int, Path | None]:
-    """One CSV file: the frame, how many lines were rejected, and the rejects file."""
+) -> tuple[_Conformed, int, Path | None]:
+    """One CSV file: the conformed frame, how many lines were rejected, and the rejects file."""
     try:
         return _conform(_csv_frame(file), file, keep_unknown_columns), 0, None
     except (pl.exceptions.PolarsError, DataError) as exc:
@@ -276,10 +278,15 @@ def read_training_data(
     ``source`` is a file, a folder of shards (every ``.csv``/``.parquet`` in
     it, in name order), a glob (``"data/*.parquet"``), or a list of those.
 
-    The schema is enforced: every schema column must be present; known columns
-    (the schema's and the oracle's) are cast to their types (``timestamp``
-    from ISO 8601 strings or epoch nanoseconds) and put in §2.1's order;
-    unknown columns are dropped unless ``keep_unknown_columns``.
+    The schema is enforced: known columns (the schema's and the oracle's) are
+    cast to their types (``timestamp`` from ISO 8601 strings or epoch
+    nanoseconds) and put in §2.1's order; unknown columns are dropped unless
+    ``keep_unknown_columns``. A schema column a file does not have comes back
+    as nulls, as an InfluxDB export returns fields the server never stored
+    (the design document's collector writes no ``node_id``, ``peer_id``,
+    ``active_transfers`` or ``hde_throughput_mbps``): a warning and the
+    report's ``absent_columns`` name them, and :func:`~dwcp_data.validate`
+    reports them as absent (failing only where a rule needs them).
 
     A CSV line that does not fit (a wrong number of fields, an unclosed quote,
     a value of the wrong type, an unknown category) raises
@@ -308,19 +315,24 @@ def read_training_data(
     files = _files(source)
     formats = [_format(f, "source") for f in files]
     reject_to = Path(rejects_dir) if rejects_dir is not None else None
-    frames, rejected, rejects_files = [], {}, []
+    frames, rejected, rejects_files, absent = [], {}, [], {}
     for file, fmt in progress(
         list(zip(files, formats, strict=True)), "reading", enabled=show_progress, min_items=4
     ):
         if fmt == "parquet":
-            frames.append(_conform(pl.read_parquet(file), file, keep_unknown_columns))
-            continue
-        frame, count, rejects = _read_csv(file, on_bad_rows, reject_to, keep_unknown_columns)
+            frame, missing = _conform(pl.read_parquet(file), file, keep_unknown_columns)
+        else:
+            (frame, missing), count, rejects = _read_csv(file, on_bad_rows, reject_to, keep_unknown_columns)
+            if count:
+                rejected[str(file)] = count
+                rejects_files.append(str(rejects))
+        if missing:
+            absent[str(file)] = missing
+            warnings.warn(
+                f"{file}: schema column(s) absent, read as nulls: {', '.join(missing)}", stacklevel=2
+            )
         frames.append(frame)
-        if count:
-            rejected[str(file)] = count
-            rejects_files.append(str(rejects))
     df = frames[0] if len(frames) == 1 else _ordered(pl.concat(frames, how="diagonal"))
     if not report:
         return df
-    return df, ReadReport(tuple(map(str, files)), df.height, rejected, tuple(rejects_files))
+    return df, ReadReport(tuple(map(str, files)), df.height, rejected, tuple(rejects_files), absent)

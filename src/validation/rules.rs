@@ -184,8 +184,22 @@ fn absent(column: &str) -> Observed {
     Observed::Text(format!("column `{column}` is absent"))
 }
 
+/// Whether `column` holds no value at all: a column the source never had,
+/// written out as nulls (an export's fields the server does not store).
+/// A column of an empty frame is not judged absent.
+fn has_no_values(column: &Column) -> bool {
+    !column.is_empty() && column.null_count() == column.len()
+}
+
 fn present_rule(df: &DataFrame, rule: &'static str, names: &[&str], description: &str) -> RuleResult {
-    let missing: Vec<&str> = names.iter().copied().filter(|n| df.column(n).is_err()).collect();
+    let missing: Vec<String> = names
+        .iter()
+        .filter_map(|n| match df.column(n) {
+            Err(_) => Some((*n).to_string()),
+            Ok(c) if has_no_values(c) => Some(format!("{n} (no values)")),
+            Ok(_) => None,
+        })
+        .collect();
     let r = result(rule, None, description.to_string(), names.join(", "));
     if missing.is_empty() {
         RuleResult {
@@ -198,6 +212,19 @@ fn present_rule(df: &DataFrame, rule: &'static str, names: &[&str], description:
 }
 
 fn missing_values(column: &Column, options: &Options) -> RuleResult {
+    if options.profile == Profile::Document && has_no_values(column) {
+        // §5.1's pandas rule cannot see a column the source never had; whether
+        // it is needed is the required-columns and range rules' call.
+        return RuleResult {
+            observed: Observed::Text("absent: the column has no values".into()),
+            ..result(
+                "missing_values",
+                Some(column.name()),
+                format!("share of missing values in `{}`", column.name()),
+                format!("< {}", options.max_missing_fraction),
+            )
+        };
+    }
     let nulls = scan_nulls(column, options.max_examples);
     let fraction = if column.is_empty() {
         0.0
@@ -220,8 +247,12 @@ fn missing_values(column: &Column, options: &Options) -> RuleResult {
 
 fn range_rule(df: &DataFrame, range: &Range, keep: usize) -> RuleResult {
     let r = result(range.rule, Some(range.column), range.describe(), range.describe());
-    let Ok(column) = df.column(range.column) else {
-        return r.failed_with(absent(range.column));
+    let column = match df.column(range.column) {
+        Ok(c) if has_no_values(c) => {
+            return r.failed_with(Observed::Text(format!("column `{}` has no values", range.column)))
+        }
+        Ok(c) => c,
+        Err(_) => return r.failed_with(absent(range.column)),
     };
     match scan_numeric(column, range.rule, keep, |x| range.fails(x)) {
         Ok(v) => r.with_violations(v),
@@ -363,9 +394,11 @@ fn dtype_fits(kind: Kind, dtype: &DataType) -> Option<bool> {
 
 /// Schema dtype, category, finiteness, sign and interval rules of the strict profile.
 fn strict_column_rules(df: &DataFrame, keep: usize) -> Result<Vec<RuleResult>> {
+    // Columns without values are reported by `schema_columns`; no rule here can judge them.
     let present: Vec<_> = SCHEMA
         .iter()
         .filter_map(|spec| df.column(spec.name).ok().map(|c| (spec, c)))
+        .filter(|(_, c)| !has_no_values(c))
         .collect();
     let mut ranges: Vec<Range> = Vec::new();
     for (spec, _) in &present {

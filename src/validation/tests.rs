@@ -68,6 +68,55 @@ fn absent_columns_fail_the_rules_that_need_them() {
     assert_eq!(r.observed, Observed::Text("column `rtt_ms` is absent".into()));
 }
 
+/// `df` with `names` replaced by all-null columns of their types, as an export
+/// from a server that never stored them gives.
+fn without_values(mut df: DataFrame, names: &[&str]) -> DataFrame {
+    for name in names {
+        let column = df.column(name).unwrap();
+        let nulls = Column::full_null((*name).into(), df.height(), column.dtype());
+        df.with_column(nulls).unwrap();
+    }
+    df
+}
+
+#[test]
+fn columns_the_collector_never_writes_are_absent_not_missing() {
+    let collector = ["node_id", "peer_id", "active_transfers", "hde_throughput_mbps"];
+    let df = without_values(generated(100), &collector);
+    let document = validate(&df, &options(Profile::Document)).unwrap();
+    let failed: Vec<_> = document.iter().filter(|r| !r.passed).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    let r = find(&document, "missing_values", Some("node_id"));
+    assert_eq!(
+        r.observed,
+        Observed::Text("absent: the column has no values".into())
+    );
+
+    let strict = validate(&df, &options(Profile::Strict)).unwrap();
+    let r = find(&strict, "schema_columns", None);
+    assert!(!r.passed);
+    assert_eq!(
+        r.observed,
+        Observed::Text(
+            "absent: node_id (no values), peer_id (no values), active_transfers (no values), \
+             hde_throughput_mbps (no values)"
+                .into()
+        )
+    );
+    assert!(!find(&strict, "missing_values", Some("node_id")).passed);
+}
+
+#[test]
+fn a_required_column_without_values_fails() {
+    let df = without_values(generated(100), &["rtt_ms"]);
+    let results = validate(&df, &options(Profile::Document)).unwrap();
+    let r = find(&results, "required_columns", None);
+    assert_eq!(r.observed, Observed::Text("absent: rtt_ms (no values)".into()));
+    let r = find(&results, "rtt_ms_range", None);
+    assert!(!r.passed);
+    assert_eq!(r.observed, Observed::Text("column `rtt_ms` has no values".into()));
+}
+
 #[test]
 fn empty_frame_is_a_report() {
     let df = generated(0);
