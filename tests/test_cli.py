@@ -103,6 +103,26 @@ def test_bad_csv_line_and_quarantine(tmp_path, dataset):
     assert (tmp_path / "d.csv.rejects.csv").read_text().endswith("oops\n")
 
 
+def test_validate_reports_columns_a_file_lacks(tmp_path, dataset):
+    # The collector's data as the document's pandas export writes it: four columns never there.
+    collected = tmp_path / "collected.csv"
+    pl.read_parquet(dataset).drop("node_id", "peer_id", "active_transfers", "hde_throughput_mbps").write_csv(
+        collected
+    )
+    proc = dwcp("validate", str(collected), "--json")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 0 and report["passed"], proc.stderr
+    absent = [r["column"] for r in report["results"] if str(r["observed"]).startswith("absent")]
+    assert absent == ["node_id", "peer_id", "active_transfers", "hde_throughput_mbps"]
+    assert "read as nulls: node_id, peer_id, active_transfers, hde_throughput_mbps" in proc.stderr
+    proc = dwcp("validate", str(collected), "--profile", "strict")
+    assert proc.returncode == 1 and "schema_columns" in proc.stdout
+    no_rtt = tmp_path / "no_rtt.parquet"
+    pl.read_parquet(dataset).drop("rtt_ms").write_parquet(no_rtt)
+    proc = dwcp("validate", str(no_rtt))
+    assert proc.returncode == 1 and "required_columns" in proc.stdout and "rtt_ms_range" in proc.stdout
+
+
 def test_bad_usage_exits_2(tmp_path):
     proc = dwcp("generate", "-n", "-5", "--out", str(tmp_path / "x.parquet"))
     assert proc.returncode == 2 and "`n`" in proc.stderr

@@ -7,7 +7,7 @@ import json
 import threading
 import time
 import urllib.request
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import ClassVar
 
 import polars as pl
@@ -16,8 +16,9 @@ from polars.testing import assert_frame_equal
 
 import dwcp_data
 from dwcp_data import influx
-from dwcp_data.errors import InfluxError, InvalidArgumentError
+from dwcp_data.errors import DataError, InfluxError, InvalidArgumentError
 
+import collector
 from helpers import END
 from influx_server import InfluxServer, free_port
 
@@ -38,17 +39,191 @@ def test_round_trip_200k_rows(influxd):
     assert_frame_equal(out, df)
 
 
-def test_ids_as_fields_round_trip(influxd):
+def test_default_layout_is_the_collectors(influxd):
     df = dwcp_data.generate_synthetic(5_000, seed=33, end=END)
     influxd.query("CREATE DATABASE fields")
-    influx.write_metrics(df, url=influxd.url, database="fields", tags=influx.TAGS[:5])
+    influx.write_metrics(df, url=influxd.url, database="fields")
     keys = json.loads(influxd.query(f'SHOW FIELD KEYS FROM "{influx.MEASUREMENT}"', db="fields"))
     types = dict(keys["results"][0]["series"][0]["values"])
     assert types["node_id"] == types["peer_id"] == "string" and types["rtt_ms"] == "float"
     tags = json.loads(influxd.query(f'SHOW TAG KEYS FROM "{influx.MEASUREMENT}"', db="fields"))
-    assert sorted(v[0] for v in tags["results"][0]["series"][0]["values"]) == sorted(influx.TAGS[:5])
-    out = influx.export_metrics(url=influxd.url, database="fields", chunk="30d", **window(df))
+    assert sorted(v[0] for v in tags["results"][0]["series"][0]["values"]) == sorted(collector.TAGS)
+    assert influx.TAGS == collector.TAGS
+    out = influx.export_metrics(url=influxd.url, database="fields", **window(df))
     assert_frame_equal(out, df)
+
+
+def test_ids_as_tags_round_trip(influxd):
+    df = dwcp_data.generate_synthetic(3_000, seed=34, end=END)
+    influxd.query("CREATE DATABASE idtags")
+    tags = [*influx.TAGS, "node_id", "peer_id"]
+    influx.write_metrics(df, url=influxd.url, database="idtags", tags=tags)
+    answer = json.loads(influxd.query(f'SHOW TAG KEYS FROM "{influx.MEASUREMENT}"', db="idtags"))
+    assert sorted(v[0] for v in answer["results"][0]["series"][0]["values"]) == sorted(tags)
+    assert_frame_equal(influx.export_metrics(url=influxd.url, database="idtags", **window(df)), df)
+
+
+@pytest.mark.slow
+def test_collectors_points_export_into_the_schema(influxd):
+    # Encoded by the official influxdb-client exactly as §3.1's Go collector builds them.
+    df = dwcp_data.generate_synthetic(20_000, seed=35, end=END, freq="1m")
+    influxd.query("CREATE DATABASE collected")
+    collector.post_lines(influxd.url, "collected", collector.collector_lines(df))
+    out = influx.export_metrics(url=influxd.url, database="collected", **window(df))
+    assert_frame_equal(out, collector.as_collected(df))
+    report = dwcp_data.validate(out)
+    assert report.passed, report
+    absent = {
+        r.column
+        for r in report.results
+        if r.rule == "missing_values" and str(r.observed).startswith("absent")
+    }
+    assert absent == set(collector.NEVER_WRITTEN)
+    strict = dwcp_data.validate(out, profile="strict")
+    assert [r.rule for r in strict.failed_rules] == [
+        "missing_values",
+        "missing_values",
+        "missing_values",
+        "missing_values",
+        "schema_columns",
+    ]
+    cleaned, cleaning = dwcp_data.clean(out, report=True)
+    labelled = dwcp_data.label_oracle(cleaned)
+    assert labelled.height == cleaned.height > 0.7 * df.height
+    assert labelled["oracle_compression"].null_count() == 0
+    assert cleaning.imputed["active_transfers"] == (0, None)
+    metrics = dwcp_data.quality.quality_metrics(labelled)
+    assert metrics["missing_share"]["node_id"] == 1.0 and metrics["rows"] == labelled.height
+
+
+def seconds_from_1000_nodes(n: int) -> pl.DataFrame:
+    """``n`` rows from 1,000 nodes logging once a second, times cut to the second
+    (a CSV backfill): many rows share the collector's five tags and their second."""
+    df = dwcp_data.generate_synthetic(n, seed=36, end=END, freq="1ms")
+    return df.with_columns(
+        (END - pl.duration(seconds=pl.int_range(n) // 1000)).dt.cast_time_unit("us").alias("timestamp"),
+        pl.format("node-{}", pl.int_range(n) % 1000).alias("node_id"),
+    )
+
+
+def count_points(server, database: str) -> int:
+    answer = json.loads(server.query(f'SELECT COUNT("rtt_ms") FROM "{influx.MEASUREMENT}"', db=database))
+    series = answer["results"][0].get("series")
+    return series[0]["values"][0][1] if series else 0
+
+
+@pytest.mark.slow
+def test_colliding_points_raise_before_sending_or_spread(influxd):
+    df = seconds_from_1000_nodes(100_000)
+    influxd.query("CREATE DATABASE collide")
+    with pytest.raises(DataError) as info:
+        influx.write_metrics(df, url=influxd.url, database="collide")
+    lost = df.height - df.select(pl.struct(*influx.TAGS, "timestamp").n_unique()).item()
+    assert info.value.rule == "unique_point" and f"{lost:,} row(s)" in str(info.value)
+    assert lost > 10_000 and count_points(influxd, "collide") == 0  # nothing was sent
+
+    report = influx.write_metrics(df, url=influxd.url, database="collide", on_collision="spread")
+    assert report.points == df.height and count_points(influxd, "collide") == df.height
+    out = influx.export_metrics(url=influxd.url, database="collide", **window(df))
+    # Every row landed, each within a microsecond of its own time (fewer than 1,000 share a second).
+    key = ["node_id", "rtt_ms", "data_size_bytes"]
+    assert out.height == df.height
+    assert_frame_equal(out.drop("timestamp").sort(key), df.drop("timestamp").sort(key))
+    shift = out.sort(key)["timestamp"] - df.sort(key)["timestamp"]
+    assert shift.min() >= timedelta(0) and shift.max() < timedelta(microseconds=1)
+
+
+def test_spread_moves_only_what_collides():
+    base = dwcp_data.generate_synthetic(6, seed=37, end=END).with_columns(
+        pl.lit("us-east-1").alias("region"), pl.lit("us-east-1a").alias("az")
+    )
+    t0 = END.replace(tzinfo=None)
+    times = [t0, t0, t0, t0 + timedelta(microseconds=1), t0 + timedelta(seconds=1), t0]
+    df = base.with_columns(
+        pl.Series("timestamp", times).dt.replace_time_zone("UTC").dt.cast_time_unit("us"),
+        pl.Series("link_type", ["dc"] * 5 + ["wan"], dtype=base.schema["link_type"]),
+        pl.Series("data_type", ["vm_disk"] * 6, dtype=base.schema["data_type"]),
+        pl.Series("current_compression", ["hde"] * 6, dtype=base.schema["current_compression"]),
+    )
+    ns = influx._spread(df, influx.TAGS)["timestamp"].dt.epoch("ns").to_list()
+    start = int(t0.replace(tzinfo=timezone.utc).timestamp()) * 10**9
+    assert [t - start for t in ns] == [0, 1, 2, 1000, 10**9, 0]
+
+
+def test_many_series_warn_with_the_count():
+    df = dwcp_data.generate_synthetic(150_000, seed=38, end=END, freq="1s")
+    with (
+        pytest.warns(influx.SeriesCountWarning, match=r"about 1[0-9]{2},[0-9]{3} series"),
+        pytest.raises(InfluxError),
+    ):
+        influx.write_metrics(
+            df, url=f"http://127.0.0.1:{free_port()}", database="d", tags=[*influx.TAGS, "node_id"], retries=0
+        )
+
+
+def test_unwritable_rows_raise_before_sending(stub):
+    df = dwcp_data.generate_synthetic(10, seed=39, end=END)
+    cases = [
+        (
+            df.with_columns(
+                pl.when(pl.int_range(10) == 7)
+                .then(pl.lit("n1\nevil"))
+                .otherwise(pl.col("node_id"))
+                .alias("node_id")
+            ),
+            "node_id",
+            7,
+        ),
+        (
+            df.with_columns(
+                pl.when(pl.int_range(10) == 3)
+                .then(pl.lit("eu\r"))
+                .otherwise(pl.col("region"))
+                .alias("region")
+            ),
+            "region",
+            3,
+        ),
+        (
+            df.with_columns(
+                pl.when(pl.int_range(10) == 2).then(None).otherwise(pl.col("timestamp")).alias("timestamp")
+            ),
+            "timestamp",
+            2,
+        ),
+    ]
+    for bad, column, row in cases:
+        with pytest.raises(DataError) as info:
+            influx.write_metrics(bad, url=stub, bucket="b", org="o", token="t", batch_size=2)
+        assert (info.value.column, info.value.row) == (column, row) and "nothing was sent" in str(info.value)
+    assert Stub.calls == []
+
+
+def query_requests(server) -> int:
+    with urllib.request.urlopen(f"{server.url}/debug/vars") as r:
+        stats = json.loads(r.read())
+    return sum(v["values"].get("queryReq", 0) for k, v in stats.items() if k.startswith("httpd"))
+
+
+@pytest.mark.slow
+def test_export_queries_follow_the_points_not_the_range():
+    server = InfluxServer()
+    try:
+        server.query("CREATE DATABASE month")
+        df = dwcp_data.generate_synthetic(60_000, seed=40, end=END, freq="43s")  # 30 days
+        influx.write_metrics(df, url=server.url, database="month")
+        month = {"start": END - timedelta(days=30), "end": END + timedelta(seconds=1)}
+        before = query_requests(server)
+        out = influx.export_metrics(url=server.url, database="month", **month)
+        sized = query_requests(server) - before
+        assert_frame_equal(out, df)
+        assert sized == 3  # SHOW DATABASES, one count for every window, one window
+        before = query_requests(server)
+        out = influx.export_metrics(url=server.url, database="month", chunk="6h", **month)
+        assert_frame_equal(out, df)
+        assert query_requests(server) - before == 2 + 121  # no second query per window
+    finally:
+        server.stop()
 
 
 def test_bad_tags():
@@ -65,8 +240,9 @@ def test_max_row_limit_does_not_truncate(influxd_limited):
     raw = json.loads(influxd_limited.query(f'SELECT * FROM "{influx.MEASUREMENT}"', db="metrics"))
     assert raw["results"][0]["series"][0].get("partial") is True  # the server does cut plain queries
     assert len(raw["results"][0]["series"][0]["values"]) == 1000
-    out = influx.export_metrics(url=influxd_limited.url, database="metrics", chunk="10000h", **window(df))
-    assert_frame_equal(out, df)
+    for chunk in ("10000h", None):
+        out = influx.export_metrics(url=influxd_limited.url, database="metrics", chunk=chunk, **window(df))
+        assert_frame_equal(out, df)
 
 
 def test_document_field_names_map_onto_the_schema(influxd):
@@ -108,7 +284,11 @@ def test_write_waits_for_a_busy_server():
     try:
         server.query("CREATE DATABASE metrics")
         df = dwcp_data.generate_synthetic(40_000, seed=7, end=END, freq="1m")
-        report = influx.write_metrics(df, url=server.url, database="metrics", retries=0, concurrency=4)
+        # Node ids as tags: a series per point, which fills the small cache quickly.
+        tags = [*influx.TAGS, "node_id", "peer_id"]
+        report = influx.write_metrics(
+            df, url=server.url, database="metrics", tags=tags, retries=0, concurrency=4
+        )
         assert report.points == df.height
         with urllib.request.urlopen(f"{server.url}/debug/vars") as r:
             stats = json.loads(r.read())
@@ -343,6 +523,14 @@ def test_cli_ingest_and_export(influxd, tmp_path):
     )
     assert proc.returncode == 0 and "Exported 3,000 records" in proc.stdout, proc.stderr
     assert_frame_equal(pl.read_parquet(out), df)
+    csv = tmp_path / "out.csv"  # the design document's own usage: --output metrics.csv
+    proc = subprocess.run(
+        [exe, "export", *conn, "--end", (END + HOUR).isoformat(), "--days", "200", "--output", str(csv)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0 and "Exported 3,000 records" in proc.stdout, proc.stderr
+    assert_frame_equal(dwcp_data.read_training_data(csv), df)
     proc = subprocess.run(
         [
             exe,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import timedelta
 
 import polars as pl
 import pytest
 
 import dwcp_data
+from dwcp_data.errors import DataError
 from dwcp_data.quality import flatten, quality_metrics, to_line_protocol
 
 from helpers import END
@@ -49,5 +51,20 @@ def test_line_protocol_points():
     )
     assert (
         line
-        == 'pipeline_runs,dag_id=my\\ dag ok=true,rows=3i,latency=0.5,note="a \\"b\\"" 1763123696000000000\n'
+        == 'pipeline_runs,dag_id=my\\ dag latency=0.5,note="a \\"b\\"",ok=true,rows=3i 1763123696000000000\n'
     )
+
+
+def test_line_protocol_points_escape_hostile_text():
+    line = to_line_protocol(
+        "pipeline_runs",
+        {"a=b c,d": 'x"\\y', "inf": math.inf, "nan": math.nan, "whole": 2.0, "ünï": "ç"},
+        tags={"dag id": "a,b=c"},
+        time=END,
+    )
+    assert line == (
+        'pipeline_runs,dag\\ id=a\\,b\\=c a\\=b\\ c\\,d="x\\"\\\\y",whole=2.0,ünï="ç" 1763123696000000000\n'
+    )
+    with pytest.raises(DataError) as info:
+        to_line_protocol("pipeline_runs", {"error": "line one\nline two"}, time=END)
+    assert info.value.column == "error"

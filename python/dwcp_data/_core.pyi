@@ -5,7 +5,7 @@ from typing import Any
 import polars as pl
 
 __version__: str
-#: The columns written as InfluxDB tags by default.
+#: The columns written as InfluxDB tags by default (the design document's collector's five).
 INFLUX_TAG_COLUMNS: list[str]
 
 def schema_columns() -> list[tuple[str, str, list[str], str, str, str]]:
@@ -50,9 +50,11 @@ def check_csv(data: bytes) -> list[tuple[int, str | None, str, int, int]]:
 def to_utc_timestamps(series: pl.Series) -> pl.Series:
     """A timestamp column as ``Datetime("us", "UTC")``."""
 
-def encode_line_protocol(df: pl.DataFrame, enum_columns: list[str], tags: list[str]) -> tuple[bytes, int]:
-    """``df`` as InfluxDB line protocol (``tags`` as tags, every other column but
-    ``timestamp`` as a field), and how many rows had no field to write."""
+def encode_line_protocol(
+    df: pl.DataFrame, enum_columns: list[str], measurement: str, tags: list[str]
+) -> tuple[bytes, int]:
+    """``df`` as InfluxDB line protocol points of ``measurement`` (``tags`` as tags,
+    every other column but ``timestamp`` as a field), and how many rows had no field to write."""
 
 def parse_influx_csv(body: bytes) -> tuple[pl.DataFrame, list[str]]:
     """An InfluxQL CSV or Flux annotated-CSV response in the schema, and the Enum columns sent as codes."""

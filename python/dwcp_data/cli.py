@@ -224,10 +224,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     end = args.end or datetime.now(timezone.utc)
     start = args.start or end - timedelta(days=args.days)
     started = time.perf_counter()
-    path = influx.export_to_file(
+    path, rows = influx._export_file(
         args.output, start=start, end=end, chunk=args.chunk, **_connection_args(args)
     )
-    rows = pl.scan_parquet(path).select(pl.len()).collect().item()
     seconds = round(time.perf_counter() - started, 3)
     _emit(
         args,
@@ -242,7 +241,11 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
     tags = influx.TAGS if args.tags is None else [t for t in args.tags.split(",") if t]
     report = influx.write_metrics(
-        _read(args.path, args), tags=tags, batch_size=args.batch_size, **_connection_args(args)
+        _read(args.path, args),
+        tags=tags,
+        on_collision=args.on_collision,
+        batch_size=args.batch_size,
+        **_connection_args(args),
     )
     _emit(
         args,
@@ -354,8 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--start", type=_iso_datetime, default=None, help="first time, ISO 8601 (default end - days)"
     )
     exp.add_argument("--end", type=_iso_datetime, default=None, help="end time, ISO 8601 (default now)")
-    exp.add_argument("--chunk", default="6h", help="window per query (default 6h)")
-    exp.add_argument("--output", required=True, help="Parquet file to write")
+    exp.add_argument(
+        "--chunk",
+        default=None,
+        help="fixed window per query, e.g. 6h (default: windows sized from the server's point counts)",
+    )
+    exp.add_argument("--output", required=True, help="file to write (.parquet or .csv)")
 
     ing = command("ingest", "write a data set to InfluxDB as line protocol", _cmd_ingest)
     reading(ing)
@@ -364,8 +371,14 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument(
         "--tags",
         default=None,
-        help="comma-separated columns written as tags (default: region,az,link_type,data_type,"
-        "current_compression,node_id,peer_id); other text columns become string fields",
+        help="comma-separated columns written as tags (default: the collector's region,az,link_type,"
+        "data_type,current_compression); other text columns become string fields",
+    )
+    ing.add_argument(
+        "--on-collision",
+        choices=["raise", "spread"],
+        default="raise",
+        help="rows sharing tags and time: fail before sending (default) or move them apart by nanoseconds",
     )
     return parser
 

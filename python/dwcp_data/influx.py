@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import gzip
 import http.client
+import itertools
 import json
 import os
 import random
@@ -23,26 +24,29 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
 from dwcp_data import _core
 from dwcp_data._convert import duration_us, epoch_us, utc_datetime
 from dwcp_data._frames import FrameLike, from_core, to_core, to_polars
-from dwcp_data.errors import InfluxError, InvalidArgumentError
+from dwcp_data.errors import DataError, InfluxError, InvalidArgumentError
 from dwcp_data.io import write_frames
 from dwcp_data.schema import SCHEMA
 
 __all__ = [
     "MEASUREMENT",
+    "SERIES_WARNING_THRESHOLD",
     "TAGS",
     "Connection",
+    "SeriesCountWarning",
     "WriteReport",
     "export_metrics",
     "export_to_file",
@@ -51,9 +55,11 @@ __all__ = [
 
 #: The measurement metrics are written to and read from.
 MEASUREMENT = "compression_metrics"
-#: The columns :func:`write_metrics` writes as tags by default: the design
-#: document's five and the node ids.
+#: The columns :func:`write_metrics` writes as tags by default: the five the
+#: design document's Go collector (§3.1) tags.
 TAGS: tuple[str, ...] = tuple(_core.INFLUX_TAG_COLUMNS)
+#: More series than this in one written frame draws a :class:`SeriesCountWarning`.
+SERIES_WARNING_THRESHOLD = 100_000
 _RETRY_STATUS = {429, 500, 502, 503, 504}
 #: Longest single wait between two attempts, in seconds.
 _MAX_BACKOFF = 10.0
@@ -254,6 +260,77 @@ class _Throttle:
             self.limit, self.streak = max(1, self.limit // 2), 0
 
 
+class SeriesCountWarning(UserWarning):
+    """The chosen tags make so many series that InfluxDB will slow down (and,
+    for 1.x, need memory per series on every ``SELECT *``)."""
+
+
+def _series_keys(tags: Sequence[str]) -> list[pl.Expr]:
+    """What makes a point's series: its tag values, a null tag being the same as
+    an empty one (the encoder leaves both out)."""
+    return [pl.col(t).cast(pl.String).fill_null("").alias(t) for t in tags]
+
+
+def _check_writable(frame: pl.DataFrame) -> None:
+    """Raise before anything is sent if a row cannot be written: a null time,
+    or a line break in a text value (line protocol has no escape for it)."""
+    if "timestamp" not in frame.columns:
+        raise DataError(
+            "points need a `timestamp` column", column="timestamp", row=None, rule="line_protocol"
+        )
+    checks = {"timestamp": pl.col("timestamp").is_null()}
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.String):
+            checks[name] = pl.col(name).str.contains(r"[\r\n]").fill_null(False)
+    first_bad = frame.select(
+        pl.when(e).then(pl.int_range(pl.len())).min().alias(n) for n, e in checks.items()
+    )
+    for name, row in first_bad.row(0, named=True).items():
+        if row is not None:
+            problem = (
+                "has no time"
+                if name == "timestamp"
+                else "holds a line break, which line protocol cannot carry"
+            )
+            raise DataError(
+                f"cannot write row {row}: `{name}` {problem}; nothing was sent",
+                column=name,
+                row=row,
+                rule="line_protocol",
+            )
+
+
+def _collisions(frame: pl.DataFrame, tags: Sequence[str]) -> pl.Series:
+    """Rows whose tag set and time an earlier row already has: InfluxDB would
+    keep one point for both (the later one's fields overwrite the earlier's)."""
+    key = pl.struct(*_series_keys(tags), pl.col("timestamp").dt.epoch("ns"))
+    return frame.select(key.is_first_distinct().not_().arg_true()).to_series()
+
+
+def _spread(frame: pl.DataFrame, tags: Sequence[str]) -> pl.DataFrame:
+    """``frame`` with its times as ns, moved apart by whole nanoseconds so that no
+    two rows of one tag set share a time: within a tag set, in time order, each
+    row gets the smallest time that is at least its own and later than the
+    previous row's (rows that did not collide keep their time)."""
+    keys = [f"__tag{i}" for i in range(len(tags))]
+    t, i = pl.col("__t"), pl.col("__i")
+    spread = (
+        frame.select(
+            pl.int_range(pl.len()).alias("__row"),
+            pl.col("timestamp").dt.epoch("ns").alias("__t"),
+            *(e.alias(k) for e, k in zip(_series_keys(tags), keys, strict=True)),
+        )
+        .sort([*keys, "__t", "__row"])
+        .with_columns(pl.int_range(pl.len()).over(keys).alias("__i"))
+        .with_columns((i + (t - i).cum_max().over(keys)).alias("__t"))
+        .sort("__row")
+    )
+    time_zone = getattr(frame.schema["timestamp"], "time_zone", None) or "UTC"
+    return frame.with_columns(
+        pl.from_epoch(spread["__t"], "ns").dt.replace_time_zone(time_zone).alias("timestamp")
+    )
+
+
 @dataclass(frozen=True)
 class WriteReport:
     """What :func:`write_metrics` sent: ``points`` written, ``skipped`` rows
@@ -276,6 +353,7 @@ def write_metrics(
     username: str | None = None,
     password: str | None = None,
     tags: Sequence[str] = TAGS,
+    on_collision: Literal["raise", "spread"] = "raise",
     batch_size: int = 5000,
     concurrency: int = 4,
     timeout: float = 120.0,
@@ -283,21 +361,30 @@ def write_metrics(
 ) -> WriteReport:
     """Write a training-schema frame to InfluxDB as measurement ``compression_metrics``.
 
-    Tags: the ``tags`` columns, by default :data:`TAGS` (``region``, ``az``,
-    ``link_type``, ``data_type``, ``current_compression``, ``node_id``,
-    ``peer_id``); empty and null tags are left out. Every other column is a
-    typed field: integers with the ``i`` suffix, floats, text as strings;
-    nulls, NaN and infinities left out. ``timestamp`` is the point time in ns.
-    Batches of ``batch_size`` rows are encoded in Rust, gzip-compressed and
-    posted ``concurrency`` at a time. Used for backfills and to seed test
-    servers. :func:`export_metrics` reads either layout back.
+    The layout is the design document's collector's (§3.1): tags are the
+    ``tags`` columns, by default :data:`TAGS` (``region``, ``az``,
+    ``link_type``, ``data_type``, ``current_compression``); empty and null tags
+    are left out. Every other column is a typed field (``node_id`` and
+    ``peer_id`` are string fields): integers with the ``i`` suffix, floats,
+    text as strings; nulls, NaN and infinities left out. ``timestamp`` is the
+    point time in ns. Batches of ``batch_size`` rows are encoded in Rust,
+    gzip-compressed and posted ``concurrency`` at a time. Used for backfills
+    and to seed test servers. :func:`export_metrics` reads any layout back.
 
     Every distinct tag combination is a series, and InfluxDB's cost per point
-    grows with the number of series: writing ``node_id`` and ``peer_id`` as
-    fields (``tags=TAGS[:5]``) makes writes and exports several times faster
-    on data with many node pairs (see BENCHMARKS.md). A point is identified by
-    its time and tags: rows sharing both overwrite each other, so the fewer
-    the tags, the more rows need timestamps of their own.
+    grows with the number of series (with ``node_id`` and ``peer_id`` as tags,
+    about one per point: see BENCHMARKS.md). When the chosen tags make more
+    than :data:`SERIES_WARNING_THRESHOLD` series in the frame, a
+    :class:`SeriesCountWarning` gives the count.
+
+    Nothing is lost silently. InfluxDB keeps one point per tag set and time:
+    rows sharing both would overwrite each other. Such collisions are found
+    before anything is sent; ``on_collision="raise"`` (the default) raises
+    :class:`~dwcp_data.errors.DataError` with their count and first rows,
+    ``"spread"`` moves colliding rows apart by whole nanoseconds (within a tag
+    set, in time order, each to the first free nanosecond at or after its
+    time) so that every row lands. Rows with a null time or a line break in a
+    text value also raise before anything is sent.
 
     A busy server (HTTP 429, 503, or a full write cache) is waited for with
     exponential backoff for up to ``timeout`` seconds before giving up, and
@@ -305,10 +392,17 @@ def write_metrics(
     answer, raised again by one after ``concurrency`` writes in a row succeed).
 
     Raises:
+        dwcp_data.errors.DataError: colliding points (``on_collision="raise"``),
+            a null time or a line break in a text value; nothing was sent.
         dwcp_data.errors.InfluxError: the server is unreachable, refuses the
             credentials, does not know the database or bucket, or rejects a batch.
     """
     conn = Connection(url, database, bucket, org, token, username, password, timeout, retries)
+    if on_collision not in ("raise", "spread"):
+        raise InvalidArgumentError(
+            f"invalid argument `on_collision`: must be 'raise' or 'spread', got {on_collision!r}",
+            param="on_collision",
+        )
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
         raise InvalidArgumentError(
             f"invalid argument `batch_size`: must be a positive whole number, got {batch_size!r}",
@@ -321,6 +415,28 @@ def write_metrics(
         )
     polars_df = to_polars(df)
     tag_columns = _tag_columns(tags, polars_df.schema)
+    _check_writable(polars_df)
+    colliding = _collisions(polars_df, tag_columns)
+    if colliding.len() and on_collision == "raise":
+        raise DataError(
+            f"{colliding.len():,} row(s) share their tags ({', '.join(tag_columns)}) and timestamp "
+            f"with an earlier row, and InfluxDB would keep one point for each such set (first "
+            f"colliding rows: {colliding.head(5).to_list()}); nothing was sent. Pass "
+            "on_collision='spread' to move them apart by nanoseconds, or tag a column that tells them apart",
+            column="timestamp",
+            row=int(colliding[0]),
+            rule="unique_point",
+        )
+    if colliding.len():
+        polars_df = _spread(polars_df, tag_columns)
+    series = polars_df.select(pl.struct(_series_keys(tag_columns)).n_unique()).item() if tag_columns else 1
+    if series > SERIES_WARNING_THRESHOLD:
+        warnings.warn(
+            f"the tags {tag_columns} make about {series:,} series in these {polars_df.height:,} rows; "
+            "InfluxDB's cost per point grows with the series count: consider fewer tags",
+            SeriesCountWarning,
+            stacklevel=2,
+        )
     frame, codes = to_core(polars_df)
     started = time.perf_counter()
 
@@ -328,7 +444,7 @@ def write_metrics(
 
     def send(offset: int) -> tuple[int, int]:
         batch = frame.slice(offset, batch_size)
-        body, skipped = _core.encode_line_protocol(batch, codes, tag_columns)
+        body, skipped = _core.encode_line_protocol(batch, codes, MEASUREMENT, tag_columns)
         if body:
             with throttle:
                 conn.write(body, throttle.busy)
@@ -367,22 +483,39 @@ def _tag_columns(tags: Sequence[str], schema: pl.Schema) -> list[str]:
 # --- exporting ------------------------------------------------------------------------------------
 
 
-def _windows(start: datetime, end: datetime, chunk: timedelta | str) -> Iterator[tuple[int, int]]:
-    """``[a, b)`` windows in ns covering ``[start, end)``."""
+#: Points an automatically sized export window aims at: large enough that the
+#: server's cost per query does not matter, small enough that two answers and
+#: one frame stay a few hundred MB.
+WINDOW_POINTS = 250_000
+#: Count buckets over the range, at the most, when sizing windows from the data.
+_MAX_BUCKETS = 5_000
+_HOUR_NS = 3_600 * 10**9
+
+
+@dataclass(frozen=True)
+class _Window:
+    """``[lo, hi)`` in ns, and the least number of points the server said it holds
+    (``None`` where no count was asked: the Flux path)."""
+
+    lo: int
+    hi: int
+    expected: int | None = None
+
+
+def _range_ns(start: datetime, end: datetime) -> tuple[int, int]:
     a = epoch_us(utc_datetime(start, "start")) * 1000
     b = epoch_us(utc_datetime(end, "end")) * 1000
     if a >= b:
         raise InvalidArgumentError("invalid argument `end`: must be after `start`", param="end")
-    step = duration_us(chunk, "chunk") * 1000
-    for lo in range(a, b, step):
-        yield lo, min(lo + step, b)
+    return a, b
+
+
+def _fixed_windows(a: int, b: int, step: int) -> list[_Window]:
+    return [_Window(lo, min(lo + step, b)) for lo in range(a, b, step)]
 
 
 def _check_database(conn: Connection) -> None:
-    body = conn.request("GET", "/query", {"q": "SHOW DATABASES"})
-    result = json.loads(body)["results"][0]
-    if "error" in result:
-        raise InfluxError(f"{conn.base}: {result['error']}", url=conn.base, kind="server")
+    result = _json_result(conn, conn.request("GET", "/query", {"q": "SHOW DATABASES"}))
     names = {row[0] for series in result.get("series", []) for row in series.get("values", [])}
     if conn.database not in names:
         raise InfluxError(
@@ -390,47 +523,80 @@ def _check_database(conn: Connection) -> None:
         )
 
 
-def _influxql_window(conn: Connection, lo: int, hi: int, depth: int = 0) -> list[pl.DataFrame]:
-    """One window over InfluxQL, checked against the server's own point count;
-    a short answer is fetched again in halves."""
-    where = f'FROM "{MEASUREMENT}" WHERE time >= {lo} AND time < {hi}'
-    params = {"db": conn.database or "", "epoch": "ns", "chunked": "true", "chunk_size": "10000"}
-    body = conn.request(
-        "GET", "/query", {**params, "q": f"SELECT * {where}"}, headers={"Accept": "application/csv"}
-    )
-    frame = from_core(_core.parse_influx_csv(body))
-    counted = json.loads(
-        conn.request(
-            "GET", "/query", {"db": conn.database or "", "q": f'SELECT COUNT("{_COUNTED_FIELD}") {where}'}
-        )
-    )
-    result = counted["results"][0]
+def _json_result(conn: Connection, body: bytes) -> dict[str, Any]:
+    """The first statement's result of an InfluxQL JSON answer, or ``InfluxError``."""
+    try:
+        result = json.loads(body)["results"][0]
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise InfluxError(
+            f"{conn.base}: not an InfluxQL answer: {body[:200]!r}", url=conn.base, kind="server"
+        ) from None
     if "error" in result:
         raise InfluxError(f"{conn.base}: {result['error']}", url=conn.base, kind="server")
-    expected = max(
-        (
-            max(v for v in row[1:] if v is not None)
-            for s in result.get("series", [])
-            for row in s.get("values", [])
+    return result
+
+
+def _where(lo: int, hi: int) -> str:
+    return f'FROM "{MEASUREMENT}" WHERE time >= {lo} AND time < {hi}'
+
+
+def _counted_windows(conn: Connection, a: int, b: int, step: int) -> list[_Window]:
+    """``[a, b)`` cut into ``step``-long windows with the server's count of
+    :data:`_COUNTED_FIELD` values in each, from one ``GROUP BY time`` query."""
+    count = _json_result(
+        conn,
+        conn.request(
+            "GET",
+            "/query",
+            {
+                "db": conn.database or "",
+                "epoch": "ns",
+                "q": f'SELECT COUNT("{_COUNTED_FIELD}") {_where(a, b)} '
+                f"GROUP BY time({step}ns, {a % step}ns) fill(0)",
+            },
         ),
-        default=0,
     )
-    if frame.height >= expected:
-        return [frame]
-    if hi - lo <= 1 or depth >= 40:
-        raise InfluxError(
-            f"{conn.base}: the server returned {frame.height} of {expected} points for "
-            f"[{lo}, {hi}) ns and smaller windows did not help",
-            url=conn.base,
-            kind="incomplete",
-        )
-    mid = (lo + hi) // 2
-    return _influxql_window(conn, lo, mid, depth + 1) + _influxql_window(conn, mid, hi, depth + 1)
+    counts = {int(row[0]): int(row[1] or 0) for s in count.get("series", []) for row in s.get("values", [])}
+    return [_Window(w.lo, w.hi, counts.get(w.lo, 0)) for w in _fixed_windows(a, b, step)]
 
 
-def _flux_window(conn: Connection, lo: int, hi: int) -> list[pl.DataFrame]:
+def _sized_windows(buckets: list[_Window], most: int) -> list[_Window]:
+    """Consecutive buckets merged into windows of at most ``most`` counted
+    points (a bucket holding more stands alone); together they still cover
+    the whole range, so points without the counted field are read too."""
+    windows: list[_Window] = []
+    for bucket in buckets:
+        last = windows[-1] if windows else None
+        if last is not None and (last.expected or 0) + (bucket.expected or 0) <= most:
+            windows[-1] = _Window(last.lo, bucket.hi, (last.expected or 0) + (bucket.expected or 0))
+        else:
+            windows.append(bucket)
+    return windows
+
+
+def _plan(conn: Connection, start: datetime, end: datetime, chunk: timedelta | str | None) -> list[_Window]:
+    """The windows an export reads. InfluxQL: one count query gives every
+    window's expected points (``chunk=None`` sizes windows from those counts);
+    Flux: ``chunk``-long windows, one day when ``None``."""
+    a, b = _range_ns(start, end)
+    if conn.database is None:
+        step = duration_us(chunk if chunk is not None else "1d", "chunk") * 1000
+        return _fixed_windows(a, b, step)
+    _check_database(conn)
+    if chunk is not None:
+        return _counted_windows(conn, a, b, duration_us(chunk, "chunk") * 1000)
+    step = max(_HOUR_NS, -(-(b - a) // _MAX_BUCKETS))
+    return _sized_windows(_counted_windows(conn, a, b, step), WINDOW_POINTS)
+
+
+def _fetch(conn: Connection, window: _Window) -> bytes:
+    """The raw answer for one window: InfluxQL ``SELECT *`` as chunked CSV, or Flux's annotated CSV."""
+    if conn.database is not None:
+        params = {"db": conn.database, "epoch": "ns", "chunked": "true", "chunk_size": "10000"}
+        query = f"SELECT * {_where(window.lo, window.hi)}"
+        return conn.request("GET", "/query", {**params, "q": query}, headers={"Accept": "application/csv"})
     flux = (
-        f'from(bucket: "{conn.bucket}") |> range(start: time(v: {lo}), stop: time(v: {hi}))'
+        f'from(bucket: "{conn.bucket}") |> range(start: time(v: {window.lo}), stop: time(v: {window.hi}))'
         f' |> filter(fn: (r) => r._measurement == "{MEASUREMENT}")'
         ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
         ' |> drop(columns: ["_start", "_stop", "_measurement"])'
@@ -442,27 +608,52 @@ def _flux_window(conn: Connection, lo: int, hi: int) -> list[pl.DataFrame]:
             "dialect": {"annotations": ["datatype", "group", "default"], "header": True},
         }
     )
-    answer = conn.request(
+    return conn.request(
         "POST",
         "/api/v2/query",
         {"org": conn.org or ""},
         body.encode(),
         {"Content-Type": "application/json", "Accept": "application/csv"},
     )
-    return [from_core(_core.parse_influx_csv(answer))]
+
+
+def _complete(conn: Connection, window: _Window, frame: pl.DataFrame, depth: int = 0) -> list[pl.DataFrame]:
+    """``frame`` if it holds the window's counted points; else the window read
+    again in halves, each checked against its own count (an answer cut short
+    by the server), raising if that does not help."""
+    if window.expected is None or frame.height >= window.expected:
+        return [frame]
+    if window.hi - window.lo <= 1 or depth >= 40:
+        raise InfluxError(
+            f"{conn.base}: the server returned {frame.height} of {window.expected} points for "
+            f"[{window.lo}, {window.hi}) ns and smaller windows did not help",
+            url=conn.base,
+            kind="incomplete",
+        )
+    mid = (window.lo + window.hi) // 2
+    parts = []
+    for half in _counted_windows(conn, window.lo, window.hi, mid - window.lo):
+        parts += _complete(conn, half, from_core(_core.parse_influx_csv(_fetch(conn, half))), depth + 1)
+    return parts
 
 
 def _export_frames(
-    conn: Connection, start: datetime, end: datetime, chunk: timedelta | str
+    conn: Connection, start: datetime, end: datetime, chunk: timedelta | str | None
 ) -> Iterator[pl.DataFrame]:
-    windows = list(_windows(start, end, chunk))
-    if conn.database is not None:
-        _check_database(conn)
-    for lo, hi in windows:
-        parts = _influxql_window(conn, lo, hi) if conn.database is not None else _flux_window(conn, lo, hi)
-        for part in parts:
-            if part.height:
-                yield part.sort("timestamp", maintain_order=True)
+    """Every window's points in the schema, in time order; the next window's
+    answer is fetched while the current one is parsed."""
+    windows = _plan(conn, start, end, chunk)
+    with ThreadPoolExecutor(max_workers=1) as prefetch:
+        upcoming = iter(windows)
+        pending = [prefetch.submit(_fetch, conn, w) for w in itertools.islice(upcoming, 1)]
+        for window in windows:
+            body = pending.pop().result()
+            pending = [prefetch.submit(_fetch, conn, w) for w in itertools.islice(upcoming, 1)]
+            frame = from_core(_core.parse_influx_csv(body))
+            del body
+            for part in _complete(conn, window, frame):
+                if part.height:
+                    yield part.sort("timestamp", maintain_order=True)
 
 
 def export_metrics(
@@ -476,13 +667,20 @@ def export_metrics(
     token: str | None = None,
     username: str | None = None,
     password: str | None = None,
-    chunk: timedelta | str = timedelta(hours=6),
+    chunk: timedelta | str | None = None,
     timeout: float = 120.0,
     retries: int = 4,
 ) -> pl.DataFrame:
     """Export ``compression_metrics`` points in ``[start, end)`` into the training schema.
 
-    The range is read in ``chunk``-long windows. Stored names are mapped onto
+    The range is read window by window. By default (``chunk=None``) windows
+    are sized from the data: one InfluxQL query counts the points per hour (or
+    per 1/5000 of the range, if longer) and consecutive hours are merged into
+    windows of up to :data:`WINDOW_POINTS` points, so the number of queries
+    follows the number of points, not the length of the range. ``chunk``
+    (``"6h"``, a ``timedelta``) asks for fixed windows instead; over Flux,
+    which is not counted, windows are one day long by default. The next
+    window's answer is fetched while the current one is parsed. Stored names are mapped onto
     §2.1's (``bandwidth_mbps`` → ``available_bandwidth_mbps``, ``compressibility``
     → ``compressibility_score``); the result has exactly the schema's columns
     and types, with nulls for fields the server does not have (the design
@@ -491,9 +689,10 @@ def export_metrics(
 
     Never truncated silently: InfluxQL windows are read with ``chunked=true``
     (which ``max-row-limit`` does not cut) and checked against the server's
-    count of ``rtt_ms`` values (a required field, so a lower bound of the
-    points); a short answer is fetched again in smaller windows, and
-    raises if that does not help.
+    count of ``rtt_ms`` values in that window (a required field, so a lower
+    bound of the points; the counts of every window come from the one query
+    above); a short answer is fetched again in halves, and raises if that
+    does not help.
 
     Raises:
         dwcp_data.errors.InfluxError: unreachable server, refused credentials,
@@ -507,7 +706,7 @@ def export_metrics(
 
 
 def export_to_file(out: str | os.PathLike[str], **kwargs: Any) -> Path:
-    """:func:`export_metrics` streamed to a Parquet file, one window at a time.
+    """:func:`export_metrics` streamed to a Parquet (or, by suffix, CSV) file, one window at a time.
 
     Takes :func:`export_metrics`' arguments. Memory holds one window; the file
     appears at ``out`` only when the export succeeded (temporary file, then
@@ -516,10 +715,15 @@ def export_to_file(out: str | os.PathLike[str], **kwargs: Any) -> Path:
     Returns:
         ``out``.
     """
+    return _export_file(out, **kwargs)[0]
+
+
+def _export_file(out: str | os.PathLike[str], **kwargs: Any) -> tuple[Path, int]:
+    """:func:`export_to_file`, returning the path and the number of rows written."""
     start, end = kwargs.pop("start"), kwargs.pop("end")
-    chunk = kwargs.pop("chunk", timedelta(hours=6))
+    chunk = kwargs.pop("chunk", None)
     try:
         conn = Connection(**kwargs)
     except TypeError as exc:
         raise InvalidArgumentError(f"invalid arguments: {exc}", param="kwargs") from None
-    return write_frames(_export_frames(conn, start, end, chunk), out, SCHEMA)[0]
+    return write_frames(_export_frames(conn, start, end, chunk), out, SCHEMA)

@@ -7,7 +7,9 @@ from typing import Any
 
 import polars as pl
 
+from dwcp_data import _core
 from dwcp_data._frames import FrameLike, to_polars
+from dwcp_data.errors import InvalidArgumentError
 from dwcp_data.labelling import LABEL_COLUMN
 from dwcp_data.pipeline import label_shares
 
@@ -51,18 +53,6 @@ def quality_metrics(df: FrameLike, *, now: datetime | None = None) -> dict[str, 
     return out
 
 
-def _field(name: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return f"{name}={str(value).lower()}"
-    if isinstance(value, int):
-        return f"{name}={value}i"
-    if isinstance(value, float):
-        return f"{name}={value!r}" if value == value else None
-    return f'{name}="{str(value).replace(chr(34), chr(92) + chr(34))}"'
-
-
 def to_line_protocol(
     measurement: str,
     fields: dict[str, Any],
@@ -70,15 +60,24 @@ def to_line_protocol(
     tags: dict[str, str] | None = None,
     time: datetime | None = None,
 ) -> str:
-    """One line-protocol point (for the small ``data_quality`` and ``pipeline_runs`` points)."""
-    tag_text = "".join(
-        f",{k}={v.replace(' ', chr(92) + ' ').replace(',', chr(92) + ',')}"
-        for k, v in sorted((tags or {}).items())
-        if v
-    )
-    field_text = ",".join(f for f in (_field(k, v) for k, v in fields.items()) if f)
-    when = int((time or datetime.now(timezone.utc)).timestamp() * 1e9)
-    return f"{measurement}{tag_text} {field_text} {when}\n"
+    """One line-protocol point (for the small ``data_quality`` and ``pipeline_runs``
+    points), encoded by the same Rust encoder as the metrics: keys and tag values
+    escaped, strings quoted, booleans and integers typed; ``None``, NaN and
+    infinities left out, as are empty tags. Text with a line break raises
+    :class:`~dwcp_data.errors.DataError`."""
+    tags = {k: v for k, v in (tags or {}).items() if v}
+    columns: dict[str, pl.Series] = {
+        "timestamp": pl.Series([time or datetime.now(timezone.utc)], dtype=pl.Datetime("us", "UTC"))
+    }
+    for name, value in [*tags.items(), *fields.items()]:
+        if value is None:
+            continue
+        if name in columns:
+            raise InvalidArgumentError(f"invalid argument `fields`: {name!r} is given twice", param="fields")
+        dtype = pl.Float64 if isinstance(value, float) else None  # an int-valued float stays a float
+        columns[name] = pl.Series([value], dtype=dtype)
+    body, _ = _core.encode_line_protocol(pl.DataFrame(columns), [], measurement, list(tags))
+    return body.decode()
 
 
 def flatten(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -7,18 +7,12 @@ use rayon::prelude::*;
 
 use crate::error::{DwcpError, Result};
 
-/// The measurement every metric is written to.
+/// The measurement every compression metric is written to.
 pub const MEASUREMENT: &str = "compression_metrics";
-/// Columns written as tags by default (the design document's five, plus the node ids).
-pub const TAG_COLUMNS: [&str; 7] = [
-    "region",
-    "az",
-    "link_type",
-    "data_type",
-    "current_compression",
-    "node_id",
-    "peer_id",
-];
+/// Columns written as tags by default: the five the design document's Go
+/// collector (§3.1) tags. Node ids are string fields: as tags they would make
+/// about one series per point.
+pub const TAG_COLUMNS: [&str; 5] = ["region", "az", "link_type", "data_type", "current_compression"];
 
 /// Rows encoded per parallel task.
 const BLOCK: usize = 4096;
@@ -29,6 +23,23 @@ enum Writer {
     Text(StringChunked),
     Float(Float64Chunked),
     Int(Int64Chunked),
+    Bool(BooleanChunked),
+}
+
+/// Whether `text` holds a line break, which ends a point in line protocol
+/// whatever the escaping (InfluxDB 1.x has no escape for it).
+fn has_line_break(text: &str) -> bool {
+    text.bytes().any(|b| b == b'\n' || b == b'\r')
+}
+
+/// The error for a text value that cannot be written.
+fn unwritable(column: &str, row: usize) -> DwcpError {
+    DwcpError::Data {
+        column: column.to_string(),
+        row: Some(row),
+        rule: "line_protocol",
+        message: "a line break in a text value would end the point early; refused".into(),
+    }
 }
 
 /// Appends `text` with line protocol's escapes for tag keys, tag values and
@@ -54,14 +65,25 @@ fn escaped_with(out: &mut Vec<u8>, text: &str, special: impl Fn(u8) -> bool) {
     }
 }
 
-/// `df` as line protocol, one line per row with at least one field, and the
-/// number of rows skipped because every field was null.
+/// `df` as line protocol points of `measurement`, one line per row with at
+/// least one field, and the number of rows skipped because every field was null.
 ///
 /// `timestamp` (Datetime) becomes the point's time in ns; the `tags` present
 /// in `df` become tags (empty and null tags are left out, as InfluxDB
 /// requires); every other column becomes a field: integers with the `i`
-/// suffix, floats in their shortest exact form, text quoted, nulls left out.
-pub fn encode(df: &DataFrame, tags: &[&str]) -> Result<(Vec<u8>, usize)> {
+/// suffix, floats in their shortest exact form (NaN and infinities left out),
+/// booleans, text quoted, nulls left out. Text holding a line break is refused.
+pub fn encode(df: &DataFrame, measurement: &str, tags: &[&str]) -> Result<(Vec<u8>, usize)> {
+    if measurement.is_empty() || has_line_break(measurement) {
+        return Err(DwcpError::InvalidArgument {
+            param: "measurement",
+            message: format!("{measurement:?} is not a measurement name"),
+        });
+    }
+    let mut measurement_key = Vec::new();
+    escaped_with(&mut measurement_key, measurement, |b| {
+        matches!(b, b',' | b' ' | b'\\')
+    });
     let time = df.column("timestamp").map_err(|_| DwcpError::Data {
         column: "timestamp".into(),
         row: None,
@@ -87,6 +109,8 @@ pub fn encode(df: &DataFrame, tags: &[&str]) -> Result<(Vec<u8>, usize)> {
             DataType::String | DataType::Enum(..) | DataType::Categorical(..)
         ) {
             Writer::Text(text()?)
+        } else if matches!(dtype, DataType::Boolean) {
+            Writer::Bool(column.bool()?.rechunk().into_owned())
         } else if dtype.is_integer() {
             Writer::Int(column.cast(&DataType::Int64)?.i64()?.rechunk().into_owned())
         } else if dtype.is_float() {
@@ -96,9 +120,17 @@ pub fn encode(df: &DataFrame, tags: &[&str]) -> Result<(Vec<u8>, usize)> {
                 column: name.to_string(),
                 row: None,
                 rule: "line_protocol",
-                message: format!("only text and numeric columns can be written, found {dtype}"),
+                message: format!("only text, numeric and boolean columns can be written, found {dtype}"),
             });
         };
+        if has_line_break(name) {
+            return Err(DwcpError::Data {
+                column: name.to_string(),
+                row: None,
+                rule: "line_protocol",
+                message: "a line break in a column name cannot be written; refused".into(),
+            });
+        }
         let mut key = Vec::new();
         escaped(&mut key, name);
         writers.push((String::from_utf8_lossy(&key).into_owned(), writer));
@@ -121,10 +153,13 @@ pub fn encode(df: &DataFrame, tags: &[&str]) -> Result<(Vec<u8>, usize)> {
                     });
                 };
                 let start = out.len();
-                out.extend_from_slice(MEASUREMENT.as_bytes());
+                out.extend_from_slice(&measurement_key);
                 for (key, writer) in &writers {
                     if let Writer::Tag(ca) = writer {
                         if let Some(v) = ca.get(row).filter(|v| !v.is_empty()) {
+                            if has_line_break(v) {
+                                return Err(unwritable(key, row));
+                            }
                             out.push(b',');
                             out.extend_from_slice(key.as_bytes());
                             out.push(b'=');
@@ -146,7 +181,15 @@ pub fn encode(df: &DataFrame, tags: &[&str]) -> Result<(Vec<u8>, usize)> {
                             .map(|v| write!(out, "{v:?}"))
                             .is_some(),
                         Writer::Int(ca) => ca.get(row).map(|v| write!(out, "{v}i")).is_some(),
-                        Writer::Text(ca) => ca.get(row).map(|v| quoted(&mut out, v)).is_some(),
+                        Writer::Bool(ca) => ca.get(row).map(|v| write!(out, "{v}")).is_some(),
+                        Writer::Text(ca) => match ca.get(row) {
+                            Some(v) if has_line_break(v) => return Err(unwritable(key, row)),
+                            Some(v) => {
+                                quoted(&mut out, v);
+                                true
+                            }
+                            None => false,
+                        },
                     };
                     if written {
                         separator = b',';
@@ -196,12 +239,47 @@ mod tests {
         )
         .unwrap();
         let df = with_utc_time(df);
-        let (body, skipped) = encode(&df, &TAG_COLUMNS).unwrap();
+        let (body, skipped) = encode(&df, MEASUREMENT, &TAG_COLUMNS).unwrap();
         assert_eq!(
             String::from_utf8(body).unwrap(),
             "compression_metrics,region=us\\ east data_size_bytes=10i,rtt_ms=1.5 1700000000000000000\n"
         );
         assert_eq!(skipped, 1);
+    }
+
+    #[test]
+    fn other_measurements_and_booleans() {
+        let df = df!(
+            "timestamp" => [1_700_000_000_000_000i64],
+            "success" => [false],
+            "error" => ["a \"b\" = c"],
+        )
+        .unwrap();
+        let (body, _) = encode(&with_utc_time(df), "pipeline runs", &[]).unwrap();
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            "pipeline\\ runs error=\"a \\\"b\\\" = c\",success=false 1700000000000000000\n"
+        );
+        let empty = with_utc_time(df!("timestamp" => [0i64], "x" => [1i64]).unwrap());
+        assert!(encode(&empty, "", &[]).is_err());
+        assert!(encode(&empty, "a\nb", &[]).is_err());
+    }
+
+    #[test]
+    fn line_breaks_in_text_are_refused_with_their_row() {
+        for (tags, column) in [(&["region"][..], "region"), (&[][..], "node_id")] {
+            let df = df!(
+                "timestamp" => [1_700_000_000_000_000i64, 1_700_000_001_000_000],
+                "region" => ["eu", if column == "region" { "eu\nevil" } else { "eu" }],
+                "node_id" => ["n1", if column == "node_id" { "n1\revil" } else { "n1" }],
+            )
+            .unwrap();
+            let err = encode(&with_utc_time(df), MEASUREMENT, tags).unwrap_err();
+            let DwcpError::Data { column: c, row, .. } = err else {
+                panic!("expected a data error, got {err:?}");
+            };
+            assert_eq!((c.as_str(), row), (column, Some(1)));
+        }
     }
 
     #[test]
@@ -213,7 +291,7 @@ mod tests {
         )
         .unwrap();
         let df = with_utc_time(df);
-        let (body, skipped) = encode(&df, &["region"]).unwrap();
+        let (body, skipped) = encode(&df, MEASUREMENT, &["region"]).unwrap();
         assert_eq!(
             String::from_utf8(body).unwrap(),
             "compression_metrics,region=eu node_id=\"n \\\"1\\\" \\\\ x\" 1700000000000000000\n"

@@ -316,17 +316,20 @@ fn clean<'py>(
     Ok((df, codes, cleaning_report_dict(py, report)?))
 }
 
-/// A frame as InfluxDB line protocol (the `tags` columns as tags, every other
+/// A frame as InfluxDB line protocol points of `measurement` (the `tags` columns as tags, every other
 /// column but `timestamp` as a field), and how many rows had no field to write.
 #[pyfunction]
 fn encode_line_protocol<'py>(
     py: Python<'py>,
     df: PyDataFrame,
     enum_columns: Vec<String>,
+    measurement: &str,
     tags: Vec<String>,
 ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
     let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
-    let (body, skipped) = run(py, || influx::encode(&frame_in(df, &enum_columns)?, &tags))?;
+    let (body, skipped) = run(py, || {
+        influx::encode(&frame_in(df, &enum_columns)?, measurement, &tags)
+    })?;
     Ok((PyBytes::new(py, &body), skipped))
 }
 
