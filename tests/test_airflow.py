@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -15,6 +16,10 @@ import pytest
 
 import dwcp_data
 from dwcp_data import influx
+
+import collector
+from helpers import run_python
+from influx_server import free_port
 
 LOGICAL = datetime(2025, 11, 16, 2, 0, tzinfo=timezone.utc)
 DASHBOARD = Path(dwcp_data.__file__).parent / "grafana" / "dwcp_data_quality.json"
@@ -25,7 +30,8 @@ from datetime import datetime
 from pathlib import Path
 import dwcp_data
 dags = Path(sys.argv[2])
-shutil.copy(Path(dwcp_data.__file__).parent / "dags" / "compression_selector_training.py", dags)
+if not list(dags.glob("*.py")):
+    shutil.copy(Path(dwcp_data.__file__).parent / "dags" / "compression_selector_training.py", dags)
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=str(dags))
 assert not bag.import_errors, bag.import_errors
@@ -35,21 +41,32 @@ tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 print(json.dumps({"state": str(run.state), "tasks": tasks}))
 """
 
+#: A DAG file that alerts through the SMTP provider's notifier, as the README shows.
+SMTP_DAG = """
+from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+from dwcp_data.airflow import make_dag
 
-def run_dag(tmp: Path, influx_url: str, database: str) -> dict:
+dag = make_dag(on_failure=SmtpNotifier(to="ml-alerts@company.com", from_email="airflow@dwcp.test"))
+"""
+
+
+def run_dag(
+    tmp: Path, connection: dict, *, dag_file: str | None = None, env: dict[str, str] | None = None
+) -> dict:
+    """One ``dag.test()`` of the shipped DAG (or ``dag_file``) in a fresh Airflow home."""
     home, dags, out = tmp / "airflow", tmp / "dags", tmp / "out"
     for d in (home, dags, out):
         d.mkdir(parents=True, exist_ok=True)
-    host, port = influx_url.removeprefix("http://").split(":")
+    if dag_file is not None:
+        (dags / "compression_selector_training.py").write_text(dag_file)
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW_CONN_DWCP_INFLUXDB": json.dumps(
-            {"conn_type": "http", "host": host, "port": int(port), "schema": database}
-        ),
+        "AIRFLOW_CONN_DWCP_INFLUXDB": json.dumps(connection),
         "AIRFLOW_VAR_DWCP_DATA_OUTPUT_DIR": str(out),
+        **(env or {}),
     }
     migrate = subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"],
@@ -69,7 +86,27 @@ def run_dag(tmp: Path, influx_url: str, database: str) -> dict:
     assert proc.returncode == 0, proc.stderr[-5000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["out"] = out
+    result["log"] = proc.stdout + proc.stderr
     return result
+
+
+def http_connection(server, database: str) -> dict:
+    """Our own connection form: conn_type http, ``schema`` = the 1.x database."""
+    host, port = server.url.removeprefix("http://").split(":")
+    return {"conn_type": "http", "host": host, "port": int(port), "schema": database}
+
+
+def influxdb_connection(server, database: str) -> dict:
+    """apache-airflow-providers-influxdb's form: ``schema`` = http/https (a 1.x server
+    is reached with our extra ``database``)."""
+    host, port = server.url.removeprefix("http://").split(":")
+    return {
+        "conn_type": "influxdb",
+        "host": host,
+        "port": int(port),
+        "schema": "http",
+        "extra": {"database": database},
+    }
 
 
 def seed(server, database: str, df: pl.DataFrame) -> None:
@@ -82,20 +119,32 @@ def field_keys(server, database: str, measurement: str) -> set[str]:
     return {row[0] for s in answer["results"][0].get("series", []) for row in s["values"]}
 
 
+def points(server, database: str, measurement: str) -> list[dict]:
+    answer = json.loads(server.query(f'SELECT * FROM "{measurement}"', db=database))
+    series = answer["results"][0].get("series", [])
+    return [dict(zip(s["columns"], row, strict=True)) for s in series for row in s["values"]]
+
+
 @pytest.mark.slow
-def test_weekly_dag_publishes_and_records_quality(influxd, tmp_path):
-    df = dwcp_data.generate_synthetic(60_000, seed=41, end=LOGICAL + timedelta(days=10), freq="30s")
-    seed(influxd, "dag_ok", df)
-    result = run_dag(tmp_path, influxd.url, "dag_ok")
+def test_weekly_dag_publishes_the_collectors_data_and_records_quality(influxd, tmp_path):
+    # Points encoded by the official influxdb-client as §3.1's Go collector builds them,
+    # read through a connection of apache-airflow-providers-influxdb's type.
+    # 30,000 points 30 s apart: about 20,000 in the week the run exports.
+    df = dwcp_data.generate_synthetic(30_000, seed=41, end=LOGICAL + timedelta(hours=1), freq="30s")
+    influxd.query("CREATE DATABASE dag_ok")
+    collector.post_lines(influxd.url, "dag_ok", collector.collector_lines(df))
+    result = run_dag(tmp_path, influxdb_connection(influxd, "dag_ok"))
     assert result["state"] == "success", result
     published = list((result["out"] / "published").glob("*.parquet"))
     assert len(published) == 1
     data = dwcp_data.read_training_data(published[0])
-    assert data.height > 10_000 and "oracle_compression" in data.columns
-    assert dwcp_data.validate(data, profile="strict").passed
-    for measurement in ("data_quality", "pipeline_runs"):
-        answer = json.loads(influxd.query(f'SELECT * FROM "{measurement}"', db="dag_ok"))
-        assert answer["results"][0].get("series"), f"no {measurement} points"
+    assert data.height > 10_000 and data["oracle_compression"].null_count() == 0
+    assert dwcp_data.validate(data).passed
+    for column in collector.NEVER_WRITTEN:
+        assert data[column].null_count() == data.height
+    (run,) = points(influxd, "dag_ok", "pipeline_runs")
+    assert run["success"] is True and run["ok"] == 1 and run["rows_published"] == data.height
+    assert points(influxd, "dag_ok", "data_quality")
 
     # Every field the dashboard shows exists on the server, in the measurement it names.
     dashboard = json.loads(DASHBOARD.read_text())
@@ -111,13 +160,75 @@ def test_weekly_dag_publishes_and_records_quality(influxd, tmp_path):
             assert set(re.findall(r'GROUP BY time\(\$__interval\), "(\w+)"', query)) <= tags
 
 
+@pytest.fixture()
+def smtp_server():
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    class Inbox(Message):
+        def __init__(self) -> None:
+            super().__init__()
+            self.messages: list = []
+
+        def handle_message(self, message) -> None:
+            self.messages.append(message)
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()
+
+
 @pytest.mark.slow
-def test_failed_validation_fails_the_run_and_publishes_nothing(influxd, tmp_path):
+def test_failed_validation_fails_the_run_records_it_and_alerts(influxd, tmp_path, smtp_server):
+    controller, inbox = smtp_server
     df = dwcp_data.generate_synthetic(60_000, seed=42, end=LOGICAL + timedelta(days=10), freq="30s")
     seed(influxd, "dag_bad", df.with_columns(pl.col("rtt_ms") * -1))
-    result = run_dag(tmp_path, influxd.url, "dag_bad")
+    smtp = {
+        "conn_type": "smtp",
+        "host": controller.hostname,
+        "port": controller.port,
+        "extra": {"disable_ssl": True, "disable_tls": True},
+    }
+    result = run_dag(
+        tmp_path,
+        http_connection(influxd, "dag_bad"),
+        dag_file=SMTP_DAG,
+        env={"AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(smtp)},
+    )
     assert result["state"] == "failed", result
     assert result["tasks"]["validate_data"] == "failed" and result["tasks"]["publish_dataset"] != "success"
-    assert (
-        not list((result["out"] / "published").glob("*")) if (result["out"] / "published").exists() else True
-    )
+    assert not (result["out"] / "published").exists() or not list((result["out"] / "published").iterdir())
+    # The failure is in pipeline_runs, so §8's success rate counts it ...
+    (run,) = points(influxd, "dag_bad", "pipeline_runs")
+    assert run["success"] is False and run["ok"] == 0
+    assert (run["failed_task"], run["error_class"]) == ("validate_data", "ValidationError")
+    # ... and the notifier sent its mail.
+    assert len(inbox.messages) == 1, result["log"][-3000:]
+    assert inbox.messages[0]["To"] == "ml-alerts@company.com"
+
+
+def test_influxdb_provider_connections_map_onto_our_arguments():
+    code = """
+import json
+from dwcp_data.airflow import influx_connection
+print(json.dumps([influx_connection(c) for c in ("v2", "v1", "ours")]))
+"""
+    v2 = {
+        "conn_type": "influxdb",
+        "host": "influx.example",
+        "port": 8086,
+        "schema": "https",
+        "extra": {"token": "t0k", "org_name": "acme", "bucket": "metrics"},
+    }
+    v1 = {"conn_type": "influxdb", "host": "h", "port": 8087, "schema": "http", "extra": {"database": "db"}}
+    ours = {"conn_type": "http", "host": "h", "port": 8086, "schema": "dwcp", "login": "u", "password": "p"}
+    env = {f"AIRFLOW_CONN_{k.upper()}": json.dumps(v) for k, v in {"v2": v2, "v1": v1, "ours": ours}.items()}
+    got = json.loads(run_python(code, env={**env, "AIRFLOW_HOME": tempfile.mkdtemp()}).splitlines()[-1])
+    assert got == [
+        {"url": "https://influx.example:8086", "bucket": "metrics", "org": "acme", "token": "t0k"},
+        {"url": "http://h:8087", "database": "db"},
+        {"url": "http://h:8086", "database": "dwcp", "username": "u", "password": "p"},
+    ]

@@ -6,22 +6,28 @@ copy it (or link it) into the DAGs folder.
 
 Configuration comes from Airflow, never from code:
 
-* connection ``dwcp_influxdb`` (``conn_type`` http): host, port, ``schema`` =
-  InfluxDB 1.x database (or extras ``bucket`` and ``org`` for 2.x), login and
-  password or extra ``token``, extra ``ssl`` for https;
+* connection ``dwcp_influxdb``: either of apache-airflow-providers-influxdb's
+  type ``influxdb`` (an existing team connection works unchanged; see
+  :func:`influx_connection`), or ``http`` with ``schema`` = the InfluxDB 1.x
+  database (or extras ``bucket`` and ``org`` for 2.x), login and password or
+  extra ``token``, extra ``ssl`` for https;
 * variable ``dwcp_data_output_dir``: where run folders and published data sets go.
 
 Tasks pass file paths through XCom, never frames. A failed validation fails
-the run without retries, and nothing is published.
+the run without retries, and nothing is published. Every run, successful or
+not, leaves a ``pipeline_runs`` point (``success``, ``ok`` = 1 or 0, and for a
+failure the failed task and error class), and ``make_dag(on_failure=...)``
+alerts through Airflow notifiers.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -37,7 +43,15 @@ from dwcp_data.labelling import label_oracle
 from dwcp_data.quality import flatten, quality_metrics, to_line_protocol
 from dwcp_data.validation import validate
 
-__all__ = ["CONNECTION_ID", "OUTPUT_VARIABLE", "influx_connection", "make_dag"]
+__all__ = [
+    "CONNECTION_ID",
+    "FAILURE_FILE",
+    "OUTPUT_VARIABLE",
+    "influx_connection",
+    "make_dag",
+    "record_run_failure",
+    "record_task_failure",
+]
 
 #: The Airflow connection to InfluxDB.
 CONNECTION_ID = "dwcp_influxdb"
@@ -46,15 +60,39 @@ OUTPUT_VARIABLE = "dwcp_data_output_dir"
 
 
 def influx_connection(conn_id: str = CONNECTION_ID) -> dict[str, Any]:
-    """Keyword arguments for :mod:`dwcp_data.influx` from an Airflow connection."""
+    """Keyword arguments for :mod:`dwcp_data.influx` from an Airflow connection.
+
+    Two kinds of connection work:
+
+    * ``conn_type`` ``influxdb``, as apache-airflow-providers-influxdb defines
+      it, so a team's existing connection works unchanged: host, port,
+      ``schema`` = ``http`` or ``https`` (default https, as the provider),
+      extras ``token`` and ``org_name`` (or ``org``). The bucket is the extra
+      ``bucket`` (default ``dwcp_metrics``); an extra ``database`` instead
+      speaks InfluxDB 1.x.
+    * any other type (``http``): host, port, ``schema`` = the 1.x database (or
+      extras ``bucket`` and ``org`` for 2.x), extra ``ssl`` for https.
+
+    Credentials: extra ``token``, else login and password.
+    """
     conn = BaseHook.get_connection(conn_id)
     extra = conn.extra_dejson
-    scheme = "https" if extra.get("ssl") else "http"
-    kwargs: dict[str, Any] = {"url": f"{scheme}://{conn.host}:{conn.port or 8086}"}
-    if extra.get("bucket"):
-        kwargs.update(bucket=extra["bucket"], org=extra.get("org"))
+    if conn.conn_type == "influxdb":
+        scheme = conn.schema or "https"
+        kwargs: dict[str, Any] = {"url": f"{scheme}://{conn.host}:{conn.port or 8086}"}
+        if extra.get("database"):
+            kwargs["database"] = extra["database"]
+        else:
+            kwargs.update(
+                bucket=extra.get("bucket") or "dwcp_metrics", org=extra.get("org_name") or extra.get("org")
+            )
     else:
-        kwargs["database"] = conn.schema or extra.get("database")
+        scheme = "https" if extra.get("ssl") else "http"
+        kwargs = {"url": f"{scheme}://{conn.host}:{conn.port or 8086}"}
+        if extra.get("bucket"):
+            kwargs.update(bucket=extra["bucket"], org=extra.get("org"))
+        else:
+            kwargs["database"] = conn.schema or extra.get("database")
     if extra.get("token"):
         kwargs["token"] = extra["token"]
     elif conn.login:
@@ -140,6 +178,65 @@ def publish_task(**context: Any) -> str:
     return str(write_training_data(df, Path(Variable.get(OUTPUT_VARIABLE)) / "published" / name))
 
 
+#: The file in a run's folder where a failed task records what went wrong.
+FAILURE_FILE = "failure.json"
+
+
+def record_task_failure(context: dict[str, Any]) -> None:
+    """Task-level failure callback: the failed task, its error's class and
+    message, in the run folder's :data:`FAILURE_FILE` (only a task's own
+    callback sees its exception; :func:`record_run_failure` reports it).
+
+    A failure Airflow wraps (``AirflowFailException`` raised from a
+    ``ValidationError``) is recorded as the error it wraps."""
+    error = context.get("exception")
+    cause = error.__cause__ if error is not None and error.__cause__ is not None else error
+    failure = {
+        "failed_task": context["ti"].task_id,
+        "error_class": type(cause).__name__ if cause is not None else "unknown",
+        "error": str(cause or "")[:2000],
+    }
+    with atomic_path(_run_dir(context) / FAILURE_FILE) as tmp:
+        tmp.write_text(json.dumps(failure))
+
+
+def record_run_failure(context: dict[str, Any], *, conn_id: str = CONNECTION_ID) -> None:
+    """DAG-level failure callback: a ``pipeline_runs`` point with ``success=false``
+    (``ok=0``), the failed task and the error class, so that §8's ETL success
+    rate counts failed runs too."""
+    path = _run_dir(context) / FAILURE_FILE
+    failure = json.loads(path.read_text()) if path.exists() else {}
+    fields = {
+        "success": False,
+        "ok": 0,
+        "failed_task": failure.get("failed_task", "unknown"),
+        "error_class": failure.get("error_class", "unknown"),
+        "reason": str(context.get("reason") or "failed"),
+    }
+    _write_points(conn_id, context, {"pipeline_runs": fields})
+
+
+class _Notify:
+    """A DAG failure callback that calls ``notifier`` with the DAG it belongs to
+    in the context: notifiers render their templates with it, and
+    ``dag.test()`` passes a serialized DAG that cannot render."""
+
+    def __init__(self, notifier: Callable[..., Any]) -> None:
+        self.notifier = notifier
+        self.dag: DAG | None = None  # bound once the DAG exists
+
+    def __call__(self, context: dict[str, Any]) -> None:
+        self.notifier({**context, "dag": self.dag or context["dag"]})
+
+
+def _write_points(conn_id: str, context: dict[str, Any], points: dict[str, dict[str, Any]]) -> None:
+    """One point per measurement, tagged with the DAG id, time now."""
+    now = datetime.now(timezone.utc)
+    tags = {"dag_id": context["dag"].dag_id}
+    body = "".join(to_line_protocol(m, fields, tags=tags, time=now) for m, fields in points.items())
+    influx.Connection(**influx_connection(conn_id)).write(body.encode())
+
+
 def record_quality_task(*, conn_id: str, **context: Any) -> dict[str, Any]:
     """Write §8's metrics as ``data_quality`` and ``pipeline_runs`` points to InfluxDB."""
     ti = context["ti"]
@@ -149,18 +246,15 @@ def record_quality_task(*, conn_id: str, **context: Any) -> dict[str, Any]:
     steps = ["export_influxdb_data", "validate_data", "clean_data", "label_data", "publish_dataset"]
     rows = {step: read_training_data(ti.xcom_pull(task_ids=step)).height for step in steps[:-1]}
     run_fields: dict[str, Any] = {
+        "success": True,
+        "ok": 1,
         "export_success": True,
         "export_latency_s": float(ti.xcom_pull(task_ids="export_influxdb_data", key="seconds") or 0.0),
         **{f"rows_{step}": n for step, n in rows.items()},
         "rows_published": df.height,
         "freshness_hours": metrics.get("freshness_hours"),
     }
-    now = datetime.now(timezone.utc)
-    tags = {"dag_id": context["dag"].dag_id}
-    body = to_line_protocol("data_quality", flatten(metrics), tags=tags, time=now) + to_line_protocol(
-        "pipeline_runs", run_fields, tags=tags, time=now
-    )
-    influx.Connection(**influx_connection(conn_id)).write(body.encode())
+    _write_points(conn_id, context, {"data_quality": flatten(metrics), "pipeline_runs": run_fields})
     return {"data_quality": metrics, "pipeline_runs": run_fields}
 
 
@@ -178,6 +272,7 @@ def make_dag(
     train: Callable[..., Any] | None = None,
     validate_model: Callable[..., Any] | None = None,
     deploy: Callable[..., Any] | None = None,
+    on_failure: Callable[..., Any] | Sequence[Callable[..., Any]] = (),
 ) -> DAG:
     """The weekly training-data DAG (design document §4.2, for Airflow 3).
 
@@ -190,12 +285,22 @@ def make_dag(
 
     Every Sunday at 02:00, no catch-up, owner ``ml-team``, 2 retries 5 minutes
     apart (a failed validation is not retried).
+
+    A failed run is recorded and alerted: a task that fails for good records
+    its error (:func:`record_task_failure`), and the DAG's failure callback
+    writes a ``pipeline_runs`` point with ``success=false``
+    (:func:`record_run_failure`), then calls ``on_failure``: Airflow 3
+    notifiers or callables taking the context, e.g. the SMTP provider's
+    ``SmtpNotifier(to="ml-alerts@company.com")`` for §4.2's
+    ``email_on_failure``.
     """
+    notifiers = [_Notify(n) for n in ([on_failure] if callable(on_failure) else on_failure)]
     default_args = {
         "owner": "ml-team",
         "depends_on_past": False,
         "retries": 2,
         "retry_delay": timedelta(minutes=5),
+        "on_failure_callback": record_task_failure,
     }
     with DAG(
         dag_id,
@@ -205,7 +310,10 @@ def make_dag(
         start_date=start_date,
         catchup=False,
         tags=["dwcp", "ml"],
+        on_failure_callback=[functools.partial(record_run_failure, conn_id=conn_id), *notifiers],
     ) as dag:
+        for notifier in notifiers:
+            notifier.dag = dag
         steps = [
             PythonOperator(
                 task_id="export_influxdb_data",
