@@ -9,11 +9,22 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+import dwcp_data
+
+import collector
+from helpers import END
+
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "explore_training_data.ipynb"
 
 
 @pytest.mark.slow
-def test_notebook_executes(tmp_path):
+@pytest.mark.parametrize("source", ["synthetic", "collector"])
+def test_notebook_executes(tmp_path, monkeypatch, source):
+    if source == "collector":
+        # The design document's collector's data, as `dwcp-data export` writes it.
+        df = dwcp_data.generate_synthetic(50_000, seed=8, end=END)
+        path = dwcp_data.write_training_data(collector.as_collected(df), tmp_path / "export.parquet")
+        monkeypatch.setenv("DWCP_DATA_SOURCE", str(path))
     nb = nbformat.read(NOTEBOOK, as_version=4)
     started = time.perf_counter()
     NotebookClient(
