@@ -22,3 +22,10 @@ def run_python(code: str, *, env: dict[str, str] | None = None, timeout: float =
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
+
+
+def raise_data_error(row: int) -> None:
+    """Raise a ``DataError`` for ``row`` (importable by a spawned worker process)."""
+    from dwcp_data.errors import DataError
+
+    raise DataError(f"row {row} is bad", column="rtt_ms", row=row, rule="rtt_ms_range")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import http.server
+import io
 import json
 import threading
 import time
+import urllib.parse
 import urllib.request
 from datetime import timedelta, timezone
 from typing import ClassVar
@@ -92,7 +94,7 @@ def test_collectors_points_export_into_the_schema(influxd):
     assert labelled.height == cleaned.height > 0.7 * df.height
     assert labelled["oracle_compression"].null_count() == 0
     assert cleaning.imputed["active_transfers"] == (0, None)
-    metrics = dwcp_data.quality.quality_metrics(labelled)
+    metrics = dwcp_data.quality_metrics(labelled)
     assert metrics["missing_share"]["node_id"] == 1.0 and metrics["rows"] == labelled.height
 
 
@@ -350,10 +352,12 @@ def test_server_killed_mid_export_leaves_no_file(tmp_path):
 def annotated_csv(df: pl.DataFrame) -> str:
     """``df`` as Flux's annotated CSV after a pivot (two tables, as a server splits series)."""
     cols = [c for c in df.columns if c != "timestamp"]
+    flux_types = {pl.Float64: "double", pl.Int64: "long"}
+    types = ",".join(flux_types.get(df.schema[c], "string") for c in cols)
     half = df.height // 2
     out = []
     for table, part in enumerate((df.head(half), df.slice(half))):
-        out.append("#datatype,string,long,dateTime:RFC3339," + ",".join("string" for _ in cols))
+        out.append(f"#datatype,string,long,dateTime:RFC3339,{types}")
         out.append("#group,false,false,false," + ",".join("false" for _ in cols))
         out.append("#default,_result,,," + ",".join("" for _ in cols))
         out.append(",result,table,_time," + ",".join(cols))
@@ -371,6 +375,7 @@ def annotated_csv(df: pl.DataFrame) -> str:
 class Stub(http.server.BaseHTTPRequestHandler):
     calls: ClassVar[list[tuple[str, str, dict, bytes]]] = []
     fail_first: ClassVar[int] = 0
+    fail_after: ClassVar[int | None] = None
     failure: ClassVar[tuple[int, bytes]] = (503, b"")
     body: ClassVar[str] = ""
 
@@ -381,8 +386,9 @@ class Stub(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         payload = self.rfile.read(length)
         Stub.calls.append((self.command, self.path, dict(self.headers), payload))
-        if Stub.fail_first > 0:
-            Stub.fail_first -= 1
+        failing = Stub.fail_after is not None and len(Stub.calls) > Stub.fail_after
+        if Stub.fail_first > 0 or failing:
+            Stub.fail_first = max(0, Stub.fail_first - 1)
             status, text = Stub.failure
             self.send_response(status)
             self.send_header("Content-Length", str(len(text)))
@@ -408,7 +414,7 @@ def stub():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stub)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    Stub.calls, Stub.fail_first, Stub.failure = [], 0, (503, b"")
+    Stub.calls, Stub.fail_first, Stub.fail_after, Stub.failure = [], 0, None, (503, b"")
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 
@@ -452,7 +458,7 @@ def test_busy_server_gives_up_after_timeout(stub):
     started = time.monotonic()
     with pytest.raises(InfluxError) as info:
         influx.write_metrics(df, url=stub, bucket="b", org="o", token="t", timeout=1.0)
-    assert info.value.kind == "server" and "stayed busy" in str(info.value)
+    assert info.value.kind == "timeout" and "stayed busy" in str(info.value)
     assert "cache-max-memory-size exceeded" in str(info.value)
     assert time.monotonic() - started < 5
 
@@ -548,3 +554,152 @@ def test_cli_ingest_and_export(influxd, tmp_path):
     assert (
         proc.returncode == 2 and "database not found" in proc.stderr and not (tmp_path / "x.parquet").exists()
     )
+
+
+# --- hostile and broken servers, secrets, injection ---------------------------------------------------
+
+
+class Hostile(http.server.BaseHTTPRequestHandler):
+    """An InfluxDB look-alike: normal answers to SHOW DATABASES and counts, then
+    ``mode`` for the data: ``trickle`` (a byte every half second), ``html`` (a
+    proxy's page), ``json200`` (an error in JSON with 200) or ``garbage`` (CSV
+    without a time column). ``trickle_all`` trickles every answer."""
+
+    mode: ClassVar[str] = "trickle"
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def _send(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("q", [""])[0]
+        if Hostile.mode == "trickle_all" or (Hostile.mode == "trickle" and query.startswith("SELECT *")):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/csv")
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            for _ in range(40):  # bounded: 20 s at the most
+                try:
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(0.5)
+            return
+        if query.startswith("SHOW DATABASES"):
+            self._send(200, "application/json", b'{"results":[{"series":[{"values":[["d"]]}]}]}')
+        elif query.startswith("SELECT COUNT"):
+            self._send(200, "application/json", b'{"results":[{"statement_id":0}]}')
+        elif Hostile.mode == "html":
+            self._send(200, "text/html", b"<html><body>502 upstream error</body></html>")
+        elif Hostile.mode == "json200":
+            self._send(200, "application/json", b'{"error":"boom"}')
+        else:
+            self._send(200, "application/csv", b"not,influx\n1,2\n")
+
+
+@pytest.fixture()
+def hostile():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("mode", ["trickle", "trickle_all"])
+def test_a_slow_server_is_bounded_by_the_timeout(hostile, mode):
+    Hostile.mode = mode
+    started = time.monotonic()
+    with pytest.raises(InfluxError) as info:
+        influx.export_metrics(url=hostile, database="d", start=END - HOUR, end=END, timeout=2)
+    assert info.value.kind == "timeout" and "timeout=2 s" in str(info.value)
+    assert time.monotonic() - started < 3.5
+
+
+@pytest.mark.parametrize(
+    ("mode", "needle"),
+    [("html", "text/html instead of CSV"), ("json200", "boom"), ("garbage", "without a time column")],
+)
+def test_answers_that_are_not_influxdbs_raise(hostile, mode, needle):
+    Hostile.mode = mode
+    with pytest.raises(InfluxError) as info:
+        influx.export_metrics(url=hostile, database="d", start=END - HOUR, end=END)
+    assert info.value.kind == "server" and needle in str(info.value)
+
+
+def test_secrets_never_show(influxd_auth):
+    df = dwcp_data.generate_synthetic(100, seed=2, end=END)
+    host = influxd_auth.url.removeprefix("http://")
+    # Credentials in the URL are used as basic auth, and never shown.
+    report = influx.write_metrics(df, url=f"http://admin:secret@{host}", database="metrics")
+    assert report.points == 100
+    with pytest.raises(InfluxError) as info:
+        influx.write_metrics(df, url=f"http://admin:Pa55word@{host}", database="metrics")
+    assert info.value.kind == "auth" and "Pa55word" not in str(info.value) and "admin" not in str(info.value)
+    closed = f"http://admin:Pa55word@127.0.0.1:{free_port()}/"
+    with pytest.raises(InfluxError) as info:
+        influx.export_metrics(url=closed, database="d", start=END - HOUR, end=END, retries=0)
+    assert "Pa55word" not in str(info.value) and "Pa55word" not in info.value.url
+    with pytest.raises(InvalidArgumentError) as bad:
+        influx.Connection("ftp://admin:Pa55word@h", database="d")
+    assert "Pa55word" not in str(bad.value)
+    conn = influx.Connection("http://u:Pa55word@h:1", database="d")
+    shown = repr(influx.Connection("http://h:1", database="d", token="t0ken-Secret", password="Pa55word"))
+    assert "Pa55word" not in repr(conn) + shown and "t0ken-Secret" not in shown
+    assert (conn.url, conn.username, conn.password) == ("http://h:1", "u", "Pa55word")
+
+
+def test_flux_bucket_is_a_string_literal(stub):
+    Stub.body = annotated_csv(dwcp_data.generate_synthetic(10, seed=4, end=END))
+    evil = 'x") |> drop(columns: ["_value"]) // ${secret}\\'
+    influx.export_metrics(url=stub, bucket=evil, org="o", token="t", start=END - HOUR, end=END)
+    query = json.loads(Stub.calls[0][3])["query"]
+    assert query.startswith('from(bucket: "x\\") |> drop(columns: [\\"_value\\"]) // \\${secret}\\\\")')
+
+
+def test_flux_to_a_1x_server_says_to_use_database(influxd):
+    with pytest.raises(InfluxError) as info:
+        influx.export_metrics(url=influxd.url, bucket="b", org="o", start=END - HOUR, end=END)
+    assert "no /api/v2/query" in str(info.value) and "database=" in str(info.value)
+
+
+def test_a_write_failing_part_way_says_what_landed(stub):
+    Stub.fail_after, Stub.failure = 2, (400, b'{"error":"partial write: field type conflict"}')
+    df = dwcp_data.generate_synthetic(1000, seed=5, end=END)
+    with pytest.raises(InfluxError) as info:
+        influx.write_metrics(df, url=stub, bucket="b", org="o", token="t", batch_size=100, concurrency=1)
+    report = info.value.report
+    assert (report.batches, report.points, report.landed) == (2, 200, ((0, 200),))
+    assert "2 of 10 batches" in str(info.value) and "rows 0-199" in str(info.value)
+    assert len([c for c in Stub.calls if c[0] == "POST"]) == 3  # nothing sent after the failure
+
+
+def test_flux_stub_matches_the_official_clients_parser():
+    # The stub's annotated CSV, read by influxdb-client's own Flux CSV parser, holds our values.
+    from influxdb_client.client.flux_csv_parser import FluxCsvParser, FluxSerializationMode
+
+    df = dwcp_data.generate_synthetic(50, seed=9, end=END).with_columns(
+        pl.when(pl.int_range(50) % 7 == 0).then(None).otherwise(pl.col("rtt_ms")).alias("rtt_ms")
+    )
+    body = annotated_csv(df)
+    answer = io.BytesIO(body.encode())
+    answer.release_conn = lambda: None  # what the parser calls on an HTTP response when done
+    parser = FluxCsvParser(response=answer, serialization_mode=FluxSerializationMode.stream)
+    records = [record.values for record in parser.generator()]
+    ours = influx._parse(influx.Connection("http://x", database="d"), body.encode())
+    assert_frame_equal(ours, df)
+    assert len(records) == df.height
+    text = ours.with_columns(pl.col(pl.Enum).cast(pl.String))
+    for record, row in zip(records, text.iter_rows(named=True), strict=True):
+        assert record["_time"] == row["timestamp"]
+        assert {c: record[c] for c in df.columns if c != "timestamp"} == {
+            c: row[c] for c in df.columns if c != "timestamp"
+        }

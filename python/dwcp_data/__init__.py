@@ -17,6 +17,7 @@ from dwcp_data.generator import generate_synthetic, iter_synthetic, iter_synthet
 from dwcp_data.io import ReadReport, read_training_data, write_frames, write_training_data  # noqa: E402
 from dwcp_data.labelling import ESTIMATE_COLUMNS, LABEL_COLUMN, LABEL_SCHEMA, label_oracle  # noqa: E402
 from dwcp_data.pipeline import PipelineResult, run_pipeline  # noqa: E402
+from dwcp_data.quality import quality_metrics  # noqa: E402
 from dwcp_data.schema import (  # noqa: E402
     COLUMNS,
     COMPRESSIONS,
@@ -59,6 +60,7 @@ __all__ = [
     "iter_synthetic",
     "iter_synthetic_shards",
     "label_oracle",
+    "quality_metrics",
     "read_training_data",
     "run_pipeline",
     "validate",

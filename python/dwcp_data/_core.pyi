@@ -51,10 +51,15 @@ def to_utc_timestamps(series: pl.Series) -> pl.Series:
     """A timestamp column as ``Datetime("us", "UTC")``."""
 
 def encode_line_protocol(
-    df: pl.DataFrame, enum_columns: list[str], measurement: str, tags: list[str]
+    df: pl.DataFrame,
+    enum_columns: list[str],
+    measurement: str,
+    tags: list[str],
+    gzip_level: int | None = None,
 ) -> tuple[bytes, int]:
     """``df`` as InfluxDB line protocol points of ``measurement`` (``tags`` as tags,
-    every other column but ``timestamp`` as a field), and how many rows had no field to write."""
+    every other column but ``timestamp`` as a field), gzip-compressed at ``gzip_level``
+    if given, and how many rows had no field to write."""
 
 def parse_influx_csv(body: bytes) -> tuple[pl.DataFrame, list[str]]:
     """An InfluxQL CSV or Flux annotated-CSV response in the schema, and the Enum columns sent as codes."""

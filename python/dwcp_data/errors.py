@@ -19,7 +19,23 @@ __all__ = [
 
 
 class DwcpDataError(ValueError):
-    """Base class of every error raised by ``dwcp_data``."""
+    """Base class of every error raised by ``dwcp_data``.
+
+    Every subclass survives pickling with its message and attributes (process
+    pools and Airflow executors pickle exceptions), although their
+    constructors take keyword-only arguments.
+    """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[DwcpDataError], args: tuple[object, ...], state: dict[str, object]) -> DwcpDataError:
+    """An exception of ``cls`` with ``args`` and attributes ``state``, without calling its ``__init__``."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class InvalidArgumentError(DwcpDataError):
@@ -80,12 +96,16 @@ class IncompatiblePolarsError(ImportError):
 class InfluxError(DwcpDataError):
     """An InfluxDB request failed. ``url`` is the server (never with credentials).
 
-    ``kind`` says why: ``"unreachable"``, ``"auth"`` (401/403), ``"database"``
-    (unknown database or bucket), ``"incomplete"`` (a response that could not
-    be made complete), or ``"server"`` (any other error answer).
+    ``kind`` says why: ``"unreachable"``, ``"timeout"`` (no complete answer
+    within the timeout), ``"auth"`` (401/403), ``"database"`` (unknown
+    database or bucket), ``"incomplete"`` (a response that could not be made
+    complete), or ``"server"`` (any other error answer, or an answer that is
+    not InfluxDB's). ``report``: for a write, the :class:`~dwcp_data.influx.WriteReport`
+    of what landed before the failure, else ``None``.
     """
 
-    def __init__(self, message: str, *, url: str, kind: str) -> None:
+    def __init__(self, message: str, *, url: str, kind: str, report: object = None) -> None:
         super().__init__(message)
         self.url = url
         self.kind = kind
+        self.report = report

@@ -27,7 +27,7 @@ import urllib.request
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -61,6 +61,8 @@ TAGS: tuple[str, ...] = tuple(_core.INFLUX_TAG_COLUMNS)
 #: More series than this in one written frame draws a :class:`SeriesCountWarning`.
 SERIES_WARNING_THRESHOLD = 100_000
 _RETRY_STATUS = {429, 500, 502, 503, 504}
+#: gzip level of posted line protocol: the fastest (the server reads any level).
+_GZIP_LEVEL = 1
 #: Longest single wait between two attempts, in seconds.
 _MAX_BACKOFF = 10.0
 #: The field counted to check an export window is complete: a required field, so
@@ -76,26 +78,37 @@ class Connection:
     ``org``) is given. Credentials: ``token`` (2.x, or 1.x ``username:password``
     tokens), or ``username`` and ``password`` (1.x basic auth).
 
-    ``timeout`` bounds each request and, separately, how long a busy server
-    (429, 503, or InfluxDB's "cache-max-memory-size exceeded") is waited for;
-    ``retries`` counts the retries after connection errors and other 5xx.
+    ``timeout`` bounds each request in all: connecting, reading the answer,
+    retries and waits for a busy server (429, 503, or InfluxDB's
+    "cache-max-memory-size exceeded"); ``retries`` counts the retries after
+    connection errors and other 5xx. Credentials in ``url``
+    (``http://user:password@host``) are used as basic auth and removed from
+    the URL; no credential appears in a message or ``repr``.
     """
 
     url: str
     database: str | None = None
     bucket: str | None = None
     org: str | None = None
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     timeout: float = 120.0
     retries: int = 4
 
     def __post_init__(self) -> None:
         if not isinstance(self.url, str) or not self.url.startswith(("http://", "https://")):
+            shown = _without_credentials(self.url) if isinstance(self.url, str) else type(self.url).__name__
             raise InvalidArgumentError(
-                f"invalid argument `url`: expected http(s)://host:port, got {self.url!r}", param="url"
+                f"invalid argument `url`: expected http(s)://host:port, got {shown!r}", param="url"
             )
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.username is not None:
+            # Credentials in the URL become basic auth; the URL kept (and shown) has none.
+            object.__setattr__(self, "url", _without_credentials(self.url))
+            if self.token is None and self.username is None:
+                object.__setattr__(self, "username", urllib.parse.unquote(parts.username))
+                object.__setattr__(self, "password", urllib.parse.unquote(parts.password or ""))
         if (self.database is None) == (self.bucket is None):
             raise InvalidArgumentError(
                 "give exactly one of `database` (InfluxDB 1.x) and `bucket` (2.x)", param="database"
@@ -126,9 +139,12 @@ class Connection:
             return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
         return {}
 
-    def write(self, lines: bytes, on_busy: Callable[[], None] | None = None) -> None:
-        """Post line protocol (ns times) to the database or bucket, gzip-compressed;
-        ``on_busy`` is called whenever the server asks to slow down."""
+    def write(
+        self, lines: bytes, on_busy: Callable[[], None] | None = None, *, gzipped: bool = False
+    ) -> None:
+        """Post line protocol (ns times) to the database or bucket, gzip-compressed
+        (here, unless ``gzipped`` says it is already); ``on_busy`` is called
+        whenever the server asks to slow down."""
         if self.database is not None:
             path, params = "/write", {"db": self.database, "precision": "ns"}
         else:
@@ -137,7 +153,8 @@ class Connection:
                 {"org": self.org or "", "bucket": self.bucket or "", "precision": "ns"},
             )
         headers = {"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"}
-        self.request("POST", path, params, gzip.compress(lines, compresslevel=1), headers, on_busy)
+        body = lines if gzipped else gzip.compress(lines, compresslevel=_GZIP_LEVEL)
+        self.request("POST", path, params, body, headers, on_busy)
 
     def request(
         self,
@@ -147,22 +164,30 @@ class Connection:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         on_busy: Callable[[], None] | None = None,
+        expect_csv: bool = False,
     ) -> bytes:
         """One HTTP request with retries (exponential backoff and jitter) on
-        connection errors, 429 and 5xx; the response body.
+        connection errors, 429 and 5xx; the response body, read whole.
 
-        A busy server is waited for up to ``timeout`` seconds in all, whatever
-        ``retries`` says: it is asking the client to slow down, not failing.
+        ``timeout`` bounds all of it: connecting, a server that answers slowly
+        or never finishes, the retries and the waits. A busy server is waited
+        for within that time whatever ``retries`` says: it is asking the client
+        to slow down, not failing. With ``expect_csv`` an answer that is not
+        CSV (an error in JSON, an HTML page from a proxy) raises.
         """
         url = f"{self.base}{path}?{urllib.parse.urlencode(params)}"
         all_headers = {**self._headers(), **(headers or {})}
+        deadline = time.monotonic() + self.timeout
         attempt = waits = 0
-        waited = 0.0
         while True:
             request = urllib.request.Request(url, data=body, method=method, headers=all_headers)
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return response.read()
+                remaining = max(deadline - time.monotonic(), 0.001)
+                with urllib.request.urlopen(request, timeout=remaining) as response:
+                    data = _read_before(response, deadline)
+                    if expect_csv:
+                        self._check_csv(path, response.headers.get_content_type(), data)
+                    return data
             except urllib.error.HTTPError as exc:
                 detail = exc.read().decode("utf-8", "replace").strip()
                 if exc.code in (401, 403):
@@ -171,18 +196,18 @@ class Connection:
                         url=self.base,
                         kind="auth",
                     ) from None
+                if exc.code == 404 and path.startswith("/api/v2") and "page not found" in detail:
+                    raise InfluxError(
+                        f"{self.base}: the server has no {path} (InfluxDB 1.x has no Flux or v2 API): "
+                        "give database= (--database) instead of bucket= and org=",
+                        url=self.base,
+                        kind="server",
+                    ) from None
                 if exc.code == 404 and ("not found" in detail):
                     raise InfluxError(
                         f"{self.base}: {_error_text(detail)}", url=self.base, kind="database"
                     ) from None
                 busy = exc.code in (429, 503) or "cache-max-memory-size exceeded" in detail
-                if busy and waited >= self.timeout:
-                    raise InfluxError(
-                        f"{self.base}{path}: HTTP {exc.code}: the server stayed busy for "
-                        f"{waited:.0f} s: {_error_text(detail)}",
-                        url=self.base,
-                        kind="server",
-                    ) from None
                 if not busy and (exc.code not in _RETRY_STATUS or attempt == self.retries):
                     raise InfluxError(
                         f"{self.base}{path}: HTTP {exc.code}: {_error_text(detail)}",
@@ -194,6 +219,7 @@ class Connection:
                 elif on_busy is not None:
                     on_busy()
                 delay = float(exc.headers.get("Retry-After") or 0)
+                why = f"HTTP {exc.code}: the server stayed busy: {_error_text(detail)}" if busy else ""
             except (
                 urllib.error.URLError,
                 http.client.HTTPException,
@@ -201,19 +227,66 @@ class Connection:
                 TimeoutError,
                 OSError,
             ) as exc:
+                reason = getattr(exc, "reason", exc)
+                if time.monotonic() >= deadline:
+                    raise self._timed_out(path, reason) from None
                 if attempt == self.retries:
-                    reason = getattr(exc, "reason", exc)
                     raise InfluxError(
                         f"{self.base}: cannot reach the server after {attempt + 1} attempt(s): {reason}",
                         url=self.base,
                         kind="unreachable",
                     ) from None
                 attempt += 1
-                delay = 0.0
+                delay, why = 0.0, str(reason)
             delay = max(delay, min(_MAX_BACKOFF, 0.1 * 2**waits) * (1 + random.random()))
+            if time.monotonic() + delay >= deadline:
+                raise self._timed_out(path, why)
             waits += 1
-            waited += delay
             time.sleep(delay)
+
+    def _timed_out(self, path: str, why: object) -> InfluxError:
+        return InfluxError(
+            f"{self.base}{path}: no complete answer within timeout={self.timeout:g} s"
+            + (f" ({why})" if why else ""),
+            url=self.base,
+            kind="timeout",
+        )
+
+    def _check_csv(self, path: str, content_type: str, data: bytes) -> None:
+        """Raise unless ``data`` is a CSV answer (InfluxDB may answer errors in JSON with 200)."""
+        if content_type.endswith("csv") or (not data and content_type == "text/plain"):
+            return
+        if content_type == "application/json":
+            text = _error_text(data.decode("utf-8", "replace"))
+        else:
+            text = f"{content_type} instead of CSV: {data[:200]!r}"
+        raise InfluxError(f"{self.base}{path}: not an InfluxDB answer: {text}", url=self.base, kind="server")
+
+
+def _read_before(response: http.client.HTTPResponse, deadline: float) -> bytes:
+    """The whole body of ``response``, or ``TimeoutError`` once ``deadline`` passes
+    (a server may trickle its answer a byte at a time)."""
+    sock = getattr(getattr(response.fp, "raw", None), "_sock", None)
+    chunks = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the answer did not finish in time")
+        if sock is not None:
+            sock.settimeout(remaining)
+        chunk = response.read1(1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` without a ``user:password@`` part."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url.rpartition("@")[2]
+    host, slash, path = rest.partition("/")
+    return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
 
 
 def _error_text(detail: str) -> str:
@@ -334,12 +407,15 @@ def _spread(frame: pl.DataFrame, tags: Sequence[str]) -> pl.DataFrame:
 @dataclass(frozen=True)
 class WriteReport:
     """What :func:`write_metrics` sent: ``points`` written, ``skipped`` rows
-    without any field, ``batches`` posted, ``seconds`` taken."""
+    without any field, ``batches`` posted, ``seconds`` taken, and the row
+    ranges ``[start, end)`` of the frame that ``landed`` (all of it, unless the
+    report hangs on an :class:`~dwcp_data.errors.InfluxError` as ``report``)."""
 
     points: int
     skipped: int
     batches: int
     seconds: float
+    landed: tuple[tuple[int, int], ...] = ()
 
 
 def write_metrics(
@@ -441,24 +517,57 @@ def write_metrics(
     started = time.perf_counter()
 
     throttle = _Throttle(concurrency)
+    failed = threading.Event()  # once a batch fails, no other is sent
 
-    def send(offset: int) -> tuple[int, int]:
+    def send(offset: int) -> tuple[int, int] | None:
         batch = frame.slice(offset, batch_size)
-        body, skipped = _core.encode_line_protocol(batch, codes, MEASUREMENT, tag_columns)
-        if body:
+        body, skipped = _core.encode_line_protocol(batch, codes, MEASUREMENT, tag_columns, _GZIP_LEVEL)
+        if skipped < batch.height:
             with throttle:
-                conn.write(body, throttle.busy)
+                if failed.is_set():
+                    return None
+                try:
+                    conn.write(body, throttle.busy, gzipped=True)
+                except BaseException:
+                    failed.set()
+                    raise
         return batch.height - skipped, skipped
 
     offsets = range(0, frame.height, batch_size)
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        results = list(pool.map(send, offsets))
-    return WriteReport(
-        points=sum(p for p, _ in results),
-        skipped=sum(s for _, s in results),
-        batches=len(offsets),
+        futures = [pool.submit(send, offset) for offset in offsets]
+    sent = [(o, r) for o, f in zip(offsets, futures, strict=True) if not f.exception() and (r := f.result())]
+    report = WriteReport(
+        points=sum(p for _, (p, _) in sent),
+        skipped=sum(s for _, (_, s) in sent),
+        batches=len(sent),
         seconds=time.perf_counter() - started,
+        landed=_ranges([(o, min(o + batch_size, frame.height)) for o, _ in sent]),
     )
+    failures = [f.exception() for f in futures if f.exception() is not None]
+    if not failures:
+        return report
+    first = failures[0]
+    if isinstance(first, InfluxError):
+        raise InfluxError(
+            f"{first}; {report.batches} of {len(offsets)} batches ({report.points:,} points, rows "
+            f"{', '.join(f'{a}-{b - 1}' for a, b in report.landed) or 'none'}) landed before the failure",
+            url=first.url,
+            kind=first.kind,
+            report=report,
+        ) from None
+    raise first
+
+
+def _ranges(spans: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Adjacent ``[start, end)`` spans merged."""
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if merged and merged[-1][1] == a:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return tuple(merged)
 
 
 def _tag_columns(tags: Sequence[str], schema: pl.Schema) -> list[str]:
@@ -594,9 +703,12 @@ def _fetch(conn: Connection, window: _Window) -> bytes:
     if conn.database is not None:
         params = {"db": conn.database, "epoch": "ns", "chunked": "true", "chunk_size": "10000"}
         query = f"SELECT * {_where(window.lo, window.hi)}"
-        return conn.request("GET", "/query", {**params, "q": query}, headers={"Accept": "application/csv"})
+        return conn.request(
+            "GET", "/query", {**params, "q": query}, headers={"Accept": "application/csv"}, expect_csv=True
+        )
     flux = (
-        f'from(bucket: "{conn.bucket}") |> range(start: time(v: {window.lo}), stop: time(v: {window.hi}))'
+        f"from(bucket: {_flux_string(conn.bucket or '')})"
+        f" |> range(start: time(v: {window.lo}), stop: time(v: {window.hi}))"
         f' |> filter(fn: (r) => r._measurement == "{MEASUREMENT}")'
         ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
         ' |> drop(columns: ["_start", "_stop", "_measurement"])'
@@ -614,7 +726,32 @@ def _fetch(conn: Connection, window: _Window) -> bytes:
         {"org": conn.org or ""},
         body.encode(),
         {"Content-Type": "application/json", "Accept": "application/csv"},
+        expect_csv=True,
     )
+
+
+def _flux_string(text: str) -> str:
+    """``text`` as a Flux string literal: quotes, backslashes, control characters
+    and ``${`` (Flux's interpolation) escaped, so a value can never become syntax."""
+    escaped = (
+        text.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\t", "\\t")
+        .replace("${", "\\${")
+    )
+    return f'"{escaped}"'
+
+
+def _parse(conn: Connection, body: bytes) -> pl.DataFrame:
+    """A CSV answer in the schema; an answer that is not InfluxDB's CSV raises ``InfluxError``."""
+    try:
+        return from_core(_core.parse_influx_csv(body))
+    except DataError as exc:
+        raise InfluxError(
+            f"{conn.base}: the answer is not InfluxDB CSV: {exc}", url=conn.base, kind="server"
+        ) from None
 
 
 def _complete(conn: Connection, window: _Window, frame: pl.DataFrame, depth: int = 0) -> list[pl.DataFrame]:
@@ -633,7 +770,7 @@ def _complete(conn: Connection, window: _Window, frame: pl.DataFrame, depth: int
     mid = (window.lo + window.hi) // 2
     parts = []
     for half in _counted_windows(conn, window.lo, window.hi, mid - window.lo):
-        parts += _complete(conn, half, from_core(_core.parse_influx_csv(_fetch(conn, half))), depth + 1)
+        parts += _complete(conn, half, _parse(conn, _fetch(conn, half)), depth + 1)
     return parts
 
 
@@ -649,7 +786,7 @@ def _export_frames(
         for window in windows:
             body = pending.pop().result()
             pending = [prefetch.submit(_fetch, conn, w) for w in itertools.islice(upcoming, 1)]
-            frame = from_core(_core.parse_influx_csv(body))
+            frame = _parse(conn, body)
             del body
             for part in _complete(conn, window, frame):
                 if part.height:

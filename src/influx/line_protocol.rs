@@ -1,6 +1,6 @@
 //! Line protocol: `measurement,tag=v,... field=1.5,count=3i 1700000000000000000`.
 
-use std::io::Write;
+use libdeflater::{CompressionLvl, Compressor};
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -42,6 +42,18 @@ fn unwritable(column: &str, row: usize) -> DwcpError {
     }
 }
 
+/// `bytes` as one gzip member (libdeflate: several times faster than zlib at level 1).
+fn gzip_member(bytes: &[u8], level: u32) -> Result<Vec<u8>> {
+    let bad_level = |_| DwcpError::invalid_argument("gzip_level", "must be from 0 to 9");
+    let mut compressor = Compressor::new(CompressionLvl::new(level as i32).map_err(bad_level)?);
+    let mut out = vec![0; compressor.gzip_compress_bound(bytes.len())];
+    let written = compressor
+        .gzip_compress(bytes, &mut out)
+        .map_err(|e| DwcpError::invalid_argument("gzip_level", format!("{e:?}")))?;
+    out.truncate(written);
+    Ok(out)
+}
+
 /// Appends `text` with line protocol's escapes for tag keys, tag values and
 /// field keys (`,`, `=` and space take a backslash).
 fn escaped(out: &mut Vec<u8>, text: &str) {
@@ -73,7 +85,19 @@ fn escaped_with(out: &mut Vec<u8>, text: &str, special: impl Fn(u8) -> bool) {
 /// requires); every other column becomes a field: integers with the `i`
 /// suffix, floats in their shortest exact form (NaN and infinities left out),
 /// booleans, text quoted, nulls left out. Text holding a line break is refused.
-pub fn encode(df: &DataFrame, measurement: &str, tags: &[&str]) -> Result<(Vec<u8>, usize)> {
+///
+/// With `gzip_level`, the body is gzip-compressed at that level (0–9): blocks
+/// of rows are compressed in parallel, each as a gzip member of its own; their
+/// concatenation is one valid gzip stream (RFC 1952), as InfluxDB reads it.
+pub fn encode(
+    df: &DataFrame,
+    measurement: &str,
+    tags: &[&str],
+    gzip_level: Option<u32>,
+) -> Result<(Vec<u8>, usize)> {
+    if gzip_level.is_some_and(|level| level > 9) {
+        return Err(DwcpError::invalid_argument("gzip_level", "must be from 0 to 9"));
+    }
     if measurement.is_empty() || has_line_break(measurement) {
         return Err(DwcpError::InvalidArgument {
             param: "measurement",
@@ -141,7 +165,8 @@ pub fn encode(df: &DataFrame, measurement: &str, tags: &[&str]) -> Result<(Vec<u
     let parts: Vec<Result<(Vec<u8>, usize)>> = (0..df.height().div_ceil(BLOCK))
         .into_par_iter()
         .map(|b| {
-            let mut out = Vec::with_capacity(BLOCK * 400);
+            let mut out = Vec::with_capacity(BLOCK * 1024);
+            let (mut floats, mut ints) = (ryu::Buffer::new(), itoa::Buffer::new());
             let mut skipped = 0;
             for row in b * BLOCK..((b + 1) * BLOCK).min(df.height()) {
                 let Some(ns) = time.get(row) else {
@@ -178,10 +203,19 @@ pub fn encode(df: &DataFrame, measurement: &str, tags: &[&str]) -> Result<(Vec<u
                         Writer::Float(ca) => ca
                             .get(row)
                             .filter(|v| v.is_finite())
-                            .map(|v| write!(out, "{v:?}"))
+                            .map(|v| out.extend_from_slice(floats.format_finite(v).as_bytes()))
                             .is_some(),
-                        Writer::Int(ca) => ca.get(row).map(|v| write!(out, "{v}i")).is_some(),
-                        Writer::Bool(ca) => ca.get(row).map(|v| write!(out, "{v}")).is_some(),
+                        Writer::Int(ca) => ca
+                            .get(row)
+                            .map(|v| {
+                                out.extend_from_slice(ints.format(v).as_bytes());
+                                out.push(b'i');
+                            })
+                            .is_some(),
+                        Writer::Bool(ca) => ca
+                            .get(row)
+                            .map(|v| out.extend_from_slice(if v { b"true" } else { b"false" }))
+                            .is_some(),
                         Writer::Text(ca) => match ca.get(row) {
                             Some(v) if has_line_break(v) => return Err(unwritable(key, row)),
                             Some(v) => {
@@ -202,9 +236,14 @@ pub fn encode(df: &DataFrame, measurement: &str, tags: &[&str]) -> Result<(Vec<u
                     skipped += 1;
                     continue;
                 }
-                let _ = writeln!(out, " {ns}");
+                out.push(b' ');
+                out.extend_from_slice(ints.format(ns).as_bytes());
+                out.push(b'\n');
             }
-            Ok((out, skipped))
+            match gzip_level {
+                Some(level) => Ok((gzip_member(&out, level)?, skipped)),
+                None => Ok((out, skipped)),
+            }
         })
         .collect();
     let mut body = Vec::new();
@@ -239,7 +278,7 @@ mod tests {
         )
         .unwrap();
         let df = with_utc_time(df);
-        let (body, skipped) = encode(&df, MEASUREMENT, &TAG_COLUMNS).unwrap();
+        let (body, skipped) = encode(&df, MEASUREMENT, &TAG_COLUMNS, None).unwrap();
         assert_eq!(
             String::from_utf8(body).unwrap(),
             "compression_metrics,region=us\\ east data_size_bytes=10i,rtt_ms=1.5 1700000000000000000\n"
@@ -255,14 +294,39 @@ mod tests {
             "error" => ["a \"b\" = c"],
         )
         .unwrap();
-        let (body, _) = encode(&with_utc_time(df), "pipeline runs", &[]).unwrap();
+        let (body, _) = encode(&with_utc_time(df), "pipeline runs", &[], None).unwrap();
         assert_eq!(
             String::from_utf8(body).unwrap(),
             "pipeline\\ runs error=\"a \\\"b\\\" = c\",success=false 1700000000000000000\n"
         );
         let empty = with_utc_time(df!("timestamp" => [0i64], "x" => [1i64]).unwrap());
-        assert!(encode(&empty, "", &[]).is_err());
-        assert!(encode(&empty, "a\nb", &[]).is_err());
+        assert!(encode(&empty, "", &[], None).is_err());
+        assert!(encode(&empty, "a\nb", &[], None).is_err());
+    }
+
+    #[test]
+    fn gzip_members_concatenate_to_the_plain_body() {
+        let n = 3 * BLOCK + 17;
+        let df = df!(
+            "timestamp" => (0..n as i64).map(|i| 1_700_000_000_000_000 + i).collect::<Vec<_>>(),
+            "region" => (0..n).map(|i| format!("r{}", i % 7)).collect::<Vec<_>>(),
+            "rtt_ms" => (0..n).map(|i| i as f64 / 3.0).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let df = with_utc_time(df);
+        let (plain, _) = encode(&df, MEASUREMENT, &["region"], None).unwrap();
+        let (packed, _) = encode(&df, MEASUREMENT, &["region"], Some(1)).unwrap();
+        // One gzip member per block of rows, each ending with the size of its block (ISIZE).
+        let blocks: Vec<&[u8]> = plain.split_inclusive(|&b| b == b'\n').collect();
+        let first: usize = blocks[..BLOCK].iter().map(|l| l.len()).sum();
+        let mut member = vec![0; first];
+        let unpacked = libdeflater::Decompressor::new()
+            .gzip_decompress(&packed, &mut member)
+            .unwrap();
+        assert_eq!((unpacked, &member[..]), (first, &plain[..first]));
+        assert!(packed.windows(2).filter(|w| w == &[0x1f, 0x8b]).count() >= 4);
+        assert!(packed.len() < plain.len() / 2);
+        assert!(encode(&df, MEASUREMENT, &[], Some(10)).is_err());
     }
 
     #[test]
@@ -274,7 +338,7 @@ mod tests {
                 "node_id" => ["n1", if column == "node_id" { "n1\revil" } else { "n1" }],
             )
             .unwrap();
-            let err = encode(&with_utc_time(df), MEASUREMENT, tags).unwrap_err();
+            let err = encode(&with_utc_time(df), MEASUREMENT, tags, None).unwrap_err();
             let DwcpError::Data { column: c, row, .. } = err else {
                 panic!("expected a data error, got {err:?}");
             };
@@ -291,7 +355,7 @@ mod tests {
         )
         .unwrap();
         let df = with_utc_time(df);
-        let (body, skipped) = encode(&df, MEASUREMENT, &["region"]).unwrap();
+        let (body, skipped) = encode(&df, MEASUREMENT, &["region"], None).unwrap();
         assert_eq!(
             String::from_utf8(body).unwrap(),
             "compression_metrics,region=eu node_id=\"n \\\"1\\\" \\\\ x\" 1700000000000000000\n"

@@ -126,7 +126,7 @@ impl Builder {
                 ),
             }),
             Self::Time(v) => v.push(match value {
-                None => None,
+                None => return Err(bad(column, row, "a point without a time".into())),
                 Some(t) => Some(match t.parse::<i64>() {
                     Ok(ns) => ns.div_euclid(1000),
                     Err(_) => {
@@ -153,6 +153,9 @@ impl Builder {
         })
     }
 }
+
+/// The schema's index of `timestamp`, which every answer must carry.
+const TIME: usize = 0;
 
 /// The schema column a stored column name maps to, if any.
 fn schema_index(name: &str) -> Option<usize> {
@@ -193,8 +196,28 @@ pub fn parse_csv(body: &[u8]) -> Result<DataFrame> {
         split_fields(line, &mut fields);
         if expect_header || line.starts_with("name,tags,time") {
             mapping = fields.iter().map(|f| schema_index(f)).collect();
+            if !mapping.contains(&Some(TIME)) {
+                let start: String = line.chars().take(120).collect();
+                return Err(DwcpError::Data {
+                    column: "timestamp".into(),
+                    row: None,
+                    rule: "influx_response",
+                    message: format!("not an InfluxDB answer: a header without a time column: {start:?}"),
+                });
+            }
             expect_header = false;
             continue;
+        }
+        if fields.len() != mapping.len() {
+            return Err(bad(
+                "",
+                rows,
+                format!(
+                    "{} fields where the header has {} (a cut or malformed answer)",
+                    fields.len(),
+                    mapping.len()
+                ),
+            ));
         }
         let mut seen = vec![false; SCHEMA.len()];
         for (value, target) in fields.iter().zip(&mapping) {
@@ -259,6 +282,24 @@ mod tests {
         let df = parse_csv(body.as_bytes()).unwrap();
         let rtt: Vec<Option<f64>> = df.column("rtt_ms").unwrap().f64().unwrap().iter().collect();
         assert_eq!(rtt, [Some(1.5), Some(2.5)]);
+    }
+
+    #[test]
+    fn answers_that_are_not_influxdb_csv_are_refused() {
+        for (body, needle) in [
+            ("not,influx\n1,2\n", "without a time column"),
+            ("<html><body>proxy error</body></html>", "without a time column"),
+            (
+                "name,tags,time,rtt_ms\nm,,1,1.5\nm,,2\n",
+                "row 1: 3 fields where the header has 4",
+            ),
+            ("name,tags,time,rtt_ms\nm,,,1.5\n", "a point without a time"),
+        ] {
+            let err = parse_csv(body.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains(needle), "{body:?}: {err}");
+        }
+        assert_eq!(parse_csv(b"").unwrap().height(), 0);
+        assert_eq!(SCHEMA[TIME].name, "timestamp");
     }
 
     #[test]

@@ -317,18 +317,21 @@ fn clean<'py>(
 }
 
 /// A frame as InfluxDB line protocol points of `measurement` (the `tags` columns as tags, every other
-/// column but `timestamp` as a field), and how many rows had no field to write.
+/// column but `timestamp` as a field), gzip-compressed at `gzip_level` if given, and how many rows
+/// had no field to write.
 #[pyfunction]
+#[pyo3(signature = (df, enum_columns, measurement, tags, gzip_level=None))]
 fn encode_line_protocol<'py>(
     py: Python<'py>,
     df: PyDataFrame,
     enum_columns: Vec<String>,
     measurement: &str,
     tags: Vec<String>,
+    gzip_level: Option<u32>,
 ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
     let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
     let (body, skipped) = run(py, || {
-        influx::encode(&frame_in(df, &enum_columns)?, measurement, &tags)
+        influx::encode(&frame_in(df, &enum_columns)?, measurement, &tags, gzip_level)
     })?;
     Ok((PyBytes::new(py, &body), skipped))
 }
