@@ -2,8 +2,9 @@
 //! compression selector.
 //!
 //! Every pipeline stage is a plain Rust module that takes and returns polars
-//! types and is tested with `cargo test`; [`python`] is the one thin layer that
-//! exposes them to Python as `dwcp_data._core`.
+//! types and is tested with `cargo test`; `python` (feature `python`, which
+//! maturin builds with) is the one thin layer that exposes them to Python as
+//! `dwcp_data._core`.
 
 pub mod cleaning;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod schema;
 pub mod transfer;
 pub mod validation;
 
+#[cfg(feature = "python")]
 mod python;
 
 pub use error::{DwcpError, Result};

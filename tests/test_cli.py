@@ -84,10 +84,51 @@ def test_pipeline(tmp_path):
     out = tmp_path / "training.parquet"
     proc = dwcp("pipeline", "-n", "20000", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert "pipeline ok" in proc.stdout and out.exists() and (tmp_path / "training.report.json").exists()
+    assert (
+        "pipeline ok" in proc.stdout and out.exists() and (tmp_path / "training.parquet.report.json").exists()
+    )
     proc = dwcp("pipeline", "-n", "500", "--out", str(tmp_path / "tiny.parquet"))
     assert proc.returncode == 1 and "min_rows" in proc.stderr
     assert not (tmp_path / "tiny.parquet").exists()
+
+
+def test_pipeline_json_reports_a_failed_validation(tmp_path):
+    proc = dwcp("pipeline", "-n", "500", "--out", str(tmp_path / "tiny.parquet"), "--json")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 1 and report["status"] == "validation_failed"
+    assert not report["input_validation"]["passed"]
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_every_command_writes_every_format(tmp_path, dataset, suffix):
+    def ok(*args: str) -> None:
+        proc = dwcp(*args)
+        assert proc.returncode == 0, (args, proc.stderr)
+
+    generated, cleaned, labelled = (tmp_path / f"{n}{suffix}" for n in ("gen", "clean", "label"))
+    ok("generate", "-n", "12000", "--seed", "3", "--end", "2025-11-14T12:34:56Z", "--out", str(generated))
+    fmt = suffix.removeprefix(".")
+    shards = tmp_path / "shards"
+    ok("generate", "-n", "12000", "--shard-rows", "5000", "--format", fmt, "--out", str(shards))
+    assert sorted(p.suffix for p in shards.iterdir()) == [suffix] * 3
+    ok("clean", str(generated), "--out", str(cleaned))
+    ok("label", str(cleaned), "--out", str(labelled))
+    ok("pipeline", "--source", str(shards), "--min-rows", "5000", "--out", str(tmp_path / f"train{suffix}"))
+    assert (tmp_path / f"train{suffix}.report.json").exists()
+    df = dwcp_data.read_training_data(labelled)
+    assert df.height == dwcp_data.read_training_data(cleaned).height and "oracle_compression" in df.columns
+    assert dwcp_data.read_training_data(tmp_path / f"train{suffix}").height > 0
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_two_outputs_in_one_folder_keep_their_own_reports(tmp_path):
+    for suffix in (".parquet", ".csv"):
+        out = str(tmp_path / f"t{suffix}")
+        proc = dwcp("pipeline", "-n", "12000", "--seed", str(len(suffix)), "--min-rows", "5000", "--out", out)
+        assert proc.returncode == 0, proc.stderr
+    first = json.loads((tmp_path / "t.parquet.report.json").read_text())
+    second = json.loads((tmp_path / "t.csv.report.json").read_text())
+    assert first["output"].endswith("t.parquet") and second["output"].endswith("t.csv")
 
 
 def test_bad_csv_line_and_quarantine(tmp_path, dataset):

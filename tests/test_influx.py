@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import http.server
 import io
+import itertools
 import json
+import re
 import threading
 import time
 import urllib.parse
@@ -14,6 +16,8 @@ from typing import ClassVar
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import dwcp_data
@@ -703,3 +707,43 @@ def test_flux_stub_matches_the_official_clients_parser():
         assert {c: record[c] for c in df.columns if c != "timestamp"} == {
             c: row[c] for c in df.columns if c != "timestamp"
         }
+
+
+_text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\r\n"), min_size=1, max_size=12)
+_tag_text = _text.filter(lambda t: not re.search(influx._UNWRITABLE_TAG, t))
+_round_trips = itertools.count()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(st.tuples(_tag_text, _tag_text, _text, _text), min_size=1, max_size=6),
+    st.sampled_from([",", "=", " ", '"', "\\", "é", "😀", "\\\\,", "a\\b"]),
+)
+def test_any_text_round_trips_through_the_server(influxd, rows, extra):
+    # Tags (region, az) and string fields (node_id, peer_id) holding any Unicode come back as written.
+    k = next(_round_trips)
+    base = dwcp_data.generate_synthetic(len(rows), seed=k, end=END + timedelta(days=k), freq="1s")
+    region, az, node, peer = (list(c) for c in zip(*rows, strict=True))
+    df = base.with_columns(
+        pl.Series(
+            "region",
+            [r + (extra if not re.search(influx._UNWRITABLE_TAG, r + extra) else "") for r in region],
+        ),
+        pl.Series("az", az),
+        pl.Series("node_id", [n + extra for n in node]),
+        pl.Series("peer_id", peer),
+    )
+    influxd.query("CREATE DATABASE unicode")
+    influx.write_metrics(df, url=influxd.url, database="unicode")
+    out = influx.export_metrics(url=influxd.url, database="unicode", **window(df))
+    assert_frame_equal(out, df)
+
+
+@pytest.mark.parametrize("value", ["n1\\", "a\\,b", "a\\ b", "a\\=b", "x\\\\\\"])
+def test_tag_values_influxdb_cannot_read_back_are_refused(stub, value):
+    df = dwcp_data.generate_synthetic(3, seed=1, end=END).with_columns(pl.lit(value).alias("region"))
+    with pytest.raises(DataError) as info:
+        influx.write_metrics(df, url=stub, bucket="b", org="o", token="t")
+    assert (info.value.column, info.value.row) == ("region", 0) and Stub.calls == []
+    # As a string field the same value is fine: it is quoted.
+    assert influx.write_metrics(df, url=stub, bucket="b", org="o", token="t", tags=["az"]).points == 3

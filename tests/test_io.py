@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import socket
+import stat
 import subprocess
 import sys
 import time
+import warnings
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import dwcp_data
-from dwcp_data.errors import CsvError, InvalidArgumentError
+from dwcp_data.errors import CsvError, DataError, InvalidArgumentError
 
 from helpers import END
 
@@ -151,3 +158,137 @@ def test_an_interrupted_write_leaves_no_partial_file(tmp_path):
     proc.wait()
     assert list(tmp_path.glob(".big.csv.*.tmp")), "the write had started"
     assert not target.exists()
+    # The next write to the same file removes what the killed one left behind.
+    dwcp_data.write_training_data(dwcp_data.generate_synthetic(10, end=END), target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]
+
+
+def test_unreadable_parquet_names_the_file(tmp_path, frame):
+    good = dwcp_data.write_training_data(frame, tmp_path / "shards" / "part-0.parquet")
+    truncated = tmp_path / "shards" / "part-1.parquet"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    (tmp_path / "empty.parquet").write_bytes(b"")
+    for source, bad in [
+        (tmp_path / "shards", truncated),
+        (tmp_path / "empty.parquet", tmp_path / "empty.parquet"),
+    ]:
+        with pytest.raises(DataError) as info:
+            dwcp_data.read_training_data(source)
+        assert str(bad) in str(info.value) and info.value.rule == "parquet"
+        proc = subprocess.run(
+            [shutil.which("dwcp-data"), "validate", str(source)], capture_output=True, text=True
+        )
+        assert proc.returncode == 2 and str(bad) in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_blank_lines_are_no_rows(tmp_path, frame):
+    path = dwcp_data.write_training_data(frame.head(200), tmp_path / "d.csv")
+    text = path.read_text()
+    lines = text.splitlines(keepends=True)
+    path.write_text(lines[0] + "\n" + "".join(lines[1:100]) + "\r\n\n" + "".join(lines[100:]) + "\n\n")
+    df = dwcp_data.read_training_data(path)
+    assert_frame_equal(df, frame.head(200))
+
+
+def test_an_unclosed_quote_rejects_its_line_only(tmp_path, frame):
+    path = dwcp_data.write_training_data(frame.head(200), tmp_path / "d.csv")
+    lines = path.read_text().splitlines(keepends=True)
+    lines[6] = lines[6].replace(",", ',"', 1)  # line 7: a quote that never closes
+    path.write_text("".join(lines))
+    with pytest.warns(UserWarning, match="1 bad line"):
+        df, report = dwcp_data.read_training_data(path, on_bad_rows="quarantine", report=True)
+    rejects = (tmp_path / "d.csv.rejects.csv").read_text().splitlines(keepends=True)
+    assert rejects == [lines[0], lines[6]]
+    assert df.height + report.rejected[str(path)] == len(lines) - 1  # good rows + rejected = data lines
+    assert_frame_equal(df, frame.head(200).filter(pl.int_range(pl.len()) != 5))
+
+
+def test_rejects_are_never_read_back_nor_shared(tmp_path, frame):
+    for folder in ("a", "b"):
+        path = dwcp_data.write_training_data(frame.head(20), tmp_path / folder / "part.csv")
+        lines = path.read_text().splitlines(keepends=True)
+        lines[3] = "oops\n"
+        path.write_text("".join(lines))
+    with pytest.warns(UserWarning):
+        first = dwcp_data.read_training_data(tmp_path / "a", on_bad_rows="quarantine")
+    with pytest.warns(UserWarning):
+        again, report = dwcp_data.read_training_data(tmp_path / "a", on_bad_rows="quarantine", report=True)
+    assert report.files == (str(tmp_path / "a" / "part.csv"),) and first.height == again.height == 19
+    rejects = tmp_path / "rejects"
+    with pytest.warns(UserWarning):
+        dwcp_data.read_training_data(
+            [tmp_path / "a" / "part.csv", tmp_path / "b" / "part.csv"],
+            on_bad_rows="quarantine",
+            rejects_dir=rejects,
+        )
+    assert len(list(rejects.glob("part.csv.*.rejects.csv"))) == 2
+
+
+def test_written_files_respect_the_umask_and_keep_their_mode(tmp_path, frame):
+    old = os.umask(0o022)
+    try:
+        path = dwcp_data.write_training_data(frame.head(5), tmp_path / "d.parquet")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+        path.chmod(0o640)
+        dwcp_data.write_training_data(frame.head(6), path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
+
+
+def test_stale_temporaries_of_dead_processes_only_are_removed(tmp_path, frame):
+    host = socket.gethostname().split(".")[0]
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    stale = tmp_path / f".d.csv.{host}.{int(dead.stdout)}.abc.tmp"
+    live = tmp_path / f".d.csv.{host}.{os.getpid()}.xyz.tmp"
+    other = tmp_path / f".e.csv.{host}.{int(dead.stdout)}.abc.tmp"
+    for p in (stale, live, other):
+        p.write_text("partial")
+    dwcp_data.write_training_data(frame.head(5), tmp_path / "d.csv")
+    assert not stale.exists() and live.exists() and other.exists()
+
+
+def test_other_frame_types_are_written(tmp_path, frame):
+    pandas_df = frame.head(5).to_pandas()
+    path = dwcp_data.write_training_data(pandas_df, tmp_path / "p.parquet")
+    assert_frame_equal(dwcp_data.read_training_data(path), frame.head(5))
+    path = dwcp_data.write_training_data(frame.head(5).to_arrow(), tmp_path / "a.csv")
+    assert_frame_equal(dwcp_data.read_training_data(path), frame.head(5))
+
+
+def test_an_empty_csv_names_its_path(tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataError, match=str(tmp_path / "empty.csv")):
+        dwcp_data.read_training_data(tmp_path / "empty.csv")
+
+
+_MUTATIONS = ["oops\n", "\n", "blank-crlf", "unclosed-quote", "extra-field", "missing-field", "satellite"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, 29), st.sampled_from(_MUTATIONS)), max_size=8))
+def test_good_rows_and_rejected_lines_are_the_data_lines(tmp_path_factory, frame, mutations):
+    lines = frame.head(30).write_csv(datetime_format="%Y-%m-%dT%H:%M:%S%.6fZ").splitlines(keepends=True)
+    header, body = lines[0], lines[1:]
+    for index, kind in dict(mutations).items():  # one mutation per line
+        line = body[index]
+        body[index] = {
+            "oops\n": "oops\n",
+            "\n": line + "\n",
+            "blank-crlf": line + "\r\n",
+            "unclosed-quote": line.replace(",", ',"', 1),
+            "extra-field": line.replace("\n", ",x\n"),
+            "missing-field": line.split(",", 1)[1],
+            "satellite": line.replace(",dc,", ",satellite,")
+            .replace(",wan,", ",satellite,")
+            .replace(",metro,", ",satellite,"),
+        }[kind]
+    path = tmp_path_factory.mktemp("invariant") / "d.csv"
+    path.write_text(header + "".join(body))
+    data_lines = sum(1 for line in "".join(body).splitlines() if line.strip())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df, report = dwcp_data.read_training_data(path, on_bad_rows="quarantine", report=True)
+    assert df.height + report.rejected.get(str(path), 0) == data_lines

@@ -16,7 +16,7 @@ from helpers import END
 def test_synthetic_run_writes_data_and_report(tmp_path):
     result = dwcp_data.run_pipeline(out=tmp_path / "training.parquet", rows=20_000, seed=3, end=END)
     assert result.passed and result.dataset == tmp_path / "training.parquet"
-    assert result.report_path == tmp_path / "training.report.json"
+    assert result.report_path == tmp_path / "training.parquet.report.json"
     report = json.loads(result.report_path.read_text())
     assert report == json.loads(json.dumps(result.report, default=str))
     assert [s["stage"] for s in report["stages"]] == [
@@ -41,7 +41,7 @@ def test_invalid_input_stops_and_writes_only_the_report(tmp_path):
     with pytest.raises(ValidationError, match="rtt_ms_range"):
         dwcp_data.run_pipeline(bad, tmp_path / "t.parquet")
     assert not (tmp_path / "t.parquet").exists()
-    report = json.loads((tmp_path / "t.report.json").read_text())
+    report = json.loads((tmp_path / "t.parquet.report.json").read_text())
     assert report["status"] == "validation_failed" and not report["input_validation"]["passed"]
 
 

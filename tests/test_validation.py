@@ -295,3 +295,21 @@ def test_matches_polars_expressions(df, max_missing, min_share, min_rows):
         [(present == c).sum() / len(present) for c in ("hde", "amst", "baseline")] if len(present) else [0.0]
     )
     assert result(report, "class_balance").passed == (len(present) > 0 and min(shares) > min_share)
+
+
+def test_failure_cases_are_the_failing_rows_with_their_rule():
+    df = dwcp_data.generate_synthetic(20_000, seed=61, end=END)
+    bad = df.with_columns(
+        pl.when(pl.int_range(pl.len()) % 1000 == 7).then(-1.0).otherwise(pl.col("rtt_ms")).alias("rtt_ms"),
+        pl.when(pl.int_range(pl.len()) == 3).then(1.5).otherwise(pl.col("cpu_usage")).alias("cpu_usage"),
+    )
+    report = dwcp_data.validate(bad, max_examples=2)
+    cases = report.failure_cases(bad)
+    assert cases.columns[:3] == ["rule", "column", "row"] and cases.columns[3:] == bad.columns
+    summary = cases.group_by("rule", "column").agg(pl.len()).sort("rule").rows()
+    assert summary == [("cpu_usage_range", "cpu_usage", 1), ("rtt_ms_range", "rtt_ms", 20)]
+    rtt = cases.filter(pl.col("rule") == "rtt_ms_range")
+    assert rtt["row"].to_list() == list(range(7, 20_000, 1000)) and (rtt["rtt_ms"] == -1.0).all()
+    assert dwcp_data.validate(df).failure_cases(df).height == 0
+    with pytest.raises(InvalidArgumentError):
+        report.failure_cases(bad.head(10))

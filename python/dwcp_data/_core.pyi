@@ -63,3 +63,6 @@ def encode_line_protocol(
 
 def parse_influx_csv(body: bytes) -> tuple[pl.DataFrame, list[str]]:
     """An InfluxQL CSV or Flux annotated-CSV response in the schema, and the Enum columns sent as codes."""
+
+def dechunk_http(raw: bytes) -> bytes:
+    """The body of a raw ``Transfer-Encoding: chunked`` HTTP answer; a cut one raises ``DataError``."""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import polars as pl
 
-from dwcp_data.errors import InvalidArgumentError
+from dwcp_data.errors import DataError, InvalidArgumentError
 from dwcp_data.schema import SCHEMA
 
 if TYPE_CHECKING:
@@ -44,24 +44,75 @@ def to_polars(data: Any, param: str = "df") -> pl.DataFrame:
     )
 
 
+#: Types the Rust core takes as they are (Datetime, Enum and Categorical are handled apart).
+_CORE_TYPES = (
+    pl.Boolean,
+    pl.UInt8,
+    pl.UInt32,
+    pl.UInt64,
+    pl.Int32,
+    pl.Int64,
+    pl.Float32,
+    pl.Float64,
+    pl.String,
+    pl.Null,
+)
+
+
 def to_core(df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     """``df`` ready for ``_core``, and the names of the Enum columns sent as codes.
 
     Enum columns of exactly the schema's type travel as their UInt8 codes (no
     copy; the core turns them back into Enums). Other categorical columns
-    travel as strings, so that the core can judge their values.
+    travel as strings, so that the core can judge their values. Integer and
+    float types the core lacks (Int8, Int16, UInt16, Int128, Float16, …) are
+    widened to Int64 and Float64 where every value fits; any other type
+    (Decimal, nested, binary, …) raises :class:`~dwcp_data.errors.DataError`
+    naming the column.
+
+    Raises:
+        dwcp_data.errors.DataError: a column the core cannot take without loss.
     """
     codes: list[str] = []
     changes: list[pl.Expr] = []
     for name, dtype in df.schema.items():
-        if not isinstance(dtype, (pl.Enum, pl.Categorical)):
+        if isinstance(dtype, (pl.Enum, pl.Categorical)):
+            if name in SCHEMA and dtype == SCHEMA[name]:
+                codes.append(name)
+                changes.append(pl.col(name).to_physical())
+            else:
+                changes.append(pl.col(name).cast(pl.String))
+        elif isinstance(dtype, (*_CORE_TYPES, pl.Datetime)):
             continue
-        if name in SCHEMA and dtype == SCHEMA[name]:
-            codes.append(name)
-            changes.append(pl.col(name).to_physical())
+        elif dtype.is_integer():
+            changes.append(_widened(df, name, pl.Int64))
+        elif dtype.is_float():
+            changes.append(pl.col(name).cast(pl.Float64))
         else:
-            changes.append(pl.col(name).cast(pl.String))
+            raise DataError(
+                f"column `{name}` has type {dtype}, which dwcp_data cannot take without loss: "
+                "cast it (e.g. to Float64 or String) or drop it",
+                column=name,
+                row=None,
+                rule="schema_dtype",
+            )
     return (df.with_columns(changes) if changes else df), codes
+
+
+def _widened(df: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
+    """``pl.col(name)`` cast to ``dtype``; ``DataError`` naming the first value that does not fit."""
+    column = df[name]
+    fits = column.cast(dtype, strict=False)
+    lost = fits.is_null() & column.is_not_null()
+    if lost.any():
+        row = int(lost.arg_true()[0])
+        raise DataError(
+            f"column `{name}`: row {row} holds {column[row]!r}, which {dtype} cannot hold",
+            column=name,
+            row=row,
+            rule="schema_dtype",
+        )
+    return pl.lit(fits).alias(name)
 
 
 def from_core(result: tuple[pl.DataFrame, list[str]]) -> pl.DataFrame:

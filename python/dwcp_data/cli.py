@@ -1,6 +1,7 @@
 """The ``dwcp-data`` command: generate, validate, clean, label, pipeline, report, export, ingest.
 
-Exit codes: 0 success, 1 validation failed, 2 bad usage or bad input.
+Exit codes: 0 success, 1 validation failed, 2 bad usage or bad input, 3 an
+internal error (a bug in dwcp_data: please report it).
 """
 
 from __future__ import annotations
@@ -18,16 +19,17 @@ import polars as pl
 
 from dwcp_data._progress import progress
 from dwcp_data.cleaning import clean
-from dwcp_data.errors import DwcpDataError, ValidationError
+from dwcp_data.errors import DwcpDataError, InternalError, ValidationError
 from dwcp_data.generator import generate_synthetic, iter_synthetic_shards
 from dwcp_data.io import read_training_data, write_frames, write_training_data
 from dwcp_data.labelling import LABEL_COLUMN, label_oracle
-from dwcp_data.pipeline import label_shares, run_pipeline
+from dwcp_data.pipeline import label_shares, report_path_for, run_pipeline
 from dwcp_data.validation import validate
 
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
 
 
 def _iso_datetime(text: str) -> datetime:
@@ -145,6 +147,8 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
         )
     except ValidationError as exc:
         print(f"dwcp-data: {exc}", file=sys.stderr)
+        if args.json:  # the run report, written before the run stopped
+            print(report_path_for(args.out).read_text())
         return EXIT_INVALID
     r = result.report
     lines = [
@@ -388,6 +392,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except InternalError as exc:
+        print(f"dwcp-data: internal error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
     except DwcpDataError as exc:
         print(f"dwcp-data: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -1,7 +1,10 @@
 """Exceptions raised by :mod:`dwcp_data`.
 
-Every exception is a :class:`DwcpDataError`, itself a :class:`ValueError`, so
-``except ValueError`` keeps working for callers that do not know this package.
+Every exception is a :class:`DwcpDataError`. Those about the caller's input or
+a server (arguments, data, files, validation, InfluxDB) are also
+:class:`ValueError`, so ``except ValueError`` keeps working for callers that do
+not know this package; an :class:`InternalError` (a bug in dwcp_data) is a
+:class:`RuntimeError` instead, so that it is never taken for bad input.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ __all__ = [
 ]
 
 
-class DwcpDataError(ValueError):
+class DwcpDataError(Exception):
     """Base class of every error raised by ``dwcp_data``.
 
     Every subclass survives pickling with its message and attributes (process
@@ -38,7 +41,7 @@ def _rebuild(cls: type[DwcpDataError], args: tuple[object, ...], state: dict[str
     return error
 
 
-class InvalidArgumentError(DwcpDataError):
+class InvalidArgumentError(DwcpDataError, ValueError):
     """An argument is outside its domain. ``param`` names the parameter."""
 
     def __init__(self, message: str, *, param: str) -> None:
@@ -46,7 +49,7 @@ class InvalidArgumentError(DwcpDataError):
         self.param = param
 
 
-class DataError(DwcpDataError):
+class DataError(DwcpDataError, ValueError):
     """A value in the data breaks a rule.
 
     Attributes:
@@ -77,7 +80,7 @@ class CsvError(DataError):
         self.line = line
 
 
-class ValidationError(DwcpDataError):
+class ValidationError(DwcpDataError, ValueError):
     """A data set failed validation. ``report`` is the full :class:`~dwcp_data.ValidationReport`."""
 
     def __init__(self, message: str, *, report: object) -> None:
@@ -85,7 +88,7 @@ class ValidationError(DwcpDataError):
         self.report = report
 
 
-class InternalError(DwcpDataError):
+class InternalError(DwcpDataError, RuntimeError):
     """A bug inside ``dwcp_data`` (a Rust panic, caught before it reached Python)."""
 
 
@@ -93,7 +96,7 @@ class IncompatiblePolarsError(ImportError):
     """The installed ``polars`` is outside the range this build was tested with."""
 
 
-class InfluxError(DwcpDataError):
+class InfluxError(DwcpDataError, ValueError):
     """An InfluxDB request failed. ``url`` is the server (never with credentials).
 
     ``kind`` says why: ``"unreachable"``, ``"timeout"`` (no complete answer

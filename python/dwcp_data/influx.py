@@ -265,8 +265,16 @@ class Connection:
 
 def _read_before(response: http.client.HTTPResponse, deadline: float) -> bytes:
     """The whole body of ``response``, or ``TimeoutError`` once ``deadline`` passes
-    (a server may trickle its answer a byte at a time)."""
+    (a server may trickle its answer a byte at a time).
+
+    A chunked answer (InfluxDB streams ``chunked=true`` queries in chunks of a
+    few KB) is read raw, a MiB at a time, and its chunks are joined in Rust:
+    http.client's chunk-by-chunk decoding costs more CPU than parsing the CSV.
+    The request asked the server to close the connection after the answer.
+    """
     sock = getattr(getattr(response.fp, "raw", None), "_sock", None)
+    chunked = bool(response.chunked) and response.fp is not None
+    source = response.fp if chunked else response
     chunks = []
     while True:
         remaining = deadline - time.monotonic()
@@ -274,10 +282,16 @@ def _read_before(response: http.client.HTTPResponse, deadline: float) -> bytes:
             raise TimeoutError("the answer did not finish in time")
         if sock is not None:
             sock.settimeout(remaining)
-        chunk = response.read1(1 << 16)
+        chunk = source.read1(1 << 20)
         if not chunk:
-            return b"".join(chunks)
+            break
         chunks.append(chunk)
+    if not chunked:
+        return b"".join(chunks)
+    try:
+        return _core.dechunk_http(b"".join(chunks))
+    except DataError as exc:
+        raise http.client.IncompleteRead(b"", None) from exc
 
 
 def _without_credentials(url: str) -> str:
@@ -344,29 +358,35 @@ def _series_keys(tags: Sequence[str]) -> list[pl.Expr]:
     return [pl.col(t).cast(pl.String).fill_null("").alias(t) for t in tags]
 
 
-def _check_writable(frame: pl.DataFrame) -> None:
+#: A run of an odd number of backslashes before a separator or at the end: InfluxDB
+#: 1.x cannot read such a tag value back (the Rust encoder refuses it too).
+_UNWRITABLE_TAG = r"(?:^|[^\\])(?:\\\\)*\\(?:[,= ]|$)"
+
+
+def _check_writable(frame: pl.DataFrame, tags: Sequence[str]) -> None:
     """Raise before anything is sent if a row cannot be written: a null time,
-    or a line break in a text value (line protocol has no escape for it)."""
+    a line break in a text value (line protocol has no escape for it), or a
+    tag value InfluxDB would read back altered (see :data:`_UNWRITABLE_TAG`)."""
     if "timestamp" not in frame.columns:
         raise DataError(
             "points need a `timestamp` column", column="timestamp", row=None, rule="line_protocol"
         )
-    checks = {"timestamp": pl.col("timestamp").is_null()}
+    checks = {"timestamp": (pl.col("timestamp").is_null(), "has no time")}
     for name, dtype in frame.schema.items():
         if isinstance(dtype, pl.String):
-            checks[name] = pl.col(name).str.contains(r"[\r\n]").fill_null(False)
+            bad = pl.col(name).str.contains(r"[\r\n]")
+            why = "holds a line break, which line protocol cannot carry"
+            if name in tags:
+                bad = bad | pl.col(name).str.contains(_UNWRITABLE_TAG)
+                why += ", or backslashes InfluxDB would not read back as written"
+            checks[name] = (bad.fill_null(False), why)
     first_bad = frame.select(
-        pl.when(e).then(pl.int_range(pl.len())).min().alias(n) for n, e in checks.items()
+        pl.when(bad).then(pl.int_range(pl.len())).min().alias(name) for name, (bad, _) in checks.items()
     )
     for name, row in first_bad.row(0, named=True).items():
         if row is not None:
-            problem = (
-                "has no time"
-                if name == "timestamp"
-                else "holds a line break, which line protocol cannot carry"
-            )
             raise DataError(
-                f"cannot write row {row}: `{name}` {problem}; nothing was sent",
+                f"cannot write row {row}: `{name}` {checks[name][1]}; nothing was sent",
                 column=name,
                 row=row,
                 rule="line_protocol",
@@ -491,7 +511,7 @@ def write_metrics(
         )
     polars_df = to_polars(df)
     tag_columns = _tag_columns(tags, polars_df.schema)
-    _check_writable(polars_df)
+    _check_writable(polars_df, tag_columns)
     colliding = _collisions(polars_df, tag_columns)
     if colliding.len() and on_collision == "raise":
         raise DataError(
@@ -790,7 +810,9 @@ def _export_frames(
             del body
             for part in _complete(conn, window, frame):
                 if part.height:
-                    yield part.sort("timestamp", maintain_order=True)
+                    yield (
+                        part if part["timestamp"].is_sorted() else part.sort("timestamp", maintain_order=True)
+                    )
 
 
 def export_metrics(

@@ -5,8 +5,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import glob
+import hashlib
 import io
 import os
+import re
+import socket
+import stat
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,6 +21,7 @@ from typing import Literal
 import polars as pl
 
 from dwcp_data import _core
+from dwcp_data._frames import FrameLike, to_polars
 from dwcp_data._progress import progress
 from dwcp_data.errors import CsvError, DataError, InvalidArgumentError
 from dwcp_data.labelling import LABEL_SCHEMA
@@ -30,20 +35,66 @@ KNOWN_SCHEMA: pl.Schema = pl.Schema([*SCHEMA.items(), *LABEL_SCHEMA.items()])
 _CSV_DATETIME = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 
+#: Temporary files of atomic writes: ``.<name>.<host>.<pid>.<random>.tmp`` beside the target.
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it back at once
+    os.umask(mask)
+    return mask
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Remove temporary files a killed write to ``target`` left behind on this host
+    (their process is gone)."""
+    host = socket.gethostname().split(".")[0]
+    for path in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        found = _TEMP_NAME.match(path.name)
+        if found is None or found["name"] != target.name or found["host"] != host:
+            continue
+        try:
+            os.kill(int(found["pid"]), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # the process exists
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success rename it onto ``target``.
 
     If the body raises, the temporary file is removed and ``target`` is left as
-    it was: a reader never sees a half-written file.
+    it was: a reader never sees a half-written file. The file gets the mode
+    ``target`` had, or else the one the umask gives a new file. The temporary
+    file is named ``.<name>.<host>.<pid>.<random>.tmp``; ones left behind by a
+    killed process on this host are removed by the next write to ``target``.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    _remove_stale_temporaries(target)
+    host = socket.gethostname().split(".")[0]
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.{host}.{os.getpid()}.", suffix=".tmp", dir=target.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        try:
+            mode = stat.S_IMODE(target.stat().st_mode)
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()
+        os.chmod(tmp_path, mode)
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -66,8 +117,9 @@ def _ordered(df: pl.DataFrame) -> pl.DataFrame:
     return df.select(known + [c for c in df.columns if c not in KNOWN_SCHEMA])
 
 
-def write_training_data(df: pl.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write ``df`` to ``path`` atomically (temporary file, then rename).
+def write_training_data(df: FrameLike, path: str | os.PathLike[str]) -> Path:
+    """Write ``df`` (a polars or pandas DataFrame, LazyFrame or pyarrow Table)
+    to ``path`` atomically (temporary file, then rename).
 
     The format follows the suffix: ``.parquet``/``.pq`` is Parquet (zstd, with
     column statistics), ``.csv`` is CSV with a header in §2.1's column order and
@@ -82,7 +134,7 @@ def write_training_data(df: pl.DataFrame, path: str | os.PathLike[str]) -> Path:
     """
     path = Path(path)
     fmt = _format(path, "path")
-    ordered = _ordered(df)
+    ordered = _ordered(to_polars(df))
     with atomic_path(path) as tmp:
         if fmt == "parquet":
             ordered.write_parquet(tmp, compression="zstd", statistics=True)
@@ -152,6 +204,25 @@ class ReadReport:
     absent_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
+#: What quarantined CSV lines are written to: never read back as input.
+_REJECTS_SUFFIX = ".rejects.csv"
+
+
+def _is_data_file(path: Path) -> bool:
+    """A CSV or Parquet file, not a rejects file."""
+    return path.suffix.lower() in _FORMATS and not path.name.endswith(_REJECTS_SUFFIX)
+
+
+def _rejects_path(file: Path, rejects_dir: Path | None) -> Path:
+    """Where ``file``'s bad lines go: ``<file>.rejects.csv`` beside it, or in
+    ``rejects_dir`` with a hash of its folder, so that shards of the same
+    name in different folders never share one."""
+    if rejects_dir is None:
+        return file.parent / f"{file.name}{_REJECTS_SUFFIX}"
+    folder = hashlib.sha256(str(file.parent.resolve()).encode()).hexdigest()[:8]
+    return rejects_dir / f"{file.name}.{folder}{_REJECTS_SUFFIX}"
+
+
 def _files(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
     """The data files named by a file, a folder of shards, a glob, or a list of those."""
     if isinstance(source, (list, tuple)):
@@ -159,11 +230,9 @@ def _files(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) ->
     text = os.fspath(source)  # type: ignore[arg-type]
     path = Path(text)
     if path.is_dir():
-        found = sorted(
-            p for p in path.iterdir() if p.suffix.lower() in _FORMATS and not p.name.startswith(".")
-        )
+        found = sorted(p for p in path.iterdir() if _is_data_file(p) and not p.name.startswith("."))
     elif any(ch in text for ch in "*?["):
-        found = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).suffix.lower() in _FORMATS)
+        found = sorted(Path(p) for p in glob.glob(text, recursive=True) if _is_data_file(Path(p)))
     elif path.exists():
         found = [path]
     else:
@@ -214,6 +283,19 @@ def _conform(df: pl.DataFrame, file: Path, keep_unknown_columns: bool) -> _Confo
     return ordered, absent
 
 
+def _read_parquet(file: Path) -> pl.DataFrame:
+    """A Parquet file; a truncated, empty or foreign one raises ``DataError`` naming it."""
+    try:
+        return pl.read_parquet(file)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise DataError(
+            f"{file}: not a readable Parquet file ({type(exc).__name__}: {exc})",
+            column="",
+            row=None,
+            rule="parquet",
+        ) from None
+
+
 def _csv_frame(source: Path | bytes) -> pl.DataFrame:
     """A CSV file (or its bytes) read with the known columns' types; others as strings."""
     if isinstance(source, bytes):
@@ -227,7 +309,10 @@ def _csv_frame(source: Path | bytes) -> pl.DataFrame:
         for name in header
     }
     data = io.BytesIO(source) if isinstance(source, bytes) else source
-    return pl.read_csv(data, schema_overrides=overrides, infer_schema=False)
+    df = pl.read_csv(data, schema_overrides=overrides, infer_schema=False)
+    # polars reads a blank line as a row of nulls; a line without any value is no row.
+    empty = pl.all_horizontal(pl.all().is_null())
+    return df.filter(~empty) if df.width and df.select(empty.any()).item() else df
 
 
 def _read_csv(
@@ -239,6 +324,8 @@ def _read_csv(
     except (pl.exceptions.PolarsError, DataError) as exc:
         failure = exc
     data = file.read_bytes()
+    if not data.strip():
+        raise DataError(f"{file}: empty CSV file (not even a header)", column="", row=None, rule="csv")
     bad = _core.check_csv(data)
     if not bad:
         raise DataError(f"{file}: {failure}", column="", row=None, rule="csv") from failure
@@ -249,7 +336,7 @@ def _read_csv(
         raise CsvError(
             f"{file}, line {line}{where}: {message}{more}", path=str(file), line=line, column=column or ""
         )
-    rejects = (rejects_dir or file.parent) / f"{file.name}.rejects.csv"
+    rejects = _rejects_path(file, rejects_dir)
     header_end = data.find(b"\n") + 1 or len(data)
     with atomic_path(rejects) as tmp, open(tmp, "wb") as out:
         out.write(data[:header_end])
@@ -288,12 +375,15 @@ def read_training_data(
     report's ``absent_columns`` name them, and :func:`~dwcp_data.validate`
     reports them as absent (failing only where a rule needs them).
 
-    A CSV line that does not fit (a wrong number of fields, an unclosed quote,
-    a value of the wrong type, an unknown category) raises
+    A CSV line without any value (a blank line) is no row. A line that does not
+    fit (a wrong number of fields, an unclosed quote, a value of the wrong
+    type, an unknown category) raises
     :class:`~dwcp_data.errors.CsvError` naming the file, line and column. With
     ``on_bad_rows="quarantine"`` such lines go verbatim (after the header) to
-    ``<file>.rejects.csv`` beside the file (or in ``rejects_dir``), a warning
-    gives their count, and the rest is read: nothing is silently lost.
+    ``<file>.rejects.csv`` beside the file (or ``<file>.<folder hash>.rejects.csv``
+    in ``rejects_dir``), a warning gives their count, and the rest is read:
+    nothing is silently lost, and good rows plus rejected lines are the file's
+    data lines. Rejects files are never read as input.
 
     Args:
         source: what to read.
@@ -320,7 +410,7 @@ def read_training_data(
         list(zip(files, formats, strict=True)), "reading", enabled=show_progress, min_items=4
     ):
         if fmt == "parquet":
-            frame, missing = _conform(pl.read_parquet(file), file, keep_unknown_columns)
+            frame, missing = _conform(_read_parquet(file), file, keep_unknown_columns)
         else:
             (frame, missing), count, rejects = _read_csv(file, on_bad_rows, reject_to, keep_unknown_columns)
             if count:

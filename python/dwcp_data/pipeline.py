@@ -46,9 +46,10 @@ class PipelineResult:
 
 
 def report_path_for(out: str | os.PathLike[str]) -> Path:
-    """The run report's path beside a data set: ``training.parquet`` → ``training.report.json``."""
+    """The run report's path beside a data set: ``training.parquet`` →
+    ``training.parquet.report.json`` (one per output, whatever else the folder holds)."""
     out = Path(out)
-    return out.with_name(f"{out.name.split('.', 1)[0]}.report.json")
+    return out.with_name(f"{out.name}.report.json")
 
 
 def label_shares(df: pl.DataFrame, column: str) -> dict[str, float]:

@@ -13,7 +13,7 @@ import polars as pl
 from dwcp_data import _core
 from dwcp_data._convert import epoch_us, utc_datetime
 from dwcp_data._frames import FrameLike, to_core, to_polars
-from dwcp_data.errors import ValidationError
+from dwcp_data.errors import InvalidArgumentError, ValidationError
 
 __all__ = ["RuleResult", "ValidationReport", "validate", "validate_training_data"]
 
@@ -59,10 +59,19 @@ class ValidationReport:
     ``bool(report)`` is ``report.passed``.
     """
 
-    def __init__(self, results: list[RuleResult], *, profile: str, n_rows: int) -> None:
+    def __init__(
+        self,
+        results: list[RuleResult],
+        *,
+        profile: str,
+        n_rows: int,
+        options: dict[str, Any] | None = None,
+    ) -> None:
         self.results: tuple[RuleResult, ...] = tuple(results)
         self.profile = profile
         self.n_rows = n_rows
+        #: The thresholds :func:`validate` ran with (for :meth:`failure_cases`).
+        self.options: dict[str, Any] = options or {}
 
     @property
     def passed(self) -> bool:
@@ -96,6 +105,35 @@ class ValidationReport:
                 "examples": pl.List(pl.Int64),
             },
         )
+
+    def failure_cases(self, df: FrameLike) -> pl.DataFrame:
+        """The rows of ``df`` (the frame this report judged) that broke a rule:
+        one row per rule and column broken, with ``rule``, ``column`` and the
+        0-based ``row`` first, then the row's values, as pandera's
+        ``failure_cases`` gives them. Frame-level rules (row count, required
+        columns, class balance) have no rows of their own and are left out.
+        """
+        frame = to_polars(df)
+        if frame.height != self.n_rows:
+            raise InvalidArgumentError(
+                f"invalid argument `df`: this report judged {self.n_rows:,} rows, got {frame.height:,}",
+                param="df",
+            )
+        every = validate(frame, profile=self.profile, **{**self.options, "max_examples": frame.height})  # type: ignore[arg-type]
+        parts = [
+            frame[list(r.examples)].select(
+                pl.lit(r.rule).alias("rule"),
+                pl.lit(r.column, dtype=pl.String).alias("column"),
+                pl.Series("row", r.examples, dtype=pl.Int64),
+                pl.all(),
+            )
+            for r in every.failed_rules
+            if r.examples
+        ]
+        if not parts:
+            head = pl.DataFrame(schema={"rule": pl.String, "column": pl.String, "row": pl.Int64})
+            return pl.concat([head, frame.clear()], how="horizontal")
+        return pl.concat(parts)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable summary (for Airflow XCom and run reports)."""
@@ -216,7 +254,8 @@ def validate(
     """
     frame = to_polars(df)
     core_frame, enum_columns = to_core(frame)
-    now_us = epoch_us(utc_datetime(now, "now"))
+    now = utc_datetime(now, "now")
+    now_us = epoch_us(now)
     rows = _core.validate(
         core_frame,
         enum_columns,
@@ -228,7 +267,13 @@ def validate(
         max_examples,
     )
     results = [RuleResult(**{**r, "examples": tuple(r["examples"])}) for r in rows]
-    return ValidationReport(results, profile=profile, n_rows=frame.height)
+    options = {
+        "min_rows": min_rows,
+        "max_missing_fraction": max_missing_fraction,
+        "min_class_share": min_class_share,
+        "now": now,
+    }
+    return ValidationReport(results, profile=profile, n_rows=frame.height, options=options)
 
 
 def validate_training_data(df: FrameLike) -> bool:

@@ -26,19 +26,58 @@ enum Writer {
     Bool(BooleanChunked),
 }
 
-/// Whether `text` holds a line break, which ends a point in line protocol
-/// whatever the escaping (InfluxDB 1.x has no escape for it).
-fn has_line_break(text: &str) -> bool {
-    text.bytes().any(|b| b == b'\n' || b == b'\r')
+/// Why `text` cannot be written where a backslash escapes the next byte and
+/// `special` bytes take one (tag keys and values, field keys, the
+/// measurement), or `None` if it can.
+///
+/// InfluxDB 1.x unescapes only the special bytes there, so a backslash is
+/// written as it is; a run of an odd number of backslashes right before a
+/// special byte or at the end would escape the wrong byte and cannot be
+/// written. A line break ends the point whatever the escaping.
+fn unwritable_key(text: &str, special: impl Fn(u8) -> bool) -> Option<&'static str> {
+    let bytes = text.as_bytes();
+    let mut run = 0usize;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\n' || b == b'\r' {
+            return Some("a line break would end the point early");
+        }
+        if b == b'\\' {
+            run += 1;
+            let next = bytes.get(i + 1).copied();
+            if run % 2 == 1 && next.is_none_or(&special) && next != Some(b'\\') {
+                return Some("an odd run of backslashes before a separator or at the end would escape it");
+            }
+        } else {
+            run = 0;
+        }
+    }
+    None
 }
 
-/// The error for a text value that cannot be written.
-fn unwritable(column: &str, row: usize) -> DwcpError {
+/// Why `text` cannot be written as a string field value, or `None` if it can.
+fn unwritable_string(text: &str) -> Option<&'static str> {
+    text.bytes()
+        .any(|b| b == b'\n' || b == b'\r')
+        .then_some("a line break would end the point early")
+}
+
+/// Tag keys and values and field keys: `,`, `=` and space take a backslash.
+fn key_special(b: u8) -> bool {
+    matches!(b, b',' | b'=' | b' ')
+}
+
+/// The measurement: `,` and space take a backslash.
+fn measurement_special(b: u8) -> bool {
+    matches!(b, b',' | b' ')
+}
+
+/// The error for a text value that cannot be written, and why.
+fn unwritable(column: &str, row: Option<usize>, why: &str) -> DwcpError {
     DwcpError::Data {
         column: column.to_string(),
-        row: Some(row),
+        row,
         rule: "line_protocol",
-        message: "a line break in a text value would end the point early; refused".into(),
+        message: format!("cannot be written as line protocol: {why}; refused"),
     }
 }
 
@@ -55,9 +94,9 @@ fn gzip_member(bytes: &[u8], level: u32) -> Result<Vec<u8>> {
 }
 
 /// Appends `text` with line protocol's escapes for tag keys, tag values and
-/// field keys (`,`, `=` and space take a backslash).
+/// field keys (checked with [`unwritable_key`] first).
 fn escaped(out: &mut Vec<u8>, text: &str) {
-    escaped_with(out, text, |b| matches!(b, b',' | b'=' | b' ' | b'\\'));
+    escaped_with(out, text, key_special);
 }
 
 /// Appends `text` as a quoted string field value (`"` and `\` take a backslash).
@@ -98,16 +137,14 @@ pub fn encode(
     if gzip_level.is_some_and(|level| level > 9) {
         return Err(DwcpError::invalid_argument("gzip_level", "must be from 0 to 9"));
     }
-    if measurement.is_empty() || has_line_break(measurement) {
+    if measurement.is_empty() || unwritable_key(measurement, measurement_special).is_some() {
         return Err(DwcpError::InvalidArgument {
             param: "measurement",
             message: format!("{measurement:?} is not a measurement name"),
         });
     }
     let mut measurement_key = Vec::new();
-    escaped_with(&mut measurement_key, measurement, |b| {
-        matches!(b, b',' | b' ' | b'\\')
-    });
+    escaped_with(&mut measurement_key, measurement, measurement_special);
     let time = df.column("timestamp").map_err(|_| DwcpError::Data {
         column: "timestamp".into(),
         row: None,
@@ -147,13 +184,8 @@ pub fn encode(
                 message: format!("only text, numeric and boolean columns can be written, found {dtype}"),
             });
         };
-        if has_line_break(name) {
-            return Err(DwcpError::Data {
-                column: name.to_string(),
-                row: None,
-                rule: "line_protocol",
-                message: "a line break in a column name cannot be written; refused".into(),
-            });
+        if let Some(why) = unwritable_key(name, key_special) {
+            return Err(unwritable(name, None, why));
         }
         let mut key = Vec::new();
         escaped(&mut key, name);
@@ -182,8 +214,8 @@ pub fn encode(
                 for (key, writer) in &writers {
                     if let Writer::Tag(ca) = writer {
                         if let Some(v) = ca.get(row).filter(|v| !v.is_empty()) {
-                            if has_line_break(v) {
-                                return Err(unwritable(key, row));
+                            if let Some(why) = unwritable_key(v, key_special) {
+                                return Err(unwritable(key, Some(row), why));
                             }
                             out.push(b',');
                             out.extend_from_slice(key.as_bytes());
@@ -217,7 +249,10 @@ pub fn encode(
                             .map(|v| out.extend_from_slice(if v { b"true" } else { b"false" }))
                             .is_some(),
                         Writer::Text(ca) => match ca.get(row) {
-                            Some(v) if has_line_break(v) => return Err(unwritable(key, row)),
+                            Some(v) if unwritable_string(v).is_some() => {
+                                let why = unwritable_string(v).unwrap_or_default();
+                                return Err(unwritable(key, Some(row), why));
+                            }
                             Some(v) => {
                                 quoted(&mut out, v);
                                 true
@@ -327,6 +362,19 @@ mod tests {
         assert!(packed.windows(2).filter(|w| w == &[0x1f, 0x8b]).count() >= 4);
         assert!(packed.len() < plain.len() / 2);
         assert!(encode(&df, MEASUREMENT, &[], Some(10)).is_err());
+    }
+
+    #[test]
+    fn backslashes_in_keys_are_kept_or_refused() {
+        assert_eq!(unwritable_key(r"a\b", key_special), None);
+        assert_eq!(unwritable_key(r"a\\,b", key_special), None);
+        assert_eq!(unwritable_key(r"a\\", key_special), None);
+        for bad in [r"a\", r"a\,b", r"a\ b", r"a\=b", r"a\\\", "a\nb"] {
+            assert!(unwritable_key(bad, key_special).is_some(), "{bad:?}");
+        }
+        let mut out = Vec::new();
+        escaped(&mut out, r"a\b,c=d e\\,f");
+        assert_eq!(String::from_utf8(out).unwrap(), r"a\b\,c\=d\ e\\\,f");
     }
 
     #[test]

@@ -5,4 +5,4 @@ mod line_protocol;
 mod response;
 
 pub use line_protocol::{encode, MEASUREMENT, TAG_COLUMNS};
-pub use response::{parse_csv, FIELD_ALIASES};
+pub use response::{dechunk, parse_csv, FIELD_ALIASES};

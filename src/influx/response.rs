@@ -154,6 +154,43 @@ impl Builder {
     }
 }
 
+/// The body of an HTTP response sent with `Transfer-Encoding: chunked`, from
+/// its raw bytes (chunk sizes in hex, CRLFs, the last chunk of size 0 and
+/// optional trailers). An answer cut before its last chunk is an error.
+pub fn dechunk(raw: &[u8]) -> Result<Vec<u8>> {
+    let cut = |message: String| DwcpError::Data {
+        column: String::new(),
+        row: None,
+        rule: "http_chunked",
+        message,
+    };
+    let mut body = Vec::with_capacity(raw.len());
+    let mut pos = 0;
+    loop {
+        let line_end = raw[pos..]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or_else(|| cut(format!("the answer was cut after {} bytes", body.len())))?;
+        let line = std::str::from_utf8(&raw[pos..pos + line_end]).unwrap_or("");
+        let size_text = line.split(';').next().unwrap_or("").trim();
+        let size =
+            usize::from_str_radix(size_text, 16).map_err(|_| cut(format!("{line:?} is not a chunk size")))?;
+        pos += line_end + 2;
+        if size == 0 {
+            return Ok(body); // trailers, if any, carry no data
+        }
+        let end = pos
+            .checked_add(size)
+            .filter(|&e| e + 2 <= raw.len())
+            .ok_or_else(|| cut(format!("the answer was cut after {} bytes", body.len())))?;
+        body.extend_from_slice(&raw[pos..end]);
+        if &raw[end..end + 2] != b"\r\n" {
+            return Err(cut("a chunk does not end with CRLF".into()));
+        }
+        pos = end + 2;
+    }
+}
+
 /// The schema's index of `timestamp`, which every answer must carry.
 const TIME: usize = 0;
 
@@ -180,6 +217,10 @@ pub fn parse_csv(body: &[u8]) -> Result<DataFrame> {
     })?;
     let mut builders: Vec<Builder> = SCHEMA.iter().map(|c| Builder::new(c.kind)).collect();
     let mut mapping: Vec<Option<usize>> = Vec::new();
+    // Per schema column, the field of the current row that holds it: stored
+    // names that map to one column (the collector's `bandwidth_mbps` next to
+    // `available_bandwidth_mbps`) are coalesced, the first value present wins.
+    let mut slot: Vec<Option<usize>> = vec![None; SCHEMA.len()];
     let mut fields: Vec<Cow<str>> = Vec::new();
     let mut expect_header = true;
     let mut rows = 0usize;
@@ -219,17 +260,16 @@ pub fn parse_csv(body: &[u8]) -> Result<DataFrame> {
                 ),
             ));
         }
-        let mut seen = vec![false; SCHEMA.len()];
-        for (value, target) in fields.iter().zip(&mapping) {
+        slot.fill(None);
+        for (k, (value, target)) in fields.iter().zip(&mapping).enumerate() {
             if let Some(i) = *target {
-                builders[i].push(SCHEMA[i].name, rows, Some(value))?;
-                seen[i] = true;
+                if slot[i].is_none_or(|j| fields[j].is_empty()) && !value.is_empty() {
+                    slot[i] = Some(k);
+                }
             }
         }
-        for (i, was_seen) in seen.iter().enumerate() {
-            if !was_seen {
-                builders[i].push(SCHEMA[i].name, rows, None)?;
-            }
+        for (i, builder) in builders.iter_mut().enumerate() {
+            builder.push(SCHEMA[i].name, rows, slot[i].map(|k| fields[k].as_ref()))?;
         }
         rows += 1;
     }
@@ -300,6 +340,31 @@ mod tests {
         }
         assert_eq!(parse_csv(b"").unwrap().height(), 0);
         assert_eq!(SCHEMA[TIME].name, "timestamp");
+    }
+
+    #[test]
+    fn both_names_of_a_field_are_coalesced() {
+        // The collector's points next to a backfill written under the schema's names.
+        let body = "name,tags,time,available_bandwidth_mbps,bandwidth_mbps\n\
+                    m,,1,,450\nm,,2,300,\nm,,3,,\n";
+        let df = parse_csv(body.as_bytes()).unwrap();
+        let bw: Vec<Option<f64>> = df
+            .column("available_bandwidth_mbps")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(bw, [Some(450.0), Some(300.0), None]);
+    }
+
+    #[test]
+    fn chunked_bodies_are_joined_and_cuts_found() {
+        let raw = b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nTrailer: x\r\n\r\n";
+        assert_eq!(dechunk(raw).unwrap(), b"hello, world");
+        for cut in [&raw[..9], &raw[..13], &raw[..24], b"zz\r\n" as &[u8]] {
+            assert!(dechunk(cut).is_err(), "{cut:?}");
+        }
     }
 
     #[test]

@@ -30,6 +30,8 @@ struct Record {
     end: usize,
     line: u64,
     unterminated: bool,
+    /// Text follows a closing quote before the next separator (`"a"b`).
+    malformed: bool,
 }
 
 /// Splits `bytes` into records: `,` between fields, `"` quoting (with `""`
@@ -42,7 +44,7 @@ fn records(bytes: &[u8]) -> Vec<Record> {
         let mut fields = Vec::new();
         let mut field = Vec::new();
         let (mut quoted, mut in_quotes) = (false, false);
-        let mut unterminated = true;
+        let (mut unterminated, mut malformed) = (true, false);
         while pos < bytes.len() {
             let b = bytes[pos];
             pos += 1;
@@ -60,6 +62,9 @@ fn records(bytes: &[u8]) -> Vec<Record> {
                     _ => field.push(b),
                 }
                 continue;
+            }
+            if quoted && !matches!(b, b',' | b'\n' | b'\r') {
+                malformed = true; // after a closing quote only a separator may follow
             }
             match b {
                 b'"' if field.is_empty() && !quoted => (quoted, in_quotes) = (true, true),
@@ -80,6 +85,15 @@ fn records(bytes: &[u8]) -> Vec<Record> {
             field.pop();
         }
         let unterminated = unterminated && in_quotes;
+        if unterminated || (malformed && line > first_line + 1) {
+            // A quote that never closes (or closes on a later line with text
+            // after it) would swallow the lines after it: blame its own line
+            // only, and read the lines after it as records.
+            if let Some(eol) = bytes[start..].iter().position(|&b| b == b'\n') {
+                pos = start + eol + 1;
+                line = first_line + 1;
+            }
+        }
         fields.push(String::from_utf8_lossy(&field).into_owned());
         out.push(Record {
             fields,
@@ -87,6 +101,7 @@ fn records(bytes: &[u8]) -> Vec<Record> {
             end: pos,
             line: first_line,
             unterminated,
+            malformed,
         });
     }
     out
@@ -139,12 +154,14 @@ pub fn check_csv(bytes: &[u8], extra: &[(&str, Kind)]) -> Result<Vec<BadLine>> {
         .collect();
     let mut bad = Vec::new();
     for record in records {
-        // A last line holding nothing is the file's final newline, not a record.
-        if record.fields.len() == 1 && record.fields[0].is_empty() && record.end == bytes.len() {
+        // A blank line (or the file's final newline) is no record.
+        if record.fields.len() == 1 && record.fields[0].trim().is_empty() {
             continue;
         }
         let problem = if record.unterminated {
             Some((None, "a quoted field is never closed".to_string()))
+        } else if record.malformed {
+            Some((None, "text follows a closing quote".to_string()))
         } else if record.fields.len() != kinds.len() {
             Some((
                 None,
@@ -200,5 +217,30 @@ mod tests {
             (3, "a quoted field is never closed")
         );
         assert!(check_csv(b"", &[]).is_err());
+    }
+
+    #[test]
+    fn blank_lines_and_text_after_quotes() {
+        let text = "rtt_ms,note\n1,ok\n\n2,\"a\"b\n3,\"x\n4,\"y\n5,ok\n\r\n";
+        let bad = check_csv(text.as_bytes(), &[]).unwrap();
+        let found: Vec<(u64, &str)> = bad.iter().map(|b| (b.line, b.message.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                (4, "text follows a closing quote"),
+                (5, "text follows a closing quote"),
+                (6, "a quoted field is never closed")
+            ]
+        );
+        assert_eq!(&text[bad[1].start..bad[1].end], "3,\"x\n");
+    }
+
+    #[test]
+    fn an_unclosed_quote_blames_its_own_line_only() {
+        let text = "rtt_ms,note\n1,ok\n2,\"open\n3,ok\nx,ok\n4,ok\n";
+        let bad = check_csv(text.as_bytes(), &[]).unwrap();
+        let lines: Vec<u64> = bad.iter().map(|b| b.line).collect();
+        assert_eq!(lines, [3, 5]);
+        assert_eq!(&text[bad[0].start..bad[0].end], "2,\"open\n");
     }
 }

@@ -25,6 +25,20 @@ fn python_error(
     build().unwrap_or_else(|e| e)
 }
 
+/// Runs an argument conversion `f`; a panic inside it (pyo3-polars meeting a
+/// column type this build of polars lacks) becomes a `DataError` instead of
+/// crossing into Python.
+pub fn guarded<T>(py: Python<'_>, what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        let text = format!("{what} holds a column of a type the dwcp_data core cannot take; cast or drop it");
+        Err(python_error(py, "DataError", &text, |kw| {
+            kw.set_item("column", "")?;
+            kw.set_item("row", py.None())?;
+            kw.set_item("rule", "schema_dtype")
+        }))
+    })
+}
+
 /// `dwcp_data.errors.InvalidArgumentError` for parameter `param`.
 pub fn invalid_argument(py: Python<'_>, param: &str, message: &str) -> PyErr {
     let text = format!("invalid argument `{param}`: {message}");
@@ -45,7 +59,12 @@ pub fn to_pyerr(py: Python<'_>, err: DwcpError) -> PyErr {
             kw.set_item("row", row)?;
             kw.set_item("rule", rule)
         }),
-        DwcpError::Polars(_) => python_error(py, "DwcpDataError", &text, |_| Ok(())),
+        // polars refusing an operation in the core: a shape or type of the data it cannot take
+        DwcpError::Polars(_) => python_error(py, "DataError", &text, |kw| {
+            kw.set_item("column", "")?;
+            kw.set_item("row", py.None())?;
+            kw.set_item("rule", "polars")
+        }),
     }
 }
 

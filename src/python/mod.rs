@@ -17,7 +17,7 @@ use crate::labelling::{self, ESTIMATE_COLUMNS, LABEL_COLUMN};
 use crate::schema::COMPRESSIONS;
 use crate::schema::{Kind, Role, SCHEMA};
 use crate::validation::{self, Observed, Profile, RuleResult};
-use errors::{invalid_argument, run};
+use errors::{guarded, invalid_argument, run};
 use frames::{frame_in, frame_out};
 
 /// Every allocation goes to py-polars' allocator: frames cross the boundary
@@ -111,10 +111,11 @@ fn generate_synthetic(
 #[pyfunction]
 fn label_oracle(
     py: Python<'_>,
-    df: PyDataFrame,
+    df: &Bound<'_, PyAny>,
     enum_columns: Vec<String>,
     cpu_weight: f64,
 ) -> PyResult<(PyDataFrame, Vec<String>)> {
+    let df = guarded(py, "the frame", || df.extract::<PyDataFrame>())?;
     run(py, || {
         frame_out(labelling::label_oracle(
             &frame_in(df, &enum_columns)?,
@@ -145,7 +146,8 @@ fn check_csv(py: Python<'_>, data: &[u8]) -> PyResult<Vec<BadLineTuple>> {
 /// A timestamp column as `Datetime(us, UTC)`: datetimes converted, RFC 3339
 /// strings parsed, integers read as epoch nanoseconds.
 #[pyfunction]
-fn to_utc_timestamps(py: Python<'_>, series: PySeries) -> PyResult<PySeries> {
+fn to_utc_timestamps(py: Python<'_>, series: &Bound<'_, PyAny>) -> PyResult<PySeries> {
+    let series = guarded(py, "the column", || series.extract::<PySeries>())?;
     let column = Column::from(series.0);
     run(py, || {
         Ok(cleaning::to_utc_micros(&column)?.0.take_materialized_series())
@@ -189,7 +191,7 @@ fn rule_dict<'py>(py: Python<'py>, r: RuleResult) -> PyResult<Bound<'py, PyDict>
 #[allow(clippy::too_many_arguments)]
 fn validate<'py>(
     py: Python<'py>,
-    df: PyDataFrame,
+    df: &Bound<'_, PyAny>,
     enum_columns: Vec<String>,
     profile: &str,
     min_rows: &Bound<'py, PyAny>,
@@ -198,6 +200,7 @@ fn validate<'py>(
     now_us: i64,
     max_examples: &Bound<'py, PyAny>,
 ) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    let df = guarded(py, "the frame", || df.extract::<PyDataFrame>())?;
     let profile = match profile {
         "document" => Profile::Document,
         "strict" => Profile::Strict,
@@ -279,7 +282,7 @@ fn cleaning_report_dict<'py>(py: Python<'py>, r: CleaningReport) -> PyResult<Bou
 #[allow(clippy::too_many_arguments)]
 fn clean<'py>(
     py: Python<'py>,
-    df: PyDataFrame,
+    df: &Bound<'_, PyAny>,
     enum_columns: Vec<String>,
     dedupe: bool,
     outlier_columns: Vec<String>,
@@ -287,6 +290,7 @@ fn clean<'py>(
     by: Option<Vec<String>>,
     impute_median: bool,
 ) -> PyResult<(PyDataFrame, Vec<String>, Bound<'py, PyDict>)> {
+    let df = guarded(py, "the frame", || df.extract::<PyDataFrame>())?;
     if !(iqr_k.is_finite() && iqr_k >= 0.0) {
         return Err(invalid_argument(
             py,
@@ -323,12 +327,13 @@ fn clean<'py>(
 #[pyo3(signature = (df, enum_columns, measurement, tags, gzip_level=None))]
 fn encode_line_protocol<'py>(
     py: Python<'py>,
-    df: PyDataFrame,
+    df: &Bound<'_, PyAny>,
     enum_columns: Vec<String>,
     measurement: &str,
     tags: Vec<String>,
     gzip_level: Option<u32>,
 ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
+    let df = guarded(py, "the frame", || df.extract::<PyDataFrame>())?;
     let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
     let (body, skipped) = run(py, || {
         influx::encode(&frame_in(df, &enum_columns)?, measurement, &tags, gzip_level)
@@ -343,6 +348,13 @@ fn parse_influx_csv(py: Python<'_>, body: &[u8]) -> PyResult<(PyDataFrame, Vec<S
     run(py, || frame_out(influx::parse_csv(body)?))
 }
 
+/// The body of a raw `Transfer-Encoding: chunked` HTTP answer.
+#[pyfunction]
+fn dechunk_http<'py>(py: Python<'py>, raw: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let body = run(py, || influx::dechunk(raw))?;
+    Ok(PyBytes::new(py, &body))
+}
+
 /// The compiled core of `dwcp_data`.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -355,6 +367,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(to_utc_timestamps, m)?)?;
     m.add_function(wrap_pyfunction!(encode_line_protocol, m)?)?;
     m.add_function(wrap_pyfunction!(parse_influx_csv, m)?)?;
+    m.add_function(wrap_pyfunction!(dechunk_http, m)?)?;
     m.add("INFLUX_TAG_COLUMNS", influx::TAG_COLUMNS.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
