@@ -1,30 +1,33 @@
 """InfluxDB ingest and export: dwcp_data.influx next to the server's own ceiling and the ``influxdb`` client.
 
-Usage: pip install influxdb && python benchmarks/bench_influx.py [--rows N] [--days D]
+Usage: pip install influxdb && python benchmarks/bench_influx.py [--rows N] [--days D] [--rounds R]
 
-The server sets the pace, so each side is measured on its own fresh influxd
-(Debian's 1.6.7, same binary and config, loopback), in the design document's
-collector layout (five tags; node ids as string fields):
+The server sets the pace, so the library is measured against the server's own
+ceiling on the same machine (Debian's influxd 1.6.7, loopback), in the design
+document's collector layout (five tags; node ids as string fields):
 
-* ``ceiling``: the server's own ceiling. Ingest: the same points, pre-encoded
-  and gzipped by dwcp_data's encoder (the same bytes, batches of 5,000), posted by
-  ``curl --parallel`` with the same concurrency (4). Export: the same InfluxQL
-  CSV answers dwcp_data asks for (the same windows), fetched by ``curl`` to
-  /dev/null one after the other.
+* ``ceiling``: ingest: the same points, pre-encoded and gzipped by dwcp_data's
+  encoder (the same bytes, batches of 5,000), posted by ``curl --parallel``
+  with the same concurrency (4); export: the same InfluxQL CSV answers
+  dwcp_data asks for (the same windows), fetched by ``curl`` to /dev/null.
 * ``dwcp_data``: ``write_metrics`` and ``export_metrics`` with default settings.
-* ``influxdb client``: ``DataFrameClient.write_points(batch_size=5000,
-  protocol="line")`` and ``query``.
+* ``client``: the ``influxdb`` PyPI client, ``DataFrameClient.write_points(
+  batch_size=5000, protocol="line")`` and ``query``.
 
-Each phase starts once the server is idle (its compactions done) and reports
-the server's CPU seconds next to this process's. Finally, on dwcp_data's
-server, the default export (windows sized from the data) is timed against the
-best single-window export of the same range.
+This machine's speed drifts between minutes, so sides alternate: ingests go
+into fresh servers, curl and dwcp_data taking turns (``rounds - 1`` each; the
+client once); exports all read one server holding the same data, curl,
+dwcp_data and a single-window dwcp_data export taking turns ``rounds`` times
+(the client once). Medians are reported. Every phase starts once the server is
+idle (compactions done) and reports the server's CPU seconds next to this
+process's (curl's included).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import tempfile
 import time
@@ -133,106 +136,131 @@ def curl_export(urls: list[str]) -> None:
         )
 
 
-def on_fresh_server(
-    phases: Callable[[InfluxServer], list[tuple[Timing, Any]]],
-) -> list[tuple[Timing, Any]] | str:
+def fresh_server() -> InfluxServer:
     server = InfluxServer()
-    try:
-        server.query("CREATE DATABASE metrics")
-        return phases(server)
-    except Exception as exc:  # a failing side is a result to report
-        return f"{type(exc).__name__}: {exc}"
-    finally:
-        server.stop()
+    server.query("CREATE DATABASE metrics")
+    return server
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--days", type=float, default=30.0, help="the points span this many days")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="export rounds (ingest: rounds - 1, at least 1)"
+    )
     args = parser.parse_args()
     step_ms = max(1, round(args.days * 86_400_000 / args.rows))
     df = dwcp_data.generate_synthetic(args.rows, seed=1, freq=f"{step_ms}ms")
     n = df.height
     start, end = df["timestamp"].min(), df["timestamp"].max() + timedelta(microseconds=1)
     print(f"{machine()}; influxd 1.6.7; {n:,} points over {args.days:g} days; collector layout")
+    pdf = df.with_columns(pl.col(pl.Enum).cast(pl.String)).to_pandas().set_index("timestamp")
+    pdf.index = pdf.index.astype("datetime64[ns, UTC]")  # pandas 3: else the client writes 1970 times
 
-    def ours(server: InfluxServer) -> list[tuple[Timing, Any]]:
-        pid = server.process.pid
-        ingest = phase(pid, lambda: influx.write_metrics(df, url=server.url, database="metrics"))
-        export = phase(
-            pid, lambda: influx.export_metrics(url=server.url, database="metrics", start=start, end=end)
-        )
-        assert export[1].height == n, f"exported {export[1].height} of {n}"
-        one_window = phase(
-            pid,
-            lambda: influx.export_metrics(
-                url=server.url, database="metrics", start=start, end=end, chunk=end - start
-            ),
-        )
-        default_again = phase(
-            pid, lambda: influx.export_metrics(url=server.url, database="metrics", start=start, end=end)
-        )
-        return [ingest, export, one_window, default_again]
-
-    def ceiling(server: InfluxServer) -> list[tuple[Timing, Any]]:
-        pid = server.process.pid
-        with tempfile.TemporaryDirectory() as tmp:
-            files = gzipped_batches(df, Path(tmp))
-            ingest = phase(pid, lambda: curl_ingest(server.url, files, Path(tmp)))
-        urls = select_urls(server.url, start, end)
-        export = phase(pid, lambda: curl_export(urls))
-        return [ingest, (export[0], len(urls))]
-
-    def client(server: InfluxServer) -> list[tuple[Timing, Any]]:
+    def client(url: str) -> Any:
         from influxdb import DataFrameClient
 
-        pid = server.process.pid
-        pdf = df.with_columns(pl.col(pl.Enum).cast(pl.String)).to_pandas().set_index("timestamp")
-        pdf.index = pdf.index.astype("datetime64[ns, UTC]")  # pandas 3: else the client writes 1970 times
-        host, port = server.url.removeprefix("http://").split(":")
-        c = DataFrameClient(host=host, port=int(port), database="metrics")
-        query = f"SELECT * FROM compression_metrics WHERE time >= '{start.isoformat()}' AND time < '{end.isoformat()}'"
-        ingest = phase(
-            pid,
-            lambda: c.write_points(
-                pdf, "compression_metrics", tag_columns=list(influx.TAGS), batch_size=BATCH, protocol="line"
-            ),
-        )
-        # epoch="ns": with pandas 3 the client cannot parse whole-second RFC 3339 times
-        export = phase(pid, lambda: len(c.query(query, chunked=False, epoch="ns")["compression_metrics"]))
-        assert export[1] == n, f"client exported {export[1]} of {n}"
-        return [ingest, export]
+        host, port = url.removeprefix("http://").split(":")
+        return DataFrameClient(host=host, port=int(port), database="metrics")
 
-    results = {"ceiling (curl)": on_fresh_server(ceiling), "dwcp_data": on_fresh_server(ours)}
-    results["influxdb client"] = on_fresh_server(client)
-    for name, result in results.items():
-        if isinstance(result, str):
-            print(f"{name} FAILED: {result}")
-    if any(isinstance(r, str) for r in results.values()):
-        return
-    (c_in, _), (c_out, windows) = results["ceiling (curl)"][0], results["ceiling (curl)"][1]
-    (o_in, _), (o_out, _), (one, _), (again, _) = results["dwcp_data"]
-    (k_in, _), (k_out, _) = results["influxdb client"]
+    def ingest(how: str, tmp: Path) -> Timing:
+        """One ingest of every point into a fresh server."""
+        server = fresh_server()
+        try:
+            if how == "ceiling":
+                files = gzipped_batches(df, tmp)
+                return phase(server.process.pid, lambda: curl_ingest(server.url, files, tmp))[0]
+            if how == "dwcp_data":
+                return phase(
+                    server.process.pid, lambda: influx.write_metrics(df, url=server.url, database="metrics")
+                )[0]
+            return phase(
+                server.process.pid,
+                lambda: client(server.url).write_points(
+                    pdf,
+                    "compression_metrics",
+                    tag_columns=list(influx.TAGS),
+                    batch_size=BATCH,
+                    protocol="line",
+                ),
+            )[0]
+        finally:
+            server.stop()
+
+    # Ingest: each side into fresh servers, curl and dwcp_data alternating.
+    ingests: dict[str, list[Timing]] = {"ceiling": [], "dwcp_data": [], "client": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(max(1, args.rounds - 1)):
+            for how in ("ceiling", "dwcp_data"):
+                ingests[how].append(ingest(how, Path(tmp)))
+        ingests["client"].append(ingest("client", Path(tmp)))
+
+    # Export: every side reads the same server, alternating, after one warm-up read.
+    exports: dict[str, list[Timing]] = {"ceiling": [], "dwcp_data": [], "one window": [], "client": []}
+    server = fresh_server()
+    try:
+        influx.write_metrics(df, url=server.url, database="metrics")
+        pid = server.process.pid
+        urls = select_urls(server.url, start, end)
+        query = f"SELECT * FROM compression_metrics WHERE time >= '{start.isoformat()}' AND time < '{end.isoformat()}'"
+        read = {
+            "ceiling": lambda: curl_export(urls),
+            "dwcp_data": lambda: influx.export_metrics(
+                url=server.url, database="metrics", start=start, end=end
+            ),
+            "one window": lambda: influx.export_metrics(
+                url=server.url, database="metrics", start=start, end=end, chunk=end - start
+            ),
+        }
+        phase(pid, read["ceiling"])
+        for _ in range(args.rounds):
+            for how, fn in read.items():
+                exports[how].append(phase(pid, fn)[0])
+        # epoch="ns": with pandas 3 the client cannot parse whole-second RFC 3339 times
+        timing, got = phase(
+            pid,
+            lambda: len(client(server.url).query(query, chunked=False, epoch="ns")["compression_metrics"]),
+        )
+        assert got == n, f"client exported {got} of {n}"
+        exports["client"].append(timing)
+        assert influx.export_metrics(url=server.url, database="metrics", start=start, end=end).height == n
+    finally:
+        server.stop()
+
+    def row(label: str, runs: dict[str, list[Timing]], rate: bool) -> None:
+        walls = {k: median([t[0] for t in v]) for k, v in runs.items()}
+        server_cpu_s = {k: median([t[1] for t in v]) for k, v in runs.items()}
+        local = {k: median([t[2] for t in v]) for k, v in runs.items()}
+        cells = [
+            f"{n / walls[k]:,.0f}" if rate else f"{walls[k]:.2f}" for k in ("ceiling", "dwcp_data", "client")
+        ]
+        print(
+            f"{label:<16}{cells[0]:>10}{cells[1]:>11}{cells[2]:>10}"
+            f"{walls['ceiling'] / walls['dwcp_data']:>12.0%}{walls['client'] / walls['dwcp_data']:>11.1f}x"
+            f"   {server_cpu_s['ceiling']:>10.1f} / {server_cpu_s['dwcp_data']:.1f} / {server_cpu_s['client']:<14.1f}"
+            f"{local['ceiling']:>12.1f} / {local['dwcp_data']:.1f} / {local['client']:.1f}"
+        )
+        for k, v in runs.items():
+            print(f"{'':<18}{k}: " + ", ".join(f"{t[0]:.2f} s" for t in v))
 
     print(
-        f"\n{'':<16}{'ceiling':>10}{'dwcp_data':>11}{'client':>10}   of ceiling   vs client"
+        f"\nmedians         {'ceiling':>10}{'dwcp_data':>11}{'client':>10}   of ceiling   vs client"
         "   influxd CPU s (ceiling / ours / client)   local CPU s (curl / ours / client)"
     )
-    for label, c, o, k in (("ingest pts/s", c_in, o_in, k_in), ("export s", c_out, o_out, k_out)):
-        if label.startswith("ingest"):
-            cells = [f"{n / t[0]:,.0f}" for t in (c, o, k)]
-        else:
-            cells = [f"{t[0]:.2f}" for t in (c, o, k)]
-        print(
-            f"{label:<16}{cells[0]:>10}{cells[1]:>11}{cells[2]:>10}{c[0] / o[0]:>12.0%}{k[0] / o[0]:>11.1f}x"
-            f"   {c[1]:>10.1f} / {o[1]:.1f} / {k[1]:<14.1f}{c[2]:>12.1f} / {o[2]:.1f} / {k[2]:.1f}"
-        )
-    print(f"\nexport windows (default, sized from the data): {windows}")
-    best = min(one[0], again[0], o_out[0])
+    row("ingest pts/s", ingests, rate=True)
+    row("export s", {k: exports[k] for k in ("ceiling", "dwcp_data", "client")}, rate=False)
+    default, single = (
+        median([t[0] for t in exports["dwcp_data"]]),
+        median([t[0] for t in exports["one window"]]),
+    )
     print(
-        f"export, default settings: {o_out[0]:.2f} s and {again[0]:.2f} s; one window: {one[0]:.2f} s; "
-        f"default vs best single window: {min(o_out[0], again[0]) / one[0]:.2f}x (best of all runs {best:.2f} s)"
+        f"\nexport windows (default, sized from the data): {len(urls)}; default settings {default:.2f} s vs "
+        f"one window {single:.2f} s (medians): {default / single:.2f}x"
     )
 
 

@@ -4,25 +4,39 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use pyo3::PyTypeInfo;
 
 use crate::error::{DwcpError, Result};
 
-/// An instance of `dwcp_data.errors.<class>(message, **attributes)`, where
-/// `attributes` fills the keyword arguments. Should building it fail, that
-/// failure is returned instead (it still names the problem).
-fn python_error(
+pyo3::import_exception!(dwcp_data.errors, DataError);
+pyo3::import_exception!(dwcp_data.errors, InvalidArgumentError);
+pyo3::import_exception!(dwcp_data.errors, InternalError);
+
+/// An instance of exception class `E` built as `E(message, **attributes)`,
+/// where `attributes` fills the keyword arguments. Should building it fail,
+/// that failure is returned instead (it still names the problem).
+fn python_error<E: PyTypeInfo>(
     py: Python<'_>,
-    class: &str,
     message: &str,
     attributes: impl FnOnce(&Bound<'_, PyDict>) -> PyResult<()>,
 ) -> PyErr {
     let build = || -> PyResult<PyErr> {
-        let cls = py.import("dwcp_data.errors")?.getattr(class)?;
         let kwargs = PyDict::new(py);
         attributes(&kwargs)?;
-        Ok(PyErr::from_value(cls.call((message,), Some(&kwargs))?))
+        Ok(PyErr::from_value(
+            E::type_object(py).call((message,), Some(&kwargs))?,
+        ))
     };
     build().unwrap_or_else(|e| e)
+}
+
+/// `dwcp_data.errors.DataError` for `column` (`""` for none), `row` and `rule`.
+fn data_error(py: Python<'_>, message: &str, column: &str, row: Option<usize>, rule: &str) -> PyErr {
+    python_error::<DataError>(py, message, |kw| {
+        kw.set_item("column", column)?;
+        kw.set_item("row", row)?;
+        kw.set_item("rule", rule)
+    })
 }
 
 /// Runs an argument conversion `f`; a panic inside it (pyo3-polars meeting a
@@ -31,20 +45,14 @@ fn python_error(
 pub fn guarded<T>(py: Python<'_>, what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
         let text = format!("{what} holds a column of a type the dwcp_data core cannot take; cast or drop it");
-        Err(python_error(py, "DataError", &text, |kw| {
-            kw.set_item("column", "")?;
-            kw.set_item("row", py.None())?;
-            kw.set_item("rule", "schema_dtype")
-        }))
+        Err(data_error(py, &text, "", None, "schema_dtype"))
     })
 }
 
 /// `dwcp_data.errors.InvalidArgumentError` for parameter `param`.
 pub fn invalid_argument(py: Python<'_>, param: &str, message: &str) -> PyErr {
     let text = format!("invalid argument `{param}`: {message}");
-    python_error(py, "InvalidArgumentError", &text, |kw| {
-        kw.set_item("param", param)
-    })
+    python_error::<InvalidArgumentError>(py, &text, |kw| kw.set_item("param", param))
 }
 
 /// The Python exception for a core error.
@@ -54,17 +62,9 @@ pub fn to_pyerr(py: Python<'_>, err: DwcpError) -> PyErr {
         DwcpError::InvalidArgument { param, message } => invalid_argument(py, param, &message),
         DwcpError::Data {
             column, row, rule, ..
-        } => python_error(py, "DataError", &text, |kw| {
-            kw.set_item("column", column)?;
-            kw.set_item("row", row)?;
-            kw.set_item("rule", rule)
-        }),
+        } => data_error(py, &text, &column, row, rule),
         // polars refusing an operation in the core: a shape or type of the data it cannot take
-        DwcpError::Polars(_) => python_error(py, "DataError", &text, |kw| {
-            kw.set_item("column", "")?;
-            kw.set_item("row", py.None())?;
-            kw.set_item("rule", "polars")
-        }),
+        DwcpError::Polars(_) => data_error(py, &text, "", None, "polars"),
     }
 }
 
@@ -81,7 +81,7 @@ pub fn run<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T> + Send) -> PyR
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
             let text = format!("internal error in the dwcp_data core: {what}; please report it");
-            Err(python_error(py, "InternalError", &text, |_| Ok(())))
+            Err(python_error::<InternalError>(py, &text, |_| Ok(())))
         }
     }
 }
