@@ -38,9 +38,12 @@ wheel=$(ls "$CARGO_TARGET_DIR"/wheels/dwcp_data-*.whl)
 "$PYTHON" -m pip install --quiet --disable-pip-version-check "${wheel}[test]"
 "$PYTHON" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel"
 
-step "python: ruff, pytest"
+step "python: ruff, mypy --strict, stubtest, pytest"
 "$PYTHON" -m ruff check python tests benchmarks
 "$PYTHON" -m ruff format --check python tests benchmarks
+# the package's types, and the stubs of the compiled core against the built module
+"$PYTHON" -m mypy --config-file pyproject.toml python/dwcp_data
+(cd "$(mktemp -d)" && "$PYTHON" -m mypy.stubtest dwcp_data._core)
 # run from an empty folder so that `import dwcp_data` is the installed wheel, never the source tree
 cd "$(mktemp -d)"
 # shellcheck disable=SC2086

@@ -167,36 +167,18 @@ def test_many_series_warn_with_the_count():
         )
 
 
+def with_value_at(df: pl.DataFrame, column: str, row: int, value: object) -> pl.DataFrame:
+    """``df`` with ``value`` in ``column`` at ``row``."""
+    at = pl.int_range(pl.len()) == row
+    return df.with_columns(pl.when(at).then(pl.lit(value)).otherwise(pl.col(column)).alias(column))
+
+
 def test_unwritable_rows_raise_before_sending(stub):
     df = dwcp_data.generate_synthetic(10, seed=39, end=END)
     cases = [
-        (
-            df.with_columns(
-                pl.when(pl.int_range(10) == 7)
-                .then(pl.lit("n1\nevil"))
-                .otherwise(pl.col("node_id"))
-                .alias("node_id")
-            ),
-            "node_id",
-            7,
-        ),
-        (
-            df.with_columns(
-                pl.when(pl.int_range(10) == 3)
-                .then(pl.lit("eu\r"))
-                .otherwise(pl.col("region"))
-                .alias("region")
-            ),
-            "region",
-            3,
-        ),
-        (
-            df.with_columns(
-                pl.when(pl.int_range(10) == 2).then(None).otherwise(pl.col("timestamp")).alias("timestamp")
-            ),
-            "timestamp",
-            2,
-        ),
+        (with_value_at(df, "node_id", 7, "n1\nevil"), "node_id", 7),
+        (with_value_at(df, "region", 3, "eu\r"), "region", 3),
+        (with_value_at(df, "timestamp", 2, None), "timestamp", 2),
     ]
     for bad, column, row in cases:
         with pytest.raises(DataError) as info:

@@ -4,6 +4,21 @@ from typing import Any
 
 import polars as pl
 
+__all__ = [
+    "INFLUX_TAG_COLUMNS",
+    "__version__",
+    "check_csv",
+    "clean",
+    "dechunk_http",
+    "encode_line_protocol",
+    "generate_synthetic",
+    "label_oracle",
+    "parse_influx_csv",
+    "schema_columns",
+    "to_utc_timestamps",
+    "validate",
+]
+
 __version__: str
 #: The columns written as InfluxDB tags by default (the design document's collector's five).
 INFLUX_TAG_COLUMNS: list[str]

@@ -99,7 +99,7 @@ def to_core(df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     return (df.with_columns(changes) if changes else df), codes
 
 
-def _widened(df: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
+def _widened(df: pl.DataFrame, name: str, dtype: type[pl.DataType]) -> pl.Expr:
     """``pl.col(name)`` cast to ``dtype``; ``DataError`` naming the first value that does not fit."""
     column = df[name]
     fits = column.cast(dtype, strict=False)

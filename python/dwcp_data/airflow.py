@@ -41,7 +41,7 @@ from dwcp_data.errors import ValidationError
 from dwcp_data.io import atomic_path, read_training_data, write_training_data
 from dwcp_data.labelling import label_oracle
 from dwcp_data.quality import flatten, quality_metrics, to_line_protocol
-from dwcp_data.validation import validate
+from dwcp_data.validation import Profile, validate
 
 __all__ = [
     "CONNECTION_ID",
@@ -103,7 +103,7 @@ def influx_connection(conn_id: str = CONNECTION_ID) -> dict[str, Any]:
 def _run_dir(context: dict[str, Any]) -> Path:
     base = Path(Variable.get(OUTPUT_VARIABLE))
     run = re.sub(r"[^A-Za-z0-9_.-]", "_", context["run_id"])
-    path = base / "runs" / context["dag"].dag_id / run
+    path: Path = base / "runs" / context["dag"].dag_id / run
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -134,11 +134,11 @@ def export_metrics_task(*, conn_id: str, lookback_days: int, **context: Any) -> 
 
 
 @_timed
-def validate_task(*, profile: str, min_rows: int, **context: Any) -> str:
+def validate_task(*, profile: Profile, min_rows: int, **context: Any) -> str:
     """Validate the export; fail the run (without retries) if a rule fails."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    path = context["ti"].xcom_pull(task_ids="export_influxdb_data")
+    path: str = context["ti"].xcom_pull(task_ids="export_influxdb_data")
     report = validate(read_training_data(path), profile=profile, min_rows=min_rows)
     with atomic_path(_run_dir(context) / "validation.json") as tmp:
         tmp.write_text(json.dumps(report.to_dict(), default=str))
@@ -265,7 +265,7 @@ def make_dag(
     start_date: datetime = datetime(2025, 11, 1, tzinfo=timezone.utc),
     conn_id: str = CONNECTION_ID,
     lookback_days: int = 7,
-    profile: str = "document",
+    profile: Profile = "document",
     min_rows: int = 10_000,
     by: str | None = None,
     cpu_weight: float = 0.0,
@@ -310,7 +310,7 @@ def make_dag(
         start_date=start_date,
         catchup=False,
         tags=["dwcp", "ml"],
-        on_failure_callback=[functools.partial(record_run_failure, conn_id=conn_id), *notifiers],
+        on_failure_callback=[functools.partial(record_run_failure, conn_id=conn_id), *notifiers],  # type: ignore[list-item]  # Airflow types callbacks as functions of its Context
     ) as dag:
         for notifier in notifiers:
             notifier.dag = dag

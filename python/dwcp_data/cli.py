@@ -167,7 +167,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     df = _read(args.path, args)
     numeric = [c for c, t in df.schema.items() if t.is_numeric()]
-    stats = []
+    stats: list[dict[str, Any]] = []
     for c in numeric:
         s = df[c]
         stats.append(
@@ -180,7 +180,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 "max": s.max(),
             }
         )
-    summary = {
+    summary: dict[str, Any] = {
         "rows": df.height,
         "first_timestamp": df["timestamp"].min() if "timestamp" in df.columns else None,
         "last_timestamp": df["timestamp"].max() if "timestamp" in df.columns else None,

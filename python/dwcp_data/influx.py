@@ -556,7 +556,9 @@ def write_metrics(
     offsets = range(0, frame.height, batch_size)
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         futures = [pool.submit(send, offset) for offset in offsets]
-    sent = [(o, r) for o, f in zip(offsets, futures, strict=True) if not f.exception() and (r := f.result())]
+    sent = [
+        (o, r) for o, f in zip(offsets, futures, strict=True) if f.exception() is None and (r := f.result())
+    ]
     report = WriteReport(
         points=sum(p for _, (p, _) in sent),
         skipped=sum(s for _, (_, s) in sent),
@@ -564,7 +566,7 @@ def write_metrics(
         seconds=time.perf_counter() - started,
         landed=_ranges([(o, min(o + batch_size, frame.height)) for o, _ in sent]),
     )
-    failures = [f.exception() for f in futures if f.exception() is not None]
+    failures = [e for e in (f.exception() for f in futures) if e is not None]
     if not failures:
         return report
     first = failures[0]
@@ -655,7 +657,7 @@ def _check_database(conn: Connection) -> None:
 def _json_result(conn: Connection, body: bytes) -> dict[str, Any]:
     """The first statement's result of an InfluxQL JSON answer, or ``InfluxError``."""
     try:
-        result = json.loads(body)["results"][0]
+        result: dict[str, Any] = json.loads(body)["results"][0]
     except (ValueError, KeyError, IndexError, TypeError):
         raise InfluxError(
             f"{conn.base}: not an InfluxQL answer: {body[:200]!r}", url=conn.base, kind="server"

@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Union, overload
 
 import polars as pl
 
@@ -351,8 +351,36 @@ def _read_csv(
     return _conform(_csv_frame(bytes(kept)), file, keep_unknown_columns), len(bad), rejects
 
 
+#: What :func:`read_training_data` reads: a file, folder or glob, or a list of those.
+Source = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
+
+
+@overload
 def read_training_data(
-    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    source: Source,
+    *,
+    on_bad_rows: Literal["raise", "quarantine"] = ...,
+    rejects_dir: str | os.PathLike[str] | None = ...,
+    keep_unknown_columns: bool = ...,
+    report: Literal[False] = ...,
+    show_progress: bool | None = ...,
+) -> pl.DataFrame: ...
+
+
+@overload
+def read_training_data(
+    source: Source,
+    *,
+    on_bad_rows: Literal["raise", "quarantine"] = ...,
+    rejects_dir: str | os.PathLike[str] | None = ...,
+    keep_unknown_columns: bool = ...,
+    report: Literal[True],
+    show_progress: bool | None = ...,
+) -> tuple[pl.DataFrame, ReadReport]: ...
+
+
+def read_training_data(
+    source: Source,
     *,
     on_bad_rows: Literal["raise", "quarantine"] = "raise",
     rejects_dir: str | os.PathLike[str] | None = None,

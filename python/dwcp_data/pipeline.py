@@ -42,7 +42,7 @@ class PipelineResult:
     @property
     def passed(self) -> bool:
         """Whether the run validated and wrote its data set."""
-        return self.report["status"] == "ok"
+        return bool(self.report["status"] == "ok")
 
 
 def report_path_for(out: str | os.PathLike[str]) -> Path:

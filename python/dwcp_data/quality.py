@@ -49,7 +49,10 @@ def quality_metrics(df: FrameLike, *, now: datetime | None = None) -> dict[str, 
                 "max": daily["mb"].max(),
             }
         newest = frame["timestamp"].max()
-        out["freshness_hours"] = (now - newest).total_seconds() / 3600 if newest is not None else None
+        if isinstance(newest, datetime):
+            out["freshness_hours"] = (now - newest).total_seconds() / 3600
+        else:
+            out["freshness_hours"] = None
     return out
 
 

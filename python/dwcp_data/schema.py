@@ -16,7 +16,7 @@ Column types:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import polars as pl
 
@@ -33,6 +33,9 @@ __all__ = [
     "ColumnInfo",
 ]
 
+#: A column's §2.3 role.
+Role = Literal["required", "optional", "other"]
+
 
 @dataclass(frozen=True)
 class ColumnInfo:
@@ -46,7 +49,7 @@ class ColumnInfo:
     dtype: pl.DataType
     unit: str
     description: str
-    role: Literal["required", "optional", "other"]
+    role: Role
 
 
 def _dtype(kind: str, categories: list[str]) -> pl.DataType:
@@ -62,7 +65,7 @@ def _dtype(kind: str, categories: list[str]) -> pl.DataType:
 
 #: Every column, in §2.1 order, with its unit and meaning.
 COLUMNS: tuple[ColumnInfo, ...] = tuple(
-    ColumnInfo(name, _dtype(kind, cats), unit, description, role)
+    ColumnInfo(name, _dtype(kind, cats), unit, description, cast(Role, role))
     for name, kind, cats, unit, description, role in _core.schema_columns()
 )
 

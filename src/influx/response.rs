@@ -285,6 +285,11 @@ pub fn parse_csv(body: &[u8]) -> Result<DataFrame> {
 mod tests {
     use super::*;
 
+    /// The values of float column `name`.
+    fn floats(df: &DataFrame, name: &str) -> Vec<Option<f64>> {
+        df.column(name).unwrap().f64().unwrap().iter().collect()
+    }
+
     #[test]
     fn influxql_csv_with_document_field_names() {
         let body = "name,tags,time,bandwidth_mbps,link_type,region,rtt_ms\n\
@@ -293,14 +298,7 @@ mod tests {
         let df = parse_csv(body.as_bytes()).unwrap();
         assert_eq!(df.width(), 33);
         assert_eq!(df.height(), 2);
-        let bw: Vec<Option<f64>> = df
-            .column("available_bandwidth_mbps")
-            .unwrap()
-            .f64()
-            .unwrap()
-            .iter()
-            .collect();
-        assert_eq!(bw, [Some(450.0), None]);
+        assert_eq!(floats(&df, "available_bandwidth_mbps"), [Some(450.0), None]);
         let region = df.column("region").unwrap().str().unwrap().get(0);
         assert_eq!(region, Some("us,east"));
         assert_eq!(df.column("node_id").unwrap().null_count(), 2);
@@ -320,8 +318,7 @@ mod tests {
                     #default,_result,,,\n,result,table,_time,rtt_ms\n,,0,2023-11-14T22:13:20Z,1.5\n\n\
                     #datatype,string,long,dateTime:RFC3339,double\n,result,table,_time,rtt_ms\n,,1,2023-11-14T22:13:21Z,2.5\n";
         let df = parse_csv(body.as_bytes()).unwrap();
-        let rtt: Vec<Option<f64>> = df.column("rtt_ms").unwrap().f64().unwrap().iter().collect();
-        assert_eq!(rtt, [Some(1.5), Some(2.5)]);
+        assert_eq!(floats(&df, "rtt_ms"), [Some(1.5), Some(2.5)]);
     }
 
     #[test]
@@ -348,14 +345,10 @@ mod tests {
         let body = "name,tags,time,available_bandwidth_mbps,bandwidth_mbps\n\
                     m,,1,,450\nm,,2,300,\nm,,3,,\n";
         let df = parse_csv(body.as_bytes()).unwrap();
-        let bw: Vec<Option<f64>> = df
-            .column("available_bandwidth_mbps")
-            .unwrap()
-            .f64()
-            .unwrap()
-            .iter()
-            .collect();
-        assert_eq!(bw, [Some(450.0), Some(300.0), None]);
+        assert_eq!(
+            floats(&df, "available_bandwidth_mbps"),
+            [Some(450.0), Some(300.0), None]
+        );
     }
 
     #[test]
