@@ -29,6 +29,9 @@ pub enum DwcpError {
     /// An error raised inside polars.
     #[error(transparent)]
     Polars(#[from] PolarsError),
+    /// The computation was cancelled (Ctrl-C in Python, see [`crate::cancel`]).
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl DwcpError {

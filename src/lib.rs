@@ -6,6 +6,7 @@
 //! maturin builds with) is the one thin layer that exposes them to Python as
 //! `dwcp_data._core`.
 
+pub mod cancel;
 pub mod cleaning;
 pub mod error;
 pub mod generator;

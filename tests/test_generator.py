@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import polars as pl
@@ -131,3 +136,27 @@ def test_iter_synthetic_shards_add_up_to_the_frame(end):
     with pytest.raises(InvalidArgumentError) as info:
         dwcp_data.iter_synthetic(10, shard_rows=0)
     assert info.value.param == "shard_rows"
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_long_call_between_chunks():
+    code = (
+        "import time, dwcp_data\n"
+        "print('started', flush=True)\n"
+        "started = time.perf_counter()\n"
+        "try:\n"
+        "    dwcp_data.generate_synthetic(12_000_000, seed=1)\n"
+        "    print('finished', time.perf_counter() - started, flush=True)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', time.perf_counter() - started, flush=True)\n"
+        "print('usable', dwcp_data.generate_synthetic(1000, seed=1).height, flush=True)\n"
+    )
+    env = {**os.environ, "RAYON_NUM_THREADS": "1"}  # one thread: 12M rows take seconds
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "started"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    what, seconds = out.splitlines()[0].split()
+    assert what == "interrupted" and float(seconds) < 1.5, out
+    assert out.splitlines()[1] == "usable 1000"  # later calls are not cancelled

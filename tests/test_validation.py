@@ -311,5 +311,10 @@ def test_failure_cases_are_the_failing_rows_with_their_rule():
     rtt = cases.filter(pl.col("rule") == "rtt_ms_range")
     assert rtt["row"].to_list() == list(range(7, 20_000, 1000)) and (rtt["rtt_ms"] == -1.0).all()
     assert dwcp_data.validate(df).failure_cases(df).height == 0
+    big = dwcp_data.generate_synthetic(1_100_000, seed=62, end=END)  # more rows than any example cap
+    big = big.with_columns(
+        pl.when(pl.int_range(pl.len()) >= 1_099_998).then(-1.0).otherwise(pl.col("rtt_ms")).alias("rtt_ms")
+    )
+    assert dwcp_data.validate(big).failure_cases(big)["row"].to_list() == [1_099_998, 1_099_999]
     with pytest.raises(InvalidArgumentError):
         report.failure_cases(bad.head(10))

@@ -20,6 +20,7 @@ use rayon::prelude::*;
 pub use model::{Model, Row, Stream, ID_COUNT, REGIONS, TIME_NOISE_SIGMA, ZONE_LETTERS};
 use model::{CODE_COLUMNS, FLOAT_COLUMNS, INDEX_COLUMNS, INT_COLUMNS};
 
+use crate::cancel::Token;
 use crate::error::{DwcpError, Result};
 use crate::memory;
 use crate::schema::{self, Kind, SCHEMA};
@@ -116,6 +117,7 @@ pub fn generate_rows(cfg: &Config, rows: Range<usize>) -> Result<DataFrame> {
     let mut strings = zeroed_columns::<View, { INDEX_COLUMNS.len() }>(n);
 
     let head = CHUNK_ROWS - skip;
+    let token = Token::current();
     split_into_chunks(&mut floats, head)
         .into_par_iter()
         .zip(split_into_chunks(&mut ints, head))
@@ -123,6 +125,9 @@ pub fn generate_rows(cfg: &Config, rows: Range<usize>) -> Result<DataFrame> {
         .zip(split_into_chunks(&mut strings, head))
         .enumerate()
         .for_each(|(j, (((mut f, mut i), mut c), mut s))| {
+            if token.is_cancelled() {
+                return; // the frame is dropped below
+            }
             let mut rng = Stream::new(u128::from(cfg.seed), (first_chunk + j) as u128);
             if j == 0 {
                 for _ in 0..skip {
@@ -142,6 +147,7 @@ pub fn generate_rows(cfg: &Config, rows: Range<usize>) -> Result<DataFrame> {
             }
         });
 
+    token.check()?;
     let mut built: HashMap<&str, Column> = HashMap::with_capacity(SCHEMA.len());
     built.insert("timestamp", timestamps(n, first_us, cfg.freq_us));
     for (name, values) in FLOAT_COLUMNS.into_iter().zip(floats) {

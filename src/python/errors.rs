@@ -1,11 +1,15 @@
 //! Maps core errors and panics onto the exception classes of `dwcp_data.errors`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::Duration;
 
+use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3::PyTypeInfo;
 
+use crate::cancel;
 use crate::error::{DwcpError, Result};
 
 pyo3::import_exception!(dwcp_data.errors, DataError);
@@ -65,13 +69,53 @@ pub fn to_pyerr(py: Python<'_>, err: DwcpError) -> PyErr {
         } => data_error(py, &text, &column, row, rule),
         // polars refusing an operation in the core: a shape or type of the data it cannot take
         DwcpError::Polars(_) => data_error(py, &text, "", None, "polars"),
+        // cancelled because another call was interrupted
+        DwcpError::Interrupted => PyKeyboardInterrupt::new_err(text),
     }
 }
 
+/// How often a running call looks for a signal (Ctrl-C) to act on.
+const SIGNAL_POLL: Duration = Duration::from_millis(50);
+
 /// Runs `f` without the GIL and turns its error, or a panic, into a
 /// `dwcp_data` exception: a Rust panic never reaches Python as a crash.
+///
+/// `f` runs on a thread of its own while the calling thread checks for
+/// signals every [`SIGNAL_POLL`]: on Ctrl-C the computation is cancelled (it
+/// stops at its next check, see [`crate::cancel`]) and `KeyboardInterrupt`
+/// is raised, instead of waiting for the whole call to finish.
 pub fn run<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T> + Send) -> PyResult<T> {
-    match py.detach(|| catch_unwind(AssertUnwindSafe(f))) {
+    let token = cancel::Token::now();
+    let slot = (Mutex::new(None), Condvar::new());
+    let outcome = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let outcome = catch_unwind(AssertUnwindSafe(|| cancel::within(token, f)));
+            *slot.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
+            slot.1.notify_all();
+        });
+        // The outcome, once the computation has finished within `SIGNAL_POLL`.
+        let poll = || {
+            py.detach(|| {
+                let done = slot.0.lock().unwrap_or_else(PoisonError::into_inner);
+                let (mut done, _) = slot
+                    .1
+                    .wait_timeout_while(done, SIGNAL_POLL, |o| o.is_none())
+                    .unwrap_or_else(PoisonError::into_inner);
+                done.take()
+            })
+        };
+        loop {
+            if let Some(outcome) = poll() {
+                return Ok(outcome);
+            }
+            if let Err(interrupt) = py.check_signals() {
+                cancel::cancel_all();
+                while poll().is_none() {} // the computation stops at its next check
+                return Err(interrupt);
+            }
+        }
+    })?;
+    match outcome {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(err)) => Err(to_pyerr(py, err)),
         Err(panic) => {

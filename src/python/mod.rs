@@ -215,7 +215,8 @@ fn validate<'py>(
         max_missing_fraction: fraction(py, max_missing_fraction, "max_missing_fraction")?,
         min_class_share: fraction(py, min_class_share, "min_class_share")?,
         now_us,
-        max_examples: whole_number(max_examples, "max_examples", 1_000_000)?,
+        // up to every row: ValidationReport.failure_cases asks for all of them
+        max_examples: whole_number(max_examples, "max_examples", i128::from(u32::MAX))?,
     };
     let results = run(py, || {
         validation::validate(&frame_in(df, &enum_columns)?, &options)
