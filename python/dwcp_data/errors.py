@@ -35,8 +35,7 @@ class DwcpDataError(Exception):
 
 def _rebuild(cls: type[DwcpDataError], args: tuple[object, ...], state: dict[str, object]) -> DwcpDataError:
     """An exception of ``cls`` with ``args`` and attributes ``state``, without calling its ``__init__``."""
-    error = cls.__new__(cls, *args)
-    error.args = args
+    error = cls.__new__(cls, *args)  # BaseException.__new__ sets args
     error.__dict__.update(state)
     return error
 

@@ -33,6 +33,8 @@ _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 #: Every column this package knows: the schema, then the oracle's columns.
 KNOWN_SCHEMA: pl.Schema = pl.Schema([*SCHEMA.items(), *LABEL_SCHEMA.items()])
 _CSV_DATETIME = "%Y-%m-%dT%H:%M:%S%.6fZ"
+#: What :func:`read_training_data` reads: a file, folder or glob, or a list of those.
+Source = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
 
 
 #: Temporary files of atomic writes: ``.<name>.<host>.<pid>.<random>.tmp`` beside the target.
@@ -223,7 +225,7 @@ def _rejects_path(file: Path, rejects_dir: Path | None) -> Path:
     return rejects_dir / f"{file.name}.{folder}{_REJECTS_SUFFIX}"
 
 
-def _files(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
+def _files(source: Source) -> list[Path]:
     """The data files named by a file, a folder of shards, a glob, or a list of those."""
     if isinstance(source, (list, tuple)):
         return [f for s in source for f in _files(s)]
@@ -349,10 +351,6 @@ def _read_csv(
     kept += data[cursor:]
     warnings.warn(f"{file}: {len(bad)} bad line(s) moved to {rejects}", stacklevel=3)
     return _conform(_csv_frame(bytes(kept)), file, keep_unknown_columns), len(bad), rejects
-
-
-#: What :func:`read_training_data` reads: a file, folder or glob, or a list of those.
-Source = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
 
 
 @overload
