@@ -29,6 +29,9 @@ pub enum DwcpError {
     /// An error raised inside polars.
     #[error(transparent)]
     Polars(#[from] PolarsError),
+    /// Reading from or writing to the operating system failed (a socket, a file).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
     /// The computation was cancelled (Ctrl-C in Python, see [`crate::cancel`]).
     #[error("interrupted")]
     Interrupted,

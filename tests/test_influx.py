@@ -593,8 +593,24 @@ def hostile():
     server.shutdown()
 
 
+@pytest.fixture(params=["rust", "http.client"])
+def reader(request, monkeypatch):
+    """Answers read from the socket in Rust, or through http.client as over TLS."""
+    monkeypatch.setattr(influx, "_RUST_READS", request.param == "rust")
+    return request.param
+
+
+def test_both_readers_give_the_same_export(influxd, reader):
+    df = dwcp_data.generate_synthetic(30_000, seed=8, end=END, freq="10s")
+    influxd.query("CREATE DATABASE readers")
+    influx.write_metrics(df, url=influxd.url, database="readers")
+    for chunk in (None, "1h"):  # one chunked answer, and many small ones
+        got = influx.export_metrics(url=influxd.url, database="readers", chunk=chunk, **window(df))
+        assert_frame_equal(got, df)
+
+
 @pytest.mark.parametrize("mode", ["trickle", "trickle_all"])
-def test_a_slow_server_is_bounded_by_the_timeout(hostile, mode):
+def test_a_slow_server_is_bounded_by_the_timeout(hostile, mode, reader):
     Hostile.mode = mode
     started = time.monotonic()
     with pytest.raises(InfluxError) as info:

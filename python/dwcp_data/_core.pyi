@@ -9,11 +9,11 @@ __all__ = [
     "__version__",
     "check_csv",
     "clean",
-    "dechunk_http",
     "encode_line_protocol",
     "generate_synthetic",
     "label_oracle",
     "parse_influx_csv",
+    "read_http_body",
     "schema_columns",
     "to_utc_timestamps",
     "validate",
@@ -79,5 +79,7 @@ def encode_line_protocol(
 def parse_influx_csv(body: bytes) -> tuple[pl.DataFrame, list[str]]:
     """An InfluxQL CSV or Flux annotated-CSV response in the schema, and the Enum columns sent as codes."""
 
-def dechunk_http(raw: bytes) -> bytes:
-    """The body of a raw ``Transfer-Encoding: chunked`` HTTP answer; a cut one raises ``DataError``."""
+def read_http_body(fd: int, prefix: bytes, length: int | None, chunked: bool, timeout: float) -> bytes:
+    """The rest of an HTTP answer's body read from socket ``fd`` after ``prefix``: ``length``
+    bytes or to the end of the stream, chunked framing removed; ``TimeoutError`` after
+    ``timeout`` seconds, ``DataError`` for a cut answer."""

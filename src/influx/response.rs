@@ -21,16 +21,25 @@ pub const FIELD_ALIASES: [(&str, &str); 4] = [
 
 /// One schema column being built.
 enum Builder {
-    Float(Vec<Option<f64>>),
-    Int(Vec<Option<i64>>),
-    Text(Vec<Option<String>>),
-    Code(Vec<Option<u8>>, &'static [&'static str]),
-    Time(Vec<Option<i64>>),
+    Float(PrimitiveChunkedBuilder<Float64Type>),
+    Int(PrimitiveChunkedBuilder<Int64Type>),
+    Text(StringChunkedBuilder),
+    Code(PrimitiveChunkedBuilder<UInt8Type>, &'static [&'static str]),
+    Time(PrimitiveChunkedBuilder<Int64Type>),
 }
 
 /// Splits one CSV line into fields (`"…"` quoting with `""` for a quote).
 fn split_fields<'a>(line: &'a str, out: &mut Vec<Cow<'a, str>>) {
     out.clear();
+    if memchr::memchr(b'"', line.as_bytes()).is_none() {
+        let mut start = 0;
+        for comma in memchr::memchr_iter(b',', line.as_bytes()) {
+            out.push(Cow::Borrowed(&line[start..comma]));
+            start = comma + 1;
+        }
+        out.push(Cow::Borrowed(&line[start..]));
+        return;
+    }
     let bytes = line.as_bytes();
     let mut i = 0;
     loop {
@@ -58,7 +67,7 @@ fn split_fields<'a>(line: &'a str, out: &mut Vec<Cow<'a, str>>) {
             }
             return;
         }
-        match line[i..].find(',') {
+        match memchr::memchr(b',', &bytes[i..]) {
             Some(k) => {
                 out.push(Cow::Borrowed(&line[i..i + k]));
                 i += k + 1;
@@ -81,113 +90,70 @@ fn bad(column: &str, row: usize, message: String) -> DwcpError {
 }
 
 impl Builder {
-    fn new(kind: Kind) -> Self {
+    fn new(name: &str, kind: Kind, capacity: usize) -> Self {
+        let name = name.into();
         match kind {
-            Kind::Float => Self::Float(Vec::new()),
-            Kind::Int => Self::Int(Vec::new()),
-            Kind::Text => Self::Text(Vec::new()),
-            Kind::Enum(categories) => Self::Code(Vec::new(), categories),
-            Kind::Timestamp => Self::Time(Vec::new()),
+            Kind::Float => Self::Float(PrimitiveChunkedBuilder::new(name, capacity)),
+            Kind::Int => Self::Int(PrimitiveChunkedBuilder::new(name, capacity)),
+            Kind::Text => Self::Text(StringChunkedBuilder::new(name, capacity)),
+            Kind::Enum(categories) => Self::Code(PrimitiveChunkedBuilder::new(name, capacity), categories),
+            Kind::Timestamp => Self::Time(PrimitiveChunkedBuilder::new(name, capacity)),
         }
     }
 
+    /// Appends one value (`None` or empty: null), parsed for the column's type.
     fn push(&mut self, column: &str, row: usize, value: Option<&str>) -> Result<()> {
-        let value = value.filter(|v| !v.is_empty());
+        let Some(t) = value.filter(|v| !v.is_empty()) else {
+            match self {
+                Self::Float(b) => b.append_null(),
+                Self::Int(b) => b.append_null(),
+                Self::Text(b) => b.append_null(),
+                Self::Code(b, _) => b.append_null(),
+                Self::Time(_) => return Err(bad(column, row, "a point without a time".into())),
+            }
+            return Ok(());
+        };
         match self {
-            Self::Float(v) => v.push(match value {
-                None => None,
-                Some(t) => Some(
-                    t.parse()
-                        .map_err(|_| bad(column, row, format!("{t:?} is not a number")))?,
-                ),
-            }),
-            Self::Int(v) => v.push(match value {
-                None => None,
-                Some(t) => Some(
-                    t.parse()
-                        .map_err(|_| bad(column, row, format!("{t:?} is not a whole number")))?,
-                ),
-            }),
-            Self::Text(v) => v.push(value.map(str::to_string)),
-            Self::Code(v, categories) => v.push(match value {
-                None => None,
-                Some(t) => Some(
-                    categories
-                        .iter()
-                        .position(|c| *c == t)
-                        .map(|p| p as u8)
-                        .ok_or_else(|| {
-                            bad(
-                                column,
-                                row,
-                                format!("{t:?} is not one of {}", categories.join(", ")),
-                            )
-                        })?,
-                ),
-            }),
-            Self::Time(v) => v.push(match value {
-                None => return Err(bad(column, row, "a point without a time".into())),
-                Some(t) => Some(match t.parse::<i64>() {
-                    Ok(ns) => ns.div_euclid(1000),
-                    Err(_) => {
-                        parse_iso8601(t).ok_or_else(|| bad(column, row, format!("{t:?} is not a time")))?
-                    }
-                }),
+            Self::Float(b) => b.append_value(
+                fast_float2::parse(t).map_err(|_| bad(column, row, format!("{t:?} is not a number")))?,
+            ),
+            Self::Int(b) => b.append_value(
+                t.parse()
+                    .map_err(|_| bad(column, row, format!("{t:?} is not a whole number")))?,
+            ),
+            Self::Text(b) => b.append_value(t),
+            Self::Code(b, categories) => b.append_value(
+                categories
+                    .iter()
+                    .position(|c| *c == t)
+                    .map(|p| p as u8)
+                    .ok_or_else(|| {
+                        bad(
+                            column,
+                            row,
+                            format!("{t:?} is not one of {}", categories.join(", ")),
+                        )
+                    })?,
+            ),
+            Self::Time(b) => b.append_value(match t.parse::<i64>() {
+                Ok(ns) => ns.div_euclid(1000),
+                Err(_) => parse_iso8601(t).ok_or_else(|| bad(column, row, format!("{t:?} is not a time")))?,
             }),
         }
         Ok(())
     }
 
-    fn finish(self, name: &str) -> Result<Column> {
+    fn finish(self) -> Result<Column> {
         Ok(match self {
-            Self::Float(v) => Float64Chunked::from_iter_options(name.into(), v.into_iter()).into_column(),
-            Self::Int(v) => Int64Chunked::from_iter_options(name.into(), v.into_iter()).into_column(),
-            Self::Text(v) => StringChunked::from_iter_options(name.into(), v.into_iter()).into_column(),
-            Self::Code(v, categories) => schema::enum_from_codes(
-                UInt8Chunked::from_iter_options(name.into(), v.into_iter()),
-                categories,
-            )?,
-            Self::Time(v) => Int64Chunked::from_iter_options(name.into(), v.into_iter())
+            Self::Float(b) => b.finish().into_column(),
+            Self::Int(b) => b.finish().into_column(),
+            Self::Text(b) => b.finish().into_column(),
+            Self::Code(b, categories) => schema::enum_from_codes(b.finish(), categories)?,
+            Self::Time(b) => b
+                .finish()
                 .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
                 .into_column(),
         })
-    }
-}
-
-/// The body of an HTTP response sent with `Transfer-Encoding: chunked`, from
-/// its raw bytes (chunk sizes in hex, CRLFs, the last chunk of size 0 and
-/// optional trailers). An answer cut before its last chunk is an error.
-pub fn dechunk(raw: &[u8]) -> Result<Vec<u8>> {
-    let cut = |message: String| DwcpError::Data {
-        column: String::new(),
-        row: None,
-        rule: "http_chunked",
-        message,
-    };
-    let mut body = Vec::with_capacity(raw.len());
-    let mut pos = 0;
-    loop {
-        let line_end = raw[pos..]
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or_else(|| cut(format!("the answer was cut after {} bytes", body.len())))?;
-        let line = std::str::from_utf8(&raw[pos..pos + line_end]).unwrap_or("");
-        let size_text = line.split(';').next().unwrap_or("").trim();
-        let size =
-            usize::from_str_radix(size_text, 16).map_err(|_| cut(format!("{line:?} is not a chunk size")))?;
-        pos += line_end + 2;
-        if size == 0 {
-            return Ok(body); // trailers, if any, carry no data
-        }
-        let end = pos
-            .checked_add(size)
-            .filter(|&e| e + 2 <= raw.len())
-            .ok_or_else(|| cut(format!("the answer was cut after {} bytes", body.len())))?;
-        body.extend_from_slice(&raw[pos..end]);
-        if &raw[end..end + 2] != b"\r\n" {
-            return Err(cut("a chunk does not end with CRLF".into()));
-        }
-        pos = end + 2;
     }
 }
 
@@ -215,29 +181,35 @@ pub fn parse_csv(body: &[u8]) -> Result<DataFrame> {
         rule: "influx_response",
         message: format!("the response is not UTF-8: {e}"),
     })?;
-    let mut builders: Vec<Builder> = SCHEMA.iter().map(|c| Builder::new(c.kind)).collect();
-    let mut mapping: Vec<Option<usize>> = Vec::new();
-    // Per schema column, the field of the current row that holds it: stored
+    // Rows expected: one per line, less headers and annotations.
+    let capacity = memchr::memchr_iter(b'\n', body).count() + 1;
+    let mut builders: Vec<Builder> = SCHEMA
+        .iter()
+        .map(|c| Builder::new(c.name, c.kind, capacity))
+        .collect();
+    // Per schema column, the fields that hold it, in header order: stored
     // names that map to one column (the collector's `bandwidth_mbps` next to
     // `available_bandwidth_mbps`) are coalesced, the first value present wins.
-    let mut slot: Vec<Option<usize>> = vec![None; SCHEMA.len()];
+    let mut sources: Vec<Vec<usize>> = vec![Vec::new(); SCHEMA.len()];
+    let mut width = 0;
     let mut fields: Vec<Cow<str>> = Vec::new();
     let mut expect_header = true;
     let mut rows = 0usize;
     for raw in text.split('\n') {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
-        if line.is_empty() {
-            expect_header = true;
-            continue;
-        }
-        if line.starts_with('#') {
+        if line.is_empty() || line.starts_with('#') {
             expect_header = true;
             continue;
         }
         split_fields(line, &mut fields);
         if expect_header || line.starts_with("name,tags,time") {
-            mapping = fields.iter().map(|f| schema_index(f)).collect();
-            if !mapping.contains(&Some(TIME)) {
+            sources.iter_mut().for_each(Vec::clear);
+            for (k, name) in fields.iter().enumerate() {
+                if let Some(i) = schema_index(name) {
+                    sources[i].push(k);
+                }
+            }
+            if sources[TIME].is_empty() {
                 let start: String = line.chars().take(120).collect();
                 return Err(DwcpError::Data {
                     column: "timestamp".into(),
@@ -246,37 +218,29 @@ pub fn parse_csv(body: &[u8]) -> Result<DataFrame> {
                     message: format!("not an InfluxDB answer: a header without a time column: {start:?}"),
                 });
             }
+            width = fields.len();
             expect_header = false;
             continue;
         }
-        if fields.len() != mapping.len() {
+        if fields.len() != width {
             return Err(bad(
                 "",
                 rows,
                 format!(
-                    "{} fields where the header has {} (a cut or malformed answer)",
+                    "{} fields where the header has {width} (a cut or malformed answer)",
                     fields.len(),
-                    mapping.len()
                 ),
             ));
         }
-        slot.fill(None);
-        for (k, (value, target)) in fields.iter().zip(&mapping).enumerate() {
-            if let Some(i) = *target {
-                if slot[i].is_none_or(|j| fields[j].is_empty()) && !value.is_empty() {
-                    slot[i] = Some(k);
-                }
-            }
-        }
-        for (i, builder) in builders.iter_mut().enumerate() {
-            builder.push(SCHEMA[i].name, rows, slot[i].map(|k| fields[k].as_ref()))?;
+        for ((builder, column), from) in builders.iter_mut().zip(SCHEMA.iter()).zip(&sources) {
+            let value = from.iter().map(|&k| fields[k].as_ref()).find(|v| !v.is_empty());
+            builder.push(column.name, rows, value)?;
         }
         rows += 1;
     }
     let columns = builders
         .into_iter()
-        .zip(SCHEMA.iter())
-        .map(|(b, c)| b.finish(c.name))
+        .map(Builder::finish)
         .collect::<Result<Vec<_>>>()?;
     Ok(DataFrame::new(rows, columns)?)
 }
@@ -349,15 +313,6 @@ mod tests {
             floats(&df, "available_bandwidth_mbps"),
             [Some(450.0), Some(300.0), None]
         );
-    }
-
-    #[test]
-    fn chunked_bodies_are_joined_and_cuts_found() {
-        let raw = b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nTrailer: x\r\n\r\n";
-        assert_eq!(dechunk(raw).unwrap(), b"hello, world");
-        for cut in [&raw[..9], &raw[..13], &raw[..24], b"zz\r\n" as &[u8]] {
-            assert!(dechunk(cut).is_err(), "{cut:?}");
-        }
     }
 
     #[test]

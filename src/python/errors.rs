@@ -70,6 +70,7 @@ pub fn to_pyerr(py: Python<'_>, err: DwcpError) -> PyErr {
         // polars refusing an operation in the core: a shape or type of the data it cannot take
         DwcpError::Polars(_) => data_error(py, &text, "", None, "polars"),
         // cancelled because another call was interrupted
+        DwcpError::Io(err) => err.into(),
         DwcpError::Interrupted => PyKeyboardInterrupt::new_err(text),
     }
 }

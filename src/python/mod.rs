@@ -5,6 +5,8 @@ mod errors;
 mod frames;
 
 use polars::prelude::Column;
+use std::time::{Duration, Instant};
+
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict};
 use pyo3_polars::{PyDataFrame, PySeries};
@@ -349,10 +351,29 @@ fn parse_influx_csv(py: Python<'_>, body: &[u8]) -> PyResult<(PyDataFrame, Vec<S
     run(py, || frame_out(influx::parse_csv(body)?))
 }
 
-/// The body of a raw `Transfer-Encoding: chunked` HTTP answer.
+/// The rest of an HTTP answer's body read from socket `fd` after the bytes
+/// already read (`prefix`): `length` bytes, or to the end of the stream, with
+/// chunked framing removed; `TimeoutError` after `timeout` seconds.
 #[pyfunction]
-fn dechunk_http<'py>(py: Python<'py>, raw: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-    let body = run(py, || influx::dechunk(raw))?;
+fn read_http_body<'py>(
+    py: Python<'py>,
+    fd: i32,
+    prefix: &[u8],
+    length: Option<usize>,
+    chunked: bool,
+    timeout: f64,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let timeout = Duration::try_from_secs_f64(timeout)
+        .map_err(|_| invalid_argument(py, "timeout", "must be a number of seconds >= 0"))?;
+    let deadline = Instant::now() + timeout;
+    let body = run(py, || {
+        let raw = influx::read_body(fd, prefix, length, deadline)?;
+        if chunked {
+            influx::dechunk(raw)
+        } else {
+            Ok(raw)
+        }
+    })?;
     Ok(PyBytes::new(py, &body))
 }
 
@@ -368,7 +389,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(to_utc_timestamps, m)?)?;
     m.add_function(wrap_pyfunction!(encode_line_protocol, m)?)?;
     m.add_function(wrap_pyfunction!(parse_influx_csv, m)?)?;
-    m.add_function(wrap_pyfunction!(dechunk_http, m)?)?;
+    m.add_function(wrap_pyfunction!(read_http_body, m)?)?;
     m.add("INFLUX_TAG_COLUMNS", influx::TAG_COLUMNS.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
