@@ -1,8 +1,9 @@
 """Type stubs of the compiled core, ``dwcp_data._core`` (src/python/mod.rs)."""
 
-from typing import Any
 
 import polars as pl
+
+from dwcp_data._reports import CleaningReportDict, RuleResultDict
 
 __all__ = [
     "INFLUX_TAG_COLUMNS",
@@ -40,7 +41,7 @@ def validate(
     min_class_share: float,
     now_us: int,
     max_examples: int,
-) -> list[dict[str, Any]]:
+) -> list[RuleResultDict]:
     """The validation rules' results; ``enum_columns`` name schema Enum columns sent as UInt8 codes."""
 
 def clean(
@@ -51,8 +52,8 @@ def clean(
     iqr_k: float,
     by: list[str] | None,
     impute_median: bool,
-) -> tuple[pl.DataFrame, list[str], dict[str, Any]]:
-    """The cleaned frame, its Enum columns sent as codes, and the cleaning report as a dict."""
+) -> tuple[pl.DataFrame, list[str], CleaningReportDict]:
+    """The cleaned frame, its Enum columns sent as codes, and the cleaning report."""
 
 def label_oracle(
     df: pl.DataFrame, enum_columns: list[str], cpu_weight: float

@@ -12,6 +12,7 @@ import polars as pl
 
 from dwcp_data import _core
 from dwcp_data._frames import FrameLike, from_core, to_core, to_polars
+from dwcp_data._reports import CleaningReportDict, KeptShareDict, OutlierStepDict
 from dwcp_data.errors import InvalidArgumentError
 
 __all__ = ["DEFAULT_OUTLIER_COLUMNS", "CleaningReport", "clean", "clean_training_data"]
@@ -41,15 +42,15 @@ class CleaningReport:
     rows_out: int
     duplicates_removed: int
     timestamp: str | None
-    outliers: tuple[dict[str, Any], ...]
+    outliers: tuple[OutlierStepDict, ...]
     kept_by_link_type: dict[str, tuple[int, int]]
     kept_by_group: dict[str, tuple[int, int]]
     imputed: dict[str, tuple[int, float | None]]
 
     @classmethod
-    def _from_core(cls, d: dict[str, Any]) -> CleaningReport:
-        def shares(rows: list[tuple[str, int, int]]) -> dict[str, tuple[int, int]]:
-            return {group.removeprefix("link_type="): (i, o) for group, i, o in rows}
+    def _from_core(cls, d: CleaningReportDict) -> CleaningReport:
+        def shares(rows: list[KeptShareDict], prefix: str = "") -> dict[str, tuple[int, int]]:
+            return {k["group"].removeprefix(prefix): (k["rows_in"], k["rows_out"]) for k in rows}
 
         return cls(
             rows_in=d["rows_in"],
@@ -57,9 +58,9 @@ class CleaningReport:
             duplicates_removed=d["duplicates_removed"],
             timestamp=d["timestamp"],
             outliers=tuple(d["outliers"]),
-            kept_by_link_type=shares(d["kept_by_link_type"]),
-            kept_by_group={g: (i, o) for g, i, o in d["kept_by_group"]},
-            imputed={c: (n, v) for c, n, v in d["imputed"]},
+            kept_by_link_type=shares(d["kept_by_link_type"], "link_type="),
+            kept_by_group=shares(d["kept_by_group"]),
+            imputed={i["column"]: (i["count"], i["value"]) for i in d["imputed"]},
         )
 
     def kept_share(self, by: Literal["link_type", "group"] = "link_type") -> dict[str, float]:

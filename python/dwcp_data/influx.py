@@ -306,7 +306,7 @@ def _read_through_http_client(
     response: http.client.HTTPResponse, sock: socket.socket | None, deadline: float
 ) -> bytes:
     """The whole body of ``response`` read through http.client (TLS connections)."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:

@@ -266,7 +266,7 @@ def validate(
         now_us,
         max_examples,
     )
-    results = [RuleResult(**{**r, "examples": tuple(r["examples"])}) for r in rows]
+    results = [RuleResult(**r) for r in rows]
     options = {
         "min_rows": min_rows,
         "max_missing_fraction": max_missing_fraction,

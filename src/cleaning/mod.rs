@@ -39,6 +39,7 @@ pub struct Options {
 
 /// The fences of one outlier column within one group (or pooled).
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "python", derive(pyo3::IntoPyObject))]
 pub struct Fence {
     /// The group, as `column=value` pairs; `None` when pooled.
     pub group: Option<String>,
@@ -58,6 +59,7 @@ pub struct Fence {
 
 /// One outlier column's step.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "python", derive(pyo3::IntoPyObject))]
 pub struct OutlierStep {
     /// The column.
     pub column: String,
@@ -69,6 +71,7 @@ pub struct OutlierStep {
 
 /// Rows of one group before and after cleaning.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "python", derive(pyo3::IntoPyObject))]
 pub struct KeptShare {
     /// The group, as `column=value` pairs.
     pub group: String,
@@ -80,6 +83,7 @@ pub struct KeptShare {
 
 /// The imputation of one numeric column.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "python", derive(pyo3::IntoPyObject))]
 pub struct Imputation {
     /// The column.
     pub column: String,
@@ -91,6 +95,7 @@ pub struct Imputation {
 
 /// What cleaning did.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "python", derive(pyo3::IntoPyObject))]
 pub struct CleaningReport {
     /// Rows in the input.
     pub rows_in: u64,

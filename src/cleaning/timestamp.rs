@@ -23,6 +23,17 @@ pub enum TimestampSource {
     EpochNanoseconds,
 }
 
+impl std::fmt::Display for TimestampSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unchanged => f.write_str("unchanged"),
+            Self::Datetime(dtype) => write!(f, "converted from {dtype}"),
+            Self::Text => f.write_str("parsed from ISO 8601 strings"),
+            Self::EpochNanoseconds => f.write_str("converted from epoch nanoseconds"),
+        }
+    }
+}
+
 /// `column` as `Datetime(us, UTC)`, and how it was given.
 ///
 /// Fails with a [`DwcpError::Data`] naming the first row that is not a

@@ -3,22 +3,23 @@
 
 mod errors;
 mod frames;
+pub(crate) mod reports;
 
 use polars::prelude::Column;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict};
+use pyo3::types::{PyBool, PyBytes};
 use pyo3_polars::{PyDataFrame, PySeries};
 
-use crate::cleaning::{self, CleaningReport, TimestampSource};
+use crate::cleaning::{self, CleaningReport};
 use crate::generator::{self, MAX_ROWS};
 use crate::influx;
 use crate::io::check_csv as check_csv_lines;
 use crate::labelling::{self, ESTIMATE_COLUMNS, LABEL_COLUMN};
 use crate::schema::COMPRESSIONS;
 use crate::schema::{Kind, Role, SCHEMA};
-use crate::validation::{self, Observed, Profile, RuleResult};
+use crate::validation::{self, Profile, RuleResult};
 use errors::{guarded, invalid_argument, run};
 use frames::{frame_in, frame_out};
 
@@ -170,24 +171,6 @@ fn fraction(py: Python<'_>, value: f64, param: &'static str) -> PyResult<f64> {
     }
 }
 
-/// One rule result as a dict of plain Python values.
-fn rule_dict<'py>(py: Python<'py>, r: RuleResult) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("rule", r.rule)?;
-    d.set_item("column", r.column)?;
-    d.set_item("description", r.description)?;
-    d.set_item("passed", r.passed)?;
-    match r.observed {
-        Observed::Number(x) => d.set_item("observed", x)?,
-        Observed::Text(t) => d.set_item("observed", t)?,
-        Observed::Nothing => d.set_item("observed", py.None())?,
-    }
-    d.set_item("threshold", r.threshold)?;
-    d.set_item("failing_rows", r.failing_rows)?;
-    d.set_item("examples", r.examples)?;
-    Ok(d)
-}
-
 /// Runs the validation rules (see `dwcp_data.validate`); one dict per result.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
@@ -201,7 +184,7 @@ fn validate<'py>(
     min_class_share: f64,
     now_us: i64,
     max_examples: &Bound<'py, PyAny>,
-) -> PyResult<Vec<Bound<'py, PyDict>>> {
+) -> PyResult<Vec<RuleResult>> {
     let df = guarded(py, "the frame", || df.extract::<PyDataFrame>())?;
     let profile = match profile {
         "document" => Profile::Document,
@@ -223,60 +206,7 @@ fn validate<'py>(
     let results = run(py, || {
         validation::validate(&frame_in(df, &enum_columns)?, &options)
     })?;
-    results.into_iter().map(|r| rule_dict(py, r)).collect()
-}
-
-/// The cleaning report as nested dicts and lists of plain Python values.
-fn cleaning_report_dict<'py>(py: Python<'py>, r: CleaningReport) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("rows_in", r.rows_in)?;
-    d.set_item("rows_out", r.rows_out)?;
-    d.set_item("duplicates_removed", r.duplicates_removed)?;
-    let timestamp = r.timestamp.map(|t| match t {
-        TimestampSource::Unchanged => "unchanged".to_string(),
-        TimestampSource::Datetime(dtype) => format!("converted from {dtype}"),
-        TimestampSource::Text => "parsed from ISO 8601 strings".to_string(),
-        TimestampSource::EpochNanoseconds => "converted from epoch nanoseconds".to_string(),
-    });
-    d.set_item("timestamp", timestamp)?;
-    let mut outliers = Vec::with_capacity(r.outliers.len());
-    for step in r.outliers {
-        let s = PyDict::new(py);
-        s.set_item("column", step.column)?;
-        s.set_item("rows_removed", step.rows_removed)?;
-        let mut fences = Vec::with_capacity(step.fences.len());
-        for f in step.fences {
-            let fd = PyDict::new(py);
-            fd.set_item("group", f.group)?;
-            fd.set_item("values", f.values)?;
-            fd.set_item("q1", f.q1)?;
-            fd.set_item("q3", f.q3)?;
-            fd.set_item("lower", f.lower)?;
-            fd.set_item("upper", f.upper)?;
-            fd.set_item("rows_removed", f.rows_removed)?;
-            fences.push(fd);
-        }
-        s.set_item("fences", fences)?;
-        outliers.push(s);
-    }
-    d.set_item("outliers", outliers)?;
-    for (key, shares) in [
-        ("kept_by_link_type", r.kept_by_link_type),
-        ("kept_by_group", r.kept_by_group),
-    ] {
-        let rows: Vec<(String, u64, u64)> = shares
-            .into_iter()
-            .map(|k| (k.group, k.rows_in, k.rows_out))
-            .collect();
-        d.set_item(key, rows)?;
-    }
-    let imputed: Vec<(String, u64, Option<f64>)> = r
-        .imputed
-        .into_iter()
-        .map(|i| (i.column, i.count, i.value))
-        .collect();
-    d.set_item("imputed", imputed)?;
-    Ok(d)
+    Ok(results)
 }
 
 /// Cleans a frame (see `dwcp_data.clean`): the cleaned frame, its Enum
@@ -292,7 +222,7 @@ fn clean<'py>(
     iqr_k: f64,
     by: Option<Vec<String>>,
     impute_median: bool,
-) -> PyResult<(PyDataFrame, Vec<String>, Bound<'py, PyDict>)> {
+) -> PyResult<(PyDataFrame, Vec<String>, CleaningReport)> {
     let df = guarded(py, "the frame", || df.extract::<PyDataFrame>())?;
     if !(iqr_k.is_finite() && iqr_k >= 0.0) {
         return Err(invalid_argument(
@@ -320,7 +250,7 @@ fn clean<'py>(
         let (df, codes) = frame_out(cleaned)?;
         Ok((df, codes, report))
     })?;
-    Ok((df, codes, cleaning_report_dict(py, report)?))
+    Ok((df, codes, report))
 }
 
 /// A frame as InfluxDB line protocol points of `measurement` (the `tags` columns as tags, every other

@@ -1,0 +1,70 @@
+"""The shapes of the reports the compiled core returns: each is a Rust struct
+(``src/validation``, ``src/cleaning``) that arrives as a dict keyed by its field
+names (``#[derive(IntoPyObject)]``); these ``TypedDict``s spell them out for
+``_core.pyi`` and the type checker."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+
+class RuleResultDict(TypedDict):
+    """One rule's outcome (``validation::RuleResult``)."""
+
+    rule: str
+    column: str | None
+    description: str
+    passed: bool
+    observed: float | str | None
+    threshold: str
+    failing_rows: int
+    examples: tuple[int, ...]
+
+
+class FenceDict(TypedDict):
+    """The fences of one outlier column in one group, or pooled (``cleaning::Fence``)."""
+
+    group: str | None
+    values: int
+    q1: float | None
+    q3: float | None
+    lower: float | None
+    upper: float | None
+    rows_removed: int
+
+
+class OutlierStepDict(TypedDict):
+    """One outlier column's step (``cleaning::OutlierStep``)."""
+
+    column: str
+    fences: list[FenceDict]
+    rows_removed: int
+
+
+class KeptShareDict(TypedDict):
+    """Rows of one group before and after cleaning (``cleaning::KeptShare``)."""
+
+    group: str
+    rows_in: int
+    rows_out: int
+
+
+class ImputationDict(TypedDict):
+    """The imputation of one numeric column (``cleaning::Imputation``)."""
+
+    column: str
+    count: int
+    value: float | None
+
+
+class CleaningReportDict(TypedDict):
+    """What cleaning did (``cleaning::CleaningReport``)."""
+
+    rows_in: int
+    rows_out: int
+    duplicates_removed: int
+    timestamp: str | None
+    outliers: list[OutlierStepDict]
+    kept_by_link_type: list[KeptShareDict]
+    kept_by_group: list[KeptShareDict]
+    imputed: list[ImputationDict]
