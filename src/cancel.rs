@@ -26,6 +26,12 @@ impl Token {
         Self(CANCELLATIONS.load(Ordering::SeqCst))
     }
 
+    /// A token that is already cancelled (for tests of the checks).
+    #[cfg(test)]
+    pub fn cancelled() -> Self {
+        Self(Self::now().0.wrapping_sub(1))
+    }
+
     /// The token [`within`] set for this thread, or a fresh one.
     pub fn current() -> Self {
         CURRENT.with(Cell::get).unwrap_or_else(Self::now)
@@ -70,5 +76,6 @@ mod tests {
         let token = Token::now();
         assert!(within(token, || Token::current() == token && token.check().is_ok()));
         assert!(!Token::current().is_cancelled());
+        assert!(Token::cancelled().check().is_err());
     }
 }

@@ -14,6 +14,7 @@ pub mod influx;
 pub mod io;
 pub mod labelling;
 pub mod memory;
+pub mod partial;
 pub mod schema;
 pub mod transfer;
 pub mod validation;

@@ -1,6 +1,5 @@
 """Type stubs of the compiled core, ``dwcp_data._core`` (src/python/mod.rs)."""
 
-
 import polars as pl
 
 from dwcp_data._reports import CleaningReportDict, RuleResultDict
@@ -8,12 +7,21 @@ from dwcp_data._reports import CleaningReportDict, RuleResultDict
 __all__ = [
     "INFLUX_TAG_COLUMNS",
     "__version__",
+    "advance_rank",
     "check_csv",
     "clean",
+    "duplicate_flags",
     "encode_line_protocol",
+    "find_duplicates",
     "generate_synthetic",
+    "hash_partitions",
+    "interpolate",
     "label_oracle",
+    "merge_rank_partials",
     "parse_influx_csv",
+    "partition_count",
+    "quantile_ranks",
+    "rank_partials",
     "read_http_body",
     "schema_columns",
     "to_utc_timestamps",
@@ -84,3 +92,37 @@ def read_http_body(fd: int, prefix: bytes, length: int | None, chunked: bool, ti
     """The rest of an HTTP answer's body read from socket ``fd`` after ``prefix``: ``length``
     bytes or to the end of the stream, chunked framing removed; ``TimeoutError`` after
     ``timeout`` seconds, ``DataError`` for a cut answer."""
+
+#: A probe of a rank search: ``(prefix, depth, collect)``.
+_Probe = tuple[int, int, bool]
+
+def hash_partitions(df: pl.DataFrame, enum_columns: list[str], first_row: int, dir: str, parts: int) -> None:
+    """Appends the shard's 128-bit row hashes (rows numbered from ``first_row``) to the partition files in ``dir``."""
+
+def partition_count(rows: int) -> int:
+    """Partition files for a data set of about ``rows`` rows."""
+
+def find_duplicates(dir: str, parts: int) -> int:
+    """Finds the duplicate rows of every partition in ``dir``; how many there are."""
+
+def duplicate_flags(dir: str, parts: int, first_row: int, rows: int) -> pl.Series:
+    """Whether each of rows ``first_row .. first_row + rows`` repeats an earlier row."""
+
+def rank_partials(
+    values: pl.Series, groups: pl.Series | None, probes: list[tuple[int, _Probe]]
+) -> list[pl.Series]:
+    """One shard's partials for ``(group, probe)`` pairs over the non-null ``values``."""
+
+def merge_rank_partials(a: pl.Series, b: pl.Series) -> pl.Series:
+    """Two partials of one probe merged (counts added, values appended)."""
+
+def advance_rank(
+    probe: _Probe, rank: int, merged: pl.Series
+) -> tuple[float | None, tuple[_Probe, int] | None]:
+    """``(value, None)`` once the rank is found, else ``(None, (next_probe, rank_within_it))``."""
+
+def quantile_ranks(q: float, n: int) -> tuple[int, int | None, float]:
+    """The ranks of quantile ``q`` among ``n`` values (pandas' linear interpolation): low, high, fraction."""
+
+def interpolate(low: float, high: float | None, fraction: float) -> float:
+    """The quantile from the values at its ranks."""

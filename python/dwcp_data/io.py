@@ -285,10 +285,12 @@ def _conform(df: pl.DataFrame, file: Path, keep_unknown_columns: bool) -> _Confo
     return ordered, absent
 
 
-def _read_parquet(file: Path) -> pl.DataFrame:
-    """A Parquet file; a truncated, empty or foreign one raises ``DataError`` naming it."""
+@contextlib.contextmanager
+def parquet_errors(file: Path) -> Iterator[None]:
+    """Turns polars' and the OS's errors reading Parquet ``file`` (truncated,
+    empty, foreign) into ``DataError`` naming it."""
     try:
-        return pl.read_parquet(file)
+        yield
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise DataError(
             f"{file}: not a readable Parquet file ({type(exc).__name__}: {exc})",
@@ -296,6 +298,12 @@ def _read_parquet(file: Path) -> pl.DataFrame:
             row=None,
             rule="parquet",
         ) from None
+
+
+def _read_parquet(file: Path, columns: list[str] | None = None) -> pl.DataFrame:
+    """A Parquet file (``columns`` of it); a truncated, empty or foreign one raises ``DataError`` naming it."""
+    with parquet_errors(file):
+        return pl.read_parquet(file, columns=columns)
 
 
 def _csv_frame(source: Path | bytes) -> pl.DataFrame:

@@ -171,6 +171,44 @@ impl KeyColumn {
         }
     }
 
+    /// Appends the canonical bytes of rows `start..start + rows.len()`, one
+    /// row each: a tag (null, float, integer, code, text) and the value, a
+    /// text with its length, so that equal values give equal bytes and
+    /// different rows different bytes.
+    fn encode(&self, start: usize, rows: &mut [Vec<u8>]) {
+        fn put<V>(
+            rows: &mut [Vec<u8>],
+            values: impl Iterator<Item = Option<V>>,
+            f: impl Fn(&mut Vec<u8>, V),
+        ) {
+            for (row, value) in rows.iter_mut().zip(values) {
+                match value {
+                    None => row.push(0),
+                    Some(v) => f(row, v),
+                }
+            }
+        }
+        let len = rows.len();
+        match self {
+            Self::Float(ca) => put(rows, ca.slice(start as i64, len).iter(), |row, x| {
+                row.push(1);
+                row.extend_from_slice(&float_key(x).to_le_bytes());
+            }),
+            Self::Int(ca) => put(rows, ca.slice(start as i64, len).iter(), |row, x| {
+                row.push(2);
+                row.extend_from_slice(&x.to_le_bytes());
+            }),
+            Self::Code(ca) => put(rows, ca.slice(start as i64, len).iter(), |row, x| {
+                row.extend_from_slice(&[3, x]);
+            }),
+            Self::Text(ca) => put(rows, ca.slice(start as i64, len).iter(), |row, x| {
+                row.push(4);
+                row.extend_from_slice(&(x.len() as u64).to_le_bytes());
+                row.extend_from_slice(x.as_bytes());
+            }),
+        }
+    }
+
     /// Whether rows `a` and `b` hold the same value (nulls equal nulls).
     #[inline]
     fn equal(&self, a: usize, b: usize) -> bool {
@@ -209,6 +247,24 @@ impl RowKeys {
             }
             for h in out.iter_mut() {
                 *h = fmix(*h);
+            }
+        });
+        hashes
+    }
+
+    /// One 128-bit hash (xxh3) of each row's canonical bytes: equal rows hash
+    /// equal, as [`RowKeys::rows_equal`] judges them, and two different rows
+    /// share a hash with probability 2^-128, so rows of different frames (shards)
+    /// can be compared through their hashes alone.
+    pub fn strong_hashes(&self) -> Vec<u128> {
+        let mut hashes = vec![0u128; self.height];
+        hashes.par_chunks_mut(BLOCK).enumerate().for_each(|(b, out)| {
+            let mut rows = vec![Vec::with_capacity(16 * self.columns.len()); out.len()];
+            for column in &self.columns {
+                column.encode(b * BLOCK, &mut rows);
+            }
+            for (h, row) in out.iter_mut().zip(&rows) {
+                *h = xxhash_rust::xxh3::xxh3_128(row);
             }
         });
         hashes

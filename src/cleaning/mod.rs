@@ -20,6 +20,7 @@ pub use keys::RowKeys;
 pub use quantile::{quantiles, quantiles_where};
 pub use timestamp::{parse_iso8601, to_utc_micros, TimestampSource};
 
+use crate::cancel::Token;
 use crate::error::{DwcpError, Result};
 
 /// What to do.
@@ -117,6 +118,7 @@ pub struct CleaningReport {
 
 /// Cleans `df` (which is left as it is) and reports what was done.
 pub fn clean(df: &DataFrame, options: &Options) -> Result<(DataFrame, CleaningReport)> {
+    let token = Token::current();
     let mut df = df.clone();
     check_columns(&df, options)?;
     let timestamp = match df.column("timestamp") {
@@ -140,6 +142,7 @@ pub fn clean(df: &DataFrame, options: &Options) -> Result<(DataFrame, CleaningRe
         vec![true; n]
     };
     let duplicates_removed = keep.iter().filter(|k| !**k).count() as u64;
+    token.check()?;
 
     let groups = match &options.by {
         Some(by) => Some(Groups::new(&df, by)?),
@@ -147,6 +150,7 @@ pub fn clean(df: &DataFrame, options: &Options) -> Result<(DataFrame, CleaningRe
     };
     let mut outliers = Vec::with_capacity(options.outlier_columns.len());
     for name in &options.outlier_columns {
+        token.check()?;
         outliers.push(apply_fences(
             &df,
             name,
@@ -162,6 +166,7 @@ pub fn clean(df: &DataFrame, options: &Options) -> Result<(DataFrame, CleaningRe
     };
     let kept_by_group = groups.map(|g| g.kept(&keep)).unwrap_or_default();
 
+    token.check()?;
     let mut out = df.filter(&BooleanChunked::from_slice("keep".into(), &keep))?;
     let imputed = if options.impute_median {
         impute_medians(&mut out)?

@@ -107,3 +107,10 @@ fn degenerate_inputs() {
         .to_string()
         .contains("numeric"));
 }
+
+#[test]
+fn cancelled_cleaning_stops_with_interrupted() {
+    let df = df!("x" => [1.0, 2.0, 3.0]).unwrap();
+    let out = crate::cancel::within(crate::cancel::Token::cancelled(), || clean(&df, &options()));
+    assert!(matches!(out, Err(DwcpError::Interrupted)));
+}

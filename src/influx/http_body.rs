@@ -213,5 +213,9 @@ mod tests {
             "{err}"
         );
         assert!(started.elapsed() < Duration::from_secs(2));
+        let cancelled = crate::cancel::within(Token::cancelled(), || {
+            read_body(client.as_raw_fd(), b"", None, started + Duration::from_secs(60))
+        });
+        assert!(matches!(cancelled, Err(DwcpError::Interrupted)));
     }
 }

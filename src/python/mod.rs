@@ -3,6 +3,7 @@
 
 mod errors;
 mod frames;
+mod partial;
 pub(crate) mod reports;
 
 use polars::prelude::Column;
@@ -320,6 +321,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(encode_line_protocol, m)?)?;
     m.add_function(wrap_pyfunction!(parse_influx_csv, m)?)?;
     m.add_function(wrap_pyfunction!(read_http_body, m)?)?;
+    partial::register(m)?;
     m.add("INFLUX_TAG_COLUMNS", influx::TAG_COLUMNS.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

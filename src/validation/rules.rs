@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use super::scan::{scan_nulls, scan_numeric, scan_primitive, Violations};
 use super::{Observed, Options, Profile, RuleResult};
+use crate::cancel::Token;
 use crate::error::{DwcpError, Result};
 use crate::schema::{Kind, COMPRESSIONS, SCHEMA};
 
@@ -115,6 +116,7 @@ const F64_EXACT_INT: i64 = 1 << 53;
 /// Runs the rules of `options.profile`.
 pub fn run(df: &DataFrame, options: &Options) -> Result<Vec<RuleResult>> {
     let keep = options.max_examples;
+    let token = Token::current();
     let mut out = vec![present_rule(
         df,
         "required_columns",
@@ -127,6 +129,7 @@ pub fn run(df: &DataFrame, options: &Options) -> Result<Vec<RuleResult>> {
             .map(|c| missing_values(c, options))
             .collect::<Vec<_>>(),
     );
+    token.check()?;
     out.extend(
         DOCUMENT_RANGES
             .par_iter()
@@ -135,6 +138,7 @@ pub fn run(df: &DataFrame, options: &Options) -> Result<Vec<RuleResult>> {
     );
     out.push(min_rows(df, options));
     out.push(class_balance(df, options)?);
+    token.check()?;
 
     if options.profile == Profile::Strict {
         let schema_names: Vec<&str> = SCHEMA.iter().map(|c| c.name).collect();
@@ -145,6 +149,7 @@ pub fn run(df: &DataFrame, options: &Options) -> Result<Vec<RuleResult>> {
             "every schema column is present",
         ));
         out.extend(strict_column_rules(df, keep)?);
+        token.check()?;
         out.push(future_timestamps(df, options)?);
         out.push(duplicate_timestamps(df, keep)?);
     }

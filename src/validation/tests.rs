@@ -133,3 +133,12 @@ fn duplicate_pairs_are_found_after_the_fast_path() {
     let r = find(&results, "unique_timestamp_per_pair", None);
     assert_eq!((r.failing_rows, r.examples.clone()), (3, vec![50, 51, 52]));
 }
+
+#[test]
+fn cancelled_validation_stops_with_interrupted() {
+    let df = generated(100);
+    let out = crate::cancel::within(crate::cancel::Token::cancelled(), || {
+        validate(&df, &options(Profile::Strict))
+    });
+    assert!(matches!(out, Err(crate::error::DwcpError::Interrupted)));
+}

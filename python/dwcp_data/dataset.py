@@ -1,0 +1,622 @@
+"""Data sets larger than memory: shards processed one at a time, with the in-memory answers.
+
+A data set is a folder (or glob, or list) of Parquet and CSV shards, in name
+order. Each stage reads one shard at a time, only the columns a pass needs, and
+keeps small partial statistics from ``_core`` (``crate::partial``) that merge
+into exactly what the in-memory stage computes on the concatenated data:
+
+* duplicates: 128-bit hashes of whole rows, partitioned on disk and sorted
+  one partition at a time (the first occurrence in data-set order is kept);
+* quartiles and medians: exact order statistics found digit by digit from
+  merged bucket counts over the values' ordered bit patterns (three passes
+  for real data, four at most), with pandas' linear interpolation.
+
+Memory: one shard's columns, a few bytes of state per row of the current shard,
+and partials whose size does not depend on the rows. Disk: 24 bytes per row for
+the duplicate search and 6 bytes per row of state, in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from dwcp_data import _core
+from dwcp_data._frames import to_core
+from dwcp_data._progress import progress
+from dwcp_data._reports import CleaningReportDict, FenceDict, ImputationDict, KeptShareDict, OutlierStepDict
+from dwcp_data.cleaning import DEFAULT_OUTLIER_COLUMNS, CleaningReport, _names
+from dwcp_data.errors import DataError, InvalidArgumentError
+from dwcp_data.io import Source, _conform, _files, _format, _read_parquet, parquet_errors, read_training_data
+from dwcp_data.labelling import label_oracle
+
+__all__ = ["Dataset", "clean_dataset", "label_dataset"]
+
+#: A probe of a rank search as ``_core`` takes it: ``(prefix, depth, collect)``.
+_Probe = tuple[int, int, bool]
+_ALL: _Probe = (0, 0, False)
+
+
+class Dataset:
+    """The shards of a data set, in order: a folder of ``.parquet``/``.csv``
+    files (name order), a glob, or a list of those."""
+
+    def __init__(self, source: Source) -> None:
+        self.files: tuple[Path, ...] = tuple(_files(source))
+        for f in self.files:
+            _format(f, "source")
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __repr__(self) -> str:
+        return f"Dataset({len(self.files)} shards)"
+
+    def read(self, i: int, columns: Sequence[str] | None = None) -> pl.DataFrame:
+        """Shard ``i`` in the schema (as :func:`~dwcp_data.read_training_data`
+        reads it), only ``columns`` if given."""
+        file = self.files[i]
+        if _format(file, "source") == "parquet" and columns is not None:
+            with parquet_errors(file):
+                stored = pl.read_parquet_schema(file)
+            frame = _read_parquet(file, [c for c in columns if c in stored])
+            df = _conform(frame, file, keep_unknown_columns=False)[0].select(columns)
+        else:
+            df = read_training_data(file)
+            if columns is not None:
+                df = df.select(columns)
+        return df
+
+    def rows(self) -> list[int]:
+        """Rows per shard (Parquet: from the footer, without reading the data)."""
+        counts = []
+        for f in self.files:
+            if _format(f, "source") == "parquet":
+                with parquet_errors(f):
+                    counts.append(pl.scan_parquet(f).select(pl.len()).collect().item())
+            else:
+                counts.append(read_training_data(f).height)
+        return counts
+
+    def passes(self, label: str, show_progress: bool | None) -> Iterator[int]:
+        """Shard indices, with a progress bar named ``label``."""
+        return progress(range(len(self.files)), label, enabled=show_progress)
+
+
+class _Groups:
+    """Group ids of rows across shards, in the in-memory order: first
+    appearance in the data set, or category order (nulls last) for a single
+    Enum column."""
+
+    def __init__(self, by: list[str] | None) -> None:
+        self.by = by
+        self.table: pl.DataFrame | None = None
+
+    def ids(self, df: pl.DataFrame) -> pl.Series:
+        """Each row's group id (new groups numbered on from the known ones)."""
+        if self.by is None:
+            return pl.Series("gid", [0] * df.height, dtype=pl.UInt32)
+        keys = df.select(self.by)
+        new = keys.unique(maintain_order=True)
+        known = 0 if self.table is None else self.table.height
+        if self.table is not None:
+            new = new.join(self.table.drop("gid"), on=self.by, how="anti", nulls_equal=True)
+        new = new.with_columns(pl.int_range(known, known + new.height, dtype=pl.UInt32).alias("gid"))
+        self.table = new if self.table is None else pl.concat([self.table, new])
+        joined = keys.join(self.table, on=self.by, how="left", nulls_equal=True, maintain_order="left")
+        return joined["gid"]
+
+    def count(self) -> int:
+        return 1 if self.table is None else self.table.height
+
+    def order(self) -> list[int]:
+        """Group ids in report order."""
+        if self.table is None:
+            return [0]
+        table = self.table
+        if len(self.by or []) == 1 and isinstance(table.dtypes[0], (pl.Enum, pl.UInt8)):
+            column = table.columns[0]
+            table = table.sort(pl.col(column).to_physical(), nulls_last=True)
+        return table["gid"].to_list()
+
+    def labels(self) -> list[str | None]:
+        """Each group id's label, ``column=value, ...`` (``None`` when pooled)."""
+        if self.table is None or self.by is None:
+            return [None]
+        text = self.table.select(pl.col(self.by).cast(pl.String))
+        rows = text.rows()
+        return [
+            ", ".join(f"{c}={'null' if v is None else v}" for c, v in zip(self.by, r, strict=True))
+            for r in rows
+        ]
+
+
+def _bincount(ids: pl.Series, n: int) -> list[int]:
+    counts = [0] * n
+    for gid, count in ids.value_counts().iter_rows():
+        counts[gid] += count
+    return counts
+
+
+def _merge(merged: list[pl.Series] | None, partials: list[pl.Series]) -> list[pl.Series]:
+    if merged is None:
+        return partials
+    return [_core.merge_rank_partials(a, b) for a, b in zip(merged, partials, strict=True)]
+
+
+@dataclass
+class _Search:
+    """The search for one rank of one group's values."""
+
+    group: int
+    rank: int
+    probe: _Probe = _ALL
+    value: float | None = None
+
+
+@dataclass
+class _Quantile:
+    """One quantile of one group's values: the searches for the ranks it interpolates between."""
+
+    low: _Search
+    high: _Search | None
+    fraction: float
+
+    @classmethod
+    def of(cls, group: int, n: int, q: float) -> _Quantile:
+        low, high, fraction = _core.quantile_ranks(q, n)
+        return cls(_Search(group, low), None if high is None else _Search(group, high), fraction)
+
+    def searches(self) -> list[_Search]:
+        return [self.low] if self.high is None else [self.low, self.high]
+
+    def value(self) -> float:
+        """The quantile, once its searches are done."""
+        assert self.low.value is not None
+        return _core.interpolate(
+            self.low.value, None if self.high is None else self.high.value, self.fraction
+        )
+
+
+#: Per group, ``(q1, q3, lower, upper)``, or ``None`` for a group without values.
+_Bounds = list[tuple[float, float, float, float] | None]
+
+
+class _Cleaner:
+    """One out-of-core :func:`~dwcp_data.clean` run over a data set."""
+
+    def __init__(
+        self,
+        ds: Dataset,
+        work: Path,
+        *,
+        dedupe: bool,
+        columns: list[str],
+        iqr_k: float,
+        by: list[str] | None,
+        impute: bool,
+        show_progress: bool | None,
+    ) -> None:
+        self.ds, self.work, self.dedupe, self.columns = ds, work, dedupe, columns
+        self.iqr_k, self.impute, self.show = iqr_k, impute, show_progress
+        self.groups = _Groups(by)
+        self.links = _Groups(["link_type"])
+        self.first_rows: list[int] = []
+        self.schema: pl.Schema | None = None
+
+    def read(self, i: int, columns: Sequence[str] | None = None) -> pl.DataFrame:
+        """Shard ``i`` (``columns`` of it) with float NaN as null, as cleaning takes it."""
+        return self.ds.read(i, columns).with_columns(pl.col(pl.Float64).fill_nan(None))
+
+    def state(self, i: int) -> pl.DataFrame:
+        return pl.read_ipc(self.work / f"state-{i:05d}.arrow")
+
+    def save(self, i: int, state: pl.DataFrame) -> None:
+        # a new file, renamed over the old one: a frame read from it may map it
+        path = self.work / f"state-{i:05d}.arrow"
+        state.write_ipc(path.with_suffix(".tmp"))
+        os.replace(path.with_suffix(".tmp"), path)
+
+    def first_pass(self) -> tuple[int, list[int], list[int]]:
+        """Hashes rows into partitions, numbers groups; rows in per group and link type."""
+        total = sum(self.ds.rows())
+        parts = _core.partition_count(total)
+        row = 0
+        for i in self.ds.passes("clean: rows", self.show):
+            df = self.read(i)
+            self.check(df)
+            if self.dedupe:
+                core_frame, enums = to_core(df)
+                _core.hash_partitions(core_frame, enums, row, str(self.work), parts)
+            state = pl.DataFrame({"gid": self.groups.ids(df), "lid": self.links.ids(df.select("link_type"))})
+            self.save(i, state)
+            self.first_rows.append(row)
+            row += df.height
+        duplicates = _core.find_duplicates(str(self.work), parts) if self.dedupe else 0
+        rows_in = [0] * self.groups.count()
+        links_in = [0] * self.links.count()
+        for i in range(len(self.ds)):
+            state = self.state(i)
+            keep = (
+                ~_core.duplicate_flags(str(self.work), parts, self.first_rows[i], state.height)
+                if self.dedupe
+                else pl.Series("keep", [True] * state.height, dtype=pl.Boolean)
+            )
+            self.save(i, state.with_columns(keep.alias("keep")))
+            for gid, n in enumerate(_bincount(state["gid"], self.groups.count())):
+                rows_in[gid] += n
+            for lid, n in enumerate(_bincount(state["lid"], self.links.count())):
+                links_in[lid] += n
+        self.rows_in = row
+        return duplicates, rows_in, links_in
+
+    def check(self, df: pl.DataFrame) -> None:
+        """The columns cleaning needs, as :func:`~dwcp_data.clean` checks them."""
+        for name in self.columns:
+            if name not in df.columns:
+                raise DataError(
+                    f"column `{name}`: the column is absent (rule `outlier_column`)",
+                    column=name,
+                    row=None,
+                    rule="outlier_column",
+                )
+            if not df.schema[name].is_numeric():
+                raise DataError(
+                    f"column `{name}`: IQR fences need a numeric column, found {df.schema[name]} "
+                    "(rule `outlier_column`)",
+                    column=name,
+                    row=None,
+                    rule="outlier_column",
+                )
+        for name in self.groups.by or []:
+            if name not in df.columns:
+                raise DataError(
+                    f"column `{name}`: the column is absent (rule `group_column`)",
+                    column=name,
+                    row=None,
+                    rule="group_column",
+                )
+        self.schema = df.schema
+
+    def scan(
+        self,
+        label: str,
+        columns: list[str],
+        probes: dict[str, list[tuple[int, _Probe]]],
+        fence: tuple[str, _Bounds] | None = None,
+        grouped: bool = True,
+    ) -> tuple[dict[str, list[pl.Series]], list[int], list[int]]:
+        """One pass: applies ``fence`` (column, bounds per group) to the rows
+        still kept, then gives each column's merged partials for its probes
+        over the kept rows, per group (or pooled: all in group 0). Returns
+        those, and per group the values the fence judged and the rows it removed."""
+        n = self.groups.count()
+        merged: dict[str, list[pl.Series] | None] = {c: None for c in probes}
+        judged, removed = [0] * n, [0] * n
+        read = sorted(set(columns) | ({fence[0]} if fence else set()))
+        for i in self.ds.passes(label, self.show):
+            state = self.state(i)
+            df = self.read(i, read)
+            if fence is not None:
+                name, bounds = fence
+                values = df[name].cast(pl.Float64)
+                lower = pl.Series([None if b is None else b[2] for b in bounds], dtype=pl.Float64)
+                upper = pl.Series([None if b is None else b[3] for b in bounds], dtype=pl.Float64)
+                lo, hi = lower.gather(state["gid"]), upper.gather(state["gid"])
+                present = state["keep"] & values.is_not_null()
+                # as in memory, a NaN fence (from infinite values) keeps nothing
+                outside = present & lo.is_not_null() & ~((values >= lo) & (values <= hi))
+                for gid, c in enumerate(_bincount(state["gid"].filter(present), n)):
+                    judged[gid] += c
+                for gid, c in enumerate(_bincount(state["gid"].filter(outside), n)):
+                    removed[gid] += c
+                state = state.with_columns(keep=state["keep"] & ~outside)
+                self.save(i, state)
+            kept = df.filter(state["keep"])
+            gids = state["gid"].filter(state["keep"]) if grouped else None
+            for column, column_probes in probes.items():
+                partials = _core.rank_partials(kept[column], gids, column_probes)
+                merged[column] = _merge(merged[column], partials)
+        done = {c: m or [] for c, m in merged.items()}
+        return done, judged, removed
+
+    def search(
+        self,
+        label: str,
+        searches: dict[str, list[_Search]],
+        first: dict[str, list[pl.Series]],
+        grouped: bool = True,
+    ) -> None:
+        """Advances ``searches`` (per column) from the merged partials of the
+        all-values probes ``first`` (one per group), then passes until every
+        rank is found."""
+        for column, column_searches in searches.items():
+            for s in column_searches:
+                self.advance(s, first[column][s.group])
+        while True:
+            open_ = {c: [s for s in ss if s.value is None] for c, ss in searches.items()}
+            open_ = {c: ss for c, ss in open_.items() if ss}
+            if not open_:
+                return
+            probes = {c: sorted({(s.group, s.probe) for s in ss}) for c, ss in open_.items()}
+            merged, _, _ = self.scan(label, list(open_), probes, grouped=grouped)
+            for column, ss in open_.items():
+                index = {p: k for k, p in enumerate(probes[column])}
+                for s in ss:
+                    self.advance(s, merged[column][index[(s.group, s.probe)]])
+
+    @staticmethod
+    def advance(s: _Search, merged: pl.Series) -> None:
+        value, step = _core.advance_rank(s.probe, s.rank, merged)
+        if step is None:
+            s.value = value
+        else:
+            s.probe, s.rank = step
+
+    def run(self) -> CleaningReportDict:
+        duplicates, rows_in, links_in = self.first_pass()
+        n = self.groups.count()
+        order, labels = self.groups.order(), self.groups.labels()
+        outliers: list[OutlierStepDict] = []
+        fence: tuple[str, _Bounds] | None = None
+        for column in self.columns:
+            all_probes = {column: [(g, _ALL) for g in range(n)]}
+            first, judged, removed = self.scan(f"clean: {column}", [column], all_probes, fence)
+            if fence is not None:
+                outliers.append(self.step(fence, judged, removed, order, labels))
+            quartiles = {
+                g: (_Quantile.of(g, count, 0.25), _Quantile.of(g, count, 0.75))
+                for g in range(n)
+                if (count := int(first[column][g].sum()))
+            }
+            searches = [s for pair in quartiles.values() for q in pair for s in q.searches()]
+            self.search(f"clean: {column} quartiles", {column: searches}, first)
+            bounds: _Bounds = [None] * n
+            for g, (q1s, q3s) in quartiles.items():
+                q1, q3 = q1s.value(), q3s.value()
+                iqr = q3 - q1  # as in memory, operation for operation
+                bounds[g] = (q1, q3, q1 - self.iqr_k * iqr, q3 + self.iqr_k * iqr)
+            fence = (column, bounds)
+        return self.finish(fence, outliers, duplicates, rows_in, links_in, order, labels)
+
+    @staticmethod
+    def step(
+        fence: tuple[str, _Bounds],
+        judged: list[int],
+        removed: list[int],
+        order: list[int],
+        labels: list[str | None],
+    ) -> OutlierStepDict:
+        """The report of one outlier column's fences."""
+        column, bounds = fence
+        fences: list[FenceDict] = []
+        for g in order:
+            q1, q3, lower, upper = bounds[g] or (None, None, None, None)
+            fences.append(
+                {
+                    "group": labels[g],
+                    "values": judged[g],
+                    "q1": q1,
+                    "q3": q3,
+                    "lower": lower,
+                    "upper": upper,
+                    "rows_removed": removed[g],
+                }
+            )
+        return {"column": column, "fences": fences, "rows_removed": sum(removed)}
+
+    def finish(
+        self,
+        fence: tuple[str, _Bounds] | None,
+        outliers: list[OutlierStepDict],
+        duplicates: int,
+        rows_in: list[int],
+        links_in: list[int],
+        order: list[int],
+        labels: list[str | None],
+    ) -> CleaningReportDict:
+        """Applies the last fence, finds the medians, and reports."""
+        assert self.schema is not None
+        numeric = [c for c, t in self.schema.items() if t.is_numeric()] if self.impute else []
+        probes = {c: [(0, _ALL)] for c in numeric}
+        first, judged, removed = self.scan("clean: medians", numeric, probes, fence, grouped=False)
+        if fence is not None:
+            outliers.append(self.step(fence, judged, removed, order, labels))
+        nulls = self.null_counts(numeric)
+        median = {
+            column: _Quantile.of(0, count, 0.5)
+            for column in numeric
+            if nulls[column] and (count := int(first[column][0].sum()))
+        }
+        self.search("clean: medians", {c: q.searches() for c, q in median.items()}, first, grouped=False)
+        medians: dict[str, float] = {}
+        imputed: list[ImputationDict] = []
+        for column in numeric:
+            if not nulls[column]:
+                continue
+            value = None
+            if column in median:
+                value = median[column].value()
+                if not self.schema[column].is_float():
+                    value = float(round(value))  # half to even, as in memory
+                medians[column] = value
+            # as in memory: the nulls filled, none without a median
+            imputed.append(
+                {"column": column, "count": nulls[column] if value is not None else 0, "value": value}
+            )
+        self.medians = medians
+        rows_out, links_out, groups_out = self.count_out()
+        link_labels = self.links.labels()
+        links: list[KeptShareDict] = [
+            {"group": str(link_labels[lid]), "rows_in": links_in[lid], "rows_out": links_out[lid]}
+            for lid in self.links.order()
+        ]
+        groups: list[KeptShareDict] = (
+            []
+            if self.groups.by is None
+            else [{"group": str(labels[g]), "rows_in": rows_in[g], "rows_out": groups_out[g]} for g in order]
+        )
+        return {
+            "rows_in": self.rows_in,
+            "rows_out": rows_out,
+            "duplicates_removed": duplicates,
+            "timestamp": "unchanged" if "timestamp" in self.schema else None,
+            "outliers": outliers,
+            "kept_by_link_type": links if "link_type" in self.schema else [],
+            "kept_by_group": groups,
+            "imputed": imputed,
+        }
+
+    def null_counts(self, columns: list[str]) -> dict[str, int]:
+        """Nulls of ``columns`` among the kept rows."""
+        counts = dict.fromkeys(columns, 0)
+        if not columns:
+            return counts
+        for i in range(len(self.ds)):
+            keep = self.state(i)["keep"]
+            row = self.read(i, columns).filter(keep).null_count().row(0)
+            for column, n in zip(columns, row, strict=True):
+                counts[column] += n
+        return counts
+
+    def count_out(self) -> tuple[int, list[int], list[int]]:
+        """Kept rows: all, per link type, per group."""
+        links, groups, total = [0] * self.links.count(), [0] * self.groups.count(), 0
+        for i in range(len(self.ds)):
+            state = self.state(i).filter(pl.col("keep"))
+            total += state.height
+            for lid, n in enumerate(_bincount(state["lid"], self.links.count())):
+                links[lid] += n
+            for gid, n in enumerate(_bincount(state["gid"], self.groups.count())):
+                groups[gid] += n
+        return total, links, groups
+
+    def write(self, out: Path) -> None:
+        """Each shard's kept rows, nulls filled with the medians, to ``out``."""
+        assert self.schema is not None
+        fills = [
+            pl.col(c).cast(pl.Float64).fill_null(m)
+            if self.schema[c].is_float()
+            else pl.col(c).cast(pl.Int64).fill_null(int(m))
+            for c, m in self.medians.items()
+        ]
+        for i in self.ds.passes("clean: writing", self.show):
+            df = self.read(i).filter(self.state(i)["keep"])
+            df.with_columns(fills).write_parquet(
+                out / f"part-{i:05d}.parquet", compression="zstd", statistics=True
+            )
+
+
+def _shard_folder(out: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """The output folder and a fresh temporary sibling to write it in."""
+    target = Path(out)
+    if target.exists() and not target.is_dir():
+        raise InvalidArgumentError(f"invalid argument `out`: {str(target)!r} is a file", param="out")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    return target, tmp
+
+
+def _publish(tmp: Path, target: Path) -> None:
+    """Replaces ``target`` with the finished folder ``tmp``."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.{os.getpid()}.old")
+        target.rename(old)
+    tmp.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def clean_dataset(
+    source: Source,
+    out: str | os.PathLike[str],
+    *,
+    dedupe: bool = True,
+    outlier_columns: str | Sequence[str] = DEFAULT_OUTLIER_COLUMNS,
+    iqr_k: float = 1.5,
+    by: str | Sequence[str] | None = None,
+    impute: Literal["median"] | None = "median",
+    work_dir: str | os.PathLike[str] | None = None,
+    show_progress: bool | None = None,
+) -> CleaningReport:
+    """:func:`~dwcp_data.clean` for a data set larger than memory.
+
+    Reads ``source`` (a folder, glob or list of Parquet/CSV shards) one shard
+    at a time and writes the cleaned rows to the folder ``out``, one Parquet
+    shard per input shard (``part-00000.parquet``, … in input order, empty
+    ones included). Read back in order, they equal ``clean()`` of the
+    concatenated data, row for row, and the report is the same: duplicates
+    across shards (first occurrence kept), sequential fences on the survivors
+    (pooled or per group of ``by``) with exact quartiles, and exact medians.
+
+    ``out`` appears (or is replaced) only once every shard is written. Work
+    files (about 30 bytes per row) go to ``work_dir`` (default: a temporary
+    folder) and are removed afterwards.
+
+    Returns:
+        The :class:`~dwcp_data.cleaning.CleaningReport`.
+    """
+    if impute not in ("median", None):
+        raise InvalidArgumentError(
+            f"invalid argument `impute`: must be 'median' or None, got {impute!r}", param="impute"
+        )
+    if not isinstance(iqr_k, (int, float)) or isinstance(iqr_k, bool) or not 0 <= iqr_k < float("inf"):
+        raise InvalidArgumentError(
+            f"invalid argument `iqr_k`: must be a finite number >= 0, got {iqr_k!r}", param="iqr_k"
+        )
+    ds = Dataset(source)
+    target, tmp = _shard_folder(out)
+    try:
+        with tempfile.TemporaryDirectory(prefix="dwcp-clean-", dir=work_dir) as work:
+            cleaner = _Cleaner(
+                ds,
+                Path(work),
+                dedupe=bool(dedupe),
+                columns=_names(outlier_columns, "outlier_columns") or [],
+                iqr_k=float(iqr_k),
+                by=_names(by, "by"),
+                impute=impute == "median",
+                show_progress=show_progress,
+            )
+            report = cleaner.run()
+            cleaner.write(tmp)
+        _publish(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return CleaningReport._from_core(report)
+
+
+def label_dataset(
+    source: Source,
+    out: str | os.PathLike[str],
+    *,
+    cpu_weight: float = 0.0,
+    show_progress: bool | None = None,
+) -> int:
+    """:func:`~dwcp_data.label_oracle` for a data set larger than memory: each
+    shard of ``source`` labelled into the folder ``out`` (one Parquet shard per
+    input shard, in order; the folder appears once all are written).
+
+    Returns:
+        The number of rows labelled.
+    """
+    ds = Dataset(source)
+    target, tmp = _shard_folder(out)
+    rows = 0
+    try:
+        for i in ds.passes("label", show_progress):
+            labelled = label_oracle(ds.read(i), cpu_weight=cpu_weight)
+            labelled.write_parquet(tmp / f"part-{i:05d}.parquet", compression="zstd", statistics=True)
+            rows += labelled.height
+        _publish(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rows

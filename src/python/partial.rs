@@ -1,0 +1,194 @@
+//! Bindings of the mergeable partial statistics (`crate::partial`) that the
+//! out-of-core and Ray drivers (`dwcp_data.dataset`) run shard by shard.
+//!
+//! Partials cross as polars Series, so they pickle: counts as `UInt64`
+//! (named `counts`), collected values as `Float64` (named `values`). A probe
+//! crosses as `(prefix, depth, collect)`.
+
+use std::path::PathBuf;
+
+use polars::prelude::*;
+use pyo3::prelude::*;
+use pyo3_polars::{PyDataFrame, PySeries};
+
+use super::errors::{guarded, run};
+use super::frames::frame_in;
+use crate::cleaning::RowKeys;
+use crate::error::{DwcpError, Result};
+use crate::partial::duplicates;
+use crate::partial::rank::{self, Partial, Probe, Search};
+
+/// A probe as Python holds it: `(prefix, depth, collect)`.
+type ProbeTuple = (u64, u32, bool);
+
+/// A search step as Python gets it: the value once found, else the next probe and rank.
+type Step = (Option<f64>, Option<(ProbeTuple, u64)>);
+
+fn probe_of((prefix, depth, collect): ProbeTuple) -> Result<Probe> {
+    if depth >= 64 || depth % 16 != 0 || (depth == 0 && prefix != 0) {
+        return Err(DwcpError::invalid_argument(
+            "probe",
+            format!("({prefix}, {depth}, {collect}) is not a probe"),
+        ));
+    }
+    Ok(Probe {
+        prefix,
+        depth,
+        collect,
+    })
+}
+
+fn series_of(partial: Partial) -> PySeries {
+    PySeries(match partial {
+        Partial::Counts(c) => Series::new("counts".into(), c),
+        Partial::Values(v) => Series::new("values".into(), v),
+    })
+}
+
+fn partial_of(series: &Series) -> Result<Partial> {
+    match (series.name().as_str(), series.dtype()) {
+        ("counts", DataType::UInt64) => Ok(Partial::Counts(series.u64()?.into_no_null_iter().collect())),
+        ("values", DataType::Float64) => Ok(Partial::Values(series.f64()?.into_no_null_iter().collect())),
+        _ => Err(DwcpError::invalid_argument(
+            "partial",
+            "not a partial of rank_partials",
+        )),
+    }
+}
+
+/// Appends one shard's 128-bit row hashes (its rows numbered from
+/// `first_row` in the data set) to the `parts` partition files in `dir`.
+#[pyfunction]
+fn hash_partitions(
+    py: Python<'_>,
+    df: &Bound<'_, PyAny>,
+    enum_columns: Vec<String>,
+    first_row: u64,
+    dir: PathBuf,
+    parts: u32,
+) -> PyResult<()> {
+    let df = guarded(py, "the frame", || df.extract::<PyDataFrame>())?;
+    run(py, || {
+        let hashes = RowKeys::new(&frame_in(df, &enum_columns)?, None)?.strong_hashes();
+        duplicates::write_partitions(&hashes, first_row, &dir, parts)
+    })
+}
+
+/// Partition files for a data set of about `rows` rows.
+#[pyfunction]
+fn partition_count(rows: u64) -> u32 {
+    duplicates::partition_count(rows)
+}
+
+/// Finds the duplicate rows of every partition in `dir`; how many there are.
+#[pyfunction]
+fn find_duplicates(py: Python<'_>, dir: PathBuf, parts: u32) -> PyResult<u64> {
+    run(py, || duplicates::find_duplicates(&dir, parts))
+}
+
+/// Whether each of rows `first_row..first_row + rows` repeats an earlier row.
+#[pyfunction]
+fn duplicate_flags(
+    py: Python<'_>,
+    dir: PathBuf,
+    parts: u32,
+    first_row: u64,
+    rows: usize,
+) -> PyResult<PySeries> {
+    let flags = run(py, || duplicates::duplicate_flags(&dir, parts, first_row, rows))?;
+    Ok(PySeries(Series::new("duplicate".into(), flags)))
+}
+
+/// One shard's partials for `probes` (`(group, probe)` pairs) over the
+/// non-null `values`, grouped by `groups` (or all in group 0).
+#[pyfunction]
+#[pyo3(signature = (values, groups, probes))]
+fn rank_partials(
+    py: Python<'_>,
+    values: &Bound<'_, PyAny>,
+    groups: Option<&Bound<'_, PyAny>>,
+    probes: Vec<(u32, ProbeTuple)>,
+) -> PyResult<Vec<PySeries>> {
+    let values = guarded(py, "values", || values.extract::<PySeries>())?.0;
+    let groups = groups
+        .map(|g| guarded(py, "groups", || g.extract::<PySeries>()))
+        .transpose()?
+        .map(|g| g.0);
+    let partials = run(py, || {
+        let probes = probes
+            .into_iter()
+            .map(|(g, p)| Ok((g, probe_of(p)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let values = values.cast(&DataType::Float64)?;
+        let groups = groups.map(|g| g.cast(&DataType::UInt32)).transpose()?;
+        rank::shard_partials(
+            values.f64()?,
+            groups.as_ref().map(|g| g.u32()).transpose()?,
+            &probes,
+        )
+    })?;
+    Ok(partials.into_iter().map(series_of).collect())
+}
+
+/// Two partials of one probe merged (counts added, values appended).
+#[pyfunction]
+fn merge_rank_partials(py: Python<'_>, a: PySeries, b: PySeries) -> PyResult<PySeries> {
+    let merged = run(py, || {
+        let mut a = partial_of(&a.0)?;
+        a.merge(&partial_of(&b.0)?)?;
+        Ok(a)
+    })?;
+    Ok(series_of(merged))
+}
+
+/// The next step of the search for `rank` after a pass of `probe` gave
+/// `merged`: `(value, None)` once found, else `(None, (next_probe, rank_within_it))`.
+#[pyfunction]
+fn advance_rank(py: Python<'_>, probe: ProbeTuple, rank: u64, merged: PySeries) -> PyResult<Step> {
+    run(py, || {
+        let mut merged = partial_of(&merged.0)?;
+        let search = Search::Probing {
+            probe: probe_of(probe)?,
+            rank,
+        };
+        Ok(match search.advance(&mut merged)? {
+            Search::Found(v) => (Some(v), None),
+            Search::Probing { probe: p, rank } => (None, Some(((p.prefix, p.depth, p.collect), rank))),
+        })
+    })
+}
+
+/// The ranks of quantile `q` among `n` values as pandas' linear
+/// interpolation takes them: `(low, high or None, fraction)`.
+#[pyfunction]
+fn quantile_ranks(py: Python<'_>, q: f64, n: u64) -> PyResult<(u64, Option<u64>, f64)> {
+    if !(0.0..=1.0).contains(&q) || n == 0 {
+        return Err(super::errors::invalid_argument(
+            py,
+            "q",
+            "needs q in [0, 1] and n >= 1",
+        ));
+    }
+    Ok(rank::quantile_ranks(q, n))
+}
+
+/// The quantile from the values at its ranks (see `quantile_ranks`).
+#[pyfunction]
+#[pyo3(signature = (low, high, fraction))]
+fn interpolate(low: f64, high: Option<f64>, fraction: f64) -> f64 {
+    rank::interpolate(low, high, fraction)
+}
+
+/// Registers this module's functions on `_core`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(hash_partitions, m)?)?;
+    m.add_function(wrap_pyfunction!(partition_count, m)?)?;
+    m.add_function(wrap_pyfunction!(find_duplicates, m)?)?;
+    m.add_function(wrap_pyfunction!(duplicate_flags, m)?)?;
+    m.add_function(wrap_pyfunction!(rank_partials, m)?)?;
+    m.add_function(wrap_pyfunction!(merge_rank_partials, m)?)?;
+    m.add_function(wrap_pyfunction!(advance_rank, m)?)?;
+    m.add_function(wrap_pyfunction!(quantile_ranks, m)?)?;
+    m.add_function(wrap_pyfunction!(interpolate, m)?)?;
+    Ok(())
+}

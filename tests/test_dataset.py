@@ -1,0 +1,133 @@
+"""Data sets larger than memory: the shard-by-shard stages give the in-memory answers exactly."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+import dwcp_data
+from dwcp_data.dataset import clean_dataset, label_dataset
+from dwcp_data.errors import DataError
+
+from helpers import END
+
+
+def hostile(n: int, seed: int) -> pl.DataFrame:
+    """Synthetic rows with nulls, NaN and infinities-free heavy tails in the
+    outlier columns, and nulls in integer and text columns."""
+    df = dwcp_data.generate_synthetic(n, seed=seed, end=END)
+    row = pl.int_range(pl.len())
+    return df.with_columns(
+        pl.when(row % 17 == 3).then(None).otherwise(pl.col("rtt_ms")).alias("rtt_ms"),
+        pl.when(row % 23 == 5)
+        .then(float("nan"))
+        .otherwise(pl.col("available_bandwidth_mbps"))
+        .alias("available_bandwidth_mbps"),
+        pl.when(row % 29 == 7).then(None).otherwise(pl.col("data_size_bytes")).alias("data_size_bytes"),
+        pl.when(row % 31 == 11).then(None).otherwise(pl.col("active_transfers")).alias("active_transfers"),
+        pl.when(row % 37 == 13).then(None).otherwise(pl.col("node_id")).alias("node_id"),
+    )
+
+
+def write_shards(folder: Path, shards: list[pl.DataFrame]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, shard in enumerate(shards):
+        shard.write_parquet(folder / f"shard-{i:03d}.parquet")
+    return folder
+
+
+def tricky_shards(tmp_path: Path) -> Path:
+    """Unequal shards, an empty one, duplicates across shards (and within one),
+    and a shard holding one link type only (the others absent from it)."""
+    df = hostile(6000, seed=41)
+    wan_only = df.filter(pl.col("link_type") == "wan").head(300)
+    shards = [
+        df.slice(0, 2500),
+        df.clear(),
+        pl.concat([df.slice(2500, 1000), df.slice(10, 40), df.slice(2600, 5)]),
+        wan_only,
+        pl.concat([df.slice(3500, 2500), df.slice(0, 3)]),
+    ]
+    return write_shards(tmp_path / "in", shards)
+
+
+def in_memory(folder: Path, **options) -> tuple[pl.DataFrame, dwcp_data.CleaningReport]:
+    return dwcp_data.clean(dwcp_data.read_training_data(folder), report=True, **options)
+
+
+@pytest.mark.parametrize("by", [None, "link_type", ["link_type", "data_type"], "node_id"])
+def test_clean_dataset_equals_the_in_memory_clean(tmp_path, by):
+    folder = tricky_shards(tmp_path)
+    expected, expected_report = in_memory(folder, by=by)
+    report = clean_dataset(folder, tmp_path / "out", by=by)
+    outputs = sorted((tmp_path / "out").iterdir())
+    assert [p.name for p in outputs] == [f"part-{i:05d}.parquet" for i in range(5)]
+    assert_frame_equal(dwcp_data.read_training_data(tmp_path / "out"), expected)
+    assert report == expected_report
+    assert report.duplicates_removed == 348 and report.imputed  # 48, and the wan shard repeats rows
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"], "no work files left"
+
+
+def test_clean_dataset_options_match_too(tmp_path):
+    folder = tricky_shards(tmp_path)
+    options = {"dedupe": False, "outlier_columns": ["rtt_ms"], "iqr_k": 0.5, "impute": None}
+    expected, expected_report = in_memory(folder, **options)
+    report = clean_dataset(folder, tmp_path / "out", **options)
+    assert_frame_equal(dwcp_data.read_training_data(tmp_path / "out"), expected)
+    assert report == expected_report
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    values=st.lists(
+        st.one_of(st.none(), st.sampled_from([0.0, -0.0, 1.5, 2.0, 1e9, -3.0]), st.floats(-1e6, 1e6)),
+        min_size=0,
+        max_size=60,
+    ),
+    cuts=st.lists(st.integers(0, 60), max_size=4),
+    by=st.sampled_from([None, "link_type"]),
+)
+def test_random_shards_give_the_in_memory_answer(tmp_path_factory, values, cuts, by):
+    tmp = tmp_path_factory.mktemp("prop")
+    base = dwcp_data.generate_synthetic(max(len(values), 1), seed=len(values), end=END).head(len(values))
+    # few distinct rows, so that duplicates across shards are common
+    df = base.with_columns(
+        pl.Series("rtt_ms", values, dtype=pl.Float64),
+        ((pl.col("available_bandwidth_mbps") / 100).round() * 100).alias("available_bandwidth_mbps"),
+        pl.lit(100.0).alias("cpu_usage"),
+    )
+    df = pl.concat([df, df.head(len(values) // 3)])
+    bounds = sorted({0, df.height, *[min(c, df.height) for c in cuts]})
+    shards = [df.slice(a, b - a) for a, b in itertools.pairwise(bounds)] or [df]
+    folder = write_shards(tmp / "in", shards)
+    options = {"by": by, "outlier_columns": ["rtt_ms", "available_bandwidth_mbps"]}
+    expected, expected_report = in_memory(folder, **options)
+    report = clean_dataset(folder, tmp / "out", **options)
+    assert_frame_equal(dwcp_data.read_training_data(tmp / "out"), expected)
+    assert report == expected_report
+
+
+def test_label_dataset_equals_labelling_the_whole(tmp_path):
+    folder = tricky_shards(tmp_path)
+    rows = label_dataset(folder, tmp_path / "labelled")
+    whole = dwcp_data.label_oracle(dwcp_data.read_training_data(folder))
+    got = pl.concat(pl.read_parquet(p) for p in sorted((tmp_path / "labelled").iterdir()))
+    assert rows == whole.height
+    assert_frame_equal(got, whole)
+
+
+def test_a_bad_shard_leaves_the_old_output_untouched(tmp_path):
+    folder = tricky_shards(tmp_path)
+    clean_dataset(folder, tmp_path / "out")
+    before = sorted((tmp_path / "out").iterdir())
+    (folder / "shard-009.parquet").write_bytes(b"PAR1 truncated")
+    with pytest.raises(DataError, match=r"shard-009\.parquet"):
+        clean_dataset(folder, tmp_path / "out")
+    assert sorted((tmp_path / "out").iterdir()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
