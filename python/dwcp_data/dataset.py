@@ -185,6 +185,16 @@ class _Quantile:
         )
 
 
+@dataclass
+class _Scan:
+    """What one pass over the shards gives (see ``_Cleaner.scan``)."""
+
+    partials: dict[str, list[pl.Series]]
+    nulls: dict[str, int]
+    judged: list[int]
+    removed: list[int]
+
+
 #: Per group, ``(q1, q3, lower, upper)``, or ``None`` for a group without values.
 _Bounds = list[tuple[float, float, float, float] | None]
 
@@ -209,6 +219,7 @@ class _Cleaner:
         self.groups = _Groups(by)
         self.links = _Groups(["link_type"])
         self.first_rows: list[int] = []
+        self.has_nulls: dict[str, int] = {}
         self.schema: pl.Schema | None = None
 
     def read(self, i: int, columns: Sequence[str] | None = None) -> pl.DataFrame:
@@ -232,6 +243,8 @@ class _Cleaner:
         for i in self.ds.passes("clean: rows", self.show):
             df = self.read(i)
             self.check(df)
+            for column, n in zip(df.columns, df.null_count().row(0), strict=True):
+                self.has_nulls[column] = self.has_nulls.get(column, 0) + n
             if self.dedupe:
                 core_frame, enums = to_core(df)
                 _core.hash_partitions(core_frame, enums, row, str(self.work), parts)
@@ -292,14 +305,16 @@ class _Cleaner:
         probes: dict[str, list[tuple[int, _Probe]]],
         fence: tuple[str, _Bounds] | None = None,
         grouped: bool = True,
-    ) -> tuple[dict[str, list[pl.Series]], list[int], list[int]]:
+    ) -> _Scan:
         """One pass: applies ``fence`` (column, bounds per group) to the rows
         still kept, then gives each column's merged partials for its probes
-        over the kept rows, per group (or pooled: all in group 0). Returns
-        those, and per group the values the fence judged and the rows it removed."""
+        over the kept rows, per group (or pooled: all in group 0), and its
+        nulls there; and per group the values the fence judged and the rows it
+        removed."""
         n = self.groups.count()
         merged: dict[str, list[pl.Series] | None] = {c: None for c in probes}
         judged, removed = [0] * n, [0] * n
+        nulls = dict.fromkeys(probes, 0)
         read = sorted(set(columns) | ({fence[0]} if fence else set()))
         for i in self.ds.passes(label, self.show):
             state = self.state(i)
@@ -324,8 +339,8 @@ class _Cleaner:
             for column, column_probes in probes.items():
                 partials = _core.rank_partials(kept[column], gids, column_probes)
                 merged[column] = _merge(merged[column], partials)
-        done = {c: m or [] for c, m in merged.items()}
-        return done, judged, removed
+                nulls[column] += kept[column].null_count()
+        return _Scan({c: m or [] for c, m in merged.items()}, nulls, judged, removed)
 
     def search(
         self,
@@ -346,7 +361,7 @@ class _Cleaner:
             if not open_:
                 return
             probes = {c: sorted({(s.group, s.probe) for s in ss}) for c, ss in open_.items()}
-            merged, _, _ = self.scan(label, list(open_), probes, grouped=grouped)
+            merged = self.scan(label, list(open_), probes, grouped=grouped).partials
             for column, ss in open_.items():
                 index = {p: k for k, p in enumerate(probes[column])}
                 for s in ss:
@@ -368,9 +383,10 @@ class _Cleaner:
         fence: tuple[str, _Bounds] | None = None
         for column in self.columns:
             all_probes = {column: [(g, _ALL) for g in range(n)]}
-            first, judged, removed = self.scan(f"clean: {column}", [column], all_probes, fence)
+            scan = self.scan(f"clean: {column}", [column], all_probes, fence)
+            first = scan.partials
             if fence is not None:
-                outliers.append(self.step(fence, judged, removed, order, labels))
+                outliers.append(self.step(fence, scan.judged, scan.removed, order, labels))
             quartiles = {
                 g: (_Quantile.of(g, count, 0.25), _Quantile.of(g, count, 0.75))
                 for g in range(n)
@@ -424,21 +440,22 @@ class _Cleaner:
     ) -> CleaningReportDict:
         """Applies the last fence, finds the medians, and reports."""
         assert self.schema is not None
-        numeric = [c for c, t in self.schema.items() if t.is_numeric()] if self.impute else []
-        probes = {c: [(0, _ALL)] for c in numeric}
-        first, judged, removed = self.scan("clean: medians", numeric, probes, fence, grouped=False)
+        # only columns with a null somewhere may need a median
+        numeric = [c for c, t in self.schema.items() if t.is_numeric() and self.has_nulls[c]]
+        probes = {c: [(0, _ALL)] for c in numeric if self.impute}
+        scan = self.scan("clean: medians", list(probes), probes, fence, grouped=False)
+        first, nulls = scan.partials, scan.nulls
         if fence is not None:
-            outliers.append(self.step(fence, judged, removed, order, labels))
-        nulls = self.null_counts(numeric)
+            outliers.append(self.step(fence, scan.judged, scan.removed, order, labels))
         median = {
             column: _Quantile.of(0, count, 0.5)
-            for column in numeric
+            for column in probes
             if nulls[column] and (count := int(first[column][0].sum()))
         }
         self.search("clean: medians", {c: q.searches() for c, q in median.items()}, first, grouped=False)
         medians: dict[str, float] = {}
         imputed: list[ImputationDict] = []
-        for column in numeric:
+        for column in probes:
             if not nulls[column]:
                 continue
             value = None
@@ -473,18 +490,6 @@ class _Cleaner:
             "kept_by_group": groups,
             "imputed": imputed,
         }
-
-    def null_counts(self, columns: list[str]) -> dict[str, int]:
-        """Nulls of ``columns`` among the kept rows."""
-        counts = dict.fromkeys(columns, 0)
-        if not columns:
-            return counts
-        for i in range(len(self.ds)):
-            keep = self.state(i)["keep"]
-            row = self.read(i, columns).filter(keep).null_count().row(0)
-            for column, n in zip(columns, row, strict=True):
-                counts[column] += n
-        return counts
 
     def count_out(self) -> tuple[int, list[int], list[int]]:
         """Kept rows: all, per link type, per group."""

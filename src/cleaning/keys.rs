@@ -124,6 +124,32 @@ fn fold_primitive<T: PolarsNumericType>(
     });
 }
 
+/// Writes `put`'s bytes of each value of rows `start..start + rows` of a
+/// primitive column into the next of `cells` (a null: zeros).
+fn encode_primitive<'a, T: PolarsNumericType>(
+    ca: &ChunkedArray<T>,
+    start: usize,
+    rows: usize,
+    cells: &mut impl Iterator<Item = &'a mut [u8]>,
+    put: impl Fn(&mut [u8], T::Native),
+) {
+    for_each_part(ca, start, rows, |array, from, to, _| {
+        let values = &array.values()[from..to];
+        match array.validity() {
+            None => values.iter().zip(&mut *cells).for_each(|(&v, cell)| put(cell, v)),
+            Some(validity) => {
+                for (i, (&v, cell)) in values.iter().zip(&mut *cells).enumerate() {
+                    if validity.get_bit(from + i) {
+                        put(cell, v);
+                    } else {
+                        cell.fill(0);
+                    }
+                }
+            }
+        }
+    });
+}
+
 /// Folds the keys of rows `start..start + out.len()` of a String column into
 /// `out`. A string of at most 12 bytes lives inside its Arrow view, so the
 /// view itself is its key; longer ones are hashed byte by byte.
@@ -171,40 +197,47 @@ impl KeyColumn {
         }
     }
 
-    /// Appends the canonical bytes of rows `start..start + rows.len()`, one
-    /// row each: a tag (null, float, integer, code, text) and the value, a
-    /// text with its length, so that equal values give equal bytes and
-    /// different rows different bytes.
-    fn encode(&self, start: usize, rows: &mut [Vec<u8>]) {
-        fn put<V>(
-            rows: &mut [Vec<u8>],
-            values: impl Iterator<Item = Option<V>>,
-            f: impl Fn(&mut Vec<u8>, V),
-        ) {
-            for (row, value) in rows.iter_mut().zip(values) {
-                match value {
-                    None => row.push(0),
-                    Some(v) => f(row, v),
-                }
-            }
-        }
-        let len = rows.len();
+    /// Bytes of one value in a canonical row: a tag (0 for null) and the
+    /// value; a text as its 128-bit hash.
+    fn width(&self) -> usize {
         match self {
-            Self::Float(ca) => put(rows, ca.slice(start as i64, len).iter(), |row, x| {
-                row.push(1);
-                row.extend_from_slice(&float_key(x).to_le_bytes());
+            Self::Float(_) | Self::Int(_) => 9,
+            Self::Code(_) => 2,
+            Self::Text(_) => 17,
+        }
+    }
+
+    /// Writes the canonical bytes of rows `start..` into the rows of `block`
+    /// (rows of `stride` bytes), at byte `offset` of each: equal values give
+    /// equal bytes, different ones different bytes (texts: but for a 128-bit
+    /// hash collision).
+    fn encode(&self, start: usize, block: &mut [u8], stride: usize, offset: usize) {
+        let rows = block.len() / stride;
+        let mut cells = block
+            .chunks_exact_mut(stride)
+            .map(|row| &mut row[offset..offset + self.width()]);
+        match self {
+            Self::Float(ca) => encode_primitive(ca, start, rows, &mut cells, |cell, x| {
+                cell[0] = 1;
+                cell[1..].copy_from_slice(&float_key(x).to_le_bytes());
             }),
-            Self::Int(ca) => put(rows, ca.slice(start as i64, len).iter(), |row, x| {
-                row.push(2);
-                row.extend_from_slice(&x.to_le_bytes());
+            Self::Int(ca) => encode_primitive(ca, start, rows, &mut cells, |cell, x| {
+                cell[0] = 2;
+                cell[1..].copy_from_slice(&x.to_le_bytes());
             }),
-            Self::Code(ca) => put(rows, ca.slice(start as i64, len).iter(), |row, x| {
-                row.extend_from_slice(&[3, x]);
+            Self::Code(ca) => encode_primitive(ca, start, rows, &mut cells, |cell, x| {
+                cell.copy_from_slice(&[3, x]);
             }),
-            Self::Text(ca) => put(rows, ca.slice(start as i64, len).iter(), |row, x| {
-                row.push(4);
-                row.extend_from_slice(&(x.len() as u64).to_le_bytes());
-                row.extend_from_slice(x.as_bytes());
+            Self::Text(ca) => for_each_part(ca, start, rows, |array, from, to, _| {
+                for (i, cell) in (from..to).zip(&mut cells) {
+                    if array.is_valid(i) {
+                        cell[0] = 4;
+                        let hash = xxhash_rust::xxh3::xxh3_128(array.value(i).as_bytes());
+                        cell[1..].copy_from_slice(&hash.to_le_bytes());
+                    } else {
+                        cell.fill(0);
+                    }
+                }
             }),
         }
     }
@@ -257,13 +290,19 @@ impl RowKeys {
     /// share a hash with probability 2^-128, so rows of different frames (shards)
     /// can be compared through their hashes alone.
     pub fn strong_hashes(&self) -> Vec<u128> {
+        let stride: usize = self.columns.iter().map(KeyColumn::width).sum();
+        if stride == 0 {
+            return vec![xxhash_rust::xxh3::xxh3_128(&[]); self.height]; // no columns: rows all equal
+        }
         let mut hashes = vec![0u128; self.height];
         hashes.par_chunks_mut(BLOCK).enumerate().for_each(|(b, out)| {
-            let mut rows = vec![Vec::with_capacity(16 * self.columns.len()); out.len()];
+            let mut block = vec![0u8; out.len() * stride];
+            let mut offset = 0;
             for column in &self.columns {
-                column.encode(b * BLOCK, &mut rows);
+                column.encode(b * BLOCK, &mut block, stride, offset);
+                offset += column.width();
             }
-            for (h, row) in out.iter_mut().zip(&rows) {
+            for (h, row) in out.iter_mut().zip(block.chunks_exact(stride)) {
                 *h = xxhash_rust::xxh3::xxh3_128(row);
             }
         });

@@ -11,6 +11,7 @@
 //! most for any data.
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::error::{DwcpError, Result};
 
@@ -18,7 +19,7 @@ use crate::error::{DwcpError, Result};
 const DIGIT: u32 = 16;
 
 /// A prefix holding at most this many values is resolved by collecting them.
-pub const COLLECT_AT_MOST: u64 = 1 << 16;
+pub const COLLECT_AT_MOST: u64 = 1 << 18;
 
 /// The order-preserving key of a float: `a.total_cmp(&b)` is `key(a).cmp(&key(b))`.
 pub fn order_key(x: f64) -> u64 {
@@ -189,6 +190,9 @@ impl Search {
     }
 }
 
+/// Rows per parallel task of [`shard_partials`].
+const CHUNK: usize = 1 << 20;
+
 /// One shard's partials for `probes`, each searching among one group's
 /// values: row `i` holds `values[i]` of group `groups[i]` (group 0 for all
 /// when `groups` is `None`); null values are not counted.
@@ -208,20 +212,38 @@ pub fn shard_partials(
     for (i, (group, _)) in probes.iter().enumerate() {
         by_group[*group as usize].push(i);
     }
-    let mut partials: Vec<Partial> = probes.iter().map(|(_, p)| p.empty()).collect();
-    let mut add = |group: Option<u32>, value: Option<f64>| {
-        let (Some(group), Some(value)) = (group, value) else {
-            return;
+    let empty = || probes.iter().map(|(_, p)| p.empty()).collect::<Vec<_>>();
+    let chunk = |start: usize| -> Vec<Partial> {
+        let len = CHUNK.min(values.len() - start);
+        let mut partials = empty();
+        let values = values.slice(start as i64, len);
+        let mut add = |group: Option<u32>, value: Option<f64>| {
+            let (Some(group), Some(value)) = (group, value) else {
+                return;
+            };
+            for &i in by_group.get(group as usize).map_or(&[][..], Vec::as_slice) {
+                probes[i].1.add(&mut partials[i], value);
+            }
         };
-        for &i in by_group.get(group as usize).map_or(&[][..], Vec::as_slice) {
-            probes[i].1.add(&mut partials[i], value);
+        match groups {
+            Some(groups) => {
+                let groups = groups.slice(start as i64, len);
+                values.iter().zip(groups.iter()).for_each(|(v, g)| add(g, v));
+            }
+            None => values.iter().for_each(|v| add(Some(0), v)),
         }
+        partials
     };
-    match groups {
-        Some(groups) => values.iter().zip(groups.iter()).for_each(|(v, g)| add(g, v)),
-        None => values.iter().for_each(|v| add(Some(0), v)),
-    }
-    Ok(partials)
+    let starts: Vec<usize> = (0..values.len()).step_by(CHUNK).collect();
+    starts
+        .into_par_iter()
+        .map(|s| Ok(chunk(s)))
+        .try_reduce(empty, |mut a, b| {
+            for (x, y) in a.iter_mut().zip(&b) {
+                x.merge(y)?;
+            }
+            Ok(a)
+        })
 }
 
 /// The ranks of quantile `q` among `n` values, as pandas' linear
@@ -336,7 +358,7 @@ mod tests {
 
     #[test]
     fn identical_values_end_at_the_full_key() {
-        let shards = vec![vec![2.5; 100_000], vec![2.5; 100_000]];
+        let shards = vec![vec![2.5; 150_000], vec![2.5; 150_000]]; // more than COLLECT_AT_MOST
         assert_eq!(search(&shards, 150_000), (2.5, 4));
     }
 
