@@ -80,6 +80,25 @@ def test_clean_label_report(tmp_path, dataset):
     assert "rtt_ms" in dwcp("report", str(labelled)).stdout
 
 
+def test_clean_and_label_shard_folders_in_bounded_memory(tmp_path):
+    shards = tmp_path / "shards"
+    proc = dwcp("generate", "-n", "30000", "--seed", "9", "--shard-rows", "7000", "--out", str(shards))
+    assert proc.returncode == 0, proc.stderr
+    proc = dwcp(
+        "clean", str(shards), "--out", str(tmp_path / "clean"), "--by", "link_type", "--progress", "--json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "clean: rows" in proc.stderr and "clean: writing" in proc.stderr  # a bar per pass
+    summary = json.loads(proc.stdout)
+    expected, report = dwcp_data.clean(dwcp_data.read_training_data(shards), by="link_type", report=True)
+    assert summary == {"out": str(tmp_path / "clean"), **report.to_dict()}
+    cleaned = dwcp_data.read_training_data(tmp_path / "clean")
+    assert cleaned.equals(expected)
+    proc = dwcp("label", str(tmp_path / "clean"), "--out", str(tmp_path / "labelled"), "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["rows"] == expected.height
+    assert len(list((tmp_path / "labelled").iterdir())) == 5
+
+
 def test_pipeline(tmp_path):
     out = tmp_path / "training.parquet"
     proc = dwcp("pipeline", "-n", "20000", "--out", str(out))

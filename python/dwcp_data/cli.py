@@ -19,6 +19,7 @@ import polars as pl
 
 from dwcp_data._progress import progress
 from dwcp_data.cleaning import clean
+from dwcp_data.dataset import clean_dataset, label_dataset
 from dwcp_data.errors import DwcpDataError, InternalError, ValidationError
 from dwcp_data.generator import generate_synthetic, iter_synthetic_shards
 from dwcp_data.io import read_training_data, write_frames, write_training_data
@@ -112,7 +113,18 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK if report.passed else EXIT_INVALID
 
 
+def _to_folder(out: str) -> bool:
+    """Whether ``--out`` names a folder of shards (no .parquet/.csv suffix): the
+    data set is then processed shard by shard, in bounded memory."""
+    return Path(out).suffix.lower() not in (".parquet", ".pq", ".csv")
+
+
 def _cmd_clean(args: argparse.Namespace) -> int:
+    if _to_folder(args.out):
+        report = clean_dataset(args.path, args.out, by=args.by, show_progress=args.progress)
+        lines = [repr(report), f"wrote {report.rows_out:,} rows to {args.out}/"]
+        _emit(args, {"out": args.out, **report.to_dict()}, lines)
+        return EXIT_OK
     df, report = clean(_read(args.path, args), by=args.by, report=True)
     path = write_training_data(df, args.out)
     _emit(args, {"out": str(path), **report.to_dict()}, [repr(report), f"wrote {df.height:,} rows to {path}"])
@@ -120,6 +132,10 @@ def _cmd_clean(args: argparse.Namespace) -> int:
 
 
 def _cmd_label(args: argparse.Namespace) -> int:
+    if _to_folder(args.out):
+        rows = label_dataset(args.path, args.out, cpu_weight=args.cpu_weight, show_progress=args.progress)
+        _emit(args, {"out": args.out, "rows": rows}, [f"wrote {rows:,} labelled rows to {args.out}/"])
+        return EXIT_OK
     df = label_oracle(_read(args.path, args), cpu_weight=args.cpu_weight)
     path = write_training_data(df, args.out)
     shares = label_shares(df, LABEL_COLUMN)
@@ -287,6 +303,14 @@ def build_parser() -> argparse.ArgumentParser:
             help="bad CSV lines: fail (default) or move them to <file>.rejects.csv",
         )
 
+    def progress_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--progress",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="progress bars (default: when working shard by shard in a terminal)",
+        )
+
     def validation(p: argparse.ArgumentParser) -> None:
         p.add_argument("--profile", choices=["document", "strict"], default="document")
         p.add_argument("--min-rows", type=int, default=10_000)
@@ -304,12 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="stream shards of this many rows into the --out folder (bounded memory)",
     )
     gen.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="shard format")
-    gen.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="progress bar (default: when writing shards to a terminal)",
-    )
+    progress_flag(gen)
 
     val = command(
         "validate", "check a data set against the validation rules (exit 1 if it fails)", _cmd_validate
@@ -319,13 +338,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     cl = command("clean", "remove duplicates and outliers, impute medians", _cmd_clean)
     reading(cl)
-    cl.add_argument("--out", required=True)
+    cl.add_argument(
+        "--out", required=True, help="output file, or a folder: one shard per input shard, in bounded memory"
+    )
     cl.add_argument("--by", nargs="+", default=None, help="compute IQR fences per group of these columns")
+    progress_flag(cl)
 
     lab = command("label", "add the oracle's estimates and label", _cmd_label)
     reading(lab)
-    lab.add_argument("--out", required=True)
+    lab.add_argument(
+        "--out", required=True, help="output file, or a folder: one shard per input shard, in bounded memory"
+    )
     lab.add_argument("--cpu-weight", type=float, default=0.0)
+    progress_flag(lab)
 
     pipe = command(
         "pipeline", "load, validate, clean, label, validate and write a training set", _cmd_pipeline
