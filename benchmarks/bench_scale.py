@@ -1,0 +1,148 @@
+"""Data sets larger than memory: cleaning and labelling shard by shard, next to the in-memory path and Polars' streaming engine.
+
+Usage:
+  python benchmarks/bench_scale.py                      # 10M rows (all three sides) and the equality check
+  python benchmarks/bench_scale.py --rows 100000000     # also the out-of-core path and Polars' at 100M
+
+Shards come from ``dwcp-data generate --shard-rows 5000000``. Each side runs in a
+fresh interpreter, so its peak RSS is its own:
+
+* ``in memory``: ``read_training_data`` of the folder, ``clean``, ``label_oracle``,
+  ``write_training_data`` of one Parquet file;
+* ``out of core``: ``clean_dataset`` into a folder, then ``label_dataset`` of it;
+* ``polars streaming`` (the peer, cleaning only): §5.2's steps written with Polars'
+  lazy API and streaming engine: ``scan_parquet`` … ``unique(maintain_order=True)``,
+  the fences from streamed quantiles of the survivors, medians, ``sink_parquet``.
+
+At the smaller size the out-of-core output is checked to equal the in-memory one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import machine
+
+SHARD_ROWS = 5_000_000
+
+IN_MEMORY = """
+import dwcp_data
+df = dwcp_data.clean(dwcp_data.read_training_data({src!r}))
+dwcp_data.write_training_data(dwcp_data.label_oracle(df), {out!r} + "/labelled.parquet")
+"""
+
+OUT_OF_CORE = """
+import dwcp_data
+dwcp_data.clean_dataset({src!r}, {out!r} + "/clean", show_progress=False)
+dwcp_data.label_dataset({out!r} + "/clean", {out!r} + "/labelled", show_progress=False)
+"""
+
+POLARS_STREAMING = """
+import polars as pl
+lf = pl.scan_parquet({src!r} + "/*.parquet").with_columns(pl.col(pl.Float64).fill_nan(None))
+lf = lf.unique(maintain_order=True)
+for c in ["rtt_ms", "available_bandwidth_mbps", "data_size_bytes"]:
+    q1, q3 = lf.select(pl.col(c).quantile(0.25, "linear"), pl.col(c).quantile(0.75, "linear")).collect(
+        engine="streaming").row(0)
+    lo, hi = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
+    lf = lf.filter(pl.col(c).is_null() | pl.col(c).cast(pl.Float64).is_between(lo, hi))
+numeric = [c for c, t in lf.collect_schema().items() if t.is_numeric()]
+medians = lf.select(pl.col(numeric).median()).collect(engine="streaming").row(0, named=True)
+lf.with_columns(pl.col(c).fill_null(m) for c, m in medians.items() if m is not None).sink_parquet(
+    {out!r} + "/polars.parquet")
+"""
+
+
+def run(code: str) -> dict:
+    """Wall seconds and peak RSS (GiB) of ``code`` in a fresh interpreter, or why it failed."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except BaseException:
+        proc.kill()
+        raise
+    seconds = time.perf_counter() - started
+    err = proc.stderr.read() if proc.stderr else ""
+    result = {"seconds": seconds, "peak_gib": usage.ru_maxrss / 2**20}
+    if os.waitstatus_to_exitcode(status) != 0:
+        last = err.strip().splitlines()[-1:] or [f"exit status {status}"]
+        result["failed"] = last[0][:200]
+    return result
+
+
+def generate(rows: int, folder: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            "dwcp-data",
+            "generate",
+            "-n",
+            str(rows),
+            "--shard-rows",
+            str(SHARD_ROWS),
+            "--out",
+            str(folder),
+            "--seed",
+            "1",
+            "--no-progress",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+def show(rows: int, side: str, r: dict) -> None:
+    rate = f"{rows / r['seconds']:>12,.0f}" if "failed" not in r else f"{'-':>12}"
+    note = f"  FAILED: {r['failed']}" if "failed" in r else ""
+    print(f"{rows:>13,}  {side:<18}{r['seconds']:>9.1f}{rate}{r['peak_gib']:>10.2f}{note}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--small", type=int, default=10_000_000, help="rows for the three-way comparison")
+    parser.add_argument("--rows", type=int, default=None, help="also run the out-of-core path at this size")
+    parser.add_argument(
+        "--work", default=None, help="folder for shards and outputs (default: a temporary one)"
+    )
+    args = parser.parse_args()
+    print(f"{machine()}; shards of {SHARD_ROWS:,} rows; clean (pooled fences, medians) + label")
+    print(f"{'rows':>13}  {'side':<18}{'seconds':>9}{'rows/s':>12}{'peak GiB':>10}")
+    with tempfile.TemporaryDirectory(dir=args.work) as tmp:
+        work = Path(tmp)
+        for rows in [args.small] + ([args.rows] if args.rows else []):
+            src = work / f"in-{rows}"
+            generate(rows, src)
+            sides = {"out of core": OUT_OF_CORE, "polars streaming": POLARS_STREAMING}
+            if rows == args.small:
+                sides = {"in memory": IN_MEMORY, **sides}
+            for side, code in sides.items():
+                out = work / f"out-{rows}-{side.replace(' ', '-')}"
+                out.mkdir()
+                show(rows, side, run(code.format(src=str(src), out=str(out))))
+            if rows == args.small:
+                check = (
+                    "import polars as pl, dwcp_data\n"
+                    f"a = dwcp_data.read_training_data({str(work / f'out-{rows}-out-of-core' / 'labelled')!r})\n"
+                    f"b = pl.read_parquet({str(work / f'out-{rows}-in-memory' / 'labelled.parquet')!r})\n"
+                    "assert a.equals(b), 'out of core differs from in memory'\n"
+                )
+                subprocess.run([sys.executable, "-c", check], check=True)
+                print(f"{'':>13}  out of core == in memory at {rows:,} rows: yes", flush=True)
+            for p in work.iterdir():
+                if p.name.startswith("out-") or p == src:
+                    shutil.rmtree(p)
+    print(json.dumps({"machine": machine()}))
+
+
+if __name__ == "__main__":
+    main()
