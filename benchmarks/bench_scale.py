@@ -50,7 +50,7 @@ import polars as pl
 lf = pl.scan_parquet({src!r} + "/*.parquet").with_columns(pl.col(pl.Float64).fill_nan(None))
 lf = lf.unique(maintain_order=True)
 for c in ["rtt_ms", "available_bandwidth_mbps", "data_size_bytes"]:
-    q1, q3 = lf.select(pl.col(c).quantile(0.25, "linear"), pl.col(c).quantile(0.75, "linear")).collect(
+    q1, q3 = lf.select(pl.col(c).quantile(0.25, "linear").alias("q1"), pl.col(c).quantile(0.75, "linear").alias("q3")).collect(
         engine="streaming").row(0)
     lo, hi = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
     lf = lf.filter(pl.col(c).is_null() | pl.col(c).cast(pl.Float64).is_between(lo, hi))

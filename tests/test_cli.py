@@ -80,10 +80,22 @@ def test_clean_label_report(tmp_path, dataset):
     assert "rtt_ms" in dwcp("report", str(labelled)).stdout
 
 
-def test_clean_and_label_shard_folders_in_bounded_memory(tmp_path):
+def test_validate_clean_and_label_shard_folders_in_bounded_memory(tmp_path):
     shards = tmp_path / "shards"
     proc = dwcp("generate", "-n", "30000", "--seed", "9", "--shard-rows", "7000", "--out", str(shards))
     assert proc.returncode == 0, proc.stderr
+    proc = dwcp("validate", str(shards), "--profile", "strict", "--json", "--progress")
+    assert proc.returncode == 0 and "validate" in proc.stderr, proc.stderr
+    in_memory = dwcp_data.validate(dwcp_data.read_training_data(shards), profile="strict").to_dict()
+    got = json.loads(proc.stdout)
+
+    def without_now(results: list[dict]) -> list[dict]:  # "now" differs between the two runs
+        return [
+            {k: v for k, v in r.items() if r["rule"] != "timestamp_not_future" or k != "threshold"}
+            for r in results
+        ]
+
+    assert without_now(got["results"]) == without_now(in_memory["results"]) and got["n_rows"] == 30_000
     proc = dwcp(
         "clean", str(shards), "--out", str(tmp_path / "clean"), "--by", "link_type", "--progress", "--json"
     )

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import dwcp_data
-from dwcp_data.dataset import clean_dataset, label_dataset
+from dwcp_data.dataset import clean_dataset, label_dataset, validate_dataset
 from dwcp_data.errors import DataError
 
 from helpers import END
@@ -111,6 +111,29 @@ def test_random_shards_give_the_in_memory_answer(tmp_path_factory, values, cuts,
     report = clean_dataset(folder, tmp / "out", **options)
     assert_frame_equal(dwcp_data.read_training_data(tmp / "out"), expected)
     assert report == expected_report
+
+
+@pytest.mark.parametrize("profile", ["document", "strict"])
+@pytest.mark.parametrize("max_examples", [2, 10_000])
+def test_validate_dataset_equals_the_in_memory_report(tmp_path, profile, max_examples):
+    folder = tricky_shards(tmp_path)
+    # a column without values everywhere, one with values in one shard only,
+    # and values the rules reject
+    for i, shard in enumerate(sorted(folder.iterdir())):
+        df = pl.read_parquet(shard).with_columns(
+            pl.lit(None, dtype=pl.Float64).alias("hde_throughput_mbps"),
+            pl.col("entropy") if i == 2 else pl.lit(None, dtype=pl.Float64).alias("entropy"),
+            pl.when(pl.int_range(pl.len()) % 50 == 1).then(-5.0).otherwise(pl.col("rtt_ms")).alias("rtt_ms"),
+        )
+        df.write_parquet(shard)
+    options = {"profile": profile, "max_examples": max_examples, "now": END}
+    expected = dwcp_data.validate(dwcp_data.read_training_data(folder), **options)
+    got = validate_dataset(folder, **options)
+    assert got.results == expected.results
+    assert (got.passed, got.n_rows) == (expected.passed, expected.n_rows)
+    assert not got.passed and any(r.failing_rows for r in got.results)
+    if profile == "strict":  # the repeated rows repeat their keys across shards
+        assert next(r for r in got.results if r.rule == "unique_timestamp_per_pair").failing_rows == 348
 
 
 def test_label_dataset_equals_labelling_the_whole(tmp_path):

@@ -13,7 +13,7 @@ check_polars_version()
 from dwcp_data import errors  # noqa: E402
 from dwcp_data._core import __version__  # noqa: E402
 from dwcp_data.cleaning import CleaningReport, clean, clean_training_data  # noqa: E402
-from dwcp_data.dataset import Dataset, clean_dataset, label_dataset  # noqa: E402
+from dwcp_data.dataset import Dataset, clean_dataset, label_dataset, validate_dataset  # noqa: E402
 from dwcp_data.generator import generate_synthetic, iter_synthetic, iter_synthetic_shards  # noqa: E402
 from dwcp_data.io import ReadReport, read_training_data, write_frames, write_training_data  # noqa: E402
 from dwcp_data.labelling import ESTIMATE_COLUMNS, LABEL_COLUMN, LABEL_SCHEMA, label_oracle  # noqa: E402
@@ -68,6 +68,7 @@ __all__ = [
     "read_training_data",
     "run_pipeline",
     "validate",
+    "validate_dataset",
     "validate_training_data",
     "write_frames",
     "write_training_data",

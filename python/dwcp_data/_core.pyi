@@ -1,11 +1,15 @@
 """Type stubs of the compiled core, ``dwcp_data._core`` (src/python/mod.rs)."""
 
+from typing import final
+
 import polars as pl
 
 from dwcp_data._reports import CleaningReportDict, RuleResultDict
 
 __all__ = [
+    "DUPLICATE_KEY",
     "INFLUX_TAG_COLUMNS",
+    "ValidationFacts",
     "__version__",
     "advance_rank",
     "check_csv",
@@ -26,9 +30,12 @@ __all__ = [
     "schema_columns",
     "to_utc_timestamps",
     "validate",
+    "validation_facts",
 ]
 
 __version__: str
+#: The columns whose values together must not repeat (strict validation).
+DUPLICATE_KEY: list[str]
 #: The columns written as InfluxDB tags by default (the design document's collector's five).
 INFLUX_TAG_COLUMNS: list[str]
 
@@ -126,3 +133,32 @@ def quantile_ranks(q: float, n: int) -> tuple[int, int | None, float]:
 
 def interpolate(low: float, high: float | None, fraction: float) -> float:
     """The quantile from the values at its ranks."""
+
+@final
+class ValidationFacts:
+    """The facts the validation rules need of a shard, merged shard after shard into a data set's."""
+
+    @property
+    def needs_duplicates(self) -> bool:
+        """Whether the rules need the repeated keys across shards (strict profile, key columns present)."""
+    @property
+    def rows(self) -> int:
+        """Rows the facts cover."""
+    def then(self, later: ValidationFacts) -> ValidationFacts:
+        """These facts followed by those of the shard after them."""
+    def with_duplicates(self, count: int, rows: list[int]) -> ValidationFacts:
+        """These facts with the repeated keys found across every shard."""
+    def results(self) -> list[RuleResultDict]:
+        """The rules' results."""
+
+def validation_facts(
+    df: pl.DataFrame,
+    enum_columns: list[str],
+    profile: str,
+    min_rows: int,
+    max_missing_fraction: float,
+    min_class_share: float,
+    now_us: int,
+    max_examples: int,
+) -> ValidationFacts:
+    """The validation facts of one shard (arguments as ``validate``'s)."""

@@ -19,7 +19,7 @@ import polars as pl
 
 from dwcp_data._progress import progress
 from dwcp_data.cleaning import clean
-from dwcp_data.dataset import clean_dataset, label_dataset
+from dwcp_data.dataset import clean_dataset, label_dataset, validate_dataset
 from dwcp_data.errors import DwcpDataError, InternalError, ValidationError
 from dwcp_data.generator import generate_synthetic, iter_synthetic_shards
 from dwcp_data.io import read_training_data, write_frames, write_training_data
@@ -95,7 +95,12 @@ class _sized:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    report = validate(_read(args.path, args), profile=args.profile, min_rows=args.min_rows)
+    if Path(args.path).is_dir() and args.on_bad_rows == "raise":  # shard by shard, bounded memory
+        report = validate_dataset(
+            args.path, profile=args.profile, min_rows=args.min_rows, show_progress=args.progress
+        )
+    else:
+        report = validate(_read(args.path, args), profile=args.profile, min_rows=args.min_rows)
     rows = [
         [
             r.rule,
@@ -335,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reading(val)
     validation(val)
+    progress_flag(val)
 
     cl = command("clean", "remove duplicates and outliers, impute medians", _cmd_clean)
     reading(cl)

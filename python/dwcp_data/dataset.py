@@ -23,12 +23,14 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
 import polars as pl
 
 from dwcp_data import _core
+from dwcp_data._convert import epoch_us, utc_datetime
 from dwcp_data._frames import to_core
 from dwcp_data._progress import progress
 from dwcp_data._reports import CleaningReportDict, FenceDict, ImputationDict, KeptShareDict, OutlierStepDict
@@ -36,8 +38,9 @@ from dwcp_data.cleaning import DEFAULT_OUTLIER_COLUMNS, CleaningReport, _names
 from dwcp_data.errors import DataError, InvalidArgumentError
 from dwcp_data.io import Source, _conform, _files, _format, _read_parquet, parquet_errors, read_training_data
 from dwcp_data.labelling import label_oracle
+from dwcp_data.validation import Profile, RuleResult, ValidationReport
 
-__all__ = ["Dataset", "clean_dataset", "label_dataset"]
+__all__ = ["Dataset", "clean_dataset", "label_dataset", "validate_dataset"]
 
 #: A probe of a rank search as ``_core`` takes it: ``(prefix, depth, collect)``.
 _Probe = tuple[int, int, bool]
@@ -597,6 +600,86 @@ def clean_dataset(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return CleaningReport._from_core(report)
+
+
+def validate_dataset(
+    source: Source,
+    *,
+    profile: Profile = "document",
+    min_rows: int = 10_000,
+    max_missing_fraction: float = 0.1,
+    min_class_share: float = 0.05,
+    now: datetime | None = None,
+    max_examples: int = 5,
+    work_dir: str | os.PathLike[str] | None = None,
+    show_progress: bool | None = None,
+) -> ValidationReport:
+    """:func:`~dwcp_data.validate` for a data set larger than memory.
+
+    Reads ``source`` (a folder, glob or list of Parquet/CSV shards) one shard at
+    a time. Each shard gives the small facts the rules need (null and violation
+    counts with the first failing rows, class counts, types), merged shard
+    after shard in Rust; the report is the one :func:`~dwcp_data.validate` gives
+    on the concatenated data: the same counts, observed values and examples (as
+    row numbers in the data set). The strict profile's repeated
+    ``(node_id, peer_id, timestamp)`` are found across shards through 128-bit
+    key hashes partitioned on disk in ``work_dir`` (default: a temporary folder).
+
+    Returns:
+        A :class:`~dwcp_data.ValidationReport`.
+    """
+    ds = Dataset(source)
+    now = utc_datetime(now, "now")
+    facts = None
+    for i in ds.passes("validate", show_progress):
+        core_frame, enums = to_core(ds.read(i))
+        shard = _core.validation_facts(
+            core_frame,
+            enums,
+            profile,
+            min_rows,
+            float(max_missing_fraction),
+            float(min_class_share),
+            epoch_us(now),
+            max_examples,
+        )
+        facts = shard if facts is None else facts.then(shard)
+    assert facts is not None  # a data set has a shard
+    if facts.needs_duplicates:
+        count, rows = _repeated_keys(ds, list(_core.DUPLICATE_KEY), max_examples, work_dir, show_progress)
+        facts = facts.with_duplicates(count, rows)
+    results = [RuleResult(**r) for r in facts.results()]
+    options = {
+        "min_rows": min_rows,
+        "max_missing_fraction": max_missing_fraction,
+        "min_class_share": min_class_share,
+        "now": now,
+    }
+    return ValidationReport(results, profile=profile, n_rows=facts.rows, options=options)
+
+
+def _repeated_keys(
+    ds: Dataset, key: list[str], keep: int, work_dir: str | os.PathLike[str] | None, show: bool | None
+) -> tuple[int, list[int]]:
+    """Rows of the data set whose ``key`` columns repeat an earlier row's: how
+    many, and the first ``keep`` (row numbers in the data set)."""
+    rows = ds.rows()
+    parts = _core.partition_count(sum(rows))
+    with tempfile.TemporaryDirectory(prefix="dwcp-keys-", dir=work_dir) as work:
+        first = 0
+        for i in ds.passes("validate: repeated keys", show):
+            core_frame, enums = to_core(ds.read(i, key))
+            _core.hash_partitions(core_frame, enums, first, work, parts)
+            first += rows[i]
+        count = _core.find_duplicates(work, parts)
+        found: list[int] = []
+        first = 0
+        for n in rows:
+            if len(found) < keep:
+                flags = _core.duplicate_flags(work, parts, first, n)
+                found += [first + r for r in flags.arg_true().head(keep - len(found)).to_list()]
+            first += n
+    return count, found
 
 
 def label_dataset(

@@ -172,6 +172,35 @@ fn fraction(py: Python<'_>, value: f64, param: &'static str) -> PyResult<f64> {
     }
 }
 
+/// The validation options from `dwcp_data.validate`'s arguments, checked.
+pub(crate) fn validation_options(
+    py: Python<'_>,
+    profile: &str,
+    min_rows: &Bound<'_, PyAny>,
+    max_missing_fraction: f64,
+    min_class_share: f64,
+    now_us: i64,
+    max_examples: &Bound<'_, PyAny>,
+) -> PyResult<validation::Options> {
+    let profile = match profile {
+        "document" => Profile::Document,
+        "strict" => Profile::Strict,
+        other => {
+            let message = format!("must be 'document' or 'strict', got {other:?}");
+            return Err(invalid_argument(py, "profile", &message));
+        }
+    };
+    Ok(validation::Options {
+        profile,
+        min_rows: whole_number(min_rows, "min_rows", i128::from(u64::MAX))?,
+        max_missing_fraction: fraction(py, max_missing_fraction, "max_missing_fraction")?,
+        min_class_share: fraction(py, min_class_share, "min_class_share")?,
+        now_us,
+        // up to every row: ValidationReport.failure_cases asks for all of them
+        max_examples: whole_number(max_examples, "max_examples", i128::from(u32::MAX))?,
+    })
+}
+
 /// Runs the validation rules (see `dwcp_data.validate`); one dict per result.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
@@ -187,23 +216,15 @@ fn validate<'py>(
     max_examples: &Bound<'py, PyAny>,
 ) -> PyResult<Vec<RuleResult>> {
     let df = guarded(py, "the frame", || df.extract::<PyDataFrame>())?;
-    let profile = match profile {
-        "document" => Profile::Document,
-        "strict" => Profile::Strict,
-        other => {
-            let message = format!("must be 'document' or 'strict', got {other:?}");
-            return Err(invalid_argument(py, "profile", &message));
-        }
-    };
-    let options = validation::Options {
+    let options = validation_options(
+        py,
         profile,
-        min_rows: whole_number(min_rows, "min_rows", i128::from(u64::MAX))?,
-        max_missing_fraction: fraction(py, max_missing_fraction, "max_missing_fraction")?,
-        min_class_share: fraction(py, min_class_share, "min_class_share")?,
+        min_rows,
+        max_missing_fraction,
+        min_class_share,
         now_us,
-        // up to every row: ValidationReport.failure_cases asks for all of them
-        max_examples: whole_number(max_examples, "max_examples", i128::from(u32::MAX))?,
-    };
+        max_examples,
+    )?;
     let results = run(py, || {
         validation::validate(&frame_in(df, &enum_columns)?, &options)
     })?;
@@ -323,6 +344,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_http_body, m)?)?;
     partial::register(m)?;
     m.add("INFLUX_TAG_COLUMNS", influx::TAG_COLUMNS.to_vec())?;
+    m.add("DUPLICATE_KEY", validation::DUPLICATE_KEY.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

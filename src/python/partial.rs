@@ -17,6 +17,7 @@ use crate::cleaning::RowKeys;
 use crate::error::{DwcpError, Result};
 use crate::partial::duplicates;
 use crate::partial::rank::{self, Partial, Probe, Search};
+use crate::validation::{self, Facts, RuleResult, Violations};
 
 /// A probe as Python holds it: `(prefix, depth, collect)`.
 type ProbeTuple = (u64, u32, bool);
@@ -179,8 +180,95 @@ fn interpolate(low: f64, high: Option<f64>, fraction: f64) -> f64 {
     rank::interpolate(low, high, fraction)
 }
 
+/// The facts the validation rules need of a shard, merged shard after shard
+/// into those of a data set (`crate::validation::Facts`).
+#[pyclass(module = "dwcp_data._core", frozen)]
+pub struct ValidationFacts {
+    facts: Facts,
+    options: validation::Options,
+}
+
+#[pymethods]
+impl ValidationFacts {
+    /// These facts followed by those of the shard after them.
+    fn then(&self, py: Python<'_>, later: &ValidationFacts) -> PyResult<ValidationFacts> {
+        if later.options != self.options {
+            return Err(super::errors::invalid_argument(
+                py,
+                "later",
+                "facts taken with other options",
+            ));
+        }
+        let (a, b) = (self.facts.clone(), later.facts.clone());
+        let keep = self.options.max_examples;
+        let facts = run(py, || a.then(b, keep))?;
+        Ok(ValidationFacts {
+            facts,
+            options: self.options.clone(),
+        })
+    }
+
+    /// Whether the rules need the duplicates across shards (strict profile, key columns present).
+    #[getter]
+    fn needs_duplicates(&self) -> bool {
+        self.facts.strict.as_ref().is_some_and(|s| s.duplicates.is_ok())
+    }
+
+    /// Rows the facts cover.
+    #[getter]
+    fn rows(&self) -> u64 {
+        self.facts.rows
+    }
+
+    /// These facts with the rows repeating an earlier row's key across every
+    /// shard: how many, and the first ones.
+    fn with_duplicates(&self, count: u64, rows: Vec<u64>) -> ValidationFacts {
+        let mut rows = rows;
+        rows.truncate(self.options.max_examples);
+        ValidationFacts {
+            facts: self.facts.clone().with_duplicates(Violations { count, rows }),
+            options: self.options.clone(),
+        }
+    }
+
+    /// The rules' results.
+    fn results(&self) -> Vec<RuleResult> {
+        validation::results(&self.facts, &self.options)
+    }
+}
+
+/// The validation facts of one shard (arguments as `validate`'s).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn validation_facts(
+    py: Python<'_>,
+    df: &Bound<'_, PyAny>,
+    enum_columns: Vec<String>,
+    profile: &str,
+    min_rows: &Bound<'_, PyAny>,
+    max_missing_fraction: f64,
+    min_class_share: f64,
+    now_us: i64,
+    max_examples: &Bound<'_, PyAny>,
+) -> PyResult<ValidationFacts> {
+    let df = guarded(py, "the frame", || df.extract::<PyDataFrame>())?;
+    let options = super::validation_options(
+        py,
+        profile,
+        min_rows,
+        max_missing_fraction,
+        min_class_share,
+        now_us,
+        max_examples,
+    )?;
+    let facts = run(py, || validation::facts(&frame_in(df, &enum_columns)?, &options))?;
+    Ok(ValidationFacts { facts, options })
+}
+
 /// Registers this module's functions on `_core`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<ValidationFacts>()?;
+    m.add_function(wrap_pyfunction!(validation_facts, m)?)?;
     m.add_function(wrap_pyfunction!(hash_partitions, m)?)?;
     m.add_function(wrap_pyfunction!(partition_count, m)?)?;
     m.add_function(wrap_pyfunction!(find_duplicates, m)?)?;

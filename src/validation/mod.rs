@@ -7,11 +7,14 @@
 //! `NaN >= 0` is false in pandas too) and, in the strict profile, the
 //! finite-values rule.
 
+mod facts;
 mod rules;
 mod scan;
 
 use polars::prelude::*;
 
+pub use facts::Facts;
+pub use rules::DUPLICATE_KEY;
 pub use scan::Violations;
 
 use crate::error::Result;
@@ -83,6 +86,17 @@ pub struct RuleResult {
 /// frames are failed rules, not errors.
 pub fn validate(df: &DataFrame, options: &Options) -> Result<Vec<RuleResult>> {
     rules::run(df, options)
+}
+
+/// What the rules need to know of `df` (one shard of a data set): merge the
+/// facts of consecutive shards with [`Facts::then`], then [`results`].
+pub fn facts(df: &DataFrame, options: &Options) -> Result<Facts> {
+    rules::facts(df, options)
+}
+
+/// The results of the rules from the facts of a frame or of merged shards.
+pub fn results(facts: &Facts, options: &Options) -> Vec<RuleResult> {
+    rules::results(facts, options)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::hash::{Hash, Hasher};
 use polars::prelude::*;
 use rayon::prelude::*;
 
+use super::facts::{ColumnFacts, Facts, Scan, StrictColumn, StrictFacts, Unknown};
 use super::scan::{scan_nulls, scan_numeric, scan_primitive, Violations};
 use super::{Observed, Options, Profile, RuleResult};
 use crate::cancel::Token;
@@ -24,7 +25,7 @@ pub const DOCUMENT_REQUIRED: [&str; 7] = [
 ];
 
 /// One end of an allowed interval.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Bound {
     Unbounded,
     Inclusive(f64),
@@ -32,8 +33,8 @@ enum Bound {
 }
 
 /// `low <op> column <op> high` for one column.
-#[derive(Debug, Clone, Copy)]
-struct Range {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Range {
     rule: &'static str,
     column: &'static str,
     low: Bound,
@@ -113,47 +114,242 @@ const COMPRESSED_SIZES: [&str; 3] = [
 /// Largest integer every value of which a Float64 holds exactly.
 const F64_EXACT_INT: i64 = 1 << 53;
 
-/// Runs the rules of `options.profile`.
-pub fn run(df: &DataFrame, options: &Options) -> Result<Vec<RuleResult>> {
+/// The ranges a frame's facts hold a scan for, besides each numeric schema
+/// column's `non_negative` (strict): §5.1's, then the strict profile's.
+fn fixed_ranges() -> Vec<Range> {
+    let mut ranges = DOCUMENT_RANGES.to_vec();
+    ranges.extend(
+        UNIT_INTERVAL
+            .iter()
+            .map(|c| range("unit_interval", c, In(0.0), In(1.0))),
+    );
+    ranges.extend(
+        COMPRESSED_SIZES
+            .iter()
+            .map(|c| range("positive_compressed_size", c, Ex(0.0), Un)),
+    );
+    ranges
+}
+
+/// What the rules of `options.profile` need to know of `df` (rows numbered
+/// from 0): the facts of one shard, or of a whole frame.
+pub fn facts(df: &DataFrame, options: &Options) -> Result<Facts> {
     let keep = options.max_examples;
     let token = Token::current();
+    let columns: Vec<ColumnFacts> = df
+        .columns()
+        .par_iter()
+        .map(|c| ColumnFacts {
+            name: c.name().to_string(),
+            dtype: c.dtype().clone(),
+            rows: c.len() as u64,
+            nulls: scan_nulls(c, keep),
+        })
+        .collect();
+    token.check()?;
+    let ranges: Vec<Option<Scan>> = fixed_ranges()
+        .par_iter()
+        .map(|r| df.column(r.column).ok().map(|c| range_scan(c, r, keep)))
+        .collect();
+    let classes = match df.column("current_compression") {
+        Ok(c) => Some(class_counts(c).map_err(data_message)),
+        Err(_) => None,
+    };
+    token.check()?;
+    let strict = match options.profile {
+        Profile::Document => None,
+        Profile::Strict => Some(strict_facts(df, options)?),
+    };
+    Ok(Facts {
+        rows: df.height() as u64,
+        columns,
+        ranges,
+        classes,
+        strict,
+    })
+}
+
+fn range_scan(column: &Column, range: &Range, keep: usize) -> Scan {
+    scan_numeric(column, range.rule, keep, |x| range.fails(x)).map_err(data_message)
+}
+
+/// The strict profile's facts: per schema column, then time and duplicates.
+fn strict_facts(df: &DataFrame, options: &Options) -> Result<StrictFacts> {
+    let keep = options.max_examples;
+    let columns = SCHEMA
+        .par_iter()
+        .filter_map(|spec| df.column(spec.name).ok().map(|c| (spec, c)))
+        .map(|(spec, column)| -> Result<StrictColumn> {
+            let beyond_f64 = match dtype_fits(spec.kind, column.dtype()) {
+                Some(_) => None,
+                None => Some(scan_numeric(column, "schema_dtype", keep, |x| {
+                    x.abs() > F64_EXACT_INT as f64
+                })?),
+            };
+            let unknown = match (spec.kind, column.dtype()) {
+                (Kind::Enum(categories), DataType::String) => {
+                    Some(unknown_categories(categories, column, keep)?)
+                }
+                _ => None,
+            };
+            let numeric = matches!(spec.kind, Kind::Int | Kind::Float);
+            let finite = (spec.kind == Kind::Float).then(|| {
+                scan_numeric(column, "finite_values", keep, |x| !x.is_finite()).map_err(data_message)
+            });
+            let non_negative =
+                numeric.then(|| range_scan(column, &range("non_negative", spec.name, In(0.0), Un), keep));
+            Ok(StrictColumn {
+                name: spec.name,
+                beyond_f64,
+                unknown,
+                finite,
+                non_negative,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(StrictFacts {
+        columns,
+        future: future_timestamps(df, options),
+        duplicates: duplicate_timestamps(df, keep)?,
+    })
+}
+
+fn unknown_categories(categories: &[&str], column: &Column, keep: usize) -> Result<Unknown> {
+    let strings = column.as_materialized_series().str()?.clone();
+    let mut found = Unknown::default();
+    for (row, value) in strings.iter().enumerate() {
+        if let Some(v) = value.filter(|v| !categories.contains(v)) {
+            found.rows.count += 1;
+            if found.rows.rows.len() < keep {
+                found.rows.rows.push(row as u64);
+            }
+            if found.values.len() < keep && !found.values.iter().any(|u| u == v) {
+                found.values.push(v.to_string());
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Rows with a timestamp after `options.now_us`, or why none can be judged.
+fn future_timestamps(df: &DataFrame, options: &Options) -> std::result::Result<Violations, String> {
+    let column = df.column("timestamp").map_err(|_| absent_text("timestamp"))?;
+    let ts = timestamp_us(column).ok_or_else(|| format!("not a Datetime column: {}", column.dtype()))?;
+    let now = options.now_us;
+    Ok(scan_primitive(&ts, options.max_examples, |t| t > now))
+}
+
+/// Rows repeating an earlier row's (node_id, peer_id, timestamp), or why none can be judged.
+fn duplicate_timestamps(df: &DataFrame, keep: usize) -> Result<std::result::Result<Violations, String>> {
+    let mut columns = Vec::with_capacity(3);
+    for name in DUPLICATE_KEY {
+        match df.column(name) {
+            Ok(c) => columns.push(c),
+            Err(_) => return Ok(Err(absent_text(name))),
+        }
+    }
+    let Some(ts) = timestamp_us(columns[0]) else {
+        return Ok(Err(format!("not a Datetime column: {}", columns[0].dtype())));
+    };
+    let ts = ts.rechunk();
+    // Fast path: strictly increasing timestamps cannot repeat.
+    if ts.null_count() == 0 {
+        let values = ts.cont_slice()?;
+        if values.par_windows(2).all(|w| w[0] < w[1]) {
+            return Ok(Ok(Violations::default()));
+        }
+    }
+    let node = columns[1].cast(&DataType::String)?;
+    let peer = columns[2].cast(&DataType::String)?;
+    let (node, peer) = (node.str()?.rechunk(), peer.str()?.rechunk());
+    let key = |row: usize| (ts.get(row), node.get(row), peer.get(row));
+    let mut hashed: Vec<(u64, usize)> = (0..df.height())
+        .into_par_iter()
+        .map(|row| {
+            let mut h = DefaultHasher::new();
+            key(row).hash(&mut h);
+            (h.finish(), row)
+        })
+        .collect();
+    hashed.par_sort_unstable();
+    let mut duplicates: Vec<usize> = Vec::new();
+    for run in hashed.chunk_by(|a, b| a.0 == b.0).filter(|run| run.len() > 1) {
+        for (i, &(_, row)) in run.iter().enumerate().skip(1) {
+            if run[..i].iter().any(|&(_, earlier)| key(earlier) == key(row)) {
+                duplicates.push(row);
+            }
+        }
+    }
+    duplicates.sort_unstable();
+    let rows = duplicates.iter().take(keep).map(|&r| r as u64).collect();
+    Ok(Ok(Violations {
+        count: duplicates.len() as u64,
+        rows,
+    }))
+}
+
+/// The columns whose values together must not repeat (strict profile).
+pub const DUPLICATE_KEY: [&str; 3] = ["timestamp", "node_id", "peer_id"];
+
+/// The results of the rules of `options.profile`, from the facts of a frame
+/// (or of every shard of a data set, merged).
+pub fn results(facts: &Facts, options: &Options) -> Vec<RuleResult> {
     let mut out = vec![present_rule(
-        df,
+        facts,
         "required_columns",
         &DOCUMENT_REQUIRED,
         "§5.1's required columns are present",
     )];
+    out.extend(facts.columns.iter().map(|c| missing_values(c, options)));
+    let ranges = fixed_ranges();
     out.extend(
-        df.columns()
-            .par_iter()
-            .map(|c| missing_values(c, options))
-            .collect::<Vec<_>>(),
+        ranges
+            .iter()
+            .zip(&facts.ranges)
+            .take(DOCUMENT_RANGES.len())
+            .map(|(r, scan)| range_rule(facts, r, scan.as_ref())),
     );
-    token.check()?;
-    out.extend(
-        DOCUMENT_RANGES
-            .par_iter()
-            .map(|r| range_rule(df, r, keep))
-            .collect::<Vec<_>>(),
-    );
-    out.push(min_rows(df, options));
-    out.push(class_balance(df, options)?);
-    token.check()?;
-
-    if options.profile == Profile::Strict {
+    out.push(min_rows(facts, options));
+    out.push(class_balance(facts, options));
+    if let (Profile::Strict, Some(strict)) = (options.profile, &facts.strict) {
         let schema_names: Vec<&str> = SCHEMA.iter().map(|c| c.name).collect();
         out.push(present_rule(
-            df,
+            facts,
             "schema_columns",
             &schema_names,
             "every schema column is present",
         ));
-        out.extend(strict_column_rules(df, keep)?);
-        token.check()?;
-        out.push(future_timestamps(df, options)?);
-        out.push(duplicate_timestamps(df, keep)?);
+        // Columns without values are reported by `schema_columns`; no rule here can judge them.
+        let present: Vec<&StrictColumn> = strict
+            .columns
+            .iter()
+            .filter(|c| facts.column(c.name).is_some_and(|f| !f.has_no_values()))
+            .collect();
+        for column in &present {
+            out.extend(strict_column_rules(facts, column));
+        }
+        for column in &present {
+            if let Some(scan) = &column.non_negative {
+                let r = range("non_negative", column.name, In(0.0), Un);
+                out.push(range_rule(facts, &r, Some(scan)));
+            }
+        }
+        out.extend(
+            ranges
+                .iter()
+                .zip(&facts.ranges)
+                .skip(DOCUMENT_RANGES.len())
+                .map(|(r, scan)| range_rule(facts, r, scan.as_ref())),
+        );
+        out.push(future_rule(options, &strict.future));
+        out.push(duplicate_rule(&strict.duplicates));
     }
-    Ok(out)
+    out
+}
+
+/// Runs the rules of `options.profile` on a whole frame.
+pub fn run(df: &DataFrame, options: &Options) -> Result<Vec<RuleResult>> {
+    Ok(results(&facts(df, options)?, options))
 }
 
 fn result(rule: &'static str, column: Option<&str>, description: String, threshold: String) -> RuleResult {
@@ -176,33 +372,33 @@ impl RuleResult {
         self
     }
 
-    fn with_violations(mut self, v: Violations) -> Self {
+    fn with_violations(mut self, v: &Violations) -> Self {
         self.passed = v.count == 0;
         self.observed = Observed::Number(v.count as f64);
         self.failing_rows = v.count;
-        self.examples = v.rows;
+        self.examples = v.rows.clone();
         self
+    }
+
+    fn with_scan(self, scan: &std::result::Result<Violations, String>) -> Self {
+        match scan {
+            Ok(v) => self.with_violations(v),
+            Err(message) => self.failed_with(Observed::Text(message.clone())),
+        }
     }
 }
 
-fn absent(column: &str) -> Observed {
-    Observed::Text(format!("column `{column}` is absent"))
+fn absent_text(column: &str) -> String {
+    format!("column `{column}` is absent")
 }
 
-/// Whether `column` holds no value at all: a column the source never had,
-/// written out as nulls (an export's fields the server does not store).
-/// A column of an empty frame is not judged absent.
-fn has_no_values(column: &Column) -> bool {
-    !column.is_empty() && column.null_count() == column.len()
-}
-
-fn present_rule(df: &DataFrame, rule: &'static str, names: &[&str], description: &str) -> RuleResult {
+fn present_rule(facts: &Facts, rule: &'static str, names: &[&str], description: &str) -> RuleResult {
     let missing: Vec<String> = names
         .iter()
-        .filter_map(|n| match df.column(n) {
-            Err(_) => Some((*n).to_string()),
-            Ok(c) if has_no_values(c) => Some(format!("{n} (no values)")),
-            Ok(_) => None,
+        .filter_map(|n| match facts.column(n) {
+            None => Some((*n).to_string()),
+            Some(c) if c.has_no_values() => Some(format!("{n} (no values)")),
+            Some(_) => None,
         })
         .collect();
     let r = result(rule, None, description.to_string(), names.join(", "));
@@ -216,52 +412,44 @@ fn present_rule(df: &DataFrame, rule: &'static str, names: &[&str], description:
     }
 }
 
-fn missing_values(column: &Column, options: &Options) -> RuleResult {
-    if options.profile == Profile::Document && has_no_values(column) {
+fn missing_values(column: &ColumnFacts, options: &Options) -> RuleResult {
+    let r = result(
+        "missing_values",
+        Some(&column.name),
+        format!("share of missing values in `{}`", column.name),
+        format!("< {}", options.max_missing_fraction),
+    );
+    if options.profile == Profile::Document && column.has_no_values() {
         // §5.1's pandas rule cannot see a column the source never had; whether
         // it is needed is the required-columns and range rules' call.
         return RuleResult {
             observed: Observed::Text("absent: the column has no values".into()),
-            ..result(
-                "missing_values",
-                Some(column.name()),
-                format!("share of missing values in `{}`", column.name()),
-                format!("< {}", options.max_missing_fraction),
-            )
+            ..r
         };
     }
-    let nulls = scan_nulls(column, options.max_examples);
-    let fraction = if column.is_empty() {
+    let fraction = if column.rows == 0 {
         0.0
     } else {
-        nulls.count as f64 / column.len() as f64
+        column.nulls.count as f64 / column.rows as f64
     };
     RuleResult {
         passed: fraction < options.max_missing_fraction,
         observed: Observed::Number(fraction),
-        failing_rows: nulls.count,
-        examples: nulls.rows,
-        ..result(
-            "missing_values",
-            Some(column.name()),
-            format!("share of missing values in `{}`", column.name()),
-            format!("< {}", options.max_missing_fraction),
-        )
+        failing_rows: column.nulls.count,
+        examples: column.nulls.rows.clone(),
+        ..r
     }
 }
 
-fn range_rule(df: &DataFrame, range: &Range, keep: usize) -> RuleResult {
+/// A range rule from its column's scan (`None`: the column is absent).
+fn range_rule(facts: &Facts, range: &Range, scan: Option<&Scan>) -> RuleResult {
     let r = result(range.rule, Some(range.column), range.describe(), range.describe());
-    let column = match df.column(range.column) {
-        Ok(c) if has_no_values(c) => {
-            return r.failed_with(Observed::Text(format!("column `{}` has no values", range.column)))
+    match (facts.column(range.column), scan) {
+        (Some(c), _) if c.has_no_values() => {
+            r.failed_with(Observed::Text(format!("column `{}` has no values", range.column)))
         }
-        Ok(c) => c,
-        Err(_) => return r.failed_with(absent(range.column)),
-    };
-    match scan_numeric(column, range.rule, keep, |x| range.fails(x)) {
-        Ok(v) => r.with_violations(v),
-        Err(e) => r.failed_with(Observed::Text(data_message(e))),
+        (Some(_), Some(scan)) => r.with_scan(scan),
+        _ => r.failed_with(Observed::Text(absent_text(range.column))),
     }
 }
 
@@ -273,10 +461,10 @@ fn data_message(e: DwcpError) -> String {
     }
 }
 
-fn min_rows(df: &DataFrame, options: &Options) -> RuleResult {
+fn min_rows(facts: &Facts, options: &Options) -> RuleResult {
     RuleResult {
-        passed: df.height() as u64 >= options.min_rows,
-        observed: Observed::Number(df.height() as f64),
+        passed: facts.rows >= options.min_rows,
+        observed: Observed::Number(facts.rows as f64),
         ..result(
             "min_rows",
             None,
@@ -334,26 +522,26 @@ fn class_counts(column: &Column) -> Result<[u64; 3]> {
     Ok(counts)
 }
 
-fn class_balance(df: &DataFrame, options: &Options) -> Result<RuleResult> {
+fn class_balance(facts: &Facts, options: &Options) -> RuleResult {
     let r = result(
         "class_balance",
         Some("current_compression"),
         "every class of current_compression has a large enough share".into(),
         format!("> {}", options.min_class_share),
     );
-    let Ok(column) = df.column("current_compression") else {
-        return Ok(RuleResult {
-            observed: Observed::Text("column absent: not checked (as in §5.1)".into()),
-            ..r
-        });
-    };
-    let counts = match class_counts(column) {
-        Ok(c) => c,
-        Err(e) => return Ok(r.failed_with(Observed::Text(data_message(e)))),
+    let counts = match &facts.classes {
+        None => {
+            return RuleResult {
+                observed: Observed::Text("column absent: not checked (as in §5.1)".into()),
+                ..r
+            }
+        }
+        Some(Err(message)) => return r.failed_with(Observed::Text(message.clone())),
+        Some(Ok(counts)) => counts,
     };
     let total: u64 = counts.iter().sum();
     if total == 0 {
-        return Ok(r.failed_with(Observed::Text("no classes present".into())));
+        return r.failed_with(Observed::Text("no classes present".into()));
     }
     let (smallest, count) = counts
         .iter()
@@ -362,14 +550,14 @@ fn class_balance(df: &DataFrame, options: &Options) -> Result<RuleResult> {
         .map(|(i, c)| (COMPRESSIONS[i], *c))
         .unwrap_or(("", 0));
     let share = count as f64 / total as f64;
-    Ok(RuleResult {
+    RuleResult {
         passed: share > options.min_class_share,
         observed: Observed::Number(share),
         description: format!(
             "every class of current_compression has a large enough share (smallest: {smallest})"
         ),
         ..r
-    })
+    }
 }
 
 /// Whether `dtype` holds a schema column of `kind` without loss; `None` when
@@ -397,121 +585,67 @@ fn dtype_fits(kind: Kind, dtype: &DataType) -> Option<bool> {
     })
 }
 
-/// Schema dtype, category, finiteness, sign and interval rules of the strict profile.
-fn strict_column_rules(df: &DataFrame, keep: usize) -> Result<Vec<RuleResult>> {
-    // Columns without values are reported by `schema_columns`; no rule here can judge them.
-    let present: Vec<_> = SCHEMA
-        .iter()
-        .filter_map(|spec| df.column(spec.name).ok().map(|c| (spec, c)))
-        .filter(|(_, c)| !has_no_values(c))
-        .collect();
-    let mut ranges: Vec<Range> = Vec::new();
-    for (spec, _) in &present {
-        if matches!(spec.kind, Kind::Int | Kind::Float) {
-            ranges.push(range("non_negative", spec.name, In(0.0), Un));
-        }
-    }
-    ranges.extend(
-        UNIT_INTERVAL
-            .iter()
-            .map(|c| range("unit_interval", c, In(0.0), In(1.0))),
-    );
-    ranges.extend(
-        COMPRESSED_SIZES
-            .iter()
-            .map(|c| range("positive_compressed_size", c, Ex(0.0), Un)),
-    );
-
-    let per_column: Vec<Vec<RuleResult>> = present
-        .par_iter()
-        .map(|(spec, column)| -> Result<Vec<RuleResult>> {
-            let mut out = vec![schema_dtype(spec.name, spec.kind, column, keep)?];
-            match spec.kind {
-                Kind::Enum(categories) => out.push(known_categories(spec.name, categories, column, keep)?),
-                Kind::Float => out.push(finite_values(spec.name, column, keep)),
-                _ => {}
-            }
-            Ok(out)
-        })
-        .collect::<Result<_>>()?;
-    let mut out: Vec<RuleResult> = per_column.into_iter().flatten().collect();
-    out.extend(
-        ranges
-            .par_iter()
-            .map(|r| range_rule(df, r, keep))
-            .collect::<Vec<_>>(),
-    );
-    Ok(out)
-}
-
-fn schema_dtype(name: &str, kind: Kind, column: &Column, keep: usize) -> Result<RuleResult> {
-    let expected = kind.dtype()?;
+/// Schema dtype, then category or finiteness rules of one present schema column.
+fn strict_column_rules(facts: &Facts, column: &StrictColumn) -> Vec<RuleResult> {
+    let Some(spec) = crate::schema::spec(column.name) else {
+        return Vec::new();
+    };
+    let Some(found) = facts.column(column.name).map(|c| &c.dtype) else {
+        return Vec::new();
+    };
+    let name = column.name;
+    let expected = spec.kind.dtype().map(|d| d.to_string()).unwrap_or_default();
     let r = result(
         "schema_dtype",
         Some(name),
         format!("`{name}` has the schema type or one that casts to it without loss"),
-        expected.to_string(),
+        expected,
     );
-    let found = column.dtype();
-    let fits = match dtype_fits(kind, found) {
-        Some(fits) => fits,
-        None => scan_numeric(column, "schema_dtype", keep, |x| x.abs() > F64_EXACT_INT as f64)?.count == 0,
-    };
+    let fits = dtype_fits(spec.kind, found)
+        .unwrap_or_else(|| column.beyond_f64.as_ref().is_some_and(|v| v.count == 0));
     let observed = Observed::Text(found.to_string());
-    Ok(if fits {
+    let mut out = vec![if fits {
         RuleResult { observed, ..r }
     } else {
         r.failed_with(observed)
-    })
-}
-
-fn known_categories(name: &str, categories: &[&str], column: &Column, keep: usize) -> Result<RuleResult> {
-    let r = result(
-        "known_categories",
-        Some(name),
-        format!("every `{name}` value is one of the schema's categories"),
-        categories.join(", "),
-    );
-    let DataType::String = column.dtype() else {
-        // Enum columns hold schema categories by construction; other types fail schema_dtype.
-        return Ok(RuleResult {
-            observed: Observed::Number(0.0),
-            ..r
-        });
-    };
-    let strings = column.as_materialized_series().str()?.clone();
-    let mut found = Violations::default();
-    let mut unknown: Vec<&str> = Vec::new();
-    for (row, value) in strings.iter().enumerate() {
-        if let Some(v) = value.filter(|v| !categories.contains(v)) {
-            found.count += 1;
-            if found.rows.len() < keep {
-                found.rows.push(row as u64);
-            }
-            if unknown.len() < keep && !unknown.contains(&v) {
-                unknown.push(v);
+    }];
+    match spec.kind {
+        Kind::Enum(categories) => {
+            let r = result(
+                "known_categories",
+                Some(name),
+                format!("every `{name}` value is one of the schema's categories"),
+                categories.join(", "),
+            );
+            out.push(match &column.unknown {
+                // Enum columns hold schema categories by construction; other types fail schema_dtype.
+                None => RuleResult {
+                    observed: Observed::Number(0.0),
+                    ..r
+                },
+                Some(unknown) => {
+                    let mut r = r.with_violations(&unknown.rows);
+                    if !r.passed {
+                        r.observed = Observed::Text(format!("unknown: {}", unknown.values.join(", ")));
+                    }
+                    r
+                }
+            });
+        }
+        Kind::Float => {
+            let r = result(
+                "finite_values",
+                Some(name),
+                format!("`{name}` holds no NaN or infinity"),
+                "finite".into(),
+            );
+            if let Some(scan) = &column.finite {
+                out.push(r.with_scan(scan));
             }
         }
+        _ => {}
     }
-    let passed = found.count == 0;
-    let mut r = r.with_violations(found);
-    if !passed {
-        r.observed = Observed::Text(format!("unknown: {}", unknown.join(", ")));
-    }
-    Ok(r)
-}
-
-fn finite_values(name: &str, column: &Column, keep: usize) -> RuleResult {
-    let r = result(
-        "finite_values",
-        Some(name),
-        format!("`{name}` holds no NaN or infinity"),
-        "finite".into(),
-    );
-    match scan_numeric(column, "finite_values", keep, |x| !x.is_finite()) {
-        Ok(v) => r.with_violations(v),
-        Err(e) => r.failed_with(Observed::Text(data_message(e))),
-    }
+    out
 }
 
 /// The physical microseconds of a timestamp column, if it is a Datetime.
@@ -528,79 +662,22 @@ fn timestamp_us(column: &Column) -> Option<Int64Chunked> {
     }
 }
 
-fn future_timestamps(df: &DataFrame, options: &Options) -> Result<RuleResult> {
-    let r = result(
+fn future_rule(options: &Options, scan: &std::result::Result<Violations, String>) -> RuleResult {
+    result(
         "timestamp_not_future",
         Some("timestamp"),
         "no timestamp lies in the future".into(),
         format!("<= {} µs since the epoch", options.now_us),
-    );
-    let Ok(column) = df.column("timestamp") else {
-        return Ok(r.failed_with(absent("timestamp")));
-    };
-    let Some(ts) = timestamp_us(column) else {
-        return Ok(r.failed_with(Observed::Text(format!(
-            "not a Datetime column: {}",
-            column.dtype()
-        ))));
-    };
-    let now = options.now_us;
-    Ok(r.with_violations(scan_primitive(&ts, options.max_examples, |t| t > now)))
+    )
+    .with_scan(scan)
 }
 
-fn duplicate_timestamps(df: &DataFrame, keep: usize) -> Result<RuleResult> {
-    let r = result(
+fn duplicate_rule(scan: &std::result::Result<Violations, String>) -> RuleResult {
+    result(
         "unique_timestamp_per_pair",
         None,
         "no two rows share (node_id, peer_id, timestamp)".into(),
         "unique".into(),
-    );
-    let mut columns = Vec::with_capacity(3);
-    for name in ["timestamp", "node_id", "peer_id"] {
-        match df.column(name) {
-            Ok(c) => columns.push(c),
-            Err(_) => return Ok(r.failed_with(absent(name))),
-        }
-    }
-    let Some(ts) = timestamp_us(columns[0]) else {
-        return Ok(r.failed_with(Observed::Text(format!(
-            "not a Datetime column: {}",
-            columns[0].dtype()
-        ))));
-    };
-    let ts = ts.rechunk();
-    // Fast path: strictly increasing timestamps cannot repeat.
-    if ts.null_count() == 0 {
-        let values = ts.cont_slice()?;
-        if values.par_windows(2).all(|w| w[0] < w[1]) {
-            return Ok(r.with_violations(Violations::default()));
-        }
-    }
-    let node = columns[1].cast(&DataType::String)?;
-    let peer = columns[2].cast(&DataType::String)?;
-    let (node, peer) = (node.str()?.rechunk(), peer.str()?.rechunk());
-    let key = |row: usize| (ts.get(row), node.get(row), peer.get(row));
-    let mut hashed: Vec<(u64, usize)> = (0..df.height())
-        .into_par_iter()
-        .map(|row| {
-            let mut h = DefaultHasher::new();
-            key(row).hash(&mut h);
-            (h.finish(), row)
-        })
-        .collect();
-    hashed.par_sort_unstable();
-    let mut duplicates: Vec<usize> = Vec::new();
-    for run in hashed.chunk_by(|a, b| a.0 == b.0).filter(|run| run.len() > 1) {
-        for (i, &(_, row)) in run.iter().enumerate().skip(1) {
-            if run[..i].iter().any(|&(_, earlier)| key(earlier) == key(row)) {
-                duplicates.push(row);
-            }
-        }
-    }
-    duplicates.sort_unstable();
-    let rows = duplicates.iter().take(keep).map(|&r| r as u64).collect();
-    Ok(r.with_violations(Violations {
-        count: duplicates.len() as u64,
-        rows,
-    }))
+    )
+    .with_scan(scan)
 }

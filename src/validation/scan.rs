@@ -20,10 +20,16 @@ pub struct Violations {
 
 impl Violations {
     /// `self` followed by `later` (rows of `later` come after those of `self`).
-    fn then(mut self, later: Self, keep: usize) -> Self {
+    pub fn then(mut self, later: Self, keep: usize) -> Self {
         self.count += later.count;
         let room = keep.saturating_sub(self.rows.len());
         self.rows.extend(later.rows.into_iter().take(room));
+        self
+    }
+
+    /// The same rows, numbered `by` further on (a shard's rows in its data set).
+    pub fn shifted(mut self, by: u64) -> Self {
+        self.rows.iter_mut().for_each(|r| *r += by);
         self
     }
 }

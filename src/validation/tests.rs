@@ -142,3 +142,51 @@ fn cancelled_validation_stops_with_interrupted() {
     });
     assert!(matches!(out, Err(crate::error::DwcpError::Interrupted)));
 }
+
+#[test]
+fn merged_shard_facts_give_the_whole_frames_results() {
+    // Violations, nulls, a column without values in the first shards only,
+    // NaN, and shards of unequal size (one empty).
+    let mut df = without_values(generated(300), &["hde_throughput_mbps"]);
+    let mut rtt: Vec<Option<f64>> = df.column("rtt_ms").unwrap().f64().unwrap().iter().collect();
+    (rtt[3], rtt[150], rtt[299], rtt[7]) = (Some(1000.0), Some(-1.0), Some(f64::NAN), None);
+    df.with_column(Column::new("rtt_ms".into(), rtt)).unwrap();
+    let late = df.column("cpu_usage").unwrap().f64().unwrap().clone();
+    let late: Float64Chunked = late
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v.filter(|_| i >= 200))
+        .collect();
+    df.with_column(late.with_name("cpu_usage".into()).into_column())
+        .unwrap();
+    for profile in [Profile::Document, Profile::Strict] {
+        for keep in [1, 5, 1000] {
+            let opts = Options {
+                max_examples: keep,
+                ..options(profile)
+            };
+            let whole = validate(&df, &opts).unwrap();
+            let mut merged: Option<Facts> = None;
+            for w in [0, 0, 120, 121, 300].windows(2) {
+                let shard = super::facts(&df.slice(w[0] as i64, w[1] - w[0]), &opts).unwrap();
+                merged = Some(match merged {
+                    None => shard,
+                    Some(m) => m.then(shard, keep).unwrap(),
+                });
+            }
+            assert_eq!(
+                super::results(&merged.unwrap(), &opts),
+                whole,
+                "{profile:?}, keep {keep}"
+            );
+        }
+    }
+}
+
+#[test]
+fn shards_with_other_columns_do_not_merge() {
+    let opts = options(Profile::Document);
+    let a = super::facts(&generated(10), &opts).unwrap();
+    let b = super::facts(&generated(10).drop("rtt_ms").unwrap(), &opts).unwrap();
+    assert!(a.then(b, 5).is_err());
+}
