@@ -154,3 +154,30 @@ def test_a_bad_shard_leaves_the_old_output_untouched(tmp_path):
         clean_dataset(folder, tmp_path / "out")
     assert sorted((tmp_path / "out").iterdir()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
+
+
+@pytest.mark.parametrize("profile", ["document", "strict"])
+def test_the_pipeline_on_a_folder_equals_the_in_memory_run(tmp_path, profile):
+    folder = tricky_shards(tmp_path)
+    options = {"profile": profile, "min_rows": 100, "on_invalid": "continue", "by": "link_type"}
+    whole = dwcp_data.run_pipeline(folder, tmp_path / "whole.parquet", **options)
+    sharded = dwcp_data.run_pipeline(folder, tmp_path / "sharded", **options)
+    assert sharded.dataset == tmp_path / "sharded"
+    assert len(list(sharded.dataset.iterdir())) == 5
+    assert_frame_equal(dwcp_data.read_training_data(sharded.dataset), pl.read_parquet(whole.dataset))
+    a, b = whole.report, sharded.report
+    for key in ["status", "cleaning", "label_shares", "class_shares_in", "class_shares_out", "source"]:
+        assert a[key] == b[key], key
+    for key in ["input_validation", "output_validation"]:
+        assert {**a[key], "results": None} == {**b[key], "results": None}
+        for x, y in zip(a[key]["results"], b[key]["results"], strict=True):
+            if x["rule"] != "timestamp_not_future":  # "now" differs
+                assert x == y
+    assert [(s["stage"], s["rows"]) for s in a["stages"]] == [(s["stage"], s["rows"]) for s in b["stages"]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "in",
+        "sharded",
+        "sharded.report.json",
+        "whole.parquet",
+        "whole.parquet.report.json",
+    ]

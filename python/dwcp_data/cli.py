@@ -165,6 +165,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
             on_bad_rows=args.on_bad_rows,
             by=args.by,
             cpu_weight=args.cpu_weight,
+            show_progress=args.progress,
         )
     except ValidationError as exc:
         print(f"dwcp-data: {exc}", file=sys.stderr)
@@ -366,12 +367,15 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("-n", "--rows", type=int, default=100_000, help="synthetic rows (default 100000)")
     pipe.add_argument("--seed", type=int, default=42)
     pipe.add_argument(
-        "--out", default="data/training.parquet", help="data set to write (default %(default)s)"
+        "--out",
+        default="data/training.parquet",
+        help="data set to write (default %(default)s); a folder: shard by shard from --source files",
     )
     validation(pipe)
     pipe.add_argument("--by", nargs="+", default=None, help="compute IQR fences per group of these columns")
     pipe.add_argument("--cpu-weight", type=float, default=0.0)
     pipe.add_argument("--continue-on-invalid", action="store_true", help="record validation failures, go on")
+    progress_flag(pipe)
 
     rep = command("report", "summary statistics and class/label shares of a data set", _cmd_report)
     reading(rep)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +36,16 @@ from dwcp_data._progress import progress
 from dwcp_data._reports import CleaningReportDict, FenceDict, ImputationDict, KeptShareDict, OutlierStepDict
 from dwcp_data.cleaning import DEFAULT_OUTLIER_COLUMNS, CleaningReport, _names
 from dwcp_data.errors import DataError, InvalidArgumentError
-from dwcp_data.io import Source, _conform, _files, _format, _read_parquet, parquet_errors, read_training_data
+from dwcp_data.io import (
+    Source,
+    _conform,
+    _files,
+    _format,
+    _read_parquet,
+    parquet_errors,
+    read_training_data,
+    write_frames,
+)
 from dwcp_data.labelling import label_oracle
 from dwcp_data.validation import Profile, RuleResult, ValidationReport
 
@@ -216,7 +225,13 @@ class _Cleaner:
         by: list[str] | None,
         impute: bool,
         show_progress: bool | None,
+        inspect: Callable[[pl.DataFrame], None] | None = None,
+        finish_part: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
     ) -> None:
+        """``inspect`` sees each shard as read (before cleaning), in order, in
+        the first pass; ``finish_part`` transforms each slice of cleaned rows
+        before it is written (a pipeline labels and validates there)."""
+        self.inspect, self.finish_part = inspect, finish_part
         self.ds, self.work, self.dedupe, self.columns = ds, work, dedupe, columns
         self.iqr_k, self.impute, self.show = iqr_k, impute, show_progress
         self.groups = _Groups(by)
@@ -238,13 +253,16 @@ class _Cleaner:
         state.write_ipc(path.with_suffix(".tmp"))
         os.replace(path.with_suffix(".tmp"), path)
 
-    def first_pass(self) -> tuple[int, list[int], list[int]]:
+    def first_pass(self) -> None:
         """Hashes rows into partitions, numbers groups; rows in per group and link type."""
         total = sum(self.ds.rows())
         parts = _core.partition_count(total)
         row = 0
         for i in self.ds.passes("clean: rows", self.show):
-            df = self.read(i)
+            raw = self.ds.read(i)
+            if self.inspect is not None:
+                self.inspect(raw)
+            df = raw.with_columns(pl.col(pl.Float64).fill_nan(None))
             self.check(df)
             for column, n in zip(df.columns, df.null_count().row(0), strict=True):
                 self.has_nulls[column] = self.has_nulls.get(column, 0) + n
@@ -271,7 +289,7 @@ class _Cleaner:
             for lid, n in enumerate(_bincount(state["lid"], self.links.count())):
                 links_in[lid] += n
         self.rows_in = row
-        return duplicates, rows_in, links_in
+        self.counts = (duplicates, rows_in, links_in)
 
     def check(self, df: pl.DataFrame) -> None:
         """The columns cleaning needs, as :func:`~dwcp_data.clean` checks them."""
@@ -379,7 +397,8 @@ class _Cleaner:
             s.probe, s.rank = step
 
     def run(self) -> CleaningReportDict:
-        duplicates, rows_in, links_in = self.first_pass()
+        """Every pass after the first: fences, medians, counts; the report."""
+        duplicates, rows_in, links_in = self.counts
         n = self.groups.count()
         order, labels = self.groups.order(), self.groups.labels()
         outliers: list[OutlierStepDict] = []
@@ -515,11 +534,26 @@ class _Cleaner:
             else pl.col(c).cast(pl.Int64).fill_null(int(m))
             for c, m in self.medians.items()
         ]
+        finish = self.finish_part or (lambda part: part)
+
+        def transform(part: pl.DataFrame) -> pl.DataFrame:
+            return finish(part.filter(pl.col(_KEEP)).drop(_KEEP).with_columns(fills))
+
         for i in self.ds.passes("clean: writing", self.show):
-            df = self.read(i).filter(self.state(i)["keep"])
-            df.with_columns(fills).write_parquet(
-                out / f"part-{i:05d}.parquet", compression="zstd", statistics=True
-            )
+            df = self.read(i).with_columns(self.state(i)["keep"].alias(_KEEP))
+            _write_slices(df, out / f"part-{i:05d}.parquet", transform)
+
+
+#: Rows transformed and written at a time: the copies beside a shard's columns stay small.
+_SLICE = 1 << 20
+_KEEP = "__dwcp_keep"
+
+
+def _write_slices(df: pl.DataFrame, path: Path, transform: Callable[[pl.DataFrame], pl.DataFrame]) -> int:
+    """``transform`` of ``df`` a slice at a time, written to the Parquet file
+    ``path`` (a row group per slice); the rows written."""
+    parts = (transform(df.slice(k, _SLICE)) for k in range(0, df.height, _SLICE))
+    return write_frames(parts, path, schema=transform(df.clear()).schema)[1]
 
 
 def _shard_folder(out: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -532,8 +566,8 @@ def _shard_folder(out: str | os.PathLike[str]) -> tuple[Path, Path]:
     return target, tmp
 
 
-def _publish(tmp: Path, target: Path) -> None:
-    """Replaces ``target`` with the finished folder ``tmp``."""
+def publish_folder(tmp: Path, target: Path) -> None:
+    """Replaces the folder ``target`` (if any) with the finished folder ``tmp``."""
     old = None
     if target.exists():
         old = target.with_name(f".{target.name}.{os.getpid()}.old")
@@ -594,12 +628,66 @@ def clean_dataset(
                 impute=impute == "median",
                 show_progress=show_progress,
             )
+            cleaner.first_pass()
             report = cleaner.run()
             cleaner.write(tmp)
-        _publish(tmp, target)
+        publish_folder(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return CleaningReport._from_core(report)
+
+
+class _Validation:
+    """:func:`~dwcp_data.validate` of a data set given a frame at a time (shards
+    or slices, in order): each frame's facts merged into the previous ones."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        min_rows: int,
+        max_missing_fraction: float,
+        min_class_share: float,
+        now: datetime | None,
+        max_examples: int,
+    ) -> None:
+        self.now = utc_datetime(now, "now")
+        self.args = (
+            profile,
+            min_rows,
+            float(max_missing_fraction),
+            float(min_class_share),
+            epoch_us(self.now),
+            max_examples,
+        )
+        self.options = {
+            "min_rows": min_rows,
+            "max_missing_fraction": max_missing_fraction,
+            "min_class_share": min_class_share,
+            "now": self.now,
+        }
+        self.facts: _core.ValidationFacts | None = None
+
+    def add(self, df: pl.DataFrame) -> None:
+        """The next rows of the data set."""
+        core_frame, enums = to_core(df)
+        facts = _core.validation_facts(core_frame, enums, *self.args)
+        self.facts = facts if self.facts is None else self.facts.then(facts)
+
+    def report(
+        self, ds: Dataset, work_dir: str | os.PathLike[str] | None, show: bool | None
+    ) -> ValidationReport:
+        """The report, once every row was added; ``ds`` holds those rows (for
+        the repeated keys across shards of the strict profile)."""
+        if self.facts is None:
+            self.add(ds.read(0))
+        assert self.facts is not None
+        profile, max_examples = self.args[0], self.args[-1]
+        facts = self.facts
+        if facts.needs_duplicates:
+            count, rows = _repeated_keys(ds, list(_core.DUPLICATE_KEY), max_examples, work_dir, show)
+            facts = facts.with_duplicates(count, rows)
+        results = [RuleResult(**r) for r in facts.results()]
+        return ValidationReport(results, profile=profile, n_rows=facts.rows, options=self.options)
 
 
 def validate_dataset(
@@ -629,33 +717,10 @@ def validate_dataset(
         A :class:`~dwcp_data.ValidationReport`.
     """
     ds = Dataset(source)
-    now = utc_datetime(now, "now")
-    facts = None
+    validation = _Validation(profile, min_rows, max_missing_fraction, min_class_share, now, max_examples)
     for i in ds.passes("validate", show_progress):
-        core_frame, enums = to_core(ds.read(i))
-        shard = _core.validation_facts(
-            core_frame,
-            enums,
-            profile,
-            min_rows,
-            float(max_missing_fraction),
-            float(min_class_share),
-            epoch_us(now),
-            max_examples,
-        )
-        facts = shard if facts is None else facts.then(shard)
-    assert facts is not None  # a data set has a shard
-    if facts.needs_duplicates:
-        count, rows = _repeated_keys(ds, list(_core.DUPLICATE_KEY), max_examples, work_dir, show_progress)
-        facts = facts.with_duplicates(count, rows)
-    results = [RuleResult(**r) for r in facts.results()]
-    options = {
-        "min_rows": min_rows,
-        "max_missing_fraction": max_missing_fraction,
-        "min_class_share": min_class_share,
-        "now": now,
-    }
-    return ValidationReport(results, profile=profile, n_rows=facts.rows, options=options)
+        validation.add(ds.read(i))
+    return validation.report(ds, work_dir, show_progress)
 
 
 def _repeated_keys(
@@ -701,10 +766,12 @@ def label_dataset(
     rows = 0
     try:
         for i in ds.passes("label", show_progress):
-            labelled = label_oracle(ds.read(i), cpu_weight=cpu_weight)
-            labelled.write_parquet(tmp / f"part-{i:05d}.parquet", compression="zstd", statistics=True)
-            rows += labelled.height
-        _publish(tmp, target)
+            rows += _write_slices(
+                ds.read(i),
+                tmp / f"part-{i:05d}.parquet",
+                lambda part: label_oracle(part, cpu_weight=cpu_weight),
+            )
+        publish_folder(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return rows

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -15,7 +17,8 @@ import polars as pl
 
 from dwcp_data._core import __version__
 from dwcp_data._frames import to_polars
-from dwcp_data.cleaning import clean
+from dwcp_data.cleaning import DEFAULT_OUTLIER_COLUMNS, CleaningReport, _names, clean
+from dwcp_data.dataset import Dataset, _Cleaner, _Validation, publish_folder
 from dwcp_data.errors import InvalidArgumentError
 from dwcp_data.generator import generate_synthetic
 from dwcp_data.io import atomic_path, read_training_data, write_training_data
@@ -73,6 +76,7 @@ def run_pipeline(
     on_bad_rows: Literal["raise", "quarantine"] = "raise",
     by: str | Sequence[str] | None = None,
     cpu_weight: float = 0.0,
+    show_progress: bool | None = None,
 ) -> PipelineResult:
     """Turn raw metrics into a validated, cleaned, labelled training set.
 
@@ -86,6 +90,14 @@ def run_pipeline(
     (:func:`report_path_for`): rows and seconds per stage, every rule result,
     the cleaning report, label and class shares.
 
+    Data sets larger than memory: when ``out`` names a folder (no ``.parquet``
+    or ``.csv`` suffix) and ``source`` is files, every stage works shard by
+    shard (:func:`~dwcp_data.validate_dataset`,
+    :func:`~dwcp_data.clean_dataset`, :func:`~dwcp_data.label_dataset`) and
+    ``out`` gets one Parquet shard per input shard. The rows, reports and
+    shares are exactly those of the in-memory run; ``show_progress`` draws a
+    bar per pass. The folder appears only when the run succeeded.
+
     A failed validation stops the run: the report is written (status
     ``"validation_failed"``), the data set is not, and
     :class:`~dwcp_data.errors.ValidationError` is raised. With
@@ -98,6 +110,17 @@ def run_pipeline(
         raise InvalidArgumentError(
             f"invalid argument `on_invalid`: must be 'stop' or 'continue', got {on_invalid!r}",
             param="on_invalid",
+        )
+    if _is_folder(out) and isinstance(source, (str, os.PathLike, list, tuple)) and source != "synthetic":
+        return _run_dataset_pipeline(
+            source,
+            Path(out),
+            profile=profile,
+            min_rows=min_rows,
+            on_invalid=on_invalid,
+            by=by,
+            cpu_weight=cpu_weight,
+            show_progress=show_progress,
         )
     out = Path(out)
     report_path = report_path_for(out)
@@ -164,3 +187,129 @@ def _finish(report: dict[str, Any], path: Path, started: float) -> None:
     report["seconds"] = round(time.perf_counter() - started, 4)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(report, indent=2, default=str))
+
+
+def _is_folder(out: str | os.PathLike[str]) -> bool:
+    """Whether ``out`` names a folder of shards rather than a .parquet/.csv file."""
+    return Path(out).suffix.lower() not in (".parquet", ".pq", ".csv")
+
+
+def _count(counter: Counter[str], df: pl.DataFrame, column: str) -> None:
+    """Adds ``df``'s values of ``column`` (as in :func:`label_shares`) to ``counter``."""
+    if column in df.columns:
+        for value, n in df[column].cast(pl.String).fill_null("null").value_counts().iter_rows():
+            counter[str(value)] += n
+
+
+def _shares(counter: Counter[str]) -> dict[str, float]:
+    """:func:`label_shares` from counts."""
+    rows = sum(counter.values())
+    return {v: n / rows for v, n in counter.most_common()} if rows else {}
+
+
+def _run_dataset_pipeline(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    out: Path,
+    *,
+    profile: Literal["document", "strict"],
+    min_rows: int,
+    on_invalid: Literal["stop", "continue"],
+    by: str | Sequence[str] | None,
+    cpu_weight: float,
+    show_progress: bool | None,
+) -> PipelineResult:
+    """:func:`run_pipeline` shard by shard, from files into the folder ``out``.
+
+    The stages share passes over the data: the first cleaning pass (row hashes)
+    also gathers the input's validation facts; the writing pass labels each
+    slice of cleaned rows and gathers the output's facts before writing it.
+    """
+    report_path = report_path_for(out)
+    started = time.perf_counter()
+    ds = Dataset(source)
+    report: dict[str, Any] = {
+        "dwcp_data_version": __version__,
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "output": str(out),
+        "status": "running",
+        "stages": [],
+        "source": {"kind": "files", "files": [str(f) for f in ds.files], "rejected": {}},
+    }
+
+    def stage(name: str, seconds: float, rows: int) -> None:
+        report["stages"].append({"stage": name, "rows": rows, "seconds": round(seconds, 4)})
+
+    def check(name: str, result: ValidationReport, seconds: float) -> ValidationReport:
+        stage(name, seconds, result.n_rows)
+        report[name] = result.to_dict()
+        if not result.passed and on_invalid == "stop":
+            report["status"] = "validation_failed"
+            _finish(report, report_path, started)
+            result.raise_if_failed()
+        return result
+
+    checks = {name: _Validation(profile, min_rows, 0.1, 0.05, None, 5) for name in ("input", "output")}
+    classes_in: Counter[str] = Counter()
+    shares_out: dict[str, Counter[str]] = {LABEL_COLUMN: Counter(), "current_compression": Counter()}
+    seconds = {"input": 0.0, "label": 0.0, "output": 0.0}
+
+    def inspect(raw: pl.DataFrame) -> None:
+        t0 = time.perf_counter()
+        checks["input"].add(raw)
+        _count(classes_in, raw, "current_compression")
+        seconds["input"] += time.perf_counter() - t0
+
+    def finish_part(part: pl.DataFrame) -> pl.DataFrame:
+        t0 = time.perf_counter()
+        labelled = label_oracle(part, cpu_weight=cpu_weight)
+        t1 = time.perf_counter()
+        checks["output"].add(labelled)
+        for column, counter in shares_out.items():
+            _count(counter, labelled, column)
+        seconds["label"] += t1 - t0
+        seconds["output"] += time.perf_counter() - t1
+        return labelled
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp:
+        cleaner = _Cleaner(
+            ds,
+            Path(tmp),
+            dedupe=True,
+            columns=list(DEFAULT_OUTLIER_COLUMNS),
+            iqr_k=1.5,
+            by=_names(by, "by"),
+            impute=True,
+            show_progress=show_progress,
+            inspect=inspect,
+            finish_part=finish_part,
+        )
+        t0 = time.perf_counter()
+        cleaner.first_pass()  # reads every shard: the load, with the input's facts
+        first = time.perf_counter() - t0
+        stage("load", first - seconds["input"], cleaner.rows_in)
+        report["class_shares_in"] = _shares(classes_in)
+        t0 = time.perf_counter()
+        input_check = checks["input"].report(ds, tmp, show_progress)
+        check("input_validation", input_check, seconds["input"] + time.perf_counter() - t0)
+
+        t0 = time.perf_counter()
+        cleaning = CleaningReport._from_core(cleaner.run())
+        labelled = Path(tmp) / "labelled"
+        labelled.mkdir()
+        cleaner.write(labelled)  # cleaned slices, labelled and validated as they are written
+        cleaned = time.perf_counter() - t0 - seconds["label"] - seconds["output"]
+        stage("clean", cleaned, cleaning.rows_out)
+        report["cleaning"] = cleaning.to_dict()
+        stage("label", seconds["label"], cleaning.rows_out)
+        report["label_shares"] = _shares(shares_out[LABEL_COLUMN])
+        report["class_shares_out"] = _shares(shares_out["current_compression"])
+        t0 = time.perf_counter()
+        output_check = checks["output"].report(Dataset(labelled), tmp, show_progress)
+        check("output_validation", output_check, seconds["output"] + time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        publish_folder(labelled, out)
+        stage("write", time.perf_counter() - t0, cleaning.rows_out)
+    report["status"] = "ok" if input_check.passed and output_check.passed else "validation_failed"
+    _finish(report, report_path, started)
+    return PipelineResult(out, report_path, report)

@@ -147,9 +147,18 @@ pub fn facts(df: &DataFrame, options: &Options) -> Result<Facts> {
         })
         .collect();
     token.check()?;
+    // The strict profile's ranges are not scanned for the document profile.
+    let scanned = match options.profile {
+        Profile::Document => DOCUMENT_RANGES.len(),
+        Profile::Strict => usize::MAX,
+    };
     let ranges: Vec<Option<Scan>> = fixed_ranges()
         .par_iter()
-        .map(|r| df.column(r.column).ok().map(|c| range_scan(c, r, keep)))
+        .enumerate()
+        .map(|(i, r)| {
+            let column = df.column(r.column).ok().filter(|_| i < scanned);
+            column.map(|c| range_scan(c, r, keep))
+        })
         .collect();
     let classes = match df.column("current_compression") {
         Ok(c) => Some(class_counts(c).map_err(data_message)),
