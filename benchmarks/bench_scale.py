@@ -1,18 +1,21 @@
-"""Data sets larger than memory: cleaning and labelling shard by shard, next to the in-memory path and Polars' streaming engine.
+"""Data sets larger than memory: the pipeline shard by shard, next to the in-memory pipeline and Polars' streaming engine.
 
 Usage:
   python benchmarks/bench_scale.py                      # 10M rows (all three sides) and the equality check
-  python benchmarks/bench_scale.py --rows 100000000     # also the out-of-core path and Polars' at 100M
+  python benchmarks/bench_scale.py --rows 100000000     # also the out-of-core pipeline at 100M
+  python benchmarks/bench_scale.py --rows 100000000 --peer-at-scale   # and Polars' there too
 
 Shards come from ``dwcp-data generate --shard-rows 5000000``. Each side runs in a
 fresh interpreter, so its peak RSS is its own:
 
-* ``in memory``: ``read_training_data`` of the folder, ``clean``, ``label_oracle``,
-  ``write_training_data`` of one Parquet file;
-* ``out of core``: ``clean_dataset`` into a folder, then ``label_dataset`` of it;
-* ``polars streaming`` (the peer, cleaning only): §5.2's steps written with Polars'
-  lazy API and streaming engine: ``scan_parquet`` … ``unique(maintain_order=True)``,
-  the fences from streamed quantiles of the survivors, medians, ``sink_parquet``.
+* ``in memory``: ``run_pipeline(folder, "out.parquet")``: read, validate, clean,
+  label, validate, write one Parquet file;
+* ``out of core``: ``run_pipeline(folder, "out_dir")``, as ``dwcp-data pipeline
+  --source DIR --out DIR`` runs it: the same stages shard by shard;
+* ``polars streaming`` (the peer, cleaning only: Polars has no validation or
+  oracle): §5.2's steps written with Polars' lazy API and streaming engine:
+  ``scan_parquet`` … ``unique(maintain_order=True)``, the fences from streamed
+  quantiles of the survivors, medians, ``sink_parquet``.
 
 At the smaller size the out-of-core output is checked to equal the in-memory one.
 """
@@ -35,14 +38,12 @@ SHARD_ROWS = 5_000_000
 
 IN_MEMORY = """
 import dwcp_data
-df = dwcp_data.clean(dwcp_data.read_training_data({src!r}))
-dwcp_data.write_training_data(dwcp_data.label_oracle(df), {out!r} + "/labelled.parquet")
+assert dwcp_data.run_pipeline({src!r}, {out!r} + "/labelled.parquet").passed
 """
 
 OUT_OF_CORE = """
 import dwcp_data
-dwcp_data.clean_dataset({src!r}, {out!r} + "/clean", show_progress=False)
-dwcp_data.label_dataset({out!r} + "/clean", {out!r} + "/labelled", show_progress=False)
+assert dwcp_data.run_pipeline({src!r}, {out!r} + "/labelled", show_progress=False).passed
 """
 
 POLARS_STREAMING = """
@@ -112,17 +113,22 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000_000, help="rows for the three-way comparison")
     parser.add_argument("--rows", type=int, default=None, help="also run the out-of-core path at this size")
     parser.add_argument(
+        "--peer-at-scale", action="store_true", help="run Polars' streaming engine at --rows too"
+    )
+    parser.add_argument(
         "--work", default=None, help="folder for shards and outputs (default: a temporary one)"
     )
     args = parser.parse_args()
-    print(f"{machine()}; shards of {SHARD_ROWS:,} rows; clean (pooled fences, medians) + label")
+    print(f"{machine()}; shards of {SHARD_ROWS:,} rows; the pipeline (polars: clean only)")
     print(f"{'rows':>13}  {'side':<18}{'seconds':>9}{'rows/s':>12}{'peak GiB':>10}")
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         work = Path(tmp)
         for rows in [args.small] + ([args.rows] if args.rows else []):
             src = work / f"in-{rows}"
             generate(rows, src)
-            sides = {"out of core": OUT_OF_CORE, "polars streaming": POLARS_STREAMING}
+            sides = {"out of core": OUT_OF_CORE}
+            if rows == args.small or args.peer_at_scale:
+                sides["polars streaming"] = POLARS_STREAMING
             if rows == args.small:
                 sides = {"in memory": IN_MEMORY, **sides}
             for side, code in sides.items():
