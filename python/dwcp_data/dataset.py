@@ -102,6 +102,16 @@ class Dataset:
         return progress(range(len(self.files)), label, enabled=show_progress)
 
 
+def _nan_as_null(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with float NaN as null, as cleaning takes it; only columns holding
+    a NaN are rewritten (a copy of every float column would double a shard)."""
+    floats = [c for c, t in df.schema.items() if t == pl.Float64]
+    if not floats:
+        return df
+    with_nan = [c for c, has in df.select(pl.col(floats).is_nan().any()).row(0, named=True).items() if has]
+    return df.with_columns(pl.col(with_nan).fill_nan(None)) if with_nan else df
+
+
 class _Groups:
     """Group ids of rows across shards, in the in-memory order: first
     appearance in the data set, or category order (nulls last) for a single
@@ -242,7 +252,7 @@ class _Cleaner:
 
     def read(self, i: int, columns: Sequence[str] | None = None) -> pl.DataFrame:
         """Shard ``i`` (``columns`` of it) with float NaN as null, as cleaning takes it."""
-        return self.ds.read(i, columns).with_columns(pl.col(pl.Float64).fill_nan(None))
+        return _nan_as_null(self.ds.read(i, columns))
 
     def state(self, i: int) -> pl.DataFrame:
         return pl.read_ipc(self.work / f"state-{i:05d}.arrow")
@@ -262,7 +272,7 @@ class _Cleaner:
             raw = self.ds.read(i)
             if self.inspect is not None:
                 self.inspect(raw)
-            df = raw.with_columns(pl.col(pl.Float64).fill_nan(None))
+            df = _nan_as_null(raw)
             self.check(df)
             for column, n in zip(df.columns, df.null_count().row(0), strict=True):
                 self.has_nulls[column] = self.has_nulls.get(column, 0) + n
