@@ -23,11 +23,13 @@ print(json.dumps({"baseline": baseline * 1024, "peak": peak * 1024, "size": df.e
 
 
 @pytest.mark.slow
-def test_peak_rss_of_10m_rows_stays_within_1_2x_the_frame():
+def test_peak_rss_of_10m_rows_stays_within_1_25x_the_frame():
     m = json.loads(run_python(CODE))
     extra = m["peak"] - m["baseline"]
     assert m["size"] > 2_000_000_000  # the frame is real: ~2.7 GB
-    assert extra <= 1.2 * m["size"], (
+    # Measured 1.16x here, 1.23x once under CI (the chunks in flight vary with
+    # scheduling); a copy of the frame anywhere would make it 2x.
+    assert extra <= 1.25 * m["size"], (
         f"peak {extra / 2**20:.0f} MiB over baseline for a {m['size'] / 2**20:.0f} MiB frame"
     )
 

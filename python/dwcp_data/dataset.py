@@ -5,6 +5,8 @@ order. Each stage reads one shard at a time, only the columns a pass needs, and
 keeps small partial statistics from ``_core`` (``crate::partial``) that merge
 into exactly what the in-memory stage computes on the concatenated data:
 
+* validation: each shard's facts (counts and first failing rows per rule,
+  class counts, types) merged shard after shard, as ``validate`` itself does;
 * duplicates: 128-bit hashes of whole rows, partitioned on disk and sorted
   one partition at a time (the first occurrence in data-set order is kept);
 * quartiles and medians: exact order statistics found digit by digit from
@@ -136,6 +138,7 @@ class _Groups:
         return joined["gid"]
 
     def count(self) -> int:
+        """Groups seen so far."""
         return 1 if self.table is None else self.table.height
 
     def order(self) -> list[int]:
@@ -161,6 +164,7 @@ class _Groups:
 
 
 def _bincount(ids: pl.Series, n: int) -> list[int]:
+    """How many times each id in ``0..n`` occurs in ``ids``."""
     counts = [0] * n
     for gid, count in ids.value_counts().iter_rows():
         counts[gid] += count
@@ -168,6 +172,7 @@ def _bincount(ids: pl.Series, n: int) -> list[int]:
 
 
 def _merge(merged: list[pl.Series] | None, partials: list[pl.Series]) -> list[pl.Series]:
+    """One shard's rank partials merged into those of the shards before it."""
     if merged is None:
         return partials
     return [_core.merge_rank_partials(a, b) for a, b in zip(merged, partials, strict=True)]
@@ -303,30 +308,20 @@ class _Cleaner:
 
     def check(self, df: pl.DataFrame) -> None:
         """The columns cleaning needs, as :func:`~dwcp_data.clean` checks them."""
+
+        def refuse(name: str, rule: str, message: str) -> DataError:
+            return DataError(f"column `{name}`: {message} (rule `{rule}`)", column=name, row=None, rule=rule)
+
         for name in self.columns:
             if name not in df.columns:
-                raise DataError(
-                    f"column `{name}`: the column is absent (rule `outlier_column`)",
-                    column=name,
-                    row=None,
-                    rule="outlier_column",
-                )
+                raise refuse(name, "outlier_column", "the column is absent")
             if not df.schema[name].is_numeric():
-                raise DataError(
-                    f"column `{name}`: IQR fences need a numeric column, found {df.schema[name]} "
-                    "(rule `outlier_column`)",
-                    column=name,
-                    row=None,
-                    rule="outlier_column",
+                raise refuse(
+                    name, "outlier_column", f"IQR fences need a numeric column, found {df.schema[name]}"
                 )
         for name in self.groups.by or []:
             if name not in df.columns:
-                raise DataError(
-                    f"column `{name}`: the column is absent (rule `group_column`)",
-                    column=name,
-                    row=None,
-                    rule="group_column",
-                )
+                raise refuse(name, "group_column", "the column is absent")
         self.schema = df.schema
 
     def scan(

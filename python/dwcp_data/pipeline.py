@@ -125,13 +125,7 @@ def run_pipeline(
     out = Path(out)
     report_path = report_path_for(out)
     started = time.perf_counter()
-    report: dict[str, Any] = {
-        "dwcp_data_version": __version__,
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "output": str(out),
-        "status": "running",
-        "stages": [],
-    }
+    report = _new_report(out)
 
     def stage(name: str, t0: float, df: pl.DataFrame) -> None:
         report["stages"].append(
@@ -183,6 +177,17 @@ def run_pipeline(
     return PipelineResult(out, report_path, report)
 
 
+def _new_report(out: Path) -> dict[str, Any]:
+    """A run report as a run starts."""
+    return {
+        "dwcp_data_version": __version__,
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "output": str(out),
+        "status": "running",
+        "stages": [],
+    }
+
+
 def _finish(report: dict[str, Any], path: Path, started: float) -> None:
     report["seconds"] = round(time.perf_counter() - started, 4)
     with atomic_path(path) as tmp:
@@ -227,14 +232,8 @@ def _run_dataset_pipeline(
     report_path = report_path_for(out)
     started = time.perf_counter()
     ds = Dataset(source)
-    report: dict[str, Any] = {
-        "dwcp_data_version": __version__,
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "output": str(out),
-        "status": "running",
-        "stages": [],
-        "source": {"kind": "files", "files": [str(f) for f in ds.files], "rejected": {}},
-    }
+    report = _new_report(out)
+    report["source"] = {"kind": "files", "files": [str(f) for f in ds.files], "rejected": {}}
 
     def stage(name: str, seconds: float, rows: int) -> None:
         report["stages"].append({"stage": name, "rows": rows, "seconds": round(seconds, 4)})
