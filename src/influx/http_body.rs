@@ -15,6 +15,10 @@ const CANCEL_POLL: Duration = Duration::from_millis(100);
 /// Bytes read from the socket at least per call once the buffer must grow.
 const MIN_READ: usize = 1 << 20;
 
+/// The most a `Content-Length` reserves up front: a server's claim is not
+/// trusted with memory; the buffer grows as bytes actually arrive.
+const MAX_RESERVE: usize = 64 << 20;
+
 /// Bytes the socket collects before waking the reader (`SO_RCVLOWAT`): a
 /// reader woken for every few KB the server sends spends more CPU switching
 /// than reading. The end of the stream and the deadline still wake it.
@@ -82,7 +86,8 @@ pub fn read_body(fd: RawFd, prefix: &[u8], length: Option<usize>, deadline: Inst
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         );
     }
-    let mut body = Vec::with_capacity(length.unwrap_or(0).max(prefix.len() + MIN_READ));
+    let reserve = length.unwrap_or(0).min(MAX_RESERVE);
+    let mut body = Vec::with_capacity(reserve.max(prefix.len() + MIN_READ));
     body.extend_from_slice(prefix);
     loop {
         token.check()?;
@@ -142,7 +147,7 @@ pub fn dechunk(mut raw: Vec<u8>) -> Result<Vec<u8>> {
         }
         let end = pos
             .checked_add(size)
-            .filter(|&e| e + 2 <= raw.len())
+            .filter(|&e| e.checked_add(2).is_some_and(|after| after <= raw.len()))
             .ok_or_else(|| cut(format!("the answer was cut after {len} bytes")))?;
         if &raw[end..end + 2] != b"\r\n" {
             return Err(cut("a chunk does not end with CRLF".into()));
@@ -164,7 +169,9 @@ mod tests {
     fn chunked_bodies_are_joined_and_cuts_found() {
         let raw = b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nTrailer: x\r\n\r\n";
         assert_eq!(dechunk(raw.to_vec()).unwrap(), b"hello, world");
+        let lying = b"ffffffffffffffff\r\nhello\r\n0\r\n\r\n" as &[u8]; // a size past any buffer
         for cut in [
+            lying,
             &raw[..9],
             &raw[..13],
             &raw[..24],
@@ -195,6 +202,13 @@ mod tests {
         drop(server);
         let err = read_body(client.as_raw_fd(), b"ab", Some(9), far).unwrap_err();
         assert!(err.to_string().contains("cut after 6 of 9 bytes"), "{err}");
+
+        // A server claiming an absurd length gets a cut answer, not an allocation of that size.
+        let (mut server, client) = UnixStream::pair().unwrap();
+        server.write_all(b"tiny").unwrap();
+        drop(server);
+        let err = read_body(client.as_raw_fd(), b"", Some(usize::MAX), far).unwrap_err();
+        assert!(err.to_string().contains("cut after 4 of"), "{err}");
     }
 
     #[test]

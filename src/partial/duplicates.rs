@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::cancel::Token;
-use crate::error::Result;
+use crate::error::{DwcpError, Result};
 
 /// Bytes of one record of a partition file: the hash and the global row number.
 const RECORD: usize = 24;
@@ -34,6 +34,18 @@ pub fn partition_count(rows: u64) -> u32 {
     rows.div_ceil(RECORDS_PER_PARTITION)
         .next_power_of_two()
         .clamp(1, 1 << 12) as u32
+}
+
+/// `parts` must be a partition count [`partition_count`] could give.
+fn check_parts(parts: u32) -> Result<()> {
+    if (1..=1 << 12).contains(&parts) {
+        Ok(())
+    } else {
+        Err(DwcpError::invalid_argument(
+            "parts",
+            format!("must be 1 to 4096, got {parts}"),
+        ))
+    }
 }
 
 fn hashes_file(dir: &Path, part: u32) -> PathBuf {
@@ -51,6 +63,7 @@ fn partition_of(hash: u128, parts: u32) -> usize {
 
 /// Appends one shard's row hashes (rows `first_row..`) to the partition files in `dir`.
 pub fn write_partitions(hashes: &[u128], first_row: u64, dir: &Path, parts: u32) -> Result<()> {
+    check_parts(parts)?;
     let mut buckets: Vec<Vec<u8>> = vec![Vec::new(); parts as usize];
     for (row, &hash) in (first_row..).zip(hashes) {
         let bucket = &mut buckets[partition_of(hash, parts)];
@@ -126,8 +139,11 @@ fn count_below(file: &File, len: u64, bound: u64) -> Result<u64> {
 /// For rows `first_row..first_row + rows` (one shard), whether each repeats an
 /// earlier row of the data set, from the files [`find_duplicates`] wrote.
 pub fn duplicate_flags(dir: &Path, parts: u32, first_row: u64, rows: usize) -> Result<Vec<bool>> {
+    check_parts(parts)?;
+    let end = first_row
+        .checked_add(rows as u64)
+        .ok_or_else(|| DwcpError::invalid_argument("rows", "they end past the largest row number"))?;
     let mut flags = vec![false; rows];
-    let end = first_row + rows as u64;
     for part in 0..parts {
         let file = File::open(duplicates_file(dir, part))?;
         let len = file.metadata()?.len() / 8;
@@ -172,6 +188,8 @@ mod tests {
             got.extend(duplicate_flags(&dir, parts, start as u64, len).unwrap());
         }
         assert_eq!(got, expected);
+        assert!(write_partitions(&[1], 0, &dir, 0).is_err());
+        assert!(duplicate_flags(&dir, parts, u64::MAX, 2).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!((partition_count(0), partition_count(100_000_000)), (1, 16));
     }

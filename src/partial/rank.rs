@@ -190,6 +190,9 @@ impl Search {
     }
 }
 
+/// Group ids a shard's probes may use (a table of this many entries is built).
+pub const MAX_GROUPS: usize = 1 << 20;
+
 /// Rows per parallel task of [`shard_partials`].
 const CHUNK: usize = 1 << 20;
 
@@ -208,6 +211,12 @@ pub fn shard_partials(
         ));
     }
     let width = probes.iter().map(|(g, _)| *g as usize + 1).max().unwrap_or(0);
+    if width > MAX_GROUPS {
+        return Err(DwcpError::invalid_argument(
+            "probes",
+            format!("group ids must stay below {MAX_GROUPS}"),
+        ));
+    }
     let mut by_group: Vec<Vec<usize>> = vec![Vec::new(); width];
     for (i, (group, _)) in probes.iter().enumerate() {
         by_group[*group as usize].push(i);
@@ -354,6 +363,7 @@ mod tests {
         };
         assert_eq!(counts.iter().sum::<u64>(), 1);
         assert!(shard_partials(&values, Some(&groups.slice(0, 2)), &[]).is_err());
+        assert!(shard_partials(&values, None, &[(u32::MAX, Probe::ALL)]).is_err());
     }
 
     #[test]
