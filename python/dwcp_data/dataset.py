@@ -64,6 +64,7 @@ class Dataset:
 
     def __init__(self, source: Source) -> None:
         self.files: tuple[Path, ...] = tuple(_files(source))
+        self._rows: list[int] | None = None
         for f in self.files:
             _format(f, "source")
 
@@ -89,15 +90,18 @@ class Dataset:
         return df
 
     def rows(self) -> list[int]:
-        """Rows per shard (Parquet: from the footer, without reading the data)."""
-        counts = []
-        for f in self.files:
-            if _format(f, "source") == "parquet":
-                with parquet_errors(f):
-                    counts.append(pl.scan_parquet(f).select(pl.len()).collect().item())
-            else:
-                counts.append(read_training_data(f).height)
-        return counts
+        """Rows per shard (Parquet: from the footer, without reading the data),
+        counted once: a CSV shard has to be read for it."""
+        if self._rows is None:
+            counts = []
+            for f in self.files:
+                if _format(f, "source") == "parquet":
+                    with parquet_errors(f):
+                        counts.append(pl.scan_parquet(f).select(pl.len()).collect().item())
+                else:
+                    counts.append(read_training_data(f).height)
+            self._rows = counts
+        return self._rows
 
     def passes(self, label: str, show_progress: bool | None) -> Iterator[int]:
         """Shard indices, with a progress bar named ``label``."""
@@ -342,14 +346,15 @@ class _Cleaner:
         judged, removed = [0] * n, [0] * n
         nulls = dict.fromkeys(probes, 0)
         read = sorted(set(columns) | ({fence[0]} if fence else set()))
+        if fence is not None:
+            name, bounds = fence
+            lower = pl.Series([None if b is None else b[2] for b in bounds], dtype=pl.Float64)
+            upper = pl.Series([None if b is None else b[3] for b in bounds], dtype=pl.Float64)
         for i in self.ds.passes(label, self.show):
             state = self.state(i)
             df = self.read(i, read)
             if fence is not None:
-                name, bounds = fence
                 values = df[name].cast(pl.Float64)
-                lower = pl.Series([None if b is None else b[2] for b in bounds], dtype=pl.Float64)
-                upper = pl.Series([None if b is None else b[3] for b in bounds], dtype=pl.Float64)
                 lo, hi = lower.gather(state["gid"]), upper.gather(state["gid"])
                 present = state["keep"] & values.is_not_null()
                 # as in memory, a NaN fence (from infinite values) keeps nothing

@@ -136,11 +136,7 @@ def run_pipeline(
         t0 = time.perf_counter()
         result = validate(df, profile=profile, min_rows=min_rows)
         stage(name, t0, df)
-        report[name] = result.to_dict()
-        if not result.passed and on_invalid == "stop":
-            report["status"] = "validation_failed"
-            _finish(report, report_path, started)
-            result.raise_if_failed()
+        _record_check(report, name, result, on_invalid, report_path, started)
         return result
 
     t0 = time.perf_counter()
@@ -175,6 +171,23 @@ def run_pipeline(
     report["status"] = "ok" if input_check.passed and output_check.passed else "validation_failed"
     _finish(report, report_path, started)
     return PipelineResult(out, report_path, report)
+
+
+def _record_check(
+    report: dict[str, Any],
+    name: str,
+    result: ValidationReport,
+    on_invalid: Literal["stop", "continue"],
+    report_path: Path,
+    started: float,
+) -> None:
+    """Records a validation in the run report; a failed one stops the run
+    (report written, ``ValidationError``) unless ``on_invalid="continue"``."""
+    report[name] = result.to_dict()
+    if not result.passed and on_invalid == "stop":
+        report["status"] = "validation_failed"
+        _finish(report, report_path, started)
+        result.raise_if_failed()
 
 
 def _new_report(out: Path) -> dict[str, Any]:
@@ -240,11 +253,7 @@ def _run_dataset_pipeline(
 
     def check(name: str, result: ValidationReport, seconds: float) -> ValidationReport:
         stage(name, seconds, result.n_rows)
-        report[name] = result.to_dict()
-        if not result.passed and on_invalid == "stop":
-            report["status"] = "validation_failed"
-            _finish(report, report_path, started)
-            result.raise_if_failed()
+        _record_check(report, name, result, on_invalid, report_path, started)
         return result
 
     checks = {name: _Validation(profile, min_rows, 0.1, 0.05, None, 5) for name in ("input", "output")}
