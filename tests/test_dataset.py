@@ -181,3 +181,21 @@ def test_the_pipeline_on_a_folder_equals_the_in_memory_run(tmp_path, profile):
         "whole.parquet",
         "whole.parquet.report.json",
     ]
+
+
+def test_hostile_text_is_grouped_and_deduplicated_exactly(tmp_path):
+    nasty = ["n1\nevil", 'say "hi"', "back\\slash\\", "ünï©ødé ✓", "comma,=space ", "", "null"]
+    df = hostile(700, seed=43).with_columns(
+        pl.Series("node_id", [nasty[i % len(nasty)] for i in range(700)]),
+        pl.Series("peer_id", [None if i % 11 == 0 else nasty[(i * 3) % len(nasty)] for i in range(700)]),
+    )
+    folder = write_shards(
+        tmp_path / "in", [df.slice(0, 300), pl.concat([df.slice(300, 400), df.slice(5, 20)])]
+    )
+    for by in [None, ["node_id", "peer_id"]]:
+        expected, expected_report = in_memory(folder, by=by)
+        report = clean_dataset(folder, tmp_path / "out", by=by)
+        assert_frame_equal(dwcp_data.read_training_data(tmp_path / "out"), expected)
+        assert report == expected_report and report.duplicates_removed >= 20
+    expected = dwcp_data.validate(dwcp_data.read_training_data(folder), profile="strict", now=END)
+    assert validate_dataset(folder, profile="strict", now=END).results == expected.results
