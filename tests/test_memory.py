@@ -11,6 +11,7 @@ from helpers import run_python
 CODE = """
 import json, resource
 import dwcp_data
+import polars as pl
 dwcp_data.generate_synthetic(1000)  # warm up: thread pools and lazy statics
 def rss_kib():
     with open("/proc/self/status") as f:
@@ -18,7 +19,9 @@ def rss_kib():
 baseline = rss_kib()
 df = dwcp_data.generate_synthetic(10_000_000, seed=1)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"baseline": baseline * 1024, "peak": peak * 1024, "size": df.estimated_size()}))
+# The frame's real buffers: estimated_size() leaves out the 16-byte views of String columns.
+size = df.to_arrow(compat_level=pl.CompatLevel.newest()).get_total_buffer_size()
+print(json.dumps({"baseline": baseline * 1024, "peak": peak * 1024, "size": size}))
 """
 
 
@@ -26,9 +29,9 @@ print(json.dumps({"baseline": baseline * 1024, "peak": peak * 1024, "size": df.e
 def test_peak_rss_of_10m_rows_stays_within_1_25x_the_frame():
     m = json.loads(run_python(CODE))
     extra = m["peak"] - m["baseline"]
-    assert m["size"] > 2_000_000_000  # the frame is real: ~2.7 GB
-    # Measured 1.16x here, 1.23x once under CI (the chunks in flight vary with
-    # scheduling); a copy of the frame anywhere would make it 2x.
+    assert m["size"] > 2_500_000_000  # the frame is real: ~2.75 GB of buffers
+    # Measured 1.00x here and up to 1.18x under CI (allocator and page
+    # behaviour vary by machine); a copy of the frame anywhere would make it 2x.
     assert extra <= 1.25 * m["size"], (
         f"peak {extra / 2**20:.0f} MiB over baseline for a {m['size'] / 2**20:.0f} MiB frame"
     )
