@@ -18,6 +18,16 @@ from dwcp_data.errors import DataError
 from helpers import END
 
 
+@pytest.fixture(autouse=True)
+def small_slices(monkeypatch):
+    """Shards here are read, cleaned and written in slices of 700 rows (1 << 20
+    by default, which the pipeline and CLI tests use): slice edges fall inside
+    shards and inside Parquet row groups."""
+    import dwcp_data.dataset
+
+    monkeypatch.setattr(dwcp_data.dataset, "_SLICE", 700)
+
+
 def hostile(n: int, seed: int) -> pl.DataFrame:
     """Synthetic rows with nulls, NaN and infinities-free heavy tails in the
     outlier columns, and nulls in integer and text columns."""

@@ -50,6 +50,46 @@ def test_parquet_is_zstd_with_statistics(tmp_path, frame):
     assert column.compression == "ZSTD" and column.statistics is not None
 
 
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_streamed_frames_are_written_in_order(tmp_path, frame, suffix):
+    import pyarrow.parquet as pq
+
+    parts = [frame.slice(0, 1500), frame.slice(1500, 0), frame.slice(1500, 3500)]
+    path, rows = dwcp_data.write_frames(iter(parts), tmp_path / f"d{suffix}")
+    assert rows == frame.height
+    assert_frame_equal(dwcp_data.read_training_data(path), frame)
+    if suffix == ".parquet":
+        column = pq.ParquetFile(path).metadata.row_group(0).column(10)
+        assert column.compression == "ZSTD" and column.statistics is not None
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_no_frames_write_the_given_columns(tmp_path, frame, suffix):
+    path, rows = dwcp_data.write_frames([], tmp_path / f"d{suffix}", schema=frame.schema)
+    assert rows == 0
+    assert_frame_equal(dwcp_data.read_training_data(path), frame.clear())
+    with pytest.raises(InvalidArgumentError) as e:
+        dwcp_data.write_frames([], tmp_path / f"e{suffix}")
+    assert e.value.param == "schema" and not (tmp_path / f"e{suffix}").exists()
+
+
+def test_frames_that_disagree_or_fail_leave_the_target_alone(tmp_path, frame):
+    target = dwcp_data.write_training_data(frame.head(10), tmp_path / "d.parquet")
+    mixed = [frame.head(5), frame.head(5).with_columns(pl.col("rtt_ms").cast(pl.String))]
+    with pytest.raises(InvalidArgumentError, match="frame 1 has the columns") as e:
+        dwcp_data.write_frames(mixed, target)
+    assert e.value.param == "frames"
+
+    def failing():
+        yield frame.head(5)
+        raise DataError("bad shard", column="rtt_ms", row=7, rule="r")
+
+    with pytest.raises(DataError, match="bad shard"):
+        dwcp_data.write_frames(failing(), target)
+    assert_frame_equal(dwcp_data.read_training_data(target), frame.head(10))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.parquet"]
+
+
 def test_folders_globs_and_lists_of_shards(tmp_path, frame):
     parts = [frame.slice(0, 2000), frame.slice(2000, 2000), frame.slice(4000, 1000)]
     dwcp_data.write_training_data(parts[0], tmp_path / "shards" / "part-0.parquet")

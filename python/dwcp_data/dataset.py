@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +44,7 @@ from dwcp_data.io import (
     _files,
     _format,
     _read_parquet,
+    _warn_absent,
     parquet_errors,
     read_training_data,
     write_frames,
@@ -56,6 +57,8 @@ __all__ = ["Dataset", "clean_dataset", "label_dataset", "validate_dataset"]
 #: A probe of a rank search as ``_core`` takes it: ``(prefix, depth, collect)``.
 _Probe = tuple[int, int, bool]
 _ALL: _Probe = (0, 0, False)
+#: Rows read, transformed and written at a time by the passes over whole rows.
+_SLICE = 1 << 20
 
 
 class Dataset:
@@ -79,14 +82,35 @@ class Dataset:
         reads it), only ``columns`` if given."""
         file = self.files[i]
         if _format(file, "source") == "parquet" and columns is not None:
-            with parquet_errors(file):
-                stored = pl.read_parquet_schema(file)
-            frame = _read_parquet(file, [c for c in columns if c in stored])
-            df = _conform(frame, file, keep_unknown_columns=False)[0].select(columns)
-        else:
-            df = read_training_data(file)
-            if columns is not None:
-                df = df.select(columns)
+            return self._read_parquet(i, columns)
+        df = read_training_data(file)
+        return df if columns is None else df.select(columns)
+
+    def slices(self, i: int, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
+        """Shard ``i`` (``columns`` of it) as :meth:`read` gives it, in slices of
+        at most ``_SLICE`` rows, in order; an empty shard is one empty slice.
+        Parquet shards are read a slice at a time (only the row groups
+        holding it), so memory follows the slice, not the shard."""
+        if _format(self.files[i], "source") != "parquet":
+            df = self.read(i, columns)
+            yield from (df.slice(k, _SLICE) for k in range(0, max(df.height, 1), _SLICE))
+            return
+        for k in range(0, max(self.rows()[i], 1), _SLICE):
+            yield self._read_parquet(i, columns, (k, _SLICE))
+
+    def _read_parquet(
+        self, i: int, columns: Sequence[str] | None, rows: tuple[int, int] | None = None
+    ) -> pl.DataFrame:
+        """Parquet shard ``i`` conformed to the schema (``columns`` of it, ``rows`` of it)."""
+        file = self.files[i]
+        with parquet_errors(file):
+            stored = pl.read_parquet_schema(file)
+        wanted = None if columns is None else [c for c in columns if c in stored]
+        df, missing = _conform(_read_parquet(file, wanted, rows), file, keep_unknown_columns=False)
+        if columns is not None:
+            return df.select(columns)
+        if missing and (rows is None or rows[0] == 0):
+            _warn_absent(file, missing)
         return df
 
     def rows(self) -> list[int]:
@@ -278,20 +302,22 @@ class _Cleaner:
         parts = _core.partition_count(total)
         row = 0
         for i in self.ds.passes("clean: rows", self.show):
-            raw = self.ds.read(i)
-            if self.inspect is not None:
-                self.inspect(raw)
-            df = _nan_as_null(raw)
-            self.check(df)
-            for column, n in zip(df.columns, df.null_count().row(0), strict=True):
-                self.has_nulls[column] = self.has_nulls.get(column, 0) + n
-            if self.dedupe:
-                core_frame, enums = to_core(df)
-                _core.hash_partitions(core_frame, enums, row, str(self.work), parts)
-            state = pl.DataFrame({"gid": self.groups.ids(df), "lid": self.links.ids(df.select("link_type"))})
-            self.save(i, state)
             self.first_rows.append(row)
-            row += df.height
+            states = []
+            for raw in self.ds.slices(i):
+                if self.inspect is not None:
+                    self.inspect(raw)
+                df = _nan_as_null(raw)
+                self.check(df)
+                for column, n in zip(df.columns, df.null_count().row(0), strict=True):
+                    self.has_nulls[column] = self.has_nulls.get(column, 0) + n
+                if self.dedupe:
+                    core_frame, enums = to_core(df)
+                    _core.hash_partitions(core_frame, enums, row, str(self.work), parts)
+                ids = {"gid": self.groups.ids(df), "lid": self.links.ids(df.select("link_type"))}
+                states.append(pl.DataFrame(ids))
+                row += df.height
+            self.save(i, pl.concat(states))
         duplicates = _core.find_duplicates(str(self.work), parts) if self.dedupe else 0
         rows_in = [0] * self.groups.count()
         links_in = [0] * self.links.count()
@@ -550,20 +576,25 @@ class _Cleaner:
             return finish(part.filter(pl.col(_KEEP)).drop(_KEEP).with_columns(fills))
 
         for i in self.ds.passes("clean: writing", self.show):
-            df = self.read(i).with_columns(self.state(i)["keep"].alias(_KEEP))
-            _write_slices(df, out / f"part-{i:05d}.parquet", transform)
+            _write_slices(self.marked(i), out / f"part-{i:05d}.parquet", transform)
+
+    def marked(self, i: int) -> Iterator[pl.DataFrame]:
+        """Shard ``i`` a slice at a time, NaN as null, with its rows' ``keep`` flags."""
+        keep, first = self.state(i)["keep"], 0
+        for df in self.ds.slices(i):
+            yield _nan_as_null(df).with_columns(keep.slice(first, df.height).alias(_KEEP))
+            first += df.height
 
 
-#: Rows transformed and written at a time: the copies beside a shard's columns stay small.
-_SLICE = 1 << 20
 _KEEP = "__dwcp_keep"
 
 
-def _write_slices(df: pl.DataFrame, path: Path, transform: Callable[[pl.DataFrame], pl.DataFrame]) -> int:
-    """``transform`` of ``df`` a slice at a time, written to the Parquet file
-    ``path`` (a row group per slice); the rows written."""
-    parts = (transform(df.slice(k, _SLICE)) for k in range(0, df.height, _SLICE))
-    return write_frames(parts, path, schema=transform(df.clear()).schema)[1]
+def _write_slices(
+    slices: Iterable[pl.DataFrame], path: Path, transform: Callable[[pl.DataFrame], pl.DataFrame]
+) -> int:
+    """``transform`` of each slice (at least one), written in order to the
+    Parquet file ``path``; the rows written."""
+    return write_frames((transform(part) for part in slices), path)[1]
 
 
 def _shard_folder(out: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -729,7 +760,8 @@ def validate_dataset(
     ds = Dataset(source)
     validation = _Validation(profile, min_rows, max_missing_fraction, min_class_share, now, max_examples)
     for i in ds.passes("validate", show_progress):
-        validation.add(ds.read(i))
+        for part in ds.slices(i):
+            validation.add(part)
     return validation.report(ds, work_dir, show_progress)
 
 
@@ -777,7 +809,7 @@ def label_dataset(
     try:
         for i in ds.passes("label", show_progress):
             rows += _write_slices(
-                ds.read(i),
+                ds.slices(i),
                 tmp / f"part-{i:05d}.parquet",
                 lambda part: label_oracle(part, cpu_weight=cpu_weight),
             )

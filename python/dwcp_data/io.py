@@ -7,13 +7,14 @@ import csv
 import glob
 import hashlib
 import io
+import itertools
 import os
 import re
 import socket
 import stat
 import tempfile
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Union, overload
@@ -102,6 +103,11 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
+#: Parquet's zstd level: level 1 makes files within 1% of level 3's (the
+#: default) on these metrics and writes them 1.6x faster.
+_ZSTD_LEVEL = 1
+
+
 def _format(path: Path, param: str) -> str:
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -123,8 +129,8 @@ def write_training_data(df: FrameLike, path: str | os.PathLike[str]) -> Path:
     """Write ``df`` (a polars or pandas DataFrame, LazyFrame or pyarrow Table)
     to ``path`` atomically (temporary file, then rename).
 
-    The format follows the suffix: ``.parquet``/``.pq`` is Parquet (zstd, with
-    column statistics), ``.csv`` is CSV with a header in §2.1's column order and
+    The format follows the suffix: ``.parquet``/``.pq`` is Parquet (zstd level 1,
+    with column statistics), ``.csv`` is CSV with a header in §2.1's column order and
     ISO 8601 UTC timestamps to the microsecond. Schema columns come first, in
     order, then the oracle's columns, then any others.
 
@@ -139,7 +145,7 @@ def write_training_data(df: FrameLike, path: str | os.PathLike[str]) -> Path:
     ordered = _ordered(to_polars(df))
     with atomic_path(path) as tmp:
         if fmt == "parquet":
-            ordered.write_parquet(tmp, compression="zstd", statistics=True)
+            ordered.write_parquet(tmp, compression="zstd", compression_level=_ZSTD_LEVEL, statistics=True)
         else:
             ordered.write_csv(tmp, datetime_format=_CSV_DATETIME)
     return path
@@ -150,41 +156,78 @@ def write_frames(
 ) -> tuple[Path, int]:
     """Stream ``frames`` (same columns) into one file at ``path``, atomically.
 
-    Only one frame is in memory at a time: Parquet gets one row group per
-    frame (zstd, statistics), CSV one header then each frame's rows. ``schema``
-    gives the file's columns when ``frames`` may be empty.
+    Only one frame is in memory at a time. Parquet (zstd level 1, statistics) goes
+    through Polars' streaming Parquet sink, which encodes columns in parallel
+    and sizes row groups itself; CSV gets one header then each frame's rows.
+    ``schema`` gives the file's columns when ``frames`` may be empty.
 
     Returns:
         The path written and the number of rows.
-    """
-    import pyarrow.parquet as pq
 
+    Raises:
+        dwcp_data.errors.InvalidArgumentError: unknown suffix, or no frames
+            and no ``schema``.
+    """
     path = Path(path)
     fmt = _format(path, "path")
+    ordered = (_ordered(frame) for frame in frames)
+    first = next(ordered, None)
+    if first is None and schema is None:
+        raise InvalidArgumentError(
+            "invalid argument `schema`: no frames to write, so the file's columns must be given",
+            param="schema",
+        )
+    columns = first.schema if first is not None else _ordered(pl.DataFrame(schema=schema)).schema
     rows = 0
+
+    def counted() -> Iterator[pl.DataFrame]:
+        nonlocal rows
+        for i, frame in enumerate(itertools.chain([] if first is None else [first], ordered)):
+            if frame.schema != columns:
+                raise InvalidArgumentError(
+                    f"invalid argument `frames`: frame {i} has the columns {dict(frame.schema)}, "
+                    f"not those of the file, {dict(columns)}",
+                    param="frames",
+                )
+            rows += frame.height
+            yield frame
+
     with atomic_path(path) as tmp:
         if fmt == "parquet":
-            writer = None
-            try:
-                for frame in frames:
-                    table = _ordered(frame).to_arrow()
-                    if writer is None:
-                        writer = pq.ParquetWriter(
-                            tmp, table.schema, compression="zstd", write_statistics=True
-                        )
-                    writer.write_table(table)
-                    rows += frame.height
-                if writer is None and schema is not None:
-                    writer = pq.ParquetWriter(tmp, pl.DataFrame(schema=schema).to_arrow().schema)
-            finally:
-                if writer is not None:
-                    writer.close()
+            _frame_source(counted, columns).sink_parquet(
+                tmp, compression="zstd", compression_level=_ZSTD_LEVEL, statistics=True
+            )
         else:
             with open(tmp, "wb") as out:
-                for i, frame in enumerate(frames):
-                    _ordered(frame).write_csv(out, include_header=i == 0, datetime_format=_CSV_DATETIME)
-                    rows += frame.height
+                for i, frame in enumerate(counted()):
+                    frame.write_csv(out, include_header=i == 0, datetime_format=_CSV_DATETIME)
+                if first is None:
+                    pl.DataFrame(schema=columns).write_csv(out)
     return path, rows
+
+
+def _frame_source(frames: Callable[[], Iterator[pl.DataFrame]], schema: pl.Schema) -> pl.LazyFrame:
+    """A LazyFrame reading the frames that ``frames()`` yields, one at a time
+    (Polars asks for them as its streaming engine needs the next rows)."""
+    from polars.io.plugins import register_io_source
+
+    def source(
+        with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None
+    ) -> Iterator[pl.DataFrame]:
+        left = n_rows
+        for frame in frames():
+            if with_columns is not None:
+                frame = frame.select(with_columns)
+            if predicate is not None:
+                frame = frame.filter(predicate)
+            if left is not None:
+                frame = frame.head(left)
+                left -= frame.height
+            yield frame
+            if left == 0:
+                return
+
+    return register_io_source(source, schema=schema)
 
 
 @dataclass(frozen=True)
@@ -300,10 +343,22 @@ def parquet_errors(file: Path) -> Iterator[None]:
         ) from None
 
 
-def _read_parquet(file: Path, columns: list[str] | None = None) -> pl.DataFrame:
-    """A Parquet file (``columns`` of it); a truncated, empty or foreign one raises ``DataError`` naming it."""
+def _read_parquet(
+    file: Path, columns: list[str] | None = None, rows: tuple[int, int] | None = None
+) -> pl.DataFrame:
+    """A Parquet file (``columns`` of it, ``rows = (offset, length)`` of it:
+    only the row groups holding them are read); a truncated, empty or foreign
+    one raises ``DataError`` naming it."""
     with parquet_errors(file):
-        return pl.read_parquet(file, columns=columns)
+        if rows is None:
+            return pl.read_parquet(file, columns=columns)
+        scan = pl.scan_parquet(file)
+        return (scan if columns is None else scan.select(columns)).slice(*rows).collect()
+
+
+def _warn_absent(file: Path, missing: Sequence[str]) -> None:
+    """Warns that ``file`` lacks the schema columns ``missing`` (read as nulls)."""
+    warnings.warn(f"{file}: schema column(s) absent, read as nulls: {', '.join(missing)}", stacklevel=3)
 
 
 def _csv_frame(source: Path | bytes) -> pl.DataFrame:
@@ -452,9 +507,7 @@ def read_training_data(
                 rejects_files.append(str(rejects))
         if missing:
             absent[str(file)] = missing
-            warnings.warn(
-                f"{file}: schema column(s) absent, read as nulls: {', '.join(missing)}", stacklevel=2
-            )
+            _warn_absent(file, missing)
         frames.append(frame)
     df = frames[0] if len(frames) == 1 else _ordered(pl.concat(frames, how="diagonal"))
     if not report:
