@@ -4,6 +4,8 @@ Usage:
   python benchmarks/bench_scale.py                      # 10M rows (all three sides) and the equality check
   python benchmarks/bench_scale.py --rows 100000000     # also the out-of-core pipeline at 100M
   python benchmarks/bench_scale.py --rows 100000000 --peer-at-scale   # and Polars' there too
+  python benchmarks/bench_scale.py --rounds 3           # in memory and out of core taking turns, 3 each
+  python benchmarks/bench_scale.py --small 20000000 --rounds 1 --no-peer   # equality checked at 20M
 
 Shards come from ``dwcp-data generate --shard-rows 5000000``. Each side runs in a
 fresh interpreter, so its peak RSS is its own:
@@ -26,6 +28,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -118,6 +121,14 @@ def main() -> None:
     parser.add_argument(
         "--work", default=None, help="folder for shards and outputs (default: a temporary one)"
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="at --small, run in memory and out of core this many times each, taking turns "
+        "(this VM's speed drifts); the ratio is of the medians",
+    )
+    parser.add_argument("--no-peer", action="store_true", help="leave Polars' streaming engine out")
     args = parser.parse_args()
     print(f"{machine()}; shards of {SHARD_ROWS:,} rows; the pipeline (polars: clean only)")
     print(f"{'rows':>13}  {'side':<18}{'seconds':>9}{'rows/s':>12}{'peak GiB':>10}")
@@ -126,15 +137,23 @@ def main() -> None:
         for rows in [args.small] + ([args.rows] if args.rows else []):
             src = work / f"in-{rows}"
             generate(rows, src)
-            sides = {"out of core": OUT_OF_CORE}
-            if rows == args.small or args.peer_at_scale:
-                sides["polars streaming"] = POLARS_STREAMING
-            if rows == args.small:
-                sides = {"in memory": IN_MEMORY, **sides}
-            for side, code in sides.items():
+            small = rows == args.small
+            turns = [("in memory", IN_MEMORY), ("out of core", OUT_OF_CORE)] * args.rounds
+            if not small:
+                turns = [("out of core", OUT_OF_CORE)]
+            if not args.no_peer and (small or args.peer_at_scale):
+                turns.append(("polars streaming", POLARS_STREAMING))
+            seconds: dict[str, list[float]] = {}
+            for side, code in turns:
                 out = work / f"out-{rows}-{side.replace(' ', '-')}"
+                shutil.rmtree(out, ignore_errors=True)
                 out.mkdir()
-                show(rows, side, run(code.format(src=str(src), out=str(out))))
+                result = run(code.format(src=str(src), out=str(out)))
+                show(rows, side, result)
+                seconds.setdefault(side, []).append(result["seconds"])
+            if small:
+                ratio = statistics.median(seconds["in memory"]) / statistics.median(seconds["out of core"])
+                print(f"{'':>13}  out of core / in memory throughput (medians): {ratio:.2f}", flush=True)
             if rows == args.small:
                 check = (
                     "import polars as pl, dwcp_data\n"

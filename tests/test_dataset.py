@@ -209,3 +209,68 @@ def test_hostile_text_is_grouped_and_deduplicated_exactly(tmp_path):
         assert report == expected_report and report.duplicates_removed >= 20
     expected = dwcp_data.validate(dwcp_data.read_training_data(folder), profile="strict", now=END)
     assert validate_dataset(folder, profile="strict", now=END).results == expected.results
+
+
+def test_lazyframe_sources_give_the_in_memory_answers(tmp_path):
+    folder = tricky_shards(tmp_path)
+    # a plan, not just a scan: it runs once, streamed into temporary shards
+    lazy = pl.scan_parquet(folder / "*.parquet").filter(pl.col("rtt_ms").is_null() | (pl.col("rtt_ms") >= 0))
+    whole = lazy.collect()
+    expected, expected_report = dwcp_data.clean(whole, report=True, by="link_type")
+    assert clean_dataset(lazy, tmp_path / "clean", by="link_type", work_dir=tmp_path) == expected_report
+    assert_frame_equal(dwcp_data.read_training_data(tmp_path / "clean"), expected)
+    report = validate_dataset(lazy, now=END, min_rows=100, work_dir=tmp_path)
+    in_memory_report = dwcp_data.validate(whole, now=END, min_rows=100)
+    assert (report.results, report.n_rows) == (in_memory_report.results, in_memory_report.n_rows)
+    assert label_dataset(lazy, tmp_path / "labelled", work_dir=tmp_path) == whole.height
+    assert_frame_equal(dwcp_data.read_training_data(tmp_path / "labelled"), dwcp_data.label_oracle(whole))
+    options = {"min_rows": 100, "on_invalid": "continue"}
+    run = dwcp_data.run_pipeline(lazy, tmp_path / "run", **options)
+    assert run.report["source"] == {"kind": "lazyframe", "rows": whole.height}
+    in_memory_run = dwcp_data.run_pipeline(whole, tmp_path / "run.parquet", **options)
+    assert_frame_equal(dwcp_data.read_training_data(run.dataset), pl.read_parquet(in_memory_run.dataset))
+    assert run.report["cleaning"] == in_memory_run.report["cleaning"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "clean",
+        "in",
+        "labelled",
+        "run",
+        "run.parquet",
+        "run.parquet.report.json",
+        "run.report.json",
+    ], "no temporary shards left"
+
+
+def test_quality_metrics_of_a_data_set_equal_those_of_the_whole(tmp_path):
+    folder = tricky_shards(tmp_path)
+    labelled = dwcp_data.label_oracle(dwcp_data.read_training_data(folder))
+    # a null timestamp and an hour split across shards
+    labelled = labelled.with_columns(
+        pl.when(pl.int_range(pl.len()) == 17).then(None).otherwise(pl.col("timestamp")).alias("timestamp")
+    )
+    cuts = [0, 1234, 1234, 4000, labelled.height]
+    write_shards(tmp_path / "q", [labelled.slice(a, b - a) for a, b in itertools.pairwise(cuts)])
+    now = END
+    expected = dwcp_data.quality_metrics(labelled, now=now)
+    assert expected["label_shares"] and expected["volume_mb_per_day"]["max"] > 0
+    assert dwcp_data.quality_metrics(tmp_path / "q", now=now) == expected
+    assert dwcp_data.quality_metrics(pl.scan_parquet(tmp_path / "q" / "*.parquet"), now=now) == expected
+    assert dwcp_data.quality_metrics(labelled.lazy(), now=now) == expected
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_frames_are_written_to_a_folder_of_shards(tmp_path, lazy):
+    df = hostile(2500, seed=44)
+    source = df.lazy() if lazy else df
+    path = dwcp_data.write_training_data(source, tmp_path / "out", shard_rows=1000)
+    assert [p.name for p in sorted(path.iterdir())] == [f"part-{i:05d}.parquet" for i in range(3)]
+    assert [pl.read_parquet(p).height for p in sorted(path.iterdir())] == [1000, 1000, 500]
+    assert_frame_equal(dwcp_data.read_training_data(path), df)
+    # a second write replaces the folder whole; no rows still gives one (empty) shard
+    dwcp_data.write_training_data(df.clear().lazy() if lazy else df.clear(), path, shard_rows=1000)
+    assert [p.name for p in path.iterdir()] == ["part-00000.parquet"]
+    assert_frame_equal(dwcp_data.read_training_data(path), df.clear())
+    with pytest.raises(dwcp_data.errors.InvalidArgumentError) as e:
+        dwcp_data.write_training_data(df, tmp_path / "other", shard_rows=0)
+    assert e.value.param == "shard_rows" and not (tmp_path / "other").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

@@ -20,6 +20,7 @@ the duplicate search and 6 bytes per row of state, in a temporary folder.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -45,14 +46,17 @@ from dwcp_data.io import (
     _format,
     _read_parquet,
     _warn_absent,
+    new_folder,
     parquet_errors,
+    publish_folder,
     read_training_data,
     write_frames,
+    write_training_data,
 )
 from dwcp_data.labelling import label_oracle
 from dwcp_data.validation import Profile, RuleResult, ValidationReport
 
-__all__ = ["Dataset", "clean_dataset", "label_dataset", "validate_dataset"]
+__all__ = ["Dataset", "DatasetSource", "clean_dataset", "label_dataset", "open_dataset", "validate_dataset"]
 
 #: A probe of a rank search as ``_core`` takes it: ``(prefix, depth, collect)``.
 _Probe = tuple[int, int, bool]
@@ -130,6 +134,26 @@ class Dataset:
     def passes(self, label: str, show_progress: bool | None) -> Iterator[int]:
         """Shard indices, with a progress bar named ``label``."""
         return progress(range(len(self.files)), label, enabled=show_progress)
+
+
+#: What the data-set stages read: files (a folder, glob or list of Parquet and
+#: CSV shards) or a LazyFrame.
+DatasetSource = Source | pl.LazyFrame
+
+
+@contextlib.contextmanager
+def open_dataset(source: DatasetSource, work_dir: str | os.PathLike[str] | None = None) -> Iterator[Dataset]:
+    """The data set ``source`` names. A LazyFrame is first streamed once into
+    temporary Parquet shards of :data:`~dwcp_data.io.SHARD_ROWS` rows in
+    ``work_dir`` (default: a temporary folder), removed afterwards: the
+    stages pass over the data several times, and its plan then runs once."""
+    if not isinstance(source, pl.LazyFrame):
+        yield Dataset(source)
+        return
+    with tempfile.TemporaryDirectory(prefix="dwcp-source-", dir=work_dir) as tmp:
+        folder = Path(tmp) / "shards"
+        write_training_data(source, folder)
+        yield Dataset(folder)
 
 
 def _nan_as_null(df: pl.DataFrame) -> pl.DataFrame:
@@ -597,29 +621,8 @@ def _write_slices(
     return write_frames((transform(part) for part in slices), path)[1]
 
 
-def _shard_folder(out: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """The output folder and a fresh temporary sibling to write it in."""
-    target = Path(out)
-    if target.exists() and not target.is_dir():
-        raise InvalidArgumentError(f"invalid argument `out`: {str(target)!r} is a file", param="out")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    return target, tmp
-
-
-def publish_folder(tmp: Path, target: Path) -> None:
-    """Replaces the folder ``target`` (if any) with the finished folder ``tmp``."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.{os.getpid()}.old")
-        target.rename(old)
-    tmp.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def clean_dataset(
-    source: Source,
+    source: DatasetSource,
     out: str | os.PathLike[str],
     *,
     dedupe: bool = True,
@@ -632,8 +635,8 @@ def clean_dataset(
 ) -> CleaningReport:
     """:func:`~dwcp_data.clean` for a data set larger than memory.
 
-    Reads ``source`` (a folder, glob or list of Parquet/CSV shards) one shard
-    at a time and writes the cleaned rows to the folder ``out``, one Parquet
+    Reads ``source`` (a folder, glob or list of Parquet/CSV shards, or a
+    LazyFrame: see :func:`open_dataset`) one shard at a time and writes the cleaned rows to the folder ``out``, one Parquet
     shard per input shard (``part-00000.parquet``, … in input order, empty
     ones included). Read back in order, they equal ``clean()`` of the
     concatenated data, row for row, and the report is the same: duplicates
@@ -655,10 +658,12 @@ def clean_dataset(
         raise InvalidArgumentError(
             f"invalid argument `iqr_k`: must be a finite number >= 0, got {iqr_k!r}", param="iqr_k"
         )
-    ds = Dataset(source)
-    target, tmp = _shard_folder(out)
-    try:
-        with tempfile.TemporaryDirectory(prefix="dwcp-clean-", dir=work_dir) as work:
+    with (
+        tempfile.TemporaryDirectory(prefix="dwcp-clean-", dir=work_dir) as work,
+        open_dataset(source, work) as ds,
+    ):
+        target, tmp = new_folder(out, "out")
+        try:
             cleaner = _Cleaner(
                 ds,
                 Path(work),
@@ -672,9 +677,9 @@ def clean_dataset(
             cleaner.first_pass()
             report = cleaner.run()
             cleaner.write(tmp)
-        publish_folder(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            publish_folder(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return CleaningReport._from_core(report)
 
 
@@ -732,7 +737,7 @@ class _Validation:
 
 
 def validate_dataset(
-    source: Source,
+    source: DatasetSource,
     *,
     profile: Profile = "document",
     min_rows: int = 10_000,
@@ -745,8 +750,8 @@ def validate_dataset(
 ) -> ValidationReport:
     """:func:`~dwcp_data.validate` for a data set larger than memory.
 
-    Reads ``source`` (a folder, glob or list of Parquet/CSV shards) one shard at
-    a time. Each shard gives the small facts the rules need (null and violation
+    Reads ``source`` (a folder, glob or list of Parquet/CSV shards, or a
+    LazyFrame: see :func:`open_dataset`) one shard at a time. Each shard gives the small facts the rules need (null and violation
     counts with the first failing rows, class counts, types), merged shard
     after shard in Rust; the report is the one :func:`~dwcp_data.validate` gives
     on the concatenated data: the same counts, observed values and examples (as
@@ -757,12 +762,12 @@ def validate_dataset(
     Returns:
         A :class:`~dwcp_data.ValidationReport`.
     """
-    ds = Dataset(source)
     validation = _Validation(profile, min_rows, max_missing_fraction, min_class_share, now, max_examples)
-    for i in ds.passes("validate", show_progress):
-        for part in ds.slices(i):
-            validation.add(part)
-    return validation.report(ds, work_dir, show_progress)
+    with open_dataset(source, work_dir) as ds:
+        for i in ds.passes("validate", show_progress):
+            for part in ds.slices(i):
+                validation.add(part)
+        return validation.report(ds, work_dir, show_progress)
 
 
 def _repeated_keys(
@@ -790,30 +795,32 @@ def _repeated_keys(
 
 
 def label_dataset(
-    source: Source,
+    source: DatasetSource,
     out: str | os.PathLike[str],
     *,
     cpu_weight: float = 0.0,
+    work_dir: str | os.PathLike[str] | None = None,
     show_progress: bool | None = None,
 ) -> int:
     """:func:`~dwcp_data.label_oracle` for a data set larger than memory: each
-    shard of ``source`` labelled into the folder ``out`` (one Parquet shard per
-    input shard, in order; the folder appears once all are written).
+    shard of ``source`` (files or a LazyFrame, see :func:`open_dataset`)
+    labelled into the folder ``out`` (one Parquet shard per input shard, in
+    order; the folder appears once all are written).
 
     Returns:
         The number of rows labelled.
     """
-    ds = Dataset(source)
-    target, tmp = _shard_folder(out)
     rows = 0
-    try:
-        for i in ds.passes("label", show_progress):
-            rows += _write_slices(
-                ds.slices(i),
-                tmp / f"part-{i:05d}.parquet",
-                lambda part: label_oracle(part, cpu_weight=cpu_weight),
-            )
-        publish_folder(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with open_dataset(source, work_dir) as ds:
+        target, tmp = new_folder(out, "out")
+        try:
+            for i in ds.passes("label", show_progress):
+                rows += _write_slices(
+                    ds.slices(i),
+                    tmp / f"part-{i:05d}.parquet",
+                    lambda part: label_oracle(part, cpu_weight=cpu_weight),
+                )
+            publish_folder(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return rows

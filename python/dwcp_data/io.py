@@ -10,6 +10,7 @@ import io
 import itertools
 import os
 import re
+import shutil
 import socket
 import stat
 import tempfile
@@ -28,7 +29,15 @@ from dwcp_data.errors import CsvError, DataError, InvalidArgumentError
 from dwcp_data.labelling import LABEL_SCHEMA
 from dwcp_data.schema import SCHEMA
 
-__all__ = ["ReadReport", "atomic_path", "read_training_data", "write_frames", "write_training_data"]
+__all__ = [
+    "SHARD_ROWS",
+    "ReadReport",
+    "atomic_path",
+    "read_training_data",
+    "write_frames",
+    "write_shards",
+    "write_training_data",
+]
 
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 #: Every column this package knows: the schema, then the oracle's columns.
@@ -103,6 +112,11 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
+#: Rows per shard when a frame or LazyFrame is written to a folder.
+SHARD_ROWS = 5_000_000
+#: Rows per batch streamed from a LazyFrame (and per slice of a frame) into shards.
+_BATCH_ROWS = 1 << 20
+
 #: Parquet's zstd level: level 1 makes files within 1% of level 3's (the
 #: default) on these metrics and writes them 1.6x faster.
 _ZSTD_LEVEL = 1
@@ -125,7 +139,7 @@ def _ordered(df: pl.DataFrame) -> pl.DataFrame:
     return df.select(known + [c for c in df.columns if c not in KNOWN_SCHEMA])
 
 
-def write_training_data(df: FrameLike, path: str | os.PathLike[str]) -> Path:
+def write_training_data(df: FrameLike, path: str | os.PathLike[str], *, shard_rows: int = SHARD_ROWS) -> Path:
     """Write ``df`` (a polars or pandas DataFrame, LazyFrame or pyarrow Table)
     to ``path`` atomically (temporary file, then rename).
 
@@ -134,13 +148,29 @@ def write_training_data(df: FrameLike, path: str | os.PathLike[str]) -> Path:
     ISO 8601 UTC timestamps to the microsecond. Schema columns come first, in
     order, then the oracle's columns, then any others.
 
+    A ``path`` without a suffix (or an existing folder) gets a folder of
+    Parquet shards of ``shard_rows`` rows, ``part-00000.parquet``, … (at
+    least one), which appears (or replaces the old folder) once complete. A
+    LazyFrame is then streamed: its plan runs once, a batch at a time, and
+    memory stays that of a batch, whatever its size.
+
     Returns:
         The path written.
 
     Raises:
-        dwcp_data.errors.InvalidArgumentError: unknown suffix.
+        dwcp_data.errors.InvalidArgumentError: unknown suffix, or
+            ``shard_rows`` not a positive whole number.
     """
     path = Path(path)
+    if is_folder(path):
+        _check_shard_rows(shard_rows)
+        if isinstance(df, pl.LazyFrame):
+            write_shards(df.collect_batches(chunk_size=_BATCH_ROWS), path, df.collect_schema(), shard_rows)
+        else:
+            frame = to_polars(df)
+            slices = (frame.slice(k, _BATCH_ROWS) for k in range(0, frame.height, _BATCH_ROWS))
+            write_shards(slices, path, frame.schema, shard_rows)
+        return path
     fmt = _format(path, "path")
     ordered = _ordered(to_polars(df))
     with atomic_path(path) as tmp:
@@ -149,6 +179,92 @@ def write_training_data(df: FrameLike, path: str | os.PathLike[str]) -> Path:
         else:
             ordered.write_csv(tmp, datetime_format=_CSV_DATETIME)
     return path
+
+
+def is_folder(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names a folder of shards: an existing folder, or a
+    path without a suffix (``out``, not ``out.parquet``)."""
+    path = Path(path)
+    return path.is_dir() or not path.suffix
+
+
+def _check_shard_rows(shard_rows: object) -> None:
+    if isinstance(shard_rows, bool) or not isinstance(shard_rows, int) or shard_rows <= 0:
+        raise InvalidArgumentError(
+            f"invalid argument `shard_rows`: must be a positive whole number, got {shard_rows!r}",
+            param="shard_rows",
+        )
+
+
+def write_shards(
+    frames: Iterable[pl.DataFrame], folder: str | os.PathLike[str], schema: pl.Schema, shard_rows: int
+) -> list[Path]:
+    """Stream ``frames`` (with ``schema``) into the folder ``folder`` as Parquet
+    shards of ``shard_rows`` rows (the last one shorter; one empty shard when
+    there are no rows), atomically: the folder appears, or replaces the old
+    one, once every shard is written.
+
+    Returns:
+        The shards written, in order.
+    """
+    target, tmp = new_folder(folder, "folder")
+    rest = _Rows(frames)
+    try:
+        written: list[Path] = []
+        while not written or not rest.done():
+            shard = tmp / f"part-{len(written):05d}.parquet"
+            write_frames(rest.take(shard_rows), shard, schema=schema)
+            written.append(target / shard.name)
+        publish_folder(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return written
+
+
+class _Rows:
+    """The rows of a stream of frames, taken a given number at a time."""
+
+    def __init__(self, frames: Iterable[pl.DataFrame]) -> None:
+        self.frames = iter(frames)
+        self.carry: pl.DataFrame | None = None
+
+    def done(self) -> bool:
+        """Whether no rows are left."""
+        while self.carry is None or self.carry.height == 0:
+            self.carry = next(self.frames, None)
+            if self.carry is None:
+                return True
+        return False
+
+    def take(self, n: int) -> Iterator[pl.DataFrame]:
+        """The next ``n`` rows (fewer at the end), as frames."""
+        while n > 0 and not self.done():
+            assert self.carry is not None
+            frame, self.carry = self.carry.head(n), self.carry.slice(n)
+            n -= frame.height
+            yield frame
+
+
+def new_folder(out: str | os.PathLike[str], param: str) -> tuple[Path, Path]:
+    """The output folder ``out`` and a fresh temporary sibling to write it in
+    (see :func:`publish_folder`)."""
+    target = Path(out)
+    if target.exists() and not target.is_dir():
+        raise InvalidArgumentError(f"invalid argument `{param}`: {str(target)!r} is a file", param=param)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    return target, tmp
+
+
+def publish_folder(tmp: Path, target: Path) -> None:
+    """Replaces the folder ``target`` (if any) with the finished folder ``tmp``."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.{os.getpid()}.old")
+        target.rename(old)
+    tmp.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_frames(

@@ -18,10 +18,10 @@ import polars as pl
 from dwcp_data._core import __version__
 from dwcp_data._frames import to_polars
 from dwcp_data.cleaning import DEFAULT_OUTLIER_COLUMNS, CleaningReport, _names, clean
-from dwcp_data.dataset import Dataset, _Cleaner, _Validation, publish_folder
+from dwcp_data.dataset import Dataset, DatasetSource, _Cleaner, _Validation, open_dataset
 from dwcp_data.errors import InvalidArgumentError
 from dwcp_data.generator import generate_synthetic
-from dwcp_data.io import atomic_path, read_training_data, write_training_data
+from dwcp_data.io import atomic_path, is_folder, publish_folder, read_training_data, write_training_data
 from dwcp_data.labelling import LABEL_COLUMN, label_oracle
 from dwcp_data.validation import ValidationReport, validate
 
@@ -64,7 +64,12 @@ def label_shares(df: pl.DataFrame, column: str) -> dict[str, float]:
 
 
 def run_pipeline(
-    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | pl.DataFrame | None = None,
+    source: str
+    | os.PathLike[str]
+    | Sequence[str | os.PathLike[str]]
+    | pl.DataFrame
+    | pl.LazyFrame
+    | None = None,
     out: str | os.PathLike[str] = "data/training.parquet",
     *,
     rows: int = 100_000,
@@ -90,11 +95,12 @@ def run_pipeline(
     (:func:`report_path_for`): rows and seconds per stage, every rule result,
     the cleaning report, label and class shares.
 
-    Data sets larger than memory: when ``out`` names a folder (no ``.parquet``
-    or ``.csv`` suffix) and ``source`` is files, every stage works shard by
+    Data sets larger than memory: when ``out`` names a folder (no suffix) and
+    ``source`` is files or a LazyFrame, every stage works shard by
     shard (:func:`~dwcp_data.validate_dataset`,
     :func:`~dwcp_data.clean_dataset`, :func:`~dwcp_data.label_dataset`) and
-    ``out`` gets one Parquet shard per input shard. The rows, reports and
+    ``out`` gets one Parquet shard per input shard (a LazyFrame is first
+    streamed once into temporary shards of ``SHARD_ROWS`` rows, beside ``out``). The rows, reports and
     shares are exactly those of the in-memory run; ``show_progress`` draws a
     bar per pass. The folder appears only when the run succeeded.
 
@@ -111,7 +117,8 @@ def run_pipeline(
             f"invalid argument `on_invalid`: must be 'stop' or 'continue', got {on_invalid!r}",
             param="on_invalid",
         )
-    if _is_folder(out) and isinstance(source, (str, os.PathLike, list, tuple)) and source != "synthetic":
+    files = isinstance(source, (str, os.PathLike, list, tuple)) and source != "synthetic"
+    if is_folder(out) and (files or isinstance(source, pl.LazyFrame)):
         return _run_dataset_pipeline(
             source,
             Path(out),
@@ -207,11 +214,6 @@ def _finish(report: dict[str, Any], path: Path, started: float) -> None:
         tmp.write_text(json.dumps(report, indent=2, default=str))
 
 
-def _is_folder(out: str | os.PathLike[str]) -> bool:
-    """Whether ``out`` names a folder of shards rather than a .parquet/.csv file."""
-    return Path(out).suffix.lower() not in (".parquet", ".pq", ".csv")
-
-
 def _count(counter: Counter[str], df: pl.DataFrame, column: str) -> None:
     """Adds ``df``'s values of ``column`` (as in :func:`label_shares`) to ``counter``."""
     if column in df.columns:
@@ -226,7 +228,7 @@ def _shares(counter: Counter[str]) -> dict[str, float]:
 
 
 def _run_dataset_pipeline(
-    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    source: DatasetSource,
     out: Path,
     *,
     profile: Literal["document", "strict"],
@@ -236,7 +238,7 @@ def _run_dataset_pipeline(
     cpu_weight: float,
     show_progress: bool | None,
 ) -> PipelineResult:
-    """:func:`run_pipeline` shard by shard, from files into the folder ``out``.
+    """:func:`run_pipeline` shard by shard, from files or a LazyFrame into the folder ``out``.
 
     The stages share passes over the data: the first cleaning pass (row hashes)
     also gathers the input's validation facts; the writing pass labels each
@@ -244,9 +246,7 @@ def _run_dataset_pipeline(
     """
     report_path = report_path_for(out)
     started = time.perf_counter()
-    ds = Dataset(source)
     report = _new_report(out)
-    report["source"] = {"kind": "files", "files": [str(f) for f in ds.files], "rejected": {}}
 
     def stage(name: str, seconds: float, rows: int) -> None:
         report["stages"].append({"stage": name, "rows": rows, "seconds": round(seconds, 4)})
@@ -279,7 +279,14 @@ def _run_dataset_pipeline(
         return labelled
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp,
+        open_dataset(source, tmp) as ds,
+    ):
+        if isinstance(source, pl.LazyFrame):
+            report["source"] = {"kind": "lazyframe", "rows": sum(ds.rows())}
+        else:
+            report["source"] = {"kind": "files", "files": [str(f) for f in ds.files], "rejected": {}}
         cleaner = _Cleaner(
             ds,
             Path(tmp),

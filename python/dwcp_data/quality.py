@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
@@ -9,15 +11,24 @@ import polars as pl
 
 from dwcp_data import _core
 from dwcp_data._frames import FrameLike, to_polars
+from dwcp_data.dataset import DatasetSource, open_dataset
 from dwcp_data.errors import InvalidArgumentError
 from dwcp_data.labelling import LABEL_COLUMN
-from dwcp_data.pipeline import label_shares
+from dwcp_data.pipeline import _count, _shares
 
 __all__ = ["flatten", "quality_metrics", "to_line_protocol"]
 
 
-def quality_metrics(df: FrameLike, *, now: datetime | None = None) -> dict[str, Any]:
+def quality_metrics(
+    df: FrameLike | DatasetSource, *, now: datetime | None = None, show_progress: bool | None = None
+) -> dict[str, Any]:
     """§8's data-collection metrics of a data set, JSON-serialisable.
+
+    ``df`` is a frame, or a data set larger than memory: a folder, glob or
+    list of Parquet/CSV shards (read a slice at a time, with a progress bar
+    when ``show_progress``), or a LazyFrame (streamed a batch at a time). The
+    figures are merged from small per-slice counts, so a data set gives
+    exactly what its concatenation gives in memory.
 
     Returns:
         ``rows``; ``samples_per_hour`` and ``volume_mb_per_day`` (``mean``,
@@ -27,33 +38,84 @@ def quality_metrics(df: FrameLike, *, now: datetime | None = None) -> dict[str, 
         ``label_shares`` of the oracle label (empty when absent);
         ``freshness_hours``: hours from the newest timestamp to ``now``.
     """
-    frame = to_polars(df)
-    now = now or datetime.now(timezone.utc)
-    out: dict[str, Any] = {"rows": frame.height}
-    missing = {c: (frame[c].null_count() / frame.height if frame.height else 0.0) for c in frame.columns}
-    out["missing_share"] = missing
-    out["missing_share_max"] = max(missing.values(), default=0.0)
-    out["class_shares"] = label_shares(frame, "current_compression")
-    out["label_shares"] = label_shares(frame, LABEL_COLUMN)
-    if "timestamp" in frame.columns and frame.height:
+    counts = _Counts()
+    if isinstance(df, (str, os.PathLike, list, tuple)):
+        with open_dataset(df) as ds:
+            for i in ds.passes("quality", show_progress):
+                for part in ds.slices(i):
+                    counts.add(part)
+    elif isinstance(df, pl.LazyFrame):
+        for batch in df.collect_batches():
+            counts.add(batch)
+        if counts.columns is None:
+            counts.add(df.clear().collect())
+    else:
+        counts.add(to_polars(df))
+    return counts.metrics(now or datetime.now(timezone.utc))
+
+
+class _Counts:
+    """What :func:`quality_metrics` needs of a data set, added a frame at a time
+    and independent of the frames' boundaries: rows, nulls per column, value
+    counts, rows per hour, bytes per day, the newest timestamp."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.columns: list[str] | None = None
+        self.nulls: Counter[str] = Counter()
+        self.values: dict[str, Counter[str]] = {"current_compression": Counter(), LABEL_COLUMN: Counter()}
+        self.hourly: Counter[datetime | None] = Counter()
+        self.daily: Counter[datetime | None] = Counter()
+        self.newest: datetime | None = None
+
+    def add(self, frame: pl.DataFrame) -> None:
+        """The next rows."""
+        if self.columns is None:
+            self.columns = frame.columns
+        self.rows += frame.height
+        self.nulls.update(dict(zip(frame.columns, frame.null_count().row(0), strict=True)))
+        for column, counter in self.values.items():
+            _count(counter, frame, column)
+        if "timestamp" not in frame.columns:
+            return
         ts = pl.col("timestamp")
-        hourly = frame.group_by(ts.dt.truncate("1h")).agg(pl.len().alias("n"))["n"]
-        out["samples_per_hour"] = {"mean": hourly.mean(), "min": hourly.min(), "max": hourly.max()}
+        self.hourly.update(dict(frame.group_by(ts.dt.truncate("1h")).agg(pl.len()).iter_rows()))
         if "data_size_bytes" in frame.columns:
-            daily = frame.group_by(ts.dt.truncate("1d")).agg(
-                (pl.col("data_size_bytes").sum() / 1e6).alias("mb")
-            )
-            out["volume_mb_per_day"] = {
-                "mean": daily["mb"].mean(),
-                "min": daily["mb"].min(),
-                "max": daily["mb"].max(),
-            }
+            daily = frame.group_by(ts.dt.truncate("1d")).agg(pl.col("data_size_bytes").sum())
+            self.daily.update(dict(daily.iter_rows()))
         newest = frame["timestamp"].max()
-        if isinstance(newest, datetime):
-            out["freshness_hours"] = (now - newest).total_seconds() / 3600
-        else:
-            out["freshness_hours"] = None
-    return out
+        if isinstance(newest, datetime) and (self.newest is None or newest > self.newest):
+            self.newest = newest
+
+    def metrics(self, now: datetime) -> dict[str, Any]:
+        """The figures, as :func:`quality_metrics` returns them."""
+        columns = self.columns or []
+        missing = {c: self.nulls[c] / self.rows if self.rows else 0.0 for c in columns}
+        out: dict[str, Any] = {
+            "rows": self.rows,
+            "missing_share": missing,
+            "missing_share_max": max(missing.values(), default=0.0),
+            "class_shares": _shares(self.values["current_compression"]),
+            "label_shares": _shares(self.values[LABEL_COLUMN]),
+        }
+        if "timestamp" in columns and self.rows:
+            out["samples_per_hour"] = _spread(self.hourly, 1)
+            if "data_size_bytes" in columns:
+                out["volume_mb_per_day"] = _spread(self.daily, 1e6)
+            out["freshness_hours"] = (
+                None if self.newest is None else (now - self.newest).total_seconds() / 3600
+            )
+        return out
+
+
+def _spread(counts: Counter[datetime | None], unit: float) -> dict[str, float | None]:
+    """``mean``, ``min`` and ``max`` of the per-period ``counts`` (in ``unit``),
+    taken in period order (nulls last) so that the sum is always the same."""
+    ordered = sorted(counts.items(), key=lambda kv: (kv[0] is None, kv[0] or datetime.min))
+    values = pl.Series([v for _, v in ordered])
+    if unit != 1:
+        values = values / unit
+    return {"mean": values.mean(), "min": values.min(), "max": values.max()}  # type: ignore[dict-item]
 
 
 def to_line_protocol(
