@@ -29,3 +29,14 @@ def raise_data_error(row: int) -> None:
     from dwcp_data.errors import DataError
 
     raise DataError(f"row {row} is bad", column="rtt_ms", row=row, rule="rtt_ms_range")
+
+
+def shard_validation_facts(file: str) -> object:
+    """One shard's strict validation facts (importable by a spawned worker process)."""
+    import dwcp_data
+    from dwcp_data._frames import to_core
+
+    core_frame, enums = to_core(dwcp_data.read_training_data(file))
+    return dwcp_data._core.validation_facts(
+        core_frame, enums, "strict", 100, 0.1, 0.05, 1_700_000_000_000_000, 5
+    )

@@ -15,7 +15,7 @@ import dwcp_data
 from dwcp_data.dataset import clean_dataset, label_dataset, validate_dataset
 from dwcp_data.errors import DataError
 
-from helpers import END
+from helpers import END, shard_validation_facts
 
 
 @pytest.fixture(autouse=True)
@@ -256,10 +256,15 @@ def test_quality_metrics_of_a_data_set_equal_those_of_the_whole(tmp_path):
     assert dwcp_data.quality_metrics(tmp_path / "q", now=now) == expected
     assert dwcp_data.quality_metrics(pl.scan_parquet(tmp_path / "q" / "*.parquet"), now=now) == expected
     assert dwcp_data.quality_metrics(labelled.lazy(), now=now) == expected
+    with pytest.MonkeyPatch.context() as m:
+        m.delattr(pl.LazyFrame, "collect_batches")  # as in Polars 1.32
+        assert dwcp_data.quality_metrics(labelled.lazy(), now=now) == expected
 
 
-@pytest.mark.parametrize("lazy", [False, True])
-def test_frames_are_written_to_a_folder_of_shards(tmp_path, lazy):
+@pytest.mark.parametrize("lazy", [False, True, "without collect_batches"])
+def test_frames_are_written_to_a_folder_of_shards(tmp_path, monkeypatch, lazy):
+    if lazy == "without collect_batches":  # as in Polars 1.32
+        monkeypatch.delattr(pl.LazyFrame, "collect_batches")
     df = hostile(2500, seed=44)
     source = df.lazy() if lazy else df
     path = dwcp_data.write_training_data(source, tmp_path / "out", shard_rows=1000)
@@ -274,3 +279,34 @@ def test_frames_are_written_to_a_folder_of_shards(tmp_path, lazy):
         dwcp_data.write_training_data(df, tmp_path / "other", shard_rows=0)
     assert e.value.param == "shard_rows" and not (tmp_path / "other").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_validation_facts_travel_between_processes(tmp_path):
+    """The partials a driver merges (Ray's, a process pool's) pickle, and merge
+    into the report validate_dataset gives."""
+    import multiprocessing
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+    from datetime import datetime, timezone
+
+    from dwcp_data.errors import InvalidArgumentError
+
+    folder = tricky_shards(tmp_path)
+    files = [str(f) for f in sorted(folder.iterdir())]
+    # spawned, not forked: a fork of a process running polars' threads can hang
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        shards = list(pool.map(shard_validation_facts, files))
+    merged = shards[0]
+    for facts in shards[1:]:
+        merged = pickle.loads(pickle.dumps(merged)).then(facts)
+    now = datetime.fromtimestamp(1_700_000_000, timezone.utc)
+    expected = validate_dataset(folder, profile="strict", min_rows=100, now=now)
+    assert merged.needs_duplicates and merged.rows == expected.n_rows
+    # the repeated keys across shards are the driver's: validate_dataset finds them the same way
+    count, rows = next(
+        (r.failing_rows, list(r.examples)) for r in expected.results if r.rule == "unique_timestamp_per_pair"
+    )
+    results = tuple(dwcp_data.RuleResult(**r) for r in merged.with_duplicates(count, rows).results())
+    assert results == expected.results
+    with pytest.raises(InvalidArgumentError, match="not pickled validation facts"):
+        dwcp_data._core.ValidationFacts._from_bytes(b'{"facts": 1}')

@@ -20,6 +20,15 @@ _UNIT_US = {
 }
 
 
+def positive_int(value: object, param: str) -> int:
+    """``value`` if it is a whole number above 0 (not a bool), else ``InvalidArgumentError`` naming ``param``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidArgumentError(
+            f"invalid argument `{param}`: must be a positive whole number, got {value!r}", param=param
+        )
+    return value
+
+
 def duration_us(value: str | timedelta, param: str) -> int:
     """Microseconds in a positive duration.
 

@@ -1,5 +1,6 @@
 """Type stubs of the compiled core, ``dwcp_data._core`` (src/python/mod.rs)."""
 
+from collections.abc import Callable
 from typing import final
 
 import polars as pl
@@ -150,6 +151,11 @@ class ValidationFacts:
         """These facts with the repeated keys found across every shard."""
     def results(self) -> list[RuleResultDict]:
         """The rules' results."""
+    def __reduce__(self) -> tuple[Callable[[bytes], ValidationFacts], tuple[bytes]]:
+        """Pickling: the facts and options as JSON bytes, rebuilt by ``_from_bytes``."""
+    @classmethod
+    def _from_bytes(cls, data: bytes) -> ValidationFacts:
+        """Facts pickled by ``__reduce__``; other bytes raise ``InvalidArgumentError``."""
 
 def validation_facts(
     df: pl.DataFrame,

@@ -8,9 +8,8 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from dwcp_data import _core
-from dwcp_data._convert import duration_us, epoch_us, utc_datetime
+from dwcp_data._convert import duration_us, epoch_us, positive_int, utc_datetime
 from dwcp_data._frames import from_core
-from dwcp_data.errors import InvalidArgumentError
 
 __all__ = ["generate_synthetic", "iter_synthetic", "iter_synthetic_shards"]
 
@@ -90,11 +89,7 @@ def iter_synthetic(
     Raises:
         dwcp_data.errors.InvalidArgumentError: an argument is out of its domain.
     """
-    if isinstance(shard_rows, bool) or not isinstance(shard_rows, int) or shard_rows <= 0:
-        raise InvalidArgumentError(
-            f"invalid argument `shard_rows`: must be a positive whole number, got {shard_rows!r}",
-            param="shard_rows",
-        )
+    positive_int(shard_rows, "shard_rows")
     end_us = epoch_us(utc_datetime(end, "end"))
     freq_us = duration_us(freq, "freq")
     # Validate n and seed before the first shard is asked for.
@@ -125,11 +120,8 @@ def iter_synthetic_shards(
     memory holds one block, whatever the shard size. The same data as
     :func:`iter_synthetic`, bit for bit.
     """
-    for param, value in (("shard_rows", shard_rows), ("block_rows", block_rows)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise InvalidArgumentError(
-                f"invalid argument `{param}`: must be a positive whole number, got {value!r}", param=param
-            )
+    positive_int(shard_rows, "shard_rows")
+    positive_int(block_rows, "block_rows")
     end_us = epoch_us(utc_datetime(end, "end"))
     freq_us = duration_us(freq, "freq")
     _core.generate_synthetic(n, seed, end_us, freq_us, 0, 0)

@@ -37,7 +37,7 @@ from typing import Any, Literal
 import polars as pl
 
 from dwcp_data import _core
-from dwcp_data._convert import duration_us, epoch_us, utc_datetime
+from dwcp_data._convert import duration_us, epoch_us, positive_int, utc_datetime
 from dwcp_data._frames import FrameLike, from_core, to_core, to_polars
 from dwcp_data.errors import DataError, InfluxError, InvalidArgumentError
 from dwcp_data.io import write_frames
@@ -524,16 +524,8 @@ def write_metrics(
             f"invalid argument `on_collision`: must be 'raise' or 'spread', got {on_collision!r}",
             param="on_collision",
         )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-        raise InvalidArgumentError(
-            f"invalid argument `batch_size`: must be a positive whole number, got {batch_size!r}",
-            param="batch_size",
-        )
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency <= 0:
-        raise InvalidArgumentError(
-            f"invalid argument `concurrency`: must be a positive whole number, got {concurrency!r}",
-            param="concurrency",
-        )
+    positive_int(batch_size, "batch_size")
+    positive_int(concurrency, "concurrency")
     polars_df = to_polars(df)
     tag_columns = _tag_columns(tags, polars_df.schema)
     _check_writable(polars_df, tag_columns)

@@ -23,6 +23,7 @@ from typing import Literal, Union, overload
 import polars as pl
 
 from dwcp_data import _core
+from dwcp_data._convert import positive_int
 from dwcp_data._frames import FrameLike, to_polars
 from dwcp_data._progress import progress
 from dwcp_data.errors import CsvError, DataError, InvalidArgumentError
@@ -33,6 +34,7 @@ __all__ = [
     "SHARD_ROWS",
     "ReadReport",
     "atomic_path",
+    "lazy_batches",
     "read_training_data",
     "write_frames",
     "write_shards",
@@ -163,9 +165,9 @@ def write_training_data(df: FrameLike, path: str | os.PathLike[str], *, shard_ro
     """
     path = Path(path)
     if is_folder(path):
-        _check_shard_rows(shard_rows)
+        positive_int(shard_rows, "shard_rows")
         if isinstance(df, pl.LazyFrame):
-            write_shards(df.collect_batches(chunk_size=_BATCH_ROWS), path, df.collect_schema(), shard_rows)
+            write_shards(lazy_batches(df), path, df.collect_schema(), shard_rows)
         else:
             frame = to_polars(df)
             slices = (frame.slice(k, _BATCH_ROWS) for k in range(0, frame.height, _BATCH_ROWS))
@@ -181,19 +183,27 @@ def write_training_data(df: FrameLike, path: str | os.PathLike[str], *, shard_ro
     return path
 
 
+def lazy_batches(lf: pl.LazyFrame) -> Iterator[pl.DataFrame]:
+    """The rows of ``lf`` a batch at a time, its plan run once by the streaming
+    engine: ``LazyFrame.collect_batches`` where Polars has it, else (Polars
+    1.32 lacks it) a temporary Parquet file sunk by the streaming engine and
+    read back a slice at a time."""
+    if hasattr(lf, "collect_batches"):
+        yield from lf.collect_batches(chunk_size=_BATCH_ROWS)
+        return
+    with tempfile.TemporaryDirectory(prefix="dwcp-lazy-") as tmp:
+        file = Path(tmp) / "rows.parquet"
+        lf.sink_parquet(file)
+        rows = pl.scan_parquet(file).select(pl.len()).collect().item()
+        for k in range(0, rows, _BATCH_ROWS):
+            yield pl.scan_parquet(file).slice(k, _BATCH_ROWS).collect()
+
+
 def is_folder(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` names a folder of shards: an existing folder, or a
     path without a suffix (``out``, not ``out.parquet``)."""
     path = Path(path)
     return path.is_dir() or not path.suffix
-
-
-def _check_shard_rows(shard_rows: object) -> None:
-    if isinstance(shard_rows, bool) or not isinstance(shard_rows, int) or shard_rows <= 0:
-        raise InvalidArgumentError(
-            f"invalid argument `shard_rows`: must be a positive whole number, got {shard_rows!r}",
-            param="shard_rows",
-        )
 
 
 def write_shards(

@@ -117,8 +117,10 @@ def run_pipeline(
             f"invalid argument `on_invalid`: must be 'stop' or 'continue', got {on_invalid!r}",
             param="on_invalid",
         )
-    files = isinstance(source, (str, os.PathLike, list, tuple)) and source != "synthetic"
-    if is_folder(out) and (files or isinstance(source, pl.LazyFrame)):
+    if is_folder(out) and (
+        isinstance(source, pl.LazyFrame)
+        or (isinstance(source, (str, os.PathLike, list, tuple)) and source != "synthetic")
+    ):
         return _run_dataset_pipeline(
             source,
             Path(out),

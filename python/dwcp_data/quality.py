@@ -13,6 +13,7 @@ from dwcp_data import _core
 from dwcp_data._frames import FrameLike, to_polars
 from dwcp_data.dataset import DatasetSource, open_dataset
 from dwcp_data.errors import InvalidArgumentError
+from dwcp_data.io import lazy_batches
 from dwcp_data.labelling import LABEL_COLUMN
 from dwcp_data.pipeline import _count, _shares
 
@@ -45,7 +46,7 @@ def quality_metrics(
                 for part in ds.slices(i):
                     counts.add(part)
     elif isinstance(df, pl.LazyFrame):
-        for batch in df.collect_batches():
+        for batch in lazy_batches(df):
             counts.add(batch)
         if counts.columns is None:
             counts.add(df.clear().collect())

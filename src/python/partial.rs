@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use polars::prelude::*;
 use pyo3::prelude::*;
+use pyo3::types::PyType;
 use pyo3_polars::{PyDataFrame, PySeries};
 
 use super::errors::{guarded, run};
@@ -234,6 +235,28 @@ impl ValidationFacts {
     /// The rules' results.
     fn results(&self) -> Vec<RuleResult> {
         validation::results(&self.facts, &self.options)
+    }
+
+    /// Pickling: the facts and options as JSON bytes, rebuilt by `_from_bytes`.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (Vec<u8>,))> {
+        let this = slf.get();
+        let bytes = serde_json::to_vec(&(&this.facts, &this.options))
+            .expect("facts and options hold only numbers, text and lists");
+        Ok((slf.get_type().getattr("_from_bytes")?, (bytes,)))
+    }
+
+    /// Facts pickled by `__reduce__`; other bytes raise `InvalidArgumentError`.
+    #[classmethod]
+    fn _from_bytes(cls: &Bound<'_, PyType>, data: &[u8]) -> PyResult<ValidationFacts> {
+        serde_json::from_slice(data)
+            .map(|(facts, options)| ValidationFacts { facts, options })
+            .map_err(|e| {
+                super::errors::invalid_argument(
+                    cls.py(),
+                    "data",
+                    &format!("not pickled validation facts: {e}"),
+                )
+            })
     }
 }
 

@@ -5,11 +5,14 @@
 //! `validate(a ++ b)`. Rows are numbered from 0 within a shard and shifted
 //! by the rows before it when merged.
 //!
+//! Facts serialise (serde), so shards can be judged in other processes and
+//! merged by a driver.
+//!
 //! One fact is not local to a shard: rows repeating an earlier row's
 //! (timestamp, node_id, peer_id) in *another* shard. A driver finds those with
 //! [`crate::partial::duplicates`] and sets them with [`Facts::with_duplicates`].
 
-use polars::prelude::*;
+use serde::{de, Deserialize, Deserializer, Serialize};
 
 use super::scan::Violations;
 use crate::error::{DwcpError, Result};
@@ -18,12 +21,12 @@ use crate::error::{DwcpError, Result};
 pub type Scan = std::result::Result<Violations, String>;
 
 /// Nulls of one column.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ColumnFacts {
     /// The column.
     pub name: String,
-    /// Its type.
-    pub dtype: DataType,
+    /// Its type, as polars prints it.
+    pub dtype: String,
     /// Its rows.
     pub rows: u64,
     /// Its null rows.
@@ -39,7 +42,7 @@ impl ColumnFacts {
 }
 
 /// Values of a text column outside its categories.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Unknown {
     /// The rows holding them.
     pub rows: Violations,
@@ -48,10 +51,13 @@ pub struct Unknown {
 }
 
 /// The strict profile's facts of one schema column of the frame.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StrictColumn {
     /// The schema column.
     pub name: &'static str,
+    /// Whether its type holds the schema's without loss (`None`: that depends
+    /// on the values, see `beyond_f64`).
+    pub fits: Option<bool>,
     /// Values a Float64 cannot hold exactly, where the type alone does not tell (Int64 for a float column).
     pub beyond_f64: Option<Violations>,
     /// Values outside the categories, for an Enum column given as text.
@@ -63,7 +69,7 @@ pub struct StrictColumn {
 }
 
 /// The strict profile's facts.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StrictFacts {
     /// Per schema column in the frame, in schema order.
     pub columns: Vec<StrictColumn>,
@@ -74,7 +80,7 @@ pub struct StrictFacts {
 }
 
 /// Everything the rules need to know of a frame (or of a data set's shards, merged).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Facts {
     /// Rows.
     pub rows: u64,
@@ -87,6 +93,33 @@ pub struct Facts {
     pub classes: Option<std::result::Result<[u64; 3], String>>,
     /// The strict profile's facts, when it runs.
     pub strict: Option<StrictFacts>,
+}
+
+/// A [`StrictColumn`] as serialised: its name owned.
+#[derive(Deserialize)]
+struct StoredStrictColumn {
+    name: String,
+    fits: Option<bool>,
+    beyond_f64: Option<Violations>,
+    unknown: Option<Unknown>,
+    finite: Option<Scan>,
+    non_negative: Option<Scan>,
+}
+
+impl<'de> Deserialize<'de> for StrictColumn {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let c = StoredStrictColumn::deserialize(deserializer)?;
+        let spec = crate::schema::spec(&c.name)
+            .ok_or_else(|| de::Error::custom(format!("`{}` is not a schema column", c.name)))?;
+        Ok(StrictColumn {
+            name: spec.name,
+            fits: c.fits,
+            beyond_f64: c.beyond_f64,
+            unknown: c.unknown,
+            finite: c.finite,
+            non_negative: c.non_negative,
+        })
+    }
 }
 
 /// Shards whose facts cannot be merged (different columns or types).
@@ -225,6 +258,7 @@ impl StrictColumn {
             finite: scan(self.finite, later.finite),
             non_negative: scan(self.non_negative, later.non_negative),
             name: self.name,
+            fits: self.fits,
         }
     }
 }

@@ -20,7 +20,7 @@ pub use scan::Violations;
 use crate::error::Result;
 
 /// Which rules to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Profile {
     /// Exactly the rules of §5.1.
     Document,
@@ -30,7 +30,7 @@ pub enum Profile {
 }
 
 /// Thresholds of the rules.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Options {
     /// Which rules to run.
     pub profile: Profile,

@@ -141,7 +141,7 @@ pub fn facts(df: &DataFrame, options: &Options) -> Result<Facts> {
         .par_iter()
         .map(|c| ColumnFacts {
             name: c.name().to_string(),
-            dtype: c.dtype().clone(),
+            dtype: c.dtype().to_string(),
             rows: c.len() as u64,
             nulls: scan_nulls(c, keep),
         })
@@ -189,7 +189,8 @@ fn strict_facts(df: &DataFrame, options: &Options) -> Result<StrictFacts> {
         .par_iter()
         .filter_map(|spec| df.column(spec.name).ok().map(|c| (spec, c)))
         .map(|(spec, column)| -> Result<StrictColumn> {
-            let beyond_f64 = match dtype_fits(spec.kind, column.dtype()) {
+            let fits = dtype_fits(spec.kind, column.dtype());
+            let beyond_f64 = match fits {
                 Some(_) => None,
                 None => Some(scan_numeric(column, "schema_dtype", keep, |x| {
                     x.abs() > F64_EXACT_INT as f64
@@ -209,6 +210,7 @@ fn strict_facts(df: &DataFrame, options: &Options) -> Result<StrictFacts> {
                 numeric.then(|| range_scan(column, &range("non_negative", spec.name, In(0.0), Un), keep));
             Ok(StrictColumn {
                 name: spec.name,
+                fits,
                 beyond_f64,
                 unknown,
                 finite,
@@ -599,7 +601,7 @@ fn strict_column_rules(facts: &Facts, column: &StrictColumn) -> Vec<RuleResult> 
     let Some(spec) = crate::schema::spec(column.name) else {
         return Vec::new();
     };
-    let Some(found) = facts.column(column.name).map(|c| &c.dtype) else {
+    let Some(found) = facts.column(column.name).map(|c| c.dtype.clone()) else {
         return Vec::new();
     };
     let name = column.name;
@@ -610,9 +612,10 @@ fn strict_column_rules(facts: &Facts, column: &StrictColumn) -> Vec<RuleResult> 
         format!("`{name}` has the schema type or one that casts to it without loss"),
         expected,
     );
-    let fits = dtype_fits(spec.kind, found)
+    let fits = column
+        .fits
         .unwrap_or_else(|| column.beyond_f64.as_ref().is_some_and(|v| v.count == 0));
-    let observed = Observed::Text(found.to_string());
+    let observed = Observed::Text(found);
     let mut out = vec![if fits {
         RuleResult { observed, ..r }
     } else {

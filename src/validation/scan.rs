@@ -10,7 +10,7 @@ use crate::error::{DwcpError, Result};
 const BLOCK: usize = 1 << 16;
 
 /// The rows that break a rule: how many, and the first few (0-based, ascending).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Violations {
     /// Number of rows breaking the rule.
     pub count: u64,

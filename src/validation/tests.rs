@@ -169,6 +169,10 @@ fn merged_shard_facts_give_the_whole_frames_results() {
             let mut merged: Option<Facts> = None;
             for w in [0, 0, 120, 121, 300].windows(2) {
                 let shard = super::facts(&df.slice(w[0] as i64, w[1] - w[0]), &opts).unwrap();
+                // as if judged in another process
+                let sent: Facts = serde_json::from_slice(&serde_json::to_vec(&shard).unwrap()).unwrap();
+                assert_eq!(sent, shard);
+                let shard = sent;
                 merged = Some(match merged {
                     None => shard,
                     Some(m) => m.then(shard, keep).unwrap(),
@@ -181,6 +185,19 @@ fn merged_shard_facts_give_the_whole_frames_results() {
             );
         }
     }
+}
+
+#[test]
+fn serialised_facts_name_only_schema_columns() {
+    let facts = super::facts(&generated(10), &options(Profile::Strict)).unwrap();
+    let text = String::from_utf8(serde_json::to_vec(&facts).unwrap()).unwrap();
+    assert!(text.contains(r#""name":"rtt_ms","fits":true"#));
+    let forged = text.replace(r#""name":"rtt_ms","fits""#, r#""name":"no_such","fits""#);
+    let err = serde_json::from_str::<Facts>(&forged).unwrap_err();
+    assert!(
+        err.to_string().contains("`no_such` is not a schema column"),
+        "{err}"
+    );
 }
 
 #[test]
