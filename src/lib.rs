@@ -9,6 +9,7 @@
 pub mod cancel;
 pub mod cleaning;
 pub mod error;
+pub mod features;
 pub mod generator;
 pub mod influx;
 pub mod io;

@@ -14,6 +14,7 @@ from dwcp_data import errors  # noqa: E402
 from dwcp_data._core import __version__  # noqa: E402
 from dwcp_data.cleaning import CleaningReport, clean, clean_training_data  # noqa: E402
 from dwcp_data.dataset import Dataset, clean_dataset, label_dataset, validate_dataset  # noqa: E402
+from dwcp_data.features import FEATURES, Features, RegretReport, features, regret, split_by_time  # noqa: E402
 from dwcp_data.generator import generate_synthetic, iter_synthetic, iter_synthetic_shards  # noqa: E402
 from dwcp_data.io import ReadReport, read_training_data, write_frames, write_training_data  # noqa: E402
 from dwcp_data.labelling import ESTIMATE_COLUMNS, LABEL_COLUMN, LABEL_SCHEMA, label_oracle  # noqa: E402
@@ -41,6 +42,7 @@ __all__ = [
     "COMPRESSIONS",
     "DATA_TYPES",
     "ESTIMATE_COLUMNS",
+    "FEATURES",
     "LABEL_COLUMN",
     "LABEL_SCHEMA",
     "LINK_TYPES",
@@ -50,8 +52,10 @@ __all__ = [
     "CleaningReport",
     "ColumnInfo",
     "Dataset",
+    "Features",
     "PipelineResult",
     "ReadReport",
+    "RegretReport",
     "RuleResult",
     "ValidationReport",
     "__version__",
@@ -59,6 +63,7 @@ __all__ = [
     "clean_dataset",
     "clean_training_data",
     "errors",
+    "features",
     "generate_synthetic",
     "iter_synthetic",
     "iter_synthetic_shards",
@@ -66,7 +71,9 @@ __all__ = [
     "label_oracle",
     "quality_metrics",
     "read_training_data",
+    "regret",
     "run_pipeline",
+    "split_by_time",
     "validate",
     "validate_dataset",
     "validate_training_data",

@@ -3,6 +3,8 @@
 from collections.abc import Callable
 from typing import final
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from dwcp_data._reports import CleaningReportDict, RuleResultDict
@@ -17,6 +19,7 @@ __all__ = [
     "clean",
     "duplicate_flags",
     "encode_line_protocol",
+    "feature_matrix",
     "find_duplicates",
     "generate_synthetic",
     "hash_partitions",
@@ -168,3 +171,9 @@ def validation_facts(
     max_examples: int,
 ) -> ValidationFacts:
     """The validation facts of one shard (arguments as ``validate``'s)."""
+
+def feature_matrix(
+    df: pl.DataFrame, enum_columns: list[str], numeric: list[str], one_hot: list[str]
+) -> tuple[npt.NDArray[np.float32], list[str]]:
+    """The columns ``numeric`` then ``one_hot`` of ``df`` as a C-contiguous float32
+    array (moved to NumPy, not copied) and the array's column names."""

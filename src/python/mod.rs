@@ -2,6 +2,7 @@
 //! checking, and the mapping of core errors onto `dwcp_data.errors`.
 
 mod errors;
+mod features;
 mod frames;
 mod partial;
 pub(crate) mod reports;
@@ -343,6 +344,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_influx_csv, m)?)?;
     m.add_function(wrap_pyfunction!(read_http_body, m)?)?;
     partial::register(m)?;
+    features::register(m)?;
     m.add("INFLUX_TAG_COLUMNS", influx::TAG_COLUMNS.to_vec())?;
     m.add("DUPLICATE_KEY", validation::DUPLICATE_KEY.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

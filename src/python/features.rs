@@ -1,0 +1,36 @@
+//! The feature matrix, handed to NumPy without a copy.
+
+use numpy::ndarray::Array2;
+use numpy::{IntoPyArray, PyArray2};
+use pyo3::prelude::*;
+use pyo3_polars::PyDataFrame;
+
+use super::errors::{guarded, run};
+use super::frames::frame_in;
+use crate::features;
+
+/// The columns `numeric` then `one_hot` of `df` as a C-contiguous float32
+/// array (see `dwcp_data.features`) and the array's column names. The array
+/// owns the buffer the core filled: it is moved to NumPy, not copied.
+#[pyfunction]
+fn feature_matrix<'py>(
+    py: Python<'py>,
+    df: &Bound<'py, PyAny>,
+    enum_columns: Vec<String>,
+    numeric: Vec<String>,
+    one_hot: Vec<String>,
+) -> PyResult<(Bound<'py, PyArray2<f32>>, Vec<String>)> {
+    let df = guarded(py, "the frame", || df.extract::<PyDataFrame>())?;
+    let matrix = run(py, || {
+        features::matrix(&frame_in(df, &enum_columns)?, &numeric, &one_hot)
+    })?;
+    let shape = (matrix.rows, matrix.names.len());
+    let array = Array2::from_shape_vec(shape, matrix.values).expect("rows × names values, row-major");
+    Ok((array.into_pyarray(py), matrix.names))
+}
+
+/// Adds the feature functions to `_core`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(feature_matrix, m)?)?;
+    Ok(())
+}
