@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -128,15 +128,13 @@ def _as_schema_enum(frame: pl.DataFrame, name: str) -> pl.Expr:
     if frame.schema[name] == dtype:
         return pl.col(name)
     text = frame[name].cast(pl.String)
-    unknown = ~text.is_in(list(dtype.categories)) & text.is_not_null()  # type: ignore[attr-defined]
-    if unknown.any():
-        row = int(unknown.arg_true()[0])
-        raise DataError(
-            f"column `{name}`, row {row}: {text[row]!r} is not one of {', '.join(dtype.categories)}",  # type: ignore[attr-defined]
-            column=name,
-            row=row,
-            rule="features",
-        )
+    categories: list[str] = list(dtype.categories)  # type: ignore[attr-defined]
+    _refuse_first(
+        ~text.is_in(categories) & text.is_not_null(),
+        name,
+        "features",
+        lambda row: f"column `{name}`, row {row}: {text[row]!r} is not one of {', '.join(categories)}",
+    )
     return pl.col(name).cast(pl.String).cast(dtype)
 
 
@@ -286,14 +284,14 @@ def _choice_codes(frame: pl.DataFrame, choice: Any) -> pl.Series:
             list(COMPRESSIONS), range(len(COMPRESSIONS)), default=None, return_dtype=pl.Int64
         )
         bad = codes.is_null()
-    if bad.any():
-        row = int(bad.arg_true()[0])
-        raise DataError(
-            f"choice, row {row}: {values[row]!r} is not one of {', '.join(COMPRESSIONS)} (or their codes 0-2)",
-            column="choice",
-            row=row,
-            rule="engine",
-        )
+    _refuse_first(
+        bad,
+        "choice",
+        "engine",
+        lambda row: (
+            f"choice, row {row}: {values[row]!r} is not one of {', '.join(COMPRESSIONS)} (or their codes 0-2)"
+        ),
+    )
     result: pl.Series = codes.cast(pl.UInt8).alias("choice")
     return result
 
@@ -323,6 +321,13 @@ def _by(per_row: pl.DataFrame, column: str) -> dict[str, dict[str, Any]]:
         str(v): _figures(per_row.filter(values == v))
         for v in sorted(values.unique().to_list(), key=lambda v: (v == "null", v))
     }
+
+
+def _refuse_first(bad: pl.Series, column: str, rule: str, message: Callable[[int], str]) -> None:
+    """Raises ``DataError`` naming the first row where ``bad`` is true, if any."""
+    if bad.any():
+        row = int(bad.arg_true()[0])
+        raise DataError(message(row), column=column, row=row, rule=rule)
 
 
 def split_by_time(df: FrameLike, *, test_fraction: float = 0.2) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -355,15 +360,14 @@ def split_by_time(df: FrameLike, *, test_fraction: float = 0.2) -> tuple[pl.Data
         raise DataError(
             "column `timestamp`: the column is absent", column="timestamp", row=None, rule="split"
         )
-    nulls = frame["timestamp"].is_null()
-    if nulls.any():
-        row = int(nulls.arg_true()[0])
-        raise DataError(
-            f"column `timestamp`, row {row}: a row without a time cannot be placed before or after the cut",
-            column="timestamp",
-            row=row,
-            rule="split",
-        )
+    _refuse_first(
+        frame["timestamp"].is_null(),
+        "timestamp",
+        "split",
+        lambda row: (
+            f"column `timestamp`, row {row}: a row without a time cannot be placed before or after the cut"
+        ),
+    )
     ordered = frame.sort("timestamp", maintain_order=True)
     n_test = math.ceil(ordered.height * test_fraction)
     if n_test == 0:
