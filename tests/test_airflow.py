@@ -50,6 +50,14 @@ dag = make_dag(on_failure=SmtpNotifier(to="ml-alerts@company.com", from_email="a
 """
 
 
+#: The shipped DAG with the package's reference selector as its last three tasks.
+REFERENCE_DAG = """
+from dwcp_data.airflow import make_dag
+
+dag = make_dag(train="reference")
+"""
+
+
 def run_dag(
     tmp: Path, connection: dict, *, dag_file: str | None = None, env: dict[str, str] | None = None
 ) -> dict:
@@ -232,3 +240,49 @@ print(json.dumps([influx_connection(c) for c in ("v2", "v1", "ours")]))
         {"url": "http://h:8087", "database": "db"},
         {"url": "http://h:8086", "database": "dwcp", "username": "u", "password": "p"},
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("logged_policy", ["as generated", "the oracle itself"])
+def test_the_reference_selector_is_deployed_only_when_it_beats_the_logged_policy(
+    influxd, tmp_path, logged_policy
+):
+    df = dwcp_data.generate_synthetic(30_000, seed=43, end=LOGICAL + timedelta(hours=1), freq="30s")
+    if logged_policy == "the oracle itself":  # no model can have a smaller regret than 0
+        oracle = dwcp_data.label_oracle(df)[dwcp_data.LABEL_COLUMN]
+        df = df.with_columns(
+            oracle.cast(pl.String).cast(df.schema["current_compression"]).alias("current_compression")
+        )
+    database = "dag_model_ok" if logged_policy == "as generated" else "dag_model_no"
+    influxd.query(f"CREATE DATABASE {database}")
+    collector.post_lines(influxd.url, database, collector.collector_lines(df))
+    result = run_dag(tmp_path, http_connection(influxd, database), dag_file=REFERENCE_DAG)
+    staging = result["out"] / "staging"
+    if logged_policy == "as generated":
+        assert result["state"] == "success", result["tasks"]
+        assert sorted(p.name for p in staging.iterdir()) == ["selector.pkl", "selector.pkl.card.json"]
+        from dwcp_data import selector
+
+        model = selector.load(staging / "selector.pkl")
+        regret = model.card["regret_held_out"]
+        assert regret["model"]["mean_ms"] < regret["logged_policy"]["mean_ms"]
+        assert model.predict(df.head(100)).null_count() == 0
+        (deployed,) = points(influxd, database, "model_deployments")
+        assert deployed["path"] == str(staging / "selector.pkl")
+        assert deployed["regret_ms"] == regret["model"]["mean_ms"]
+    else:
+        assert result["state"] == "failed"
+        assert result["tasks"]["validate_model"] == "failed"
+        assert result["tasks"]["deploy_to_staging"] == "upstream_failed"
+        assert "is not below the logged policy's" in result["log"]
+        assert not staging.exists()
+        assert points(influxd, database, "model_deployments") == []
+
+
+def test_make_dag_refuses_an_unknown_train_name():
+    from dwcp_data.airflow import make_dag
+    from dwcp_data.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError) as e:
+        make_dag(train="referenc")
+    assert e.value.param == "train"

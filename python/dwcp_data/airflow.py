@@ -30,14 +30,14 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, BaseHook, Variable
 
 from dwcp_data import influx
 from dwcp_data.cleaning import clean
-from dwcp_data.errors import ValidationError
+from dwcp_data.errors import InvalidArgumentError, ValidationError
 from dwcp_data.io import atomic_path, read_training_data, write_training_data
 from dwcp_data.labelling import label_oracle
 from dwcp_data.quality import flatten, quality_metrics, to_line_protocol
@@ -258,6 +258,57 @@ def record_quality_task(*, conn_id: str, **context: Any) -> dict[str, Any]:
     return {"data_quality": metrics, "pipeline_runs": run_fields}
 
 
+def train_reference_task(**context: Any) -> str:
+    """Train the reference selector (:mod:`dwcp_data.selector`) on the published
+    data set; the saved model's path (in the run's folder, its card beside it)."""
+    from dwcp_data import selector
+
+    df = read_training_data(context["ti"].xcom_pull(task_ids="publish_dataset"))
+    return str(selector.train(df).save(_run_dir(context) / "model" / "selector.pkl"))
+
+
+def validate_model_task(**context: Any) -> dict[str, float]:
+    """Fail the run (without retries) unless the model's regret on the held-out
+    newest rows is below the logged policy's: a model that does not beat the
+    selector in production is never deployed."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from dwcp_data import selector
+
+    path = context["ti"].xcom_pull(task_ids="train_compression_model")
+    regret = json.loads(selector.card_path(path).read_text())["regret_held_out"]
+    model, logged = regret["model"]["mean_ms"], regret["logged_policy"]["mean_ms"]
+    if model is None or logged is None or not model < logged:
+        raise AirflowFailException(
+            f"the model's held-out regret ({model} ms per row) is not below the logged policy's "
+            f"({logged} ms per row): not deployed"
+        )
+    return {"model_regret_ms": model, "logged_policy_regret_ms": logged}
+
+
+def deploy_task(*, conn_id: str, **context: Any) -> str:
+    """Copy the validated model and its card into ``<output>/staging`` (each
+    atomically, the card first) and record a ``model_deployments`` point."""
+    from dwcp_data import selector
+
+    model = Path(context["ti"].xcom_pull(task_ids="train_compression_model"))
+    judged = context["ti"].xcom_pull(task_ids="validate_model")
+    staging = Path(Variable.get(OUTPUT_VARIABLE)) / "staging"
+    for source in (selector.card_path(model), model):
+        with atomic_path(staging / source.name) as tmp:
+            tmp.write_bytes(source.read_bytes())
+    card = json.loads(selector.card_path(model).read_text())
+    fields = {
+        "path": str(staging / model.name),
+        "rows_trained": card["rows"]["trained_on"],
+        "regret_ms": judged["model_regret_ms"],
+        "logged_policy_regret_ms": judged["logged_policy_regret_ms"],
+        "oracle_share": card["regret_held_out"]["model"]["oracle_share"],
+    }
+    _write_points(conn_id, context, {"model_deployments": fields})
+    return str(staging / model.name)
+
+
 def make_dag(
     dag_id: str = "compression_selector_training",
     *,
@@ -269,7 +320,7 @@ def make_dag(
     min_rows: int = 10_000,
     by: str | None = None,
     cpu_weight: float = 0.0,
-    train: Callable[..., Any] | None = None,
+    train: Callable[..., Any] | Literal["reference"] | None = None,
     validate_model: Callable[..., Any] | None = None,
     deploy: Callable[..., Any] | None = None,
     on_failure: Callable[..., Any] | Sequence[Callable[..., Any]] = (),
@@ -281,7 +332,12 @@ def make_dag(
     team's ``train``, ``validate_model`` and ``deploy`` callables (§4.2's last
     three tasks) follow publishing when given; each receives the Airflow
     context and finds the published path with
-    ``ti.xcom_pull(task_ids="publish_dataset")``.
+    ``ti.xcom_pull(task_ids="publish_dataset")``. ``train="reference"`` wires
+    the package's own: :func:`train_reference_task` →
+    :func:`validate_model_task` (fails the run unless the model's held-out
+    regret is below the logged policy's) → :func:`deploy_task` (the model and
+    its card copied into ``<output>/staging``, a ``model_deployments`` point);
+    ``validate_model`` and ``deploy`` given alongside replace those two.
 
     Every Sunday at 02:00, no catch-up, owner ``ml-team``, 2 retries 5 minutes
     apart (a failed validation is not retried).
@@ -294,6 +350,10 @@ def make_dag(
     ``SmtpNotifier(to="ml-alerts@company.com")`` for §4.2's
     ``email_on_failure``.
     """
+    if isinstance(train, str) and train != "reference":
+        raise InvalidArgumentError(
+            f"invalid argument `train`: a callable, 'reference' or None, got {train!r}", param="train"
+        )
     notifiers = [_Notify(n) for n in ([on_failure] if callable(on_failure) else on_failure)]
     default_args = {
         "owner": "ml-team",
@@ -335,6 +395,10 @@ def make_dag(
             task_id="record_quality", python_callable=record_quality_task, op_kwargs={"conn_id": conn_id}
         )
         steps[-1] >> quality
+        if train == "reference":
+            train = train_reference_task
+            validate_model = validate_model or validate_model_task
+            deploy = deploy or functools.partial(deploy_task, conn_id=conn_id)
         optional = [
             ("train_compression_model", train),
             ("validate_model", validate_model),
