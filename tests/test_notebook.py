@@ -34,6 +34,7 @@ def test_notebook_executes(tmp_path, monkeypatch, source):
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 3, "the three figures are drawn"
+    assert len(images) >= 4, "the four figures are drawn"
     html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
     assert "ValidationReport" in html and "CleaningReport" in html
+    assert "Regret against the oracle" in html, "the reference selector's regret is shown"
