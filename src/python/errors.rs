@@ -59,6 +59,12 @@ pub fn invalid_argument(py: Python<'_>, param: &str, message: &str) -> PyErr {
     python_error::<InvalidArgumentError>(py, &text, |kw| kw.set_item("param", param))
 }
 
+/// `dwcp_data.errors.InternalError`: the core broke one of its own invariants.
+pub fn internal_error(py: Python<'_>, what: &str) -> PyErr {
+    let text = format!("internal error in the dwcp_data core: {what}; please report it");
+    python_error::<InternalError>(py, &text, |_| Ok(()))
+}
+
 /// The Python exception for a core error.
 pub fn to_pyerr(py: Python<'_>, err: DwcpError) -> PyErr {
     let text = err.to_string();
@@ -125,8 +131,7 @@ pub fn run<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T> + Send) -> PyR
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            let text = format!("internal error in the dwcp_data core: {what}; please report it");
-            Err(python_error::<InternalError>(py, &text, |_| Ok(())))
+            Err(internal_error(py, &what))
         }
     }
 }

@@ -5,7 +5,7 @@ use numpy::{IntoPyArray, PyArray2};
 use pyo3::prelude::*;
 use pyo3_polars::PyDataFrame;
 
-use super::errors::{guarded, run};
+use super::errors::{guarded, internal_error, run};
 use super::frames::frame_in;
 use crate::features;
 
@@ -25,7 +25,8 @@ fn feature_matrix<'py>(
         features::matrix(&frame_in(df, &enum_columns)?, &numeric, &one_hot)
     })?;
     let shape = (matrix.rows, matrix.names.len());
-    let array = Array2::from_shape_vec(shape, matrix.values).expect("rows × names values, row-major");
+    let array = Array2::from_shape_vec(shape, matrix.values)
+        .map_err(|e| internal_error(py, &format!("the feature matrix is not rows × names: {e}")))?;
     Ok((array.into_pyarray(py), matrix.names))
 }
 

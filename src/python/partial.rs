@@ -241,7 +241,7 @@ impl ValidationFacts {
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (Vec<u8>,))> {
         let this = slf.get();
         let bytes = serde_json::to_vec(&(&this.facts, &this.options))
-            .expect("facts and options hold only numbers, text and lists");
+            .map_err(|e| super::errors::internal_error(slf.py(), &format!("facts do not serialise: {e}")))?;
         Ok((slf.get_type().getattr("_from_bytes")?, (bytes,)))
     }
 
