@@ -33,7 +33,6 @@ __all__ = [
     "read_http_body",
     "schema_columns",
     "to_utc_timestamps",
-    "validate",
     "validation_facts",
 ]
 
@@ -50,18 +49,6 @@ def generate_synthetic(
     n: int, seed: int, end_us: int, freq_us: int, start: int = 0, length: int | None = None
 ) -> tuple[pl.DataFrame, list[str]]:
     """Rows ``start .. start + length`` of ``n`` synthetic rows, and the Enum columns sent as codes."""
-
-def validate(
-    df: pl.DataFrame,
-    enum_columns: list[str],
-    profile: str,
-    min_rows: int,
-    max_missing_fraction: float,
-    min_class_share: float,
-    now_us: int,
-    max_examples: int,
-) -> list[RuleResultDict]:
-    """The validation rules' results; ``enum_columns`` name schema Enum columns sent as UInt8 codes."""
 
 def clean(
     df: pl.DataFrame,

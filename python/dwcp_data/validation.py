@@ -256,7 +256,7 @@ def validate(
     core_frame, enum_columns = to_core(frame)
     now = utc_datetime(now, "now")
     now_us = epoch_us(now)
-    rows = _core.validate(
+    facts = _core.validation_facts(
         core_frame,
         enum_columns,
         profile,
@@ -266,7 +266,7 @@ def validate(
         now_us,
         max_examples,
     )
-    results = [RuleResult(**r) for r in rows]
+    results = [RuleResult(**r) for r in facts.results()]
     options = {
         "min_rows": min_rows,
         "max_missing_fraction": max_missing_fraction,

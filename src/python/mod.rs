@@ -21,7 +21,7 @@ use crate::io::check_csv as check_csv_lines;
 use crate::labelling::{self, ESTIMATE_COLUMNS, LABEL_COLUMN};
 use crate::schema::COMPRESSIONS;
 use crate::schema::{Kind, Role, SCHEMA};
-use crate::validation::{self, Profile, RuleResult};
+use crate::validation::{self, Profile};
 use errors::{guarded, invalid_argument, run};
 use frames::{frame_in, frame_out};
 
@@ -202,36 +202,6 @@ pub(crate) fn validation_options(
     })
 }
 
-/// Runs the validation rules (see `dwcp_data.validate`); one dict per result.
-#[pyfunction]
-#[allow(clippy::too_many_arguments)]
-fn validate<'py>(
-    py: Python<'py>,
-    df: &Bound<'_, PyAny>,
-    enum_columns: Vec<String>,
-    profile: &str,
-    min_rows: &Bound<'py, PyAny>,
-    max_missing_fraction: f64,
-    min_class_share: f64,
-    now_us: i64,
-    max_examples: &Bound<'py, PyAny>,
-) -> PyResult<Vec<RuleResult>> {
-    let df = guarded(py, "the frame", || df.extract::<PyDataFrame>())?;
-    let options = validation_options(
-        py,
-        profile,
-        min_rows,
-        max_missing_fraction,
-        min_class_share,
-        now_us,
-        max_examples,
-    )?;
-    let results = run(py, || {
-        validation::validate(&frame_in(df, &enum_columns)?, &options)
-    })?;
-    Ok(results)
-}
-
 /// Cleans a frame (see `dwcp_data.clean`): the cleaned frame, its Enum
 /// columns sent as codes, and the report.
 #[pyfunction]
@@ -335,7 +305,6 @@ fn read_http_body<'py>(
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(schema_columns, m)?)?;
     m.add_function(wrap_pyfunction!(generate_synthetic, m)?)?;
-    m.add_function(wrap_pyfunction!(validate, m)?)?;
     m.add_function(wrap_pyfunction!(clean, m)?)?;
     m.add_function(wrap_pyfunction!(label_oracle, m)?)?;
     m.add_function(wrap_pyfunction!(check_csv, m)?)?;
