@@ -56,11 +56,10 @@ def report_path_for(out: str | os.PathLike[str]) -> Path:
 
 
 def label_shares(df: pl.DataFrame, column: str) -> dict[str, float]:
-    """Share of each value of an Enum or String column (nulls as ``"null"``)."""
-    if column not in df.columns or df.height == 0:
-        return {}
-    counts = df[column].cast(pl.String).fill_null("null").value_counts(sort=True)
-    return {str(value): count / df.height for value, count in counts.iter_rows()}
+    """Share of each value of an Enum or String column (nulls as ``"null"``), most common first."""
+    counter: Counter[str] = Counter()
+    _count(counter, df, column)
+    return _shares(counter)
 
 
 def run_pipeline(
@@ -217,14 +216,14 @@ def _finish(report: dict[str, Any], path: Path, started: float) -> None:
 
 
 def _count(counter: Counter[str], df: pl.DataFrame, column: str) -> None:
-    """Adds ``df``'s values of ``column`` (as in :func:`label_shares`) to ``counter``."""
+    """Adds ``df``'s values of ``column`` (nulls as ``"null"``; none when absent) to ``counter``."""
     if column in df.columns:
         for value, n in df[column].cast(pl.String).fill_null("null").value_counts().iter_rows():
             counter[str(value)] += n
 
 
 def _shares(counter: Counter[str]) -> dict[str, float]:
-    """:func:`label_shares` from counts."""
+    """Each value's share of the counts, most common first."""
     rows = sum(counter.values())
     return {v: n / rows for v, n in counter.most_common()} if rows else {}
 
