@@ -88,6 +88,15 @@ def features(df: FrameLike, *, columns: Sequence[str] = FEATURES) -> Features:
     frame = to_polars(df)
     if LABEL_COLUMN not in frame.columns:
         frame = label_oracle(frame)
+    X, feature_names = feature_matrix(frame, names)
+    codes = frame[LABEL_COLUMN].cast(pl.Enum(list(COMPRESSIONS))).to_physical()  # UInt8, nulls where no label
+    y = codes.fill_null(255).cast(pl.Int8, wrap_numerical=True).to_numpy()  # 255 wraps to -1
+    return Features(X, y, tuple(feature_names))
+
+
+def feature_matrix(frame: pl.DataFrame, names: list[str]) -> tuple[npt.NDArray[np.float32], list[str]]:
+    """``X`` and its column names for the checked feature columns ``names`` of
+    ``frame`` (see :func:`features`), without labels: what a model predicts from."""
     one_hot = [c for c in names if isinstance(SCHEMA.get(c), pl.Enum)]
     numeric = [c for c in names if c not in one_hot]
     for name in names:
@@ -95,10 +104,7 @@ def features(df: FrameLike, *, columns: Sequence[str] = FEATURES) -> Features:
             raise DataError(f"column `{name}`: the column is absent", column=name, row=None, rule="features")
     selected = frame.select(numeric + [_as_schema_enum(frame, c) for c in one_hot])
     core_frame, enums = to_core(selected)
-    X, feature_names = _core.feature_matrix(core_frame, enums, numeric, one_hot)
-    codes = frame[LABEL_COLUMN].cast(pl.Enum(list(COMPRESSIONS))).to_physical()  # UInt8, nulls where no label
-    y = codes.fill_null(255).cast(pl.Int8, wrap_numerical=True).to_numpy()  # 255 wraps to -1
-    return Features(X, y, tuple(feature_names))
+    return _core.feature_matrix(core_frame, enums, numeric, one_hot)
 
 
 def _feature_columns(columns: Sequence[str]) -> list[str]:

@@ -23,7 +23,7 @@ from dwcp_data._convert import positive_int
 from dwcp_data._core import __version__
 from dwcp_data._frames import FrameLike, to_polars
 from dwcp_data.errors import InvalidArgumentError
-from dwcp_data.features import FEATURES, features, regret, split_by_time
+from dwcp_data.features import FEATURES, feature_matrix, features, regret, split_by_time
 from dwcp_data.io import atomic_path
 from dwcp_data.labelling import LABEL_COLUMN, label_oracle
 from dwcp_data.schema import COMPRESSIONS
@@ -50,10 +50,7 @@ class Selector:
     def predict(self, df: FrameLike) -> pl.Series:
         """The engine chosen for each row of ``df``, as an ``Enum`` Series
         named ``selected_compression`` (the oracle's columns are not needed)."""
-        frame = to_polars(df)
-        if LABEL_COLUMN not in frame.columns:  # features() labels; a prediction needs no label
-            frame = frame.with_columns(pl.lit(None, dtype=pl.Enum(list(COMPRESSIONS))).alias(LABEL_COLUMN))
-        X = features(frame, columns=self.card["columns"]).X
+        X = feature_matrix(to_polars(df), list(self.card["columns"]))[0]
         codes = self.model.predict(X) if len(X) else []
         return pl.Series(PREDICTION, [COMPRESSIONS[int(c)] for c in codes], dtype=pl.Enum(list(COMPRESSIONS)))
 
