@@ -51,8 +51,9 @@ class Selector:
         """The engine chosen for each row of ``df``, as an ``Enum`` Series
         named ``selected_compression`` (the oracle's columns are not needed)."""
         X = feature_matrix(to_polars(df), list(self.card["columns"]))[0]
+        engines = pl.Series(PREDICTION, COMPRESSIONS, dtype=pl.Enum(list(COMPRESSIONS)))
         codes = self.model.predict(X) if len(X) else []
-        return pl.Series(PREDICTION, [COMPRESSIONS[int(c)] for c in codes], dtype=pl.Enum(list(COMPRESSIONS)))
+        return engines.gather(pl.Series(codes, dtype=pl.UInt32))
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Writes the model to ``path`` (pickle) and its card beside it
