@@ -72,6 +72,7 @@ class Dataset:
     def __init__(self, source: Source) -> None:
         self.files: tuple[Path, ...] = tuple(_files(source))
         self._rows: list[int] | None = None
+        self._schemas: dict[int, dict[str, pl.DataType]] = {}
         for f in self.files:
             _format(f, "source")
 
@@ -107,15 +108,20 @@ class Dataset:
     ) -> pl.DataFrame:
         """Parquet shard ``i`` conformed to the schema (``columns`` of it, ``rows`` of it)."""
         file = self.files[i]
-        with parquet_errors(file):
-            stored = pl.read_parquet_schema(file)
-        wanted = None if columns is None else [c for c in columns if c in stored]
+        wanted = None if columns is None else [c for c in columns if c in self._stored(i)]
         df, missing = _conform(_read_parquet(file, wanted, rows), file, keep_unknown_columns=False)
         if columns is not None:
             return df.select(columns)
         if missing and (rows is None or rows[0] == 0):
             _warn_absent(file, missing)
         return df
+
+    def _stored(self, i: int) -> dict[str, pl.DataType]:
+        """The columns Parquet shard ``i`` stores, read from its footer once."""
+        if i not in self._schemas:
+            with parquet_errors(self.files[i]):
+                self._schemas[i] = pl.read_parquet_schema(self.files[i])
+        return self._schemas[i]
 
     def rows(self) -> list[int]:
         """Rows per shard (Parquet: from the footer, without reading the data),
