@@ -184,3 +184,34 @@ def test_x_of_10m_rows_costs_its_own_size_only():
     assert m["x"] == 10_000_000 * 17 * 4
     # one copy of X anywhere would double it
     assert extra < 1.15 * m["x"] + 4 * m["y"], f"{extra / 2**20:.0f} MiB for a {m['x'] / 2**20:.0f} MiB array"
+
+
+def test_hostile_text_and_exotic_dtypes(labelled):
+    nasty = 'vm_disk\n"x\\ ✓'
+    text = pl.col("data_type").cast(pl.String)
+    bad = labelled.with_columns(
+        pl.when(pl.int_range(pl.len()) == 4).then(pl.lit(nasty)).otherwise(text).alias("data_type")
+    )
+    with pytest.raises(DataError) as e:
+        dwcp_data.features(bad)
+    assert e.value.row == 4 and repr(nasty) in str(e.value)
+    # narrower numeric types give the same matrix; types the core cannot take are named
+    narrow = labelled.with_columns(
+        pl.col("rtt_ms").cast(pl.Float32),
+        pl.col("memory_available_mb").cast(pl.Int32),
+        pl.col("cpu_usage").cast(pl.Float64),
+    )
+    np.testing.assert_array_equal(dwcp_data.features(narrow).X, dwcp_data.features(labelled).X)
+    with pytest.raises(DataError) as e:
+        dwcp_data.features(labelled.with_columns(pl.col("rtt_ms").cast(pl.Decimal(20, 4))))
+    assert e.value.column == "rtt_ms"
+    # a NaN estimate is an engine that cannot be judged: the row is not compared
+    est = labelled.with_columns(
+        pl.when(pl.int_range(pl.len()) < 10)
+        .then(float("nan"))
+        .otherwise(pl.col("est_time_baseline_ms"))
+        .alias("est_time_baseline_ms")
+    )
+    comparable = est.select(pl.min_horizontal(dwcp_data.ESTIMATE_COLUMNS).is_not_null()).to_series()
+    r = dwcp_data.regret(est, "baseline")
+    assert r.compared == int((comparable & ~est["est_time_baseline_ms"].is_nan()).sum())
