@@ -23,6 +23,7 @@ __all__ = [
     "find_duplicates",
     "generate_synthetic",
     "hash_partitions",
+    "hash_records",
     "interpolate",
     "label_oracle",
     "merge_rank_partials",
@@ -31,6 +32,7 @@ __all__ = [
     "quantile_ranks",
     "rank_partials",
     "read_http_body",
+    "repeated_rows",
     "schema_columns",
     "to_utc_timestamps",
     "validation_facts",
@@ -96,6 +98,12 @@ _Probe = tuple[int, int, bool]
 
 def hash_partitions(df: pl.DataFrame, enum_columns: list[str], first_row: int, dir: str, parts: int) -> None:
     """Appends the shard's 128-bit row hashes (rows numbered from ``first_row``) to the partition files in ``dir``."""
+
+def hash_records(df: pl.DataFrame, enum_columns: list[str], first_row: int, parts: int) -> list[bytes]:
+    """The shard's 128-bit row hashes (rows numbered from ``first_row``) as ``parts`` byte strings of partition records."""
+
+def repeated_rows(pieces: list[bytes]) -> npt.NDArray[np.uint64]:
+    """The rows among one partition's records (from every shard) that repeat an earlier row, sorted."""
 
 def partition_count(rows: int) -> int:
     """Partition files for a data set of about ``rows`` rows."""

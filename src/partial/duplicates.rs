@@ -8,6 +8,9 @@
 //! memory. The duplicates of each partition are written sorted, and a shard
 //! finds its own by binary search, reading only its range.
 //!
+//! The same records can travel in memory instead ([`partition_records`],
+//! [`repeated_rows`]): the Ray engine shuffles them between tasks.
+//!
 //! Memory: one shard's hashes, then one partition (24 bytes a row over the
 //! partition count). Exactness rests on the 128-bit hash: two different rows
 //! collide with probability 2^-128 (about 10^-20 for 2.6 billion rows).
@@ -61,8 +64,9 @@ fn partition_of(hash: u128, parts: u32) -> usize {
     (((hash >> 96) as u64 * u64::from(parts)) >> 32) as usize
 }
 
-/// Appends one shard's row hashes (rows `first_row..`) to the partition files in `dir`.
-pub fn write_partitions(hashes: &[u128], first_row: u64, dir: &Path, parts: u32) -> Result<()> {
+/// One shard's records (hash, then global row number from `first_row`), in
+/// the partition-file format, split by partition: `parts` byte strings.
+pub fn partition_records(hashes: &[u128], first_row: u64, parts: u32) -> Result<Vec<Vec<u8>>> {
     check_parts(parts)?;
     let mut buckets: Vec<Vec<u8>> = vec![Vec::new(); parts as usize];
     for (row, &hash) in (first_row..).zip(hashes) {
@@ -70,6 +74,12 @@ pub fn write_partitions(hashes: &[u128], first_row: u64, dir: &Path, parts: u32)
         bucket.extend_from_slice(&hash.to_le_bytes());
         bucket.extend_from_slice(&row.to_le_bytes());
     }
+    Ok(buckets)
+}
+
+/// Appends one shard's row hashes (rows `first_row..`) to the partition files in `dir`.
+pub fn write_partitions(hashes: &[u128], first_row: u64, dir: &Path, parts: u32) -> Result<()> {
+    let buckets = partition_records(hashes, first_row, parts)?;
     for (part, records) in (0..parts).zip(&buckets) {
         if !records.is_empty() {
             let path = hashes_file(dir, part);
@@ -83,6 +93,38 @@ pub fn write_partitions(hashes: &[u128], first_row: u64, dir: &Path, parts: u32)
     Ok(())
 }
 
+/// The rows of one partition's records (`pieces` of partition-file bytes, in
+/// any order) whose hash an earlier row has, sorted: the first occurrence in
+/// data-set order is the one kept.
+pub fn repeated_rows(pieces: &[&[u8]]) -> Result<Vec<u64>> {
+    if let Some(bad) = pieces.iter().find(|p| p.len() % RECORD != 0) {
+        return Err(DwcpError::invalid_argument(
+            "records",
+            format!(
+                "{} bytes is not a whole number of {RECORD}-byte records",
+                bad.len()
+            ),
+        ));
+    }
+    let mut records: Vec<(u128, u64)> = pieces
+        .par_iter()
+        .flat_map_iter(|p| p.chunks_exact(RECORD))
+        .map(|r| {
+            let hash = u128::from_le_bytes(r[..16].try_into().expect("16 bytes"));
+            let row = u64::from_le_bytes(r[16..].try_into().expect("8 bytes"));
+            (hash, row)
+        })
+        .collect();
+    records.par_sort_unstable();
+    let mut repeats: Vec<u64> = records
+        .windows(2)
+        .filter(|w| w[0].0 == w[1].0)
+        .map(|w| w[1].1)
+        .collect();
+    repeats.par_sort_unstable();
+    Ok(repeats)
+}
+
 /// Finds the duplicates of every partition in `dir` (one at a time) and
 /// writes each partition's duplicate rows, sorted; the number of duplicates.
 pub fn find_duplicates(dir: &Path, parts: u32) -> Result<u64> {
@@ -94,22 +136,8 @@ pub fn find_duplicates(dir: &Path, parts: u32) -> Result<u64> {
         if let Ok(mut file) = File::open(hashes_file(dir, part)) {
             file.read_to_end(&mut bytes)?;
         }
-        let mut records: Vec<(u128, u64)> = bytes
-            .par_chunks_exact(RECORD)
-            .map(|r| {
-                let hash = u128::from_le_bytes(r[..16].try_into().expect("16 bytes"));
-                let row = u64::from_le_bytes(r[16..].try_into().expect("8 bytes"));
-                (hash, row)
-            })
-            .collect();
+        let repeats = repeated_rows(&[&bytes])?;
         drop(bytes);
-        records.par_sort_unstable();
-        let mut repeats: Vec<u64> = records
-            .windows(2)
-            .filter(|w| w[0].0 == w[1].0)
-            .map(|w| w[1].1)
-            .collect();
-        repeats.par_sort_unstable();
         total += repeats.len() as u64;
         let mut out = BufWriter::new(File::create(duplicates_file(dir, part))?);
         for row in &repeats {
@@ -188,6 +216,32 @@ mod tests {
             got.extend(duplicate_flags(&dir, parts, start as u64, len).unwrap());
         }
         assert_eq!(got, expected);
+        // in memory, the records of each partition gathered from every shard
+        let mut pieces: Vec<Vec<Vec<u8>>> = vec![Vec::new(); parts as usize];
+        for &(start, len) in shards.iter().rev() {
+            let hashes = RowKeys::new(&whole.slice(start, len), None)
+                .unwrap()
+                .strong_hashes();
+            for (part, records) in partition_records(&hashes, start as u64, parts)
+                .unwrap()
+                .into_iter()
+                .enumerate()
+            {
+                pieces[part].push(records);
+            }
+        }
+        let mut repeats: Vec<u64> = Vec::new();
+        for part in &pieces {
+            repeats.extend(repeated_rows(&part.iter().map(Vec::as_slice).collect::<Vec<_>>()).unwrap());
+        }
+        repeats.sort_unstable();
+        let expected_rows: Vec<u64> = (0..)
+            .zip(&expected)
+            .filter(|(_, d)| **d)
+            .map(|(r, _)| r)
+            .collect();
+        assert_eq!(repeats, expected_rows);
+        assert!(repeated_rows(&[&[0u8; 23]]).is_err());
         assert!(write_partitions(&[1], 0, &dir, 0).is_err());
         assert!(duplicate_flags(&dir, parts, u64::MAX, 2).is_err());
         std::fs::remove_dir_all(&dir).unwrap();

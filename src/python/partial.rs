@@ -7,9 +7,11 @@
 
 use std::path::PathBuf;
 
+use numpy::{IntoPyArray, PyArray1};
 use polars::prelude::*;
 use pyo3::prelude::*;
-use pyo3::types::PyType;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::{PyBytes, PyType};
 use pyo3_polars::{PyDataFrame, PySeries};
 
 use super::errors::{guarded, run};
@@ -74,6 +76,35 @@ fn hash_partitions(
         let hashes = RowKeys::new(&frame_in(df, &enum_columns)?, None)?.strong_hashes();
         duplicates::write_partitions(&hashes, first_row, &dir, parts)
     })
+}
+
+/// One shard's 128-bit row hashes (its rows numbered from `first_row` in
+/// the data set) as `parts` byte strings of partition records, for a shuffle
+/// between processes (the Ray engine) instead of files.
+#[pyfunction]
+fn hash_records<'py>(
+    py: Python<'py>,
+    df: &Bound<'py, PyAny>,
+    enum_columns: Vec<String>,
+    first_row: u64,
+    parts: u32,
+) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    let df = guarded(py, "the frame", || df.extract::<PyDataFrame>())?;
+    let buckets = run(py, || {
+        let hashes = RowKeys::new(&frame_in(df, &enum_columns)?, None)?.strong_hashes();
+        duplicates::partition_records(&hashes, first_row, parts)
+    })?;
+    Ok(buckets.iter().map(|b| PyBytes::new(py, b)).collect())
+}
+
+/// The rows among one partition's records (from every shard's
+/// `hash_records`) that repeat an earlier row, sorted.
+#[pyfunction]
+fn repeated_rows<'py>(py: Python<'py>, pieces: Vec<PyBackedBytes>) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    let rows = run(py, || {
+        duplicates::repeated_rows(&pieces.iter().map(|p| p.as_ref()).collect::<Vec<&[u8]>>())
+    })?;
+    Ok(rows.into_pyarray(py))
 }
 
 /// Partition files for a data set of about `rows` rows.
@@ -293,6 +324,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ValidationFacts>()?;
     m.add_function(wrap_pyfunction!(validation_facts, m)?)?;
     m.add_function(wrap_pyfunction!(hash_partitions, m)?)?;
+    m.add_function(wrap_pyfunction!(hash_records, m)?)?;
+    m.add_function(wrap_pyfunction!(repeated_rows, m)?)?;
     m.add_function(wrap_pyfunction!(partition_count, m)?)?;
     m.add_function(wrap_pyfunction!(find_duplicates, m)?)?;
     m.add_function(wrap_pyfunction!(duplicate_flags, m)?)?;
