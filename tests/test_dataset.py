@@ -15,7 +15,7 @@ import dwcp_data
 from dwcp_data.dataset import clean_dataset, label_dataset, validate_dataset
 from dwcp_data.errors import DataError
 
-from helpers import END, shard_validation_facts
+from helpers import END, hostile, shard_validation_facts, tricky_shards, write_shards
 
 
 @pytest.fixture(autouse=True)
@@ -26,45 +26,6 @@ def small_slices(monkeypatch):
     import dwcp_data.dataset
 
     monkeypatch.setattr(dwcp_data.dataset, "_SLICE", 700)
-
-
-def hostile(n: int, seed: int) -> pl.DataFrame:
-    """Synthetic rows with nulls, NaN and infinities-free heavy tails in the
-    outlier columns, and nulls in integer and text columns."""
-    df = dwcp_data.generate_synthetic(n, seed=seed, end=END)
-    row = pl.int_range(pl.len())
-    return df.with_columns(
-        pl.when(row % 17 == 3).then(None).otherwise(pl.col("rtt_ms")).alias("rtt_ms"),
-        pl.when(row % 23 == 5)
-        .then(float("nan"))
-        .otherwise(pl.col("available_bandwidth_mbps"))
-        .alias("available_bandwidth_mbps"),
-        pl.when(row % 29 == 7).then(None).otherwise(pl.col("data_size_bytes")).alias("data_size_bytes"),
-        pl.when(row % 31 == 11).then(None).otherwise(pl.col("active_transfers")).alias("active_transfers"),
-        pl.when(row % 37 == 13).then(None).otherwise(pl.col("node_id")).alias("node_id"),
-    )
-
-
-def write_shards(folder: Path, shards: list[pl.DataFrame]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, shard in enumerate(shards):
-        shard.write_parquet(folder / f"shard-{i:03d}.parquet")
-    return folder
-
-
-def tricky_shards(tmp_path: Path) -> Path:
-    """Unequal shards, an empty one, duplicates across shards (and within one),
-    and a shard holding one link type only (the others absent from it)."""
-    df = hostile(6000, seed=41)
-    wan_only = df.filter(pl.col("link_type") == "wan").head(300)
-    shards = [
-        df.slice(0, 2500),
-        df.clear(),
-        pl.concat([df.slice(2500, 1000), df.slice(10, 40), df.slice(2600, 5)]),
-        wan_only,
-        pl.concat([df.slice(3500, 2500), df.slice(0, 3)]),
-    ]
-    return write_shards(tmp_path / "in", shards)
 
 
 def in_memory(folder: Path, **options) -> tuple[pl.DataFrame, dwcp_data.CleaningReport]:

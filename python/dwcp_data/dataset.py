@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import polars as pl
 
@@ -91,17 +91,20 @@ class Dataset:
         df = read_training_data(file)
         return df if columns is None else df.select(columns)
 
-    def slices(self, i: int, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
+    def slices(
+        self, i: int, columns: Sequence[str] | None = None, rows: int | None = None
+    ) -> Iterator[pl.DataFrame]:
         """Shard ``i`` (``columns`` of it) as :meth:`read` gives it, in slices of
-        at most ``_SLICE`` rows, in order; an empty shard is one empty slice.
-        Parquet shards are read a slice at a time (only the row groups
-        holding it), so memory follows the slice, not the shard."""
+        at most ``rows`` rows (default ``_SLICE``), in order; an empty shard is
+        one empty slice. Parquet shards are read a slice at a time (only the
+        row groups holding it), so memory follows the slice, not the shard."""
+        rows = rows or _SLICE
         if _format(self.files[i], "source") != "parquet":
             df = self.read(i, columns)
-            yield from (df.slice(k, _SLICE) for k in range(0, max(df.height, 1), _SLICE))
+            yield from (df.slice(k, rows) for k in range(0, max(df.height, 1), rows))
             return
-        for k in range(0, max(self.rows()[i], 1), _SLICE):
-            yield self._read_parquet(i, columns, (k, _SLICE))
+        for k in range(0, max(self.rows()[i], 1), rows):
+            yield self._read_parquet(i, columns, (k, rows))
 
     def _read_parquet(
         self, i: int, columns: Sequence[str] | None, rows: tuple[int, int] | None = None
@@ -136,6 +139,30 @@ class Dataset:
                     counts.append(read_training_data(f).height)
             self._rows = counts
         return self._rows
+
+    def repeated_keys(
+        self, key: list[str], keep: int, work_dir: str | os.PathLike[str] | None, show: bool | None
+    ) -> tuple[int, list[int]]:
+        """Rows whose ``key`` columns repeat an earlier row's: how many, and the
+        first ``keep`` (row numbers in the data set). The keys' 128-bit hashes
+        are partitioned on disk in ``work_dir`` (default: a temporary folder)."""
+        rows = self.rows()
+        parts = _core.partition_count(sum(rows))
+        with tempfile.TemporaryDirectory(prefix="dwcp-keys-", dir=work_dir) as work:
+            first = 0
+            for i in self.passes("validate: repeated keys", show):
+                core_frame, enums = to_core(self.read(i, key))
+                _core.hash_partitions(core_frame, enums, first, work, parts)
+                first += rows[i]
+            count = _core.find_duplicates(work, parts)
+            found: list[int] = []
+            first = 0
+            for n in rows:
+                if len(found) < keep:
+                    flags = _core.duplicate_flags(work, parts, first, n)
+                    found += [first + r for r in flags.arg_true().head(keep - len(found)).to_list()]
+                first += n
+        return count, found
 
     def passes(self, label: str, show_progress: bool | None) -> Iterator[int]:
         """Shard indices, with a progress bar named ``label``."""
@@ -229,9 +256,9 @@ def _bincount(ids: pl.Series, n: int) -> list[int]:
     return counts
 
 
-def _merge(merged: list[pl.Series] | None, partials: list[pl.Series]) -> list[pl.Series]:
-    """One shard's rank partials merged into those of the shards before it."""
-    if merged is None:
+def _merge(merged: list[pl.Series], partials: list[pl.Series]) -> list[pl.Series]:
+    """One shard's rank partials merged into those of the shards before it (none: ``[]``)."""
+    if not merged:
         return partials
     return [_core.merge_rank_partials(a, b) for a, b in zip(merged, partials, strict=True)]
 
@@ -272,12 +299,89 @@ class _Quantile:
 
 @dataclass
 class _Scan:
-    """What one pass over the shards gives (see ``_Cleaner.scan``)."""
+    """What a pass over shards gives (see ``_Cleaner.scan``): per column its
+    partials for its probes and its nulls among the kept rows; per group the
+    values the fence judged and the rows it removed."""
 
     partials: dict[str, list[pl.Series]]
     nulls: dict[str, int]
     judged: list[int]
     removed: list[int]
+
+    def then(self, later: _Scan) -> _Scan:
+        """This scan's shards followed by ``later``'s, merged."""
+        return _Scan(
+            {c: _merge(p, later.partials[c]) for c, p in self.partials.items()},
+            {c: n + later.nulls[c] for c, n in self.nulls.items()},
+            [a + b for a, b in zip(self.judged, later.judged, strict=True)],
+            [a + b for a, b in zip(self.removed, later.removed, strict=True)],
+        )
+
+
+#: A fence as one shard applies it: the column, and per group the lower and
+#: upper bounds (null for a group without values).
+_ShardFence = tuple[str, pl.Series, pl.Series]
+
+
+def _scan_shard(
+    state: pl.DataFrame,
+    df: pl.DataFrame,
+    fence: _ShardFence | None,
+    probes: dict[str, list[tuple[int, _Probe]]],
+    n: int,
+    grouped: bool,
+) -> tuple[pl.DataFrame | None, _Scan]:
+    """One shard's part of a scan: ``fence`` applied to the rows ``state``
+    keeps (the new state, or ``None`` without a fence), then each column's
+    partials for its probes over the kept rows of ``df`` (NaN as null)."""
+    judged, removed = [0] * n, [0] * n
+    new_state = None
+    if fence is not None:
+        name, lower, upper = fence
+        values = df[name].cast(pl.Float64)
+        lo, hi = lower.gather(state["gid"]), upper.gather(state["gid"])
+        present = state["keep"] & values.is_not_null()
+        # as in memory, a NaN fence (from infinite values) keeps nothing
+        outside = present & lo.is_not_null() & ~((values >= lo) & (values <= hi))
+        judged = _bincount(state["gid"].filter(present), n)
+        removed = _bincount(state["gid"].filter(outside), n)
+        state = new_state = state.with_columns(keep=state["keep"] & ~outside)
+    kept = df.filter(state["keep"])
+    gids = state["gid"].filter(state["keep"]) if grouped else None
+    partials = {column: _core.rank_partials(kept[column], gids, ps) for column, ps in probes.items()}
+    nulls = {column: kept[column].null_count() for column in probes}
+    return new_state, _Scan(partials, nulls, judged, removed)
+
+
+def _shard_fence(fence: tuple[str, _Bounds] | None) -> _ShardFence | None:
+    """``fence`` as shards apply it."""
+    if fence is None:
+        return None
+    name, bounds = fence
+    lower = pl.Series([None if b is None else b[2] for b in bounds], dtype=pl.Float64)
+    upper = pl.Series([None if b is None else b[3] for b in bounds], dtype=pl.Float64)
+    return name, lower, upper
+
+
+class ShardHooks(Protocol):
+    """What a pipeline computes from each shard in the cleaning passes: pure
+    functions of the rows (they run where the shard is: a Ray task)."""
+
+    def inspect(self, raw: pl.DataFrame) -> Any:
+        """A partial result from rows as read, before cleaning."""
+
+    def finish(self, part: pl.DataFrame) -> tuple[pl.DataFrame, Any]:
+        """Cleaned rows as written (transformed), and a partial result from them."""
+
+
+class DriverHooks(Protocol):
+    """Where the partial results of :class:`ShardHooks` are merged, in shard order."""
+
+    def inspected(self, seen: Any) -> None:
+        """Takes the next shard's (or slice's) ``ShardHooks.inspect`` result."""
+
+    def finished(self, seen: Any) -> None:
+        """Takes the next shard's (or slice's) ``ShardHooks.finish`` result."""
 
 
 #: Per group, ``(q1, q3, lower, upper)``, or ``None`` for a group without values.
@@ -298,13 +402,10 @@ class _Cleaner:
         by: list[str] | None,
         impute: bool,
         show_progress: bool | None,
-        inspect: Callable[[pl.DataFrame], None] | None = None,
-        finish_part: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+        hooks: tuple[ShardHooks, DriverHooks] | None = None,
     ) -> None:
-        """``inspect`` sees each shard as read (before cleaning), in order, in
-        the first pass; ``finish_part`` transforms each slice of cleaned rows
-        before it is written (a pipeline labels and validates there)."""
-        self.inspect, self.finish_part = inspect, finish_part
+        """``hooks``: what a pipeline adds to the passes (see :class:`ShardHooks`)."""
+        self.hooks = hooks
         self.ds, self.work, self.dedupe, self.columns = ds, work, dedupe, columns
         self.iqr_k, self.impute, self.show = iqr_k, impute, show_progress
         self.groups = _Groups(by)
@@ -335,8 +436,8 @@ class _Cleaner:
             self.first_rows.append(row)
             states = []
             for raw in self.ds.slices(i):
-                if self.inspect is not None:
-                    self.inspect(raw)
+                if self.hooks is not None:
+                    self.hooks[1].inspected(self.hooks[0].inspect(raw))
                 df = _nan_as_null(raw)
                 self.check(df)
                 for column, n in zip(df.columns, df.null_count().row(0), strict=True):
@@ -398,36 +499,15 @@ class _Cleaner:
         nulls there; and per group the values the fence judged and the rows it
         removed."""
         n = self.groups.count()
-        merged: dict[str, list[pl.Series] | None] = {c: None for c in probes}
-        judged, removed = [0] * n, [0] * n
-        nulls = dict.fromkeys(probes, 0)
+        total = _Scan({c: [] for c in probes}, dict.fromkeys(probes, 0), [0] * n, [0] * n)
         read = sorted(set(columns) | ({fence[0]} if fence else set()))
-        if fence is not None:
-            name, bounds = fence
-            lower = pl.Series([None if b is None else b[2] for b in bounds], dtype=pl.Float64)
-            upper = pl.Series([None if b is None else b[3] for b in bounds], dtype=pl.Float64)
+        shard_fence = _shard_fence(fence)
         for i in self.ds.passes(label, self.show):
-            state = self.state(i)
-            df = self.read(i, read)
-            if fence is not None:
-                values = df[name].cast(pl.Float64)
-                lo, hi = lower.gather(state["gid"]), upper.gather(state["gid"])
-                present = state["keep"] & values.is_not_null()
-                # as in memory, a NaN fence (from infinite values) keeps nothing
-                outside = present & lo.is_not_null() & ~((values >= lo) & (values <= hi))
-                for gid, c in enumerate(_bincount(state["gid"].filter(present), n)):
-                    judged[gid] += c
-                for gid, c in enumerate(_bincount(state["gid"].filter(outside), n)):
-                    removed[gid] += c
-                state = state.with_columns(keep=state["keep"] & ~outside)
+            state, scan = _scan_shard(self.state(i), self.read(i, read), shard_fence, probes, n, grouped)
+            if state is not None:
                 self.save(i, state)
-            kept = df.filter(state["keep"])
-            gids = state["gid"].filter(state["keep"]) if grouped else None
-            for column, column_probes in probes.items():
-                partials = _core.rank_partials(kept[column], gids, column_probes)
-                merged[column] = _merge(merged[column], partials)
-                nulls[column] += kept[column].null_count()
-        return _Scan({c: m or [] for c, m in merged.items()}, nulls, judged, removed)
+            total = total.then(scan)
+        return total
 
     def search(
         self,
@@ -594,29 +674,62 @@ class _Cleaner:
     def write(self, out: Path) -> None:
         """Each shard's kept rows, nulls filled with the medians, to ``out``."""
         assert self.schema is not None
-        fills = [
-            pl.col(c).cast(pl.Float64).fill_null(m)
-            if self.schema[c].is_float()
-            else pl.col(c).cast(pl.Int64).fill_null(int(m))
-            for c, m in self.medians.items()
-        ]
-        finish = self.finish_part or (lambda part: part)
-
-        def transform(part: pl.DataFrame) -> pl.DataFrame:
-            return finish(part.filter(pl.col(_KEEP)).drop(_KEEP).with_columns(fills))
-
+        fills = _fills(self.schema, self.medians)
+        work = None if self.hooks is None else self.hooks[0]
         for i in self.ds.passes("clean: writing", self.show):
-            _write_slices(self.marked(i), out / f"part-{i:05d}.parquet", transform)
+            path = out / f"part-{i:05d}.parquet"
+            _, seen = _write_cleaned(self.ds.slices(i), self.state(i)["keep"], fills, work, path)
+            if self.hooks is not None:
+                for s in seen:
+                    self.hooks[1].finished(s)
 
-    def marked(self, i: int) -> Iterator[pl.DataFrame]:
-        """Shard ``i`` a slice at a time, NaN as null, with its rows' ``keep`` flags."""
-        keep, first = self.state(i)["keep"], 0
-        for df in self.ds.slices(i):
-            yield _nan_as_null(df).with_columns(keep.slice(first, df.height).alias(_KEEP))
+
+def _write_cleaned(
+    slices: Iterable[pl.DataFrame],
+    keep: pl.Series,
+    fills: list[pl.Expr],
+    work: ShardHooks | None,
+    path: Path,
+) -> tuple[int, list[Any]]:
+    """One shard's cleaned rows written to the Parquet file ``path`` a slice at
+    a time: of each slice (as read) the rows ``keep`` flags, NaN as null, nulls
+    filled by ``fills``, then ``work.finish``-ed. The rows written, and the
+    ``finish`` results of the slices in order."""
+    seen: list[Any] = []
+
+    def cleaned() -> Iterator[pl.DataFrame]:
+        first = 0
+        for df in slices:
+            part = _nan_as_null(df).filter(keep.slice(first, df.height)).with_columns(fills)
             first += df.height
+            if work is not None:
+                part, finished = work.finish(part)
+                seen.append(finished)
+            yield part
+
+    return write_frames(cleaned(), path)[1], seen
 
 
-_KEEP = "__dwcp_keep"
+def _fills(schema: pl.Schema, medians: dict[str, float]) -> list[pl.Expr]:
+    """The expressions filling each column's nulls with its median, as in memory."""
+    return [
+        pl.col(c).cast(pl.Float64).fill_null(m)
+        if schema[c].is_float()
+        else pl.col(c).cast(pl.Int64).fill_null(int(m))
+        for c, m in medians.items()
+    ]
+
+
+def _check_clean_args(impute: object, iqr_k: object) -> None:
+    """Refuses an ``impute`` or ``iqr_k`` that :func:`clean_dataset` does not take."""
+    if impute not in ("median", None):
+        raise InvalidArgumentError(
+            f"invalid argument `impute`: must be 'median' or None, got {impute!r}", param="impute"
+        )
+    if not isinstance(iqr_k, (int, float)) or isinstance(iqr_k, bool) or not 0 <= iqr_k < float("inf"):
+        raise InvalidArgumentError(
+            f"invalid argument `iqr_k`: must be a finite number >= 0, got {iqr_k!r}", param="iqr_k"
+        )
 
 
 def _write_slices(
@@ -656,14 +769,7 @@ def clean_dataset(
     Returns:
         The :class:`~dwcp_data.cleaning.CleaningReport`.
     """
-    if impute not in ("median", None):
-        raise InvalidArgumentError(
-            f"invalid argument `impute`: must be 'median' or None, got {impute!r}", param="impute"
-        )
-    if not isinstance(iqr_k, (int, float)) or isinstance(iqr_k, bool) or not 0 <= iqr_k < float("inf"):
-        raise InvalidArgumentError(
-            f"invalid argument `iqr_k`: must be a finite number >= 0, got {iqr_k!r}", param="iqr_k"
-        )
+    _check_clean_args(impute, iqr_k)
     with (
         tempfile.TemporaryDirectory(prefix="dwcp-clean-", dir=work_dir) as work,
         open_dataset(source, work) as ds,
@@ -719,25 +825,35 @@ class _Validation:
         }
         self.facts: _core.ValidationFacts | None = None
 
-    def add(self, df: pl.DataFrame) -> None:
-        """The next rows of the data set."""
+    def facts_of(self, df: pl.DataFrame) -> _core.ValidationFacts:
+        """The facts of rows ``df`` (pure: it runs where the rows are)."""
         core_frame, enums = to_core(df)
-        facts = _core.validation_facts(core_frame, enums, *self.args)
+        return _core.validation_facts(core_frame, enums, *self.args)
+
+    def merge(self, facts: _core.ValidationFacts) -> None:
+        """Takes the facts of the next rows of the data set."""
         self.facts = facts if self.facts is None else self.facts.then(facts)
 
+    def add(self, df: pl.DataFrame) -> None:
+        """The next rows of the data set."""
+        self.merge(self.facts_of(df))
+
     def report(
-        self, ds: Dataset, work_dir: str | os.PathLike[str] | None, show: bool | None
+        self,
+        empty: Callable[[], pl.DataFrame],
+        repeated_keys: Callable[[list[str], int], tuple[int, list[int]]],
     ) -> ValidationReport:
-        """The report, once every row was added; ``ds`` holds those rows (for
-        the repeated keys across shards of the strict profile)."""
+        """The report, once every row was added. ``empty`` gives the data's
+        columns when no rows were added; ``repeated_keys(key, keep)`` finds the
+        repeated keys across the data set for the strict profile (see
+        :meth:`Dataset.repeated_keys`)."""
         if self.facts is None:
-            self.add(ds.read(0))
+            self.add(empty())
         assert self.facts is not None
         profile, max_examples = self.args[0], self.args[-1]
         facts = self.facts
         if facts.needs_duplicates:
-            count, rows = _repeated_keys(ds, list(_core.DUPLICATE_KEY), max_examples, work_dir, show)
-            facts = facts.with_duplicates(count, rows)
+            facts = facts.with_duplicates(*repeated_keys(list(_core.DUPLICATE_KEY), max_examples))
         results = [RuleResult(**r) for r in facts.results()]
         return ValidationReport(results, profile=profile, n_rows=facts.rows, options=self.options)
 
@@ -773,31 +889,9 @@ def validate_dataset(
         for i in ds.passes("validate", show_progress):
             for part in ds.slices(i):
                 validation.add(part)
-        return validation.report(ds, work_dir, show_progress)
-
-
-def _repeated_keys(
-    ds: Dataset, key: list[str], keep: int, work_dir: str | os.PathLike[str] | None, show: bool | None
-) -> tuple[int, list[int]]:
-    """Rows of the data set whose ``key`` columns repeat an earlier row's: how
-    many, and the first ``keep`` (row numbers in the data set)."""
-    rows = ds.rows()
-    parts = _core.partition_count(sum(rows))
-    with tempfile.TemporaryDirectory(prefix="dwcp-keys-", dir=work_dir) as work:
-        first = 0
-        for i in ds.passes("validate: repeated keys", show):
-            core_frame, enums = to_core(ds.read(i, key))
-            _core.hash_partitions(core_frame, enums, first, work, parts)
-            first += rows[i]
-        count = _core.find_duplicates(work, parts)
-        found: list[int] = []
-        first = 0
-        for n in rows:
-            if len(found) < keep:
-                flags = _core.duplicate_flags(work, parts, first, n)
-                found += [first + r for r in flags.arg_true().head(keep - len(found)).to_list()]
-            first += n
-    return count, found
+        return validation.report(
+            lambda: ds.read(0), lambda key, keep: ds.repeated_keys(key, keep, work_dir, show_progress)
+        )
 
 
 def label_dataset(

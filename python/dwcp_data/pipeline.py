@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import tempfile
@@ -18,7 +19,7 @@ import polars as pl
 from dwcp_data._core import __version__
 from dwcp_data._frames import to_polars
 from dwcp_data.cleaning import DEFAULT_OUTLIER_COLUMNS, CleaningReport, _names, clean
-from dwcp_data.dataset import Dataset, DatasetSource, _Cleaner, _Validation, open_dataset
+from dwcp_data.dataset import _Cleaner, _Validation, open_dataset
 from dwcp_data.errors import InvalidArgumentError
 from dwcp_data.generator import generate_synthetic
 from dwcp_data.io import atomic_path, is_folder, publish_folder, read_training_data, write_training_data
@@ -81,6 +82,7 @@ def run_pipeline(
     by: str | Sequence[str] | None = None,
     cpu_weight: float = 0.0,
     show_progress: bool | None = None,
+    engine: Literal["local", "ray"] = "local",
 ) -> PipelineResult:
     """Turn raw metrics into a validated, cleaned, labelled training set.
 
@@ -103,6 +105,11 @@ def run_pipeline(
     shares are exactly those of the in-memory run; ``show_progress`` draws a
     bar per pass. The folder appears only when the run succeeded.
 
+    ``engine="ray"`` runs those shard-by-shard stages as Ray tasks, one per
+    shard (extra ``dwcp-data[ray]``, see :mod:`dwcp_data.ray`), with the same
+    rows and report; it needs a folder ``out`` and files, a LazyFrame or a
+    ``ray.data.Dataset`` as ``source``.
+
     A failed validation stops the run: the report is written (status
     ``"validation_failed"``), the data set is not, and
     :class:`~dwcp_data.errors.ValidationError` is raised. With
@@ -116,10 +123,26 @@ def run_pipeline(
             f"invalid argument `on_invalid`: must be 'stop' or 'continue', got {on_invalid!r}",
             param="on_invalid",
         )
-    if is_folder(out) and (
-        isinstance(source, pl.LazyFrame)
-        or (isinstance(source, (str, os.PathLike, list, tuple)) and source != "synthetic")
-    ):
+    if engine not in ("local", "ray"):
+        raise InvalidArgumentError(
+            f"invalid argument `engine`: must be 'local' or 'ray', got {engine!r}", param="engine"
+        )
+    shards = isinstance(source, pl.LazyFrame) or (
+        isinstance(source, (str, os.PathLike, list, tuple)) and source != "synthetic"
+    )
+    if engine == "ray":
+        if (
+            not is_folder(out)
+            or source is None
+            or (isinstance(source, (str, pl.DataFrame)) and source == "synthetic")
+        ):
+            raise InvalidArgumentError(
+                "invalid argument `engine`: 'ray' needs a folder `out` and files, a LazyFrame or a "
+                "ray.data.Dataset as `source`",
+                param="engine",
+            )
+        shards = True
+    if is_folder(out) and shards:
         return _run_dataset_pipeline(
             source,
             Path(out),
@@ -129,6 +152,7 @@ def run_pipeline(
             by=by,
             cpu_weight=cpu_weight,
             show_progress=show_progress,
+            engine=engine,
         )
     out = Path(out)
     report_path = report_path_for(out)
@@ -228,8 +252,73 @@ def _shares(counter: Counter[str]) -> dict[str, float]:
     return {v: n / rows for v, n in counter.most_common()} if rows else {}
 
 
+class _ShardChecks:
+    """The pipeline's work on each shard in the cleaning passes (pure, so it
+    runs where the shard is): the input's validation facts and classes as
+    read; labels, the output's facts and shares as written."""
+
+    def __init__(self, profile: Literal["document", "strict"], min_rows: int, cpu_weight: float) -> None:
+        self.checks = {
+            name: _Validation(profile, min_rows, 0.1, 0.05, None, 5) for name in ("input", "output")
+        }
+        self.cpu_weight = cpu_weight
+
+    def inspect(self, raw: pl.DataFrame) -> _Seen:
+        t0 = time.perf_counter()
+        classes: Counter[str] = Counter()
+        _count(classes, raw, "current_compression")
+        facts = self.checks["input"].facts_of(raw)
+        return _Seen(facts, {"current_compression": classes}, {"input": time.perf_counter() - t0})
+
+    def finish(self, part: pl.DataFrame) -> tuple[pl.DataFrame, _Seen]:
+        t0 = time.perf_counter()
+        labelled = label_oracle(part, cpu_weight=self.cpu_weight)
+        t1 = time.perf_counter()
+        facts = self.checks["output"].facts_of(labelled)
+        shares: dict[str, Counter[str]] = {LABEL_COLUMN: Counter(), "current_compression": Counter()}
+        for column, counter in shares.items():
+            _count(counter, labelled, column)
+        seconds = {"label": t1 - t0, "output": time.perf_counter() - t1}
+        return labelled, _Seen(facts, shares, seconds)
+
+
+@dataclass
+class _Seen:
+    """What :class:`_ShardChecks` found in one shard (or slice)."""
+
+    facts: Any
+    counts: dict[str, Counter[str]]
+    seconds: dict[str, float]
+
+
+class _Gathered:
+    """The shards' :class:`_Seen`, merged in shard order on the driver."""
+
+    def __init__(self, work: _ShardChecks) -> None:
+        # copies: the facts merge here, and `work` travels to the shards unchanged
+        self.checks = {name: copy.copy(check) for name, check in work.checks.items()}
+        self.classes_in: Counter[str] = Counter()
+        self.shares_out: dict[str, Counter[str]] = {LABEL_COLUMN: Counter(), "current_compression": Counter()}
+        self.seconds = {"input": 0.0, "label": 0.0, "output": 0.0}
+
+    def inspected(self, seen: _Seen) -> None:
+        self.checks["input"].merge(seen.facts)
+        self.classes_in.update(seen.counts["current_compression"])
+        self._time(seen)
+
+    def finished(self, seen: _Seen) -> None:
+        self.checks["output"].merge(seen.facts)
+        for column, counter in self.shares_out.items():
+            counter.update(seen.counts[column])
+        self._time(seen)
+
+    def _time(self, seen: _Seen) -> None:
+        for stage, seconds in seen.seconds.items():
+            self.seconds[stage] += seconds
+
+
 def _run_dataset_pipeline(
-    source: DatasetSource,
+    source: Any,
     out: Path,
     *,
     profile: Literal["document", "strict"],
@@ -238,16 +327,22 @@ def _run_dataset_pipeline(
     by: str | Sequence[str] | None,
     cpu_weight: float,
     show_progress: bool | None,
+    engine: Literal["local", "ray"] = "local",
 ) -> PipelineResult:
-    """:func:`run_pipeline` shard by shard, from files or a LazyFrame into the folder ``out``.
+    """:func:`run_pipeline` shard by shard, from files or a LazyFrame (with
+    Ray, also a ``ray.data.Dataset``) into the folder ``out``.
 
     The stages share passes over the data: the first cleaning pass (row hashes)
     also gathers the input's validation facts; the writing pass labels each
     slice of cleaned rows and gathers the output's facts before writing it.
+    With ``engine="ray"`` the shards are blocks of Ray tasks (``dwcp_data.ray``);
+    the stage seconds of the checks and labels are then the tasks' summed time.
     """
     report_path = report_path_for(out)
     started = time.perf_counter()
     report = _new_report(out)
+    report["engine"] = engine
+    opener, cleaner_class = _engine(engine)
 
     def stage(name: str, seconds: float, rows: int) -> None:
         report["stages"].append({"stage": name, "rows": rows, "seconds": round(seconds, 4)})
@@ -257,38 +352,19 @@ def _run_dataset_pipeline(
         _record_check(report, name, result, on_invalid, report_path, started)
         return result
 
-    checks = {name: _Validation(profile, min_rows, 0.1, 0.05, None, 5) for name in ("input", "output")}
-    classes_in: Counter[str] = Counter()
-    shares_out: dict[str, Counter[str]] = {LABEL_COLUMN: Counter(), "current_compression": Counter()}
-    seconds = {"input": 0.0, "label": 0.0, "output": 0.0}
-
-    def inspect(raw: pl.DataFrame) -> None:
-        t0 = time.perf_counter()
-        checks["input"].add(raw)
-        _count(classes_in, raw, "current_compression")
-        seconds["input"] += time.perf_counter() - t0
-
-    def finish_part(part: pl.DataFrame) -> pl.DataFrame:
-        t0 = time.perf_counter()
-        labelled = label_oracle(part, cpu_weight=cpu_weight)
-        t1 = time.perf_counter()
-        checks["output"].add(labelled)
-        for column, counter in shares_out.items():
-            _count(counter, labelled, column)
-        seconds["label"] += t1 - t0
-        seconds["output"] += time.perf_counter() - t1
-        return labelled
-
+    work = _ShardChecks(profile, min_rows, cpu_weight)
+    gathered = _Gathered(work)
+    seconds = gathered.seconds
     out.parent.mkdir(parents=True, exist_ok=True)
     with (
         tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp,
-        open_dataset(source, tmp) as ds,
+        opener(source, tmp) as ds,
     ):
         if isinstance(source, pl.LazyFrame):
             report["source"] = {"kind": "lazyframe", "rows": sum(ds.rows())}
         else:
             report["source"] = {"kind": "files", "files": [str(f) for f in ds.files], "rejected": {}}
-        cleaner = _Cleaner(
+        cleaner = cleaner_class(
             ds,
             Path(tmp),
             dedupe=True,
@@ -297,16 +373,17 @@ def _run_dataset_pipeline(
             by=_names(by, "by"),
             impute=True,
             show_progress=show_progress,
-            inspect=inspect,
-            finish_part=finish_part,
+            hooks=(work, gathered),
         )
         t0 = time.perf_counter()
         cleaner.first_pass()  # reads every shard: the load, with the input's facts
         first = time.perf_counter() - t0
-        stage("load", first - seconds["input"], cleaner.rows_in)
-        report["class_shares_in"] = _shares(classes_in)
+        stage("load", max(first - seconds["input"], 0.0), cleaner.rows_in)
+        report["class_shares_in"] = _shares(gathered.classes_in)
         t0 = time.perf_counter()
-        input_check = checks["input"].report(ds, tmp, show_progress)
+        input_check = gathered.checks["input"].report(
+            lambda: ds.read(0), lambda key, keep: ds.repeated_keys(key, keep, tmp, show_progress)
+        )
         check("input_validation", input_check, seconds["input"] + time.perf_counter() - t0)
 
         t0 = time.perf_counter()
@@ -315,13 +392,17 @@ def _run_dataset_pipeline(
         labelled.mkdir()
         cleaner.write(labelled)  # cleaned slices, labelled and validated as they are written
         cleaned = time.perf_counter() - t0 - seconds["label"] - seconds["output"]
-        stage("clean", cleaned, cleaning.rows_out)
+        stage("clean", max(cleaned, 0.0), cleaning.rows_out)
         report["cleaning"] = cleaning.to_dict()
         stage("label", seconds["label"], cleaning.rows_out)
-        report["label_shares"] = _shares(shares_out[LABEL_COLUMN])
-        report["class_shares_out"] = _shares(shares_out["current_compression"])
+        report["label_shares"] = _shares(gathered.shares_out[LABEL_COLUMN])
+        report["class_shares_out"] = _shares(gathered.shares_out["current_compression"])
         t0 = time.perf_counter()
-        output_check = checks["output"].report(Dataset(labelled), tmp, show_progress)
+        with opener(labelled, tmp) as written:
+            output_check = gathered.checks["output"].report(
+                lambda: written.read(0),
+                lambda key, keep: written.repeated_keys(key, keep, tmp, show_progress),
+            )
         check("output_validation", output_check, seconds["output"] + time.perf_counter() - t0)
         t0 = time.perf_counter()
         publish_folder(labelled, out)
@@ -329,3 +410,12 @@ def _run_dataset_pipeline(
     report["status"] = "ok" if input_check.passed and output_check.passed else "validation_failed"
     _finish(report, report_path, started)
     return PipelineResult(out, report_path, report)
+
+
+def _engine(engine: Literal["local", "ray"]) -> tuple[Any, Any]:
+    """How the engine ``engine`` opens a data set and cleans it."""
+    if engine == "local":
+        return open_dataset, _Cleaner
+    from dwcp_data import ray as ray_engine
+
+    return ray_engine.open_blocks, ray_engine._RayCleaner
