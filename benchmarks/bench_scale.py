@@ -6,6 +6,7 @@ Usage:
   python benchmarks/bench_scale.py --rows 100000000 --peer-at-scale   # and Polars' there too
   python benchmarks/bench_scale.py --rounds 3           # in memory and out of core taking turns, 3 each
   python benchmarks/bench_scale.py --small 20000000 --rounds 1 --no-peer   # equality checked at 20M
+  python benchmarks/bench_scale.py --ray --no-peer --rows 100000000   # the Ray engine at 10M and 100M
 
 Shards come from ``dwcp-data generate --shard-rows 5000000``. Each side runs in a
 fresh interpreter, so its peak RSS is its own:
@@ -17,7 +18,11 @@ fresh interpreter, so its peak RSS is its own:
 * ``polars streaming`` (the peer, cleaning only: Polars has no validation or
   oracle): §5.2's steps written with Polars' lazy API and streaming engine:
   ``scan_parquet`` … ``unique(maintain_order=True)``, the fences from streamed
-  quantiles of the survivors, medians, ``sink_parquet``.
+  quantiles of the survivors, medians, ``sink_parquet``;
+* ``ray`` (``--ray``): ``run_pipeline(folder, "out_dir", engine="ray")`` on a
+  local Ray of 2 CPUs: one task per shard and pass; its driver's and workers'
+  CPU time and peak RSS (workers sampled every 0.2 s), and its output checked
+  to equal the out-of-core one.
 
 At the smaller size the out-of-core output is checked to equal the in-memory one.
 """
@@ -47,6 +52,45 @@ assert dwcp_data.run_pipeline({src!r}, {out!r} + "/labelled.parquet").passed
 OUT_OF_CORE = """
 import dwcp_data
 assert dwcp_data.run_pipeline({src!r}, {out!r} + "/labelled", show_progress=False).passed
+"""
+
+ON_RAY = """
+import json, resource, threading, time
+import psutil, ray
+import dwcp_data
+
+ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
+         object_store_memory=4 << 30, logging_level="warning", log_to_driver=False)
+workers, stop = {{}}, threading.Event()
+
+def watch():  # each Ray worker's peak RSS and last CPU time, and their peak total RSS
+    peak_total = 0
+    while not stop.is_set():
+        total = 0
+        for p in psutil.process_iter(["pid", "cmdline", "memory_info", "cpu_times"]):
+            if (p.info["cmdline"] or [""])[0].startswith("ray::"):
+                rss, cpu = p.info["memory_info"].rss, sum(p.info["cpu_times"][:2])
+                old = workers.get(p.info["pid"], (0, 0.0))
+                workers[p.info["pid"]] = (max(old[0], rss), cpu)
+                total += rss
+        peak_total = max(peak_total, total)
+        workers["total"] = (peak_total, 0.0)
+        stop.wait(0.2)
+
+threading.Thread(target=watch, daemon=True).start()
+cpu0, t0 = time.process_time(), time.perf_counter()
+result = dwcp_data.run_pipeline({src!r}, {out!r} + "/labelled", engine="ray")
+assert result.passed
+seconds, driver_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+stop.set()
+total = workers.pop("total", (0, 0.0))[0]
+stats = {{"seconds": seconds, "driver_cpu": driver_cpu, "worker_cpu": sum(c for _, c in workers.values()),
+         "driver_peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+         "worker_peak_gib": max((r for r, _ in workers.values()), default=0) / 2**30,
+         "workers_peak_total_gib": total / 2**30, "workers": len(workers),
+         "blocks": len(result.report["source"]["files"])}}
+json.dump(stats, open({out!r} + "/ray-stats.json", "w"))
+ray.shutdown()
 """
 
 POLARS_STREAMING = """
@@ -111,6 +155,22 @@ def show(rows: int, side: str, r: dict) -> None:
     print(f"{rows:>13,}  {side:<18}{r['seconds']:>9.1f}{rate}{r['peak_gib']:>10.2f}{note}", flush=True)
 
 
+def show_ray(rows: int, stats: dict, seconds: dict[str, list[float]]) -> None:
+    """The Ray side's own figures: its driver and workers, its cost against one machine."""
+    print(
+        f"{'':>13}  ray: {stats['seconds']:.1f} s in the run, {stats['blocks']} blocks; driver "
+        f"{stats['driver_cpu']:.1f} CPU-s, peak {stats['driver_peak_gib']:.2f} GiB; {stats['workers']} "
+        f"workers {stats['worker_cpu']:.1f} CPU-s, peak {stats['worker_peak_gib']:.2f} GiB each, "
+        f"{stats['workers_peak_total_gib']:.2f} GiB together",
+        flush=True,
+    )
+    local = seconds.get("out of core")
+    if local:
+        ratio = stats["seconds"] / statistics.median(local)
+        print(f"{'':>13}  ray / out of core time at {rows:,} rows: {ratio:.2f}", flush=True)
+    print(json.dumps({"rows": rows, **stats}), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--small", type=int, default=10_000_000, help="rows for the three-way comparison")
@@ -129,6 +189,11 @@ def main() -> None:
         "(this VM's speed drifts); the ratio is of the medians",
     )
     parser.add_argument("--no-peer", action="store_true", help="leave Polars' streaming engine out")
+    parser.add_argument(
+        "--ray",
+        action="store_true",
+        help="also the Ray engine (`engine='ray'`, local Ray of 2 CPUs) at each size",
+    )
     args = parser.parse_args()
     print(f"{machine()}; shards of {SHARD_ROWS:,} rows; the pipeline (polars: clean only)")
     print(f"{'rows':>13}  {'side':<18}{'seconds':>9}{'rows/s':>12}{'peak GiB':>10}")
@@ -141,6 +206,8 @@ def main() -> None:
             turns = [("in memory", IN_MEMORY), ("out of core", OUT_OF_CORE)] * args.rounds
             if not small:
                 turns = [("out of core", OUT_OF_CORE)]
+            if args.ray:
+                turns.append(("ray", ON_RAY))
             if not args.no_peer and (small or args.peer_at_scale):
                 turns.append(("polars streaming", POLARS_STREAMING))
             seconds: dict[str, list[float]] = {}
@@ -151,9 +218,22 @@ def main() -> None:
                 result = run(code.format(src=str(src), out=str(out)))
                 show(rows, side, result)
                 seconds.setdefault(side, []).append(result["seconds"])
+                if side == "ray" and "failed" not in result:
+                    show_ray(rows, json.loads((out / "ray-stats.json").read_text()), seconds)
             if small:
                 ratio = statistics.median(seconds["in memory"]) / statistics.median(seconds["out of core"])
                 print(f"{'':>13}  out of core / in memory throughput (medians): {ratio:.2f}", flush=True)
+            if args.ray:
+                check = (  # shard by shard: the outputs may not fit in memory
+                    "import polars as pl, pathlib\n"
+                    f"a = sorted(pathlib.Path({str(work / f'out-{rows}-out-of-core' / 'labelled')!r}).iterdir())\n"
+                    f"b = sorted(pathlib.Path({str(work / f'out-{rows}-ray' / 'labelled')!r}).iterdir())\n"
+                    "assert [p.name for p in a] == [p.name for p in b], 'different shards'\n"
+                    "for x, y in zip(a, b):\n"
+                    "    assert pl.read_parquet(x).equals(pl.read_parquet(y)), f'ray differs in {y.name}'\n"
+                )
+                subprocess.run([sys.executable, "-c", check], check=True)
+                print(f"{'':>13}  ray == out of core at {rows:,} rows: yes", flush=True)
             if rows == args.small:
                 check = (
                     "import polars as pl, dwcp_data\n"

@@ -35,7 +35,7 @@ if not list(dags.glob("*.py")):
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=str(dags))
 assert not bag.import_errors, bag.import_errors
-dag = bag.get_dag("compression_selector_training")
+dag = bag.get_dag(sys.argv[3] if len(sys.argv) > 3 else "compression_selector_training")
 run = dag.test(logical_date=datetime.fromisoformat(sys.argv[1]))
 tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 print(json.dumps({"state": str(run.state), "tasks": tasks}))
@@ -59,7 +59,12 @@ dag = make_dag(train="reference")
 
 
 def run_dag(
-    tmp: Path, connection: dict, *, dag_file: str | None = None, env: dict[str, str] | None = None
+    tmp: Path,
+    connection: dict,
+    *,
+    dag_file: str | None = None,
+    env: dict[str, str] | None = None,
+    dag_id: str = "compression_selector_training",
 ) -> dict:
     """One ``dag.test()`` of the shipped DAG (or ``dag_file``) in a fresh Airflow home."""
     home, dags, out = tmp / "airflow", tmp / "dags", tmp / "out"
@@ -85,7 +90,7 @@ def run_dag(
     )
     assert migrate.returncode == 0, migrate.stderr[-3000:]
     proc = subprocess.run(
-        [sys.executable, "-c", RUN_DAG, LOGICAL.isoformat(), str(dags)],
+        [sys.executable, "-c", RUN_DAG, LOGICAL.isoformat(), str(dags), dag_id],
         env=env,
         capture_output=True,
         text=True,
@@ -286,3 +291,75 @@ def test_make_dag_refuses_an_unknown_train_name():
     with pytest.raises(InvalidArgumentError) as e:
         make_dag(train="referenc")
     assert e.value.param == "train"
+
+
+#: The README's example: a PythonOperator submitting the pipeline to a Ray cluster.
+RAY_DAG = """
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG
+
+from dwcp_data.airflow import ray_pipeline_task
+
+with DAG("training_set_on_ray", schedule="0 2 * * 0", catchup=False) as dag:
+    PythonOperator(
+        task_id="pipeline_on_ray",
+        python_callable=ray_pipeline_task,
+        op_kwargs={"source": SOURCE, "out": OUT},  # shard folders the workers share
+    )
+"""
+
+
+@pytest.fixture()
+def ray_head(tmp_path):
+    """A Ray head node of 2 CPUs in its own processes (``ray start --head --block``): its address."""
+    pytest.importorskip("ray", reason="the Ray engine needs the extra dwcp-data[ray]")
+    port = free_port()
+    head = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ray.scripts.scripts",
+            "start",
+            "--head",
+            "--block",
+            f"--port={port}",
+            "--num-cpus=2",
+            "--node-ip-address=127.0.0.1",
+            "--include-dashboard=false",
+            f"--object-store-memory={400 << 20}",
+            f"--temp-dir={tempfile.mkdtemp(prefix='ray-')}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    address = f"127.0.0.1:{port}"
+    probe = "import ray; ray.init(address={a!r}); print(ray.cluster_resources()['CPU'])"
+    for _ in range(60):
+        proc = subprocess.run([sys.executable, "-c", probe.format(a=address)], capture_output=True, text=True)
+        if proc.returncode == 0:
+            break
+    assert proc.returncode == 0 and float(proc.stdout.split()[-1]) == 2.0, proc.stderr[-2000:]
+    yield address
+    head.terminate()  # `ray start --block` stops the node's processes on SIGTERM
+    head.wait(timeout=60)
+
+
+@pytest.mark.slow
+def test_the_readme_dag_runs_the_pipeline_on_a_ray_cluster(tmp_path, ray_head):
+    source, out = tmp_path / "shards", tmp_path / "training"
+    df = dwcp_data.generate_synthetic(30_000, seed=5, end=LOGICAL)
+    dwcp_data.write_training_data(pl.concat([df, df.head(100)]), source, shard_rows=4000)
+    dag_file = RAY_DAG.replace("SOURCE", repr(str(source))).replace("OUT", repr(str(out)))
+    result = run_dag(
+        tmp_path,
+        {"conn_type": "http", "host": "127.0.0.1", "port": 9, "schema": "unused"},  # not used
+        dag_file=dag_file,
+        env={"RAY_ADDRESS": ray_head},
+        dag_id="training_set_on_ray",
+    )
+    assert result["state"] == "success", result["log"][-3000:]
+    report = json.loads((tmp_path / "training.report.json").read_text())
+    assert report["engine"] == "ray" and report["cleaning"]["duplicates_removed"] == 100
+    local = dwcp_data.run_pipeline(source, tmp_path / "local")
+    assert dwcp_data.read_training_data(out).equals(dwcp_data.read_training_data(local.dataset))
+    assert len(list(out.iterdir())) == 8

@@ -49,6 +49,7 @@ __all__ = [
     "OUTPUT_VARIABLE",
     "influx_connection",
     "make_dag",
+    "ray_pipeline_task",
     "record_run_failure",
     "record_task_failure",
 ]
@@ -256,6 +257,38 @@ def record_quality_task(*, conn_id: str, **context: Any) -> dict[str, Any]:
     }
     _write_points(conn_id, context, {"data_quality": flatten(metrics), "pipeline_runs": run_fields})
     return {"data_quality": metrics, "pipeline_runs": run_fields}
+
+
+def ray_pipeline_task(
+    *,
+    source: str,
+    out: str,
+    address: str | None = None,
+    profile: Profile = "document",
+    min_rows: int = 10_000,
+    by: str | Sequence[str] | None = None,
+    cpu_weight: float = 0.0,
+    **context: Any,
+) -> str:
+    """Run :func:`~dwcp_data.run_pipeline` with ``engine="ray"`` from a
+    PythonOperator: the shard folder (or glob, or a URI Ray Data reads)
+    ``source`` into the folder ``out``, both on storage the Ray workers share;
+    the output folder's path (through XCom: paths, never frames).
+
+    Connects to the cluster at ``address`` (e.g. ``"ray://head:10001"``;
+    ``None``: the ``RAY_ADDRESS`` environment variable, else a local Ray) unless
+    the task's process is already connected. A failed validation raises
+    :class:`~dwcp_data.errors.ValidationError` (the run report is written)."""
+    import ray
+
+    from dwcp_data import ray as dwcp_ray
+
+    if not ray.is_initialized():
+        ray.init(address=address, log_to_driver=False)
+    result = dwcp_ray.run_pipeline(
+        dwcp_ray.source_of(source), out, profile=profile, min_rows=min_rows, by=by, cpu_weight=cpu_weight
+    )
+    return str(result.dataset)
 
 
 def train_reference_task(**context: Any) -> str:

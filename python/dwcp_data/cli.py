@@ -152,10 +152,19 @@ def _cmd_label(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _pipeline_source(source: str | None, engine: str) -> Any:
+    """``--source``: files, or with the Ray engine also a URI (see ``dwcp_data.ray.source_of``)."""
+    if engine == "ray" and source is not None:
+        from dwcp_data.ray import source_of
+
+        return source_of(source)
+    return source
+
+
 def _cmd_pipeline(args: argparse.Namespace) -> int:
     try:
         result = run_pipeline(
-            args.source,
+            _pipeline_source(args.source, args.engine),
             args.out,
             rows=args.rows,
             seed=args.seed,
@@ -166,6 +175,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
             by=args.by,
             cpu_weight=args.cpu_weight,
             show_progress=args.progress,
+            engine=args.engine,
         )
     except ValidationError as exc:
         print(f"dwcp-data: {exc}", file=sys.stderr)
@@ -375,6 +385,13 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--by", nargs="+", default=None, help="compute IQR fences per group of these columns")
     pipe.add_argument("--cpu-weight", type=float, default=0.0)
     pipe.add_argument("--continue-on-invalid", action="store_true", help="record validation failures, go on")
+    pipe.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="'ray': a task per shard on the Ray cluster of RAY_ADDRESS (else a local one); needs a folder"
+        " --out and a --source of files, or a URI Ray Data reads (s3://..., gs://...)",
+    )
     progress_flag(pipe)
 
     rep = command("report", "summary statistics and class/label shares of a data set", _cmd_report)

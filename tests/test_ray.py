@@ -1,0 +1,230 @@
+"""The Ray engine: the one-machine answers, whatever the blocks, and a lost worker retried."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import polars as pl
+import psutil
+import pytest
+from polars.testing import assert_frame_equal
+
+import dwcp_data
+from dwcp_data.errors import DataError
+
+from helpers import END, hostile, tricky_shards, write_shards
+
+ray = pytest.importorskip("ray", reason="the Ray engine needs the extra dwcp-data[ray]")
+dwcp_ray = pytest.importorskip("dwcp_data.ray")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    """A local Ray of 2 CPUs with a small object store, as CI has."""
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        object_store_memory=400 << 20,
+        logging_level="warning",
+        log_to_driver=False,
+    )
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def small_slices(monkeypatch):
+    """Tasks read, clean and write their blocks in slices of 700 rows (taken from
+    the driver's ``dwcp_data.dataset._SLICE``): slice edges fall inside blocks."""
+    import dwcp_data.dataset
+
+    monkeypatch.setattr(dwcp_data.dataset, "_SLICE", 700)
+
+
+def many_blocks(tmp_path: Path) -> Path:
+    """40 small shards of hostile rows: duplicates across them, nulls and NaN,
+    and groups of `link_type`, `region` absent from many."""
+    df = hostile(4000, seed=7)
+    df = pl.concat([df, df.slice(3000, 200), df.slice(5, 30)]).sort("link_type", maintain_order=True)
+    return write_shards(tmp_path / "many", [df.slice(k, 106) for k in range(0, df.height, 106)])
+
+
+@pytest.mark.parametrize("by", [None, "link_type", ["link_type", "region"]])
+@pytest.mark.parametrize("shards", [tricky_shards, many_blocks])
+def test_clean_on_ray_equals_the_one_machine_clean(tmp_path, by, shards):
+    folder = shards(tmp_path)
+    expected = dwcp_data.clean_dataset(folder, tmp_path / "local", by=by)
+    report = dwcp_ray.clean_dataset(folder, tmp_path / "ray", by=by)
+    assert report == expected
+    assert report.duplicates_removed > 0 and report.imputed
+    assert sorted(p.name for p in (tmp_path / "ray").iterdir()) == sorted(
+        p.name for p in (tmp_path / "local").iterdir()
+    )
+    assert_frame_equal(
+        dwcp_data.read_training_data(tmp_path / "ray"), dwcp_data.read_training_data(tmp_path / "local")
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["local", "ray", folder.name])
+
+
+def test_clean_options_on_ray(tmp_path):
+    folder = tricky_shards(tmp_path)
+    options = {"dedupe": False, "outlier_columns": ["rtt_ms"], "iqr_k": 0.5, "impute": None}
+    expected, expected_report = dwcp_data.clean(dwcp_data.read_training_data(folder), report=True, **options)
+    assert dwcp_ray.clean_dataset(folder, tmp_path / "out", **options) == expected_report
+    assert_frame_equal(dwcp_data.read_training_data(tmp_path / "out"), expected)
+
+
+@pytest.mark.parametrize("blocks", [1, 7, 64])
+def test_a_ray_dataset_gives_the_in_memory_answers(tmp_path, blocks):
+    df = hostile(3000, seed=9)
+    df = pl.concat([df, df.slice(2500, 100), df.head(20)])
+    ds = ray.data.from_arrow(df.to_arrow()).repartition(blocks)
+    expected, expected_report = dwcp_data.clean(df, report=True)
+    assert dwcp_ray.clean_dataset(ds, tmp_path / "clean") == expected_report
+    assert_frame_equal(dwcp_data.read_training_data(tmp_path / "clean"), expected)
+    assert len(list((tmp_path / "clean").iterdir())) == blocks
+    for profile in ["document", "strict"]:
+        got = dwcp_ray.validate_dataset(ds, profile=profile, now=END, max_examples=3)
+        assert got.results == dwcp_data.validate(df, profile=profile, now=END, max_examples=3).results
+    assert dwcp_ray.label_dataset(ds, tmp_path / "labelled") == df.height
+    assert_frame_equal(dwcp_data.read_training_data(tmp_path / "labelled"), dwcp_data.label_oracle(df))
+
+
+@pytest.mark.parametrize("profile", ["document", "strict"])
+def test_validate_on_ray_equals_the_one_machine_report(tmp_path, profile):
+    folder = tricky_shards(tmp_path)
+    for shard in folder.iterdir():  # values the rules reject, a column without values
+        pl.read_parquet(shard).with_columns(
+            pl.lit(None, dtype=pl.Float64).alias("hde_throughput_mbps"),
+            pl.when(pl.int_range(pl.len()) % 50 == 1).then(-5.0).otherwise(pl.col("rtt_ms")).alias("rtt_ms"),
+        ).write_parquet(shard)
+    expected = dwcp_data.validate_dataset(folder, profile=profile, now=END)
+    got = dwcp_ray.validate_dataset(folder, profile=profile, now=END)
+    assert got.results == expected.results and not got.passed
+    assert (got.n_rows, got.profile) == (expected.n_rows, expected.profile)
+
+
+def test_label_on_ray_equals_the_one_machine_labels(tmp_path):
+    folder = tricky_shards(tmp_path)
+    assert dwcp_ray.label_dataset(folder, tmp_path / "ray", cpu_weight=0.3) == dwcp_data.label_dataset(
+        folder, tmp_path / "local", cpu_weight=0.3
+    )
+    assert_frame_equal(
+        dwcp_data.read_training_data(tmp_path / "ray"), dwcp_data.read_training_data(tmp_path / "local")
+    )
+
+
+def comparable(report: dict) -> dict:
+    """A run report without what differs between runs (times, paths, ``now``)."""
+    skip = {"stages", "seconds", "started_at", "output", "engine", "input_validation", "output_validation"}
+    kept = {k: v for k, v in report.items() if k not in skip}
+    kept["stages"] = [(s["stage"], s["rows"]) for s in report["stages"]]
+    for key in ["input_validation", "output_validation"]:
+        kept[key] = [r for r in report[key]["results"] if r["rule"] != "timestamp_not_future"]
+    return kept
+
+
+@pytest.mark.parametrize("profile", ["document", "strict"])
+def test_the_pipeline_on_ray_equals_the_one_machine_run(tmp_path, profile):
+    folder = many_blocks(tmp_path)
+    options = {"profile": profile, "min_rows": 100, "on_invalid": "continue", "by": "link_type"}
+    local = dwcp_data.run_pipeline(folder, tmp_path / "local", **options)
+    on_ray = dwcp_data.run_pipeline(folder, tmp_path / "ray", engine="ray", **options)
+    assert on_ray.report["engine"] == "ray" and on_ray.report["status"] == local.report["status"]
+    assert comparable(on_ray.report) == comparable(local.report)
+    assert_frame_equal(
+        dwcp_data.read_training_data(on_ray.dataset), dwcp_data.read_training_data(local.dataset)
+    )
+
+
+def test_the_cli_pipeline_on_ray(tmp_path):
+    from dwcp_data.cli import main
+
+    folder = tmp_path / "in"
+    dwcp_data.write_training_data(
+        dwcp_data.generate_synthetic(20_000, seed=1, end=END), folder, shard_rows=3000
+    )
+    assert main(["pipeline", "--engine", "ray", "--source", str(folder), "--out", str(tmp_path / "o")]) == 0
+    expected = dwcp_data.run_pipeline(folder, tmp_path / "local")
+    assert_frame_equal(
+        dwcp_data.read_training_data(tmp_path / "o"), dwcp_data.read_training_data(expected.dataset)
+    )
+    assert len(list((tmp_path / "o").iterdir())) == 7
+
+
+def test_ray_needs_shards_and_a_folder(tmp_path):
+    with pytest.raises(dwcp_data.errors.InvalidArgumentError, match="engine"):
+        dwcp_data.run_pipeline(None, tmp_path / "out", engine="ray")
+    with pytest.raises(dwcp_data.errors.InvalidArgumentError, match="engine"):
+        dwcp_data.run_pipeline(tricky_shards(tmp_path), tmp_path / "out.parquet", engine="ray")
+    with pytest.raises(dwcp_data.errors.InvalidArgumentError, match="engine"):
+        dwcp_data.run_pipeline(tmp_path / "in", tmp_path / "out", engine="spark")
+
+
+def test_a_bad_block_raises_its_own_error_and_leaves_no_output(tmp_path):
+    folder = tricky_shards(tmp_path)
+    dwcp_ray.clean_dataset(folder, tmp_path / "out")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    (folder / "shard-009.parquet").write_bytes(b"PAR1 truncated")
+    with pytest.raises(DataError, match=r"shard-009\.parquet") as raised:
+        dwcp_ray.clean_dataset(folder, tmp_path / "out")
+    assert not isinstance(raised.value, ray.exceptions.RayError), "the task's own error, not Ray's wrapper"
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
+    (folder / "shard-009.parquet").unlink()
+    with pytest.raises(DataError) as raised:
+        dwcp_ray.clean_dataset(folder, tmp_path / "out", outlier_columns=["not_a_column"])
+    assert (raised.value.column, raised.value.rule) == ("not_a_column", "outlier_column")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
+
+
+class WorkerKiller(threading.Thread):
+    """Kills (SIGKILL) the first Ray worker seen running a task named ``task``."""
+
+    def __init__(self, task: str) -> None:
+        super().__init__(daemon=True)
+        self.task, self.killed, self.done = f"ray::{task}", None, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set() and self.killed is None:
+            for proc in psutil.process_iter(["pid", "cmdline"]):
+                cmdline = proc.info["cmdline"] or []
+                if cmdline and cmdline[0].startswith(self.task):
+                    os.kill(proc.info["pid"], signal.SIGKILL)
+                    self.killed = proc.info["pid"]
+                    return
+            time.sleep(0.005)
+
+
+@pytest.mark.parametrize("task", ["_first_pass", "_scan", "_write_block"])
+def test_a_worker_killed_mid_run_is_retried_with_the_same_result(tmp_path, task, monkeypatch):
+    import dwcp_data.dataset
+
+    monkeypatch.setattr(dwcp_data.dataset, "_SLICE", 10_000)
+    folder = write_shards(
+        tmp_path / "in", [hostile(40_000, seed=s) for s in range(8)] + [hostile(40_000, seed=0).head(500)]
+    )
+    expected = dwcp_data.clean_dataset(folder, tmp_path / "local", by="link_type")
+    killer = WorkerKiller(task)
+    killer.start()
+    try:
+        report = dwcp_ray.clean_dataset(folder, tmp_path / "ray", by="link_type")
+    finally:
+        killer.done.set()
+        killer.join()
+    assert killer.killed is not None, f"no {task} task was seen running"
+    assert (
+        not psutil.pid_exists(killer.killed) or psutil.Process(killer.killed).status() == psutil.STATUS_ZOMBIE
+    )
+    assert report == expected
+    assert_frame_equal(
+        dwcp_data.read_training_data(tmp_path / "ray"), dwcp_data.read_training_data(tmp_path / "local")
+    )
