@@ -29,8 +29,10 @@ block then reads its own flags from the partitions' sorted results.
 
 Growth: the work is ``passes × blocks`` tasks (about 12 passes for the
 default cleaning: one to read, one for duplicates, two or three per quartile
-column, two for medians, one to write), each holding one block, its state
-(9 bytes a row, kept in the object store between passes) and partials.
+column, two for medians, one to write). A task holds one block at most: the
+passes over whole rows read it a slice of 1M rows at a time, as on one
+machine, the others one or two of its columns; plus the block's state (9 bytes
+a row, kept in the object store between passes) and partials.
 The driver holds partials only: per pass a few KiB per block (rank
 partials, facts with at most ``max_examples`` rows, group tables), never
 rows. What limits scaling: the hash shuffle (24 bytes a row through the
