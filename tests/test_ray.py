@@ -98,6 +98,14 @@ def test_a_ray_dataset_gives_the_in_memory_answers(tmp_path, blocks):
     assert_frame_equal(dwcp_data.read_training_data(tmp_path / "labelled"), dwcp_data.label_oracle(df))
 
 
+def test_label_is_a_lazy_map_over_the_blocks():
+    df = hostile(3000, seed=11)
+    ds = dwcp_ray.label(ray.data.from_arrow(df.to_arrow()).repartition(5), cpu_weight=0.2)
+    expected = dwcp_data.label_oracle(df, cpu_weight=0.2)
+    got = pl.concat(pl.DataFrame(pl.from_arrow(ray.get(r))) for r in dwcp_ray._ordered_blocks(ds))
+    assert_frame_equal(got.cast(expected.schema), expected)
+
+
 @pytest.mark.parametrize("profile", ["document", "strict"])
 def test_validate_on_ray_equals_the_one_machine_report(tmp_path, profile):
     folder = tricky_shards(tmp_path)

@@ -95,6 +95,7 @@ __all__ = [
     "RayBlocks",
     "RaySource",
     "clean_dataset",
+    "label",
     "label_dataset",
     "open_blocks",
     "run_pipeline",
@@ -172,13 +173,25 @@ def open_blocks(source: RaySource, work_dir: str | os.PathLike[str] | None = Non
     :func:`~dwcp_data.dataset.open_dataset` does), or a ``ray.data.Dataset``'s
     blocks, materialised in the object store."""
     if isinstance(source, ray.data.Dataset):
-        refs = source.materialize().to_arrow_refs()
+        refs = _ordered_blocks(source)
         if not refs:
             raise InvalidArgumentError("invalid argument `source`: the Dataset has no blocks", param="source")
         yield RayBlocks(refs)
         return
     with open_dataset(source, work_dir) as ds:
         yield RayBlocks(ds.files, ds.files)
+
+
+def _ordered_blocks(ds: ray.data.Dataset) -> list[ray.ObjectRef[Any]]:
+    """``ds``'s Arrow blocks in its order: materialised with the dataset's
+    ``preserve_order`` on (Ray Data may otherwise hand blocks out as they finish)."""
+    options = ds.context.execution_options
+    before = options.preserve_order
+    options.preserve_order = True
+    try:
+        return list(ds.materialize().to_arrow_refs())
+    finally:
+        options.preserve_order = before
 
 
 def _get(refs: Any) -> Any:
@@ -503,6 +516,19 @@ def clean_dataset(
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return CleaningReport._from_core(report)
+
+
+def label(ds: ray.data.Dataset, *, cpu_weight: float = 0.0) -> ray.data.Dataset:
+    """``ds`` with :func:`~dwcp_data.label_oracle`'s columns, lazily: a
+    ``map_batches`` over whole Arrow blocks (labels are row by row, so no block
+    order is needed), for Ray Data pipelines that feed training directly. The
+    rows come back in the schema (Enum columns as Arrow dictionaries)."""
+    weight = float(cpu_weight)
+
+    def labelled(batch: pa.Table) -> pa.Table:
+        return label_oracle(_read_block(batch), cpu_weight=weight).to_arrow()
+
+    return ds.map_batches(labelled, batch_size=None, batch_format="pyarrow", zero_copy_batch=True)
 
 
 def label_dataset(
