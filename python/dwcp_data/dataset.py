@@ -769,29 +769,43 @@ def clean_dataset(
     Returns:
         The :class:`~dwcp_data.cleaning.CleaningReport`.
     """
-    _check_clean_args(impute, iqr_k)
+    options = _cleaning_options(dedupe, outlier_columns, iqr_k, by, impute)
     with (
         tempfile.TemporaryDirectory(prefix="dwcp-clean-", dir=work_dir) as work,
         open_dataset(source, work) as ds,
     ):
-        target, tmp = new_folder(out, "out")
-        try:
-            cleaner = _Cleaner(
-                ds,
-                Path(work),
-                dedupe=bool(dedupe),
-                columns=_names(outlier_columns, "outlier_columns") or [],
-                iqr_k=float(iqr_k),
-                by=_names(by, "by"),
-                impute=impute == "median",
-                show_progress=show_progress,
-            )
-            cleaner.first_pass()
-            report = cleaner.run()
-            cleaner.write(tmp)
-            publish_folder(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        return _clean_into(_Cleaner(ds, Path(work), show_progress=show_progress, **options), out)
+
+
+def _cleaning_options(
+    dedupe: object,
+    outlier_columns: str | Sequence[str],
+    iqr_k: object,
+    by: str | Sequence[str] | None,
+    impute: object,
+) -> dict[str, Any]:
+    """``clean_dataset``'s arguments, checked, as a cleaner takes them."""
+    _check_clean_args(impute, iqr_k)
+    return {
+        "dedupe": bool(dedupe),
+        "columns": _names(outlier_columns, "outlier_columns") or [],
+        "iqr_k": float(iqr_k),  # type: ignore[arg-type]
+        "by": _names(by, "by"),
+        "impute": impute == "median",
+    }
+
+
+def _clean_into(cleaner: _Cleaner, out: str | os.PathLike[str]) -> CleaningReport:
+    """Runs ``cleaner``'s passes and writes its rows to the folder ``out``,
+    which appears (or is replaced) only once every shard is written; the report."""
+    target, tmp = new_folder(out, "out")
+    try:
+        cleaner.first_pass()
+        report = cleaner.run()
+        cleaner.write(tmp)
+        publish_folder(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return CleaningReport._from_core(report)
 
 

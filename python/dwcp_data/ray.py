@@ -65,16 +65,17 @@ import ray
 import ray.data
 import ray.exceptions
 
-from dwcp_data import _core, dataset
+from dwcp_data import _core, dataset, pipeline
 from dwcp_data._frames import to_core
-from dwcp_data.cleaning import DEFAULT_OUTLIER_COLUMNS, CleaningReport, _names
+from dwcp_data.cleaning import DEFAULT_OUTLIER_COLUMNS, CleaningReport
 from dwcp_data.dataset import (
     Dataset,
     DatasetSource,
     ShardHooks,
     _bincount,
-    _check_clean_args,
+    _clean_into,
     _Cleaner,
+    _cleaning_options,
     _fills,
     _Groups,
     _nan_as_null,
@@ -88,7 +89,7 @@ from dwcp_data.dataset import (
 from dwcp_data.errors import DwcpDataError, InvalidArgumentError
 from dwcp_data.io import _conform, new_folder, publish_folder, write_frames
 from dwcp_data.labelling import label_oracle
-from dwcp_data.pipeline import PipelineResult, _run_dataset_pipeline
+from dwcp_data.pipeline import PipelineResult
 from dwcp_data.validation import Profile, ValidationReport
 
 __all__ = [
@@ -374,6 +375,10 @@ class _RayCleaner(_Cleaner):
 
     ds: RayBlocks  # type: ignore[assignment]
 
+    def __init__(self, blocks: RayBlocks, work: Path | None = None, **options: Any) -> None:
+        # the state lives in the object store: no work folder
+        super().__init__(blocks, Path(os.devnull), **options)  # type: ignore[arg-type]
+
     def first_pass(self) -> None:
         blocks, firsts = self.ds.blocks, self.ds.first_rows()
         parts = _core.partition_count(sum(self.ds.rows())) if self.dedupe else 0
@@ -495,27 +500,9 @@ def clean_dataset(
     """:func:`dwcp_data.clean_dataset` on Ray: the same rows in the same order
     in the folder ``out`` (one Parquet shard per block, ``part-00000.parquet``,
     …) and the same report. ``out`` appears only once every block is written."""
-    _check_clean_args(impute, iqr_k)
+    options = _cleaning_options(dedupe, outlier_columns, iqr_k, by, impute)
     with open_blocks(source, work_dir) as blocks:
-        target, tmp = new_folder(out, "out")
-        try:
-            cleaner = _RayCleaner(
-                blocks,  # type: ignore[arg-type]
-                Path(tmp),
-                dedupe=bool(dedupe),
-                columns=_names(outlier_columns, "outlier_columns") or [],
-                iqr_k=float(iqr_k),
-                by=_names(by, "by"),
-                impute=impute == "median",
-                show_progress=False,
-            )
-            cleaner.first_pass()
-            report = cleaner.run()
-            cleaner.write(tmp)
-            publish_folder(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return CleaningReport._from_core(report)
+        return _clean_into(_RayCleaner(blocks, show_progress=False, **options), out)
 
 
 def label(ds: ray.data.Dataset, *, cpu_weight: float = 0.0) -> ray.data.Dataset:
@@ -568,9 +555,9 @@ def run_pipeline(
     """:func:`dwcp_data.run_pipeline` on Ray (``engine="ray"``): ``source`` a
     folder, glob or list of shards, a LazyFrame or a ``ray.data.Dataset``;
     ``out`` a folder. The same data set and report as on one machine."""
-    return _run_dataset_pipeline(
-        source,
-        Path(out),
+    return pipeline.run_pipeline(
+        source,  # type: ignore[arg-type]
+        out,
         profile=profile,
         min_rows=min_rows,
         on_invalid=on_invalid,
