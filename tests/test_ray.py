@@ -166,6 +166,13 @@ def test_the_cli_pipeline_on_ray(tmp_path):
         dwcp_data.read_training_data(tmp_path / "o"), dwcp_data.read_training_data(expected.dataset)
     )
     assert len(list((tmp_path / "o").iterdir())) == 7
+    # a URI is read by Ray Data: here a file:// one, the rows the same
+    assert (
+        main(["pipeline", "--engine", "ray", "--source", folder.as_uri(), "--out", str(tmp_path / "u")]) == 0
+    )
+    assert_frame_equal(
+        dwcp_data.read_training_data(tmp_path / "u"), dwcp_data.read_training_data(expected.dataset)
+    )
 
 
 def test_ray_needs_shards_and_a_folder(tmp_path):
