@@ -20,7 +20,8 @@ Blocks:
 * a ``polars.LazyFrame``: streamed once into temporary shards on the driver.
 
 Row numbers need the block order, which ``map_batches`` does not expose, so
-each pass is a task per block over the ordered block references.
+each pass is a task per block over the ordered block references; :func:`label`
+(row by row) is a lazy ``map_batches``.
 
 Duplicates: every block's rows are hashed (128 bits) and split into
 partitions by hash; one task per partition sorts its records from every block
@@ -33,11 +34,14 @@ column, two for medians, one to write). A task holds one block at most: the
 passes over whole rows read it a slice of 1M rows at a time, as on one
 machine, the others one or two of its columns; plus the block's state (9 bytes
 a row, kept in the object store between passes) and partials.
-The driver holds partials only: per pass a few KiB per block (rank
-partials, facts with at most ``max_examples`` rows, group tables), never
-rows. What limits scaling: the hash shuffle (24 bytes a row through the
-object store, partition tasks each sorting ``rows / partitions`` records:
-about 8M), and that every pass rereads each block's columns.
+The driver holds partials and references only, never rows: per block and
+pass at most a few hundred KiB (rank partials are 65,536 counters per open
+quartile search; facts keep at most ``max_examples`` rows; group tables),
+merged as they arrive. What limits scaling: the driver's share, serial and
+growing with blocks × passes (about 0.3 s of CPU per block for the whole
+pipeline, measured: see BENCHMARKS.md); the hash shuffle (24 bytes a row
+through the object store, partition tasks each sorting ``rows / partitions``
+records: about 8M); and that every pass rereads each block's columns.
 
 Operations: call ``ray.init(address=...)`` (or set ``RAY_ADDRESS``) before
 these functions, else a local Ray starts. Workers need the same
