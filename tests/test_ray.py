@@ -181,7 +181,10 @@ def test_ray_needs_shards_and_a_folder(tmp_path):
     with pytest.raises(dwcp_data.errors.InvalidArgumentError, match="engine"):
         dwcp_data.run_pipeline(tricky_shards(tmp_path), tmp_path / "out.parquet", engine="ray")
     with pytest.raises(dwcp_data.errors.InvalidArgumentError, match="engine"):
+        dwcp_data.run_pipeline(hostile(10, seed=1), tmp_path / "out", engine="ray")  # a frame: no shards
+    with pytest.raises(dwcp_data.errors.InvalidArgumentError, match="engine"):
         dwcp_data.run_pipeline(tmp_path / "in", tmp_path / "out", engine="spark")
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_bad_block_raises_its_own_error_and_leaves_no_output(tmp_path):

@@ -134,7 +134,8 @@ def run_pipeline(
         if (
             not is_folder(out)
             or source is None
-            or (isinstance(source, (str, pl.DataFrame)) and source == "synthetic")
+            or isinstance(source, pl.DataFrame)
+            or (isinstance(source, str) and source == "synthetic")
         ):
             raise InvalidArgumentError(
                 "invalid argument `engine`: 'ray' needs a folder `out` and files, a LazyFrame or a "
