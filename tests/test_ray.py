@@ -95,6 +95,9 @@ def test_a_ray_dataset_gives_the_in_memory_answers(tmp_path, blocks):
         got = dwcp_ray.validate_dataset(ds, profile=profile, now=END, max_examples=3)
         assert got.results == dwcp_data.validate(df, profile=profile, now=END, max_examples=3).results
     assert dwcp_ray.label_dataset(ds, tmp_path / "labelled") == df.height
+    result = dwcp_ray.run_pipeline(ds, tmp_path / "run", min_rows=100, on_invalid="continue")
+    assert result.report["source"] == {"kind": "ray dataset", "blocks": blocks, "rows": df.height}
+    assert result.report["cleaning"] == expected_report.to_dict()
     assert_frame_equal(dwcp_data.read_training_data(tmp_path / "labelled"), dwcp_data.label_oracle(df))
 
 

@@ -363,6 +363,8 @@ def _run_dataset_pipeline(
     ):
         if isinstance(source, pl.LazyFrame):
             report["source"] = {"kind": "lazyframe", "rows": sum(ds.rows())}
+        elif not ds.files:  # a ray.data.Dataset's blocks
+            report["source"] = {"kind": "ray dataset", "blocks": len(ds), "rows": sum(ds.rows())}
         else:
             report["source"] = {"kind": "files", "files": [str(f) for f in ds.files], "rejected": {}}
         cleaner = cleaner_class(
