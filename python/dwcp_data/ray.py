@@ -37,11 +37,13 @@ a row, kept in the object store between passes) and partials.
 The driver holds partials and references only, never rows: per block and
 pass at most a few hundred KiB (rank partials are 65,536 counters per open
 quartile search; facts keep at most ``max_examples`` rows; group tables),
-merged as they arrive. What limits scaling: the driver's share, serial and
-growing with blocks × passes (about 0.3 s of CPU per block for the whole
-pipeline, measured: see BENCHMARKS.md); the hash shuffle (24 bytes a row
-through the object store, partition tasks each sorting ``rows / partitions``
-records: about 8M); and that every pass rereads each block's columns.
+merged as they arrive. What limits scaling: the pass count (each pass waits
+for its slowest block); the driver's serial share, growing with blocks ×
+passes (about 1.6 ms for Ray to submit each task and 5 ms to merge a block's
+partials over a whole pipeline, measured: see BENCHMARKS.md); the hash
+shuffle (24 bytes a row through the object store, partition tasks each
+sorting ``rows / partitions`` records: about 8M); and that every pass rereads
+each block's columns.
 
 Operations: call ``ray.init(address=...)`` (or set ``RAY_ADDRESS``) before
 these functions, else a local Ray starts. Workers need the same
