@@ -125,6 +125,23 @@ def test_schema_is_enforced(tmp_path, frame):
         assert df.schema["rtt_ms"] == pl.Float64 and df.schema["node_id"] == pl.String
 
 
+def test_columns_of_the_null_type_are_read_as_nulls_of_their_schema_type(tmp_path, frame):
+    # what pyarrow (and Ray Data's pandas blocks) make of a column without a single value
+    untyped = frame.with_columns(
+        pl.lit(None).alias(c) for c in ("timestamp", "rtt_ms", "node_id", "link_type")
+    )
+    assert untyped.schema["timestamp"] == pl.Null
+    untyped.write_parquet(tmp_path / "untyped.parquet")
+    df = dwcp_data.read_training_data(tmp_path / "untyped.parquet")
+    assert df.schema == pl.Schema([*dwcp_data.SCHEMA.items(), *dwcp_data.LABEL_SCHEMA.items()])
+    for c in ("timestamp", "rtt_ms", "node_id", "link_type"):
+        assert df[c].null_count() == frame.height
+    assert_frame_equal(
+        df.drop("timestamp", "rtt_ms", "node_id", "link_type"),
+        frame.drop("timestamp", "rtt_ms", "node_id", "link_type"),
+    )
+
+
 def test_iso_timestamps_with_offsets_are_read_as_utc(tmp_path, frame):
     df = frame.head(3).with_columns(pl.Series("timestamp", ["2025-11-14T13:34:56+01:00"] * 3))
     df.write_csv(tmp_path / "t.csv")

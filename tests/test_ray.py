@@ -109,6 +109,35 @@ def test_label_is_a_lazy_map_over_the_blocks():
     assert_frame_equal(got.cast(expected.schema), expected)
 
 
+def test_hostile_blocks_give_the_in_memory_answers(tmp_path):
+    """pandas blocks, an empty block, narrower and exotic dtypes, an unknown
+    column, and newlines, quotes, backslashes and Unicode in the text grouped on."""
+    nasty = ["n1\nevil", 'say "hi"', "back\\slash\\", "ünï©ødé ✓", "comma,=space ", "", "null"]
+    df = hostile(2100, seed=45).with_columns(
+        pl.Series("node_id", [nasty[i % len(nasty)] for i in range(2100)]),
+        pl.Series("peer_id", [None if i % 11 == 0 else nasty[(i * 3) % len(nasty)] for i in range(2100)]),
+    )
+    df = pl.concat([df, df.slice(1500, 40)])
+    narrow = df.with_columns(
+        pl.col("cpu_usage").cast(pl.Float32),
+        pl.col("active_transfers").cast(pl.Int32),
+        pl.col("link_type").cast(pl.String),
+        pl.lit("extra").alias("unknown_column"),
+    )
+    pieces = [narrow.slice(0, 700).to_pandas(), narrow.clear().to_pandas(), narrow.slice(700).to_pandas()]
+    ds = ray.data.from_pandas(pieces)
+    conformed = df.with_columns(pl.col("cpu_usage").cast(pl.Float32).cast(pl.Float64))
+    for by in [None, ["node_id", "peer_id"]]:
+        expected, expected_report = dwcp_data.clean(conformed, by=by, report=True)
+        assert dwcp_ray.clean_dataset(ds, tmp_path / "out", by=by) == expected_report
+        assert_frame_equal(dwcp_data.read_training_data(tmp_path / "out"), expected)
+        assert expected_report.duplicates_removed >= 40
+    # pandas carries NaN as missing: Ray Data's blocks hold nulls there (cleaning treats both alike)
+    as_pandas_has_it = conformed.with_columns(pl.col(pl.Float64).fill_nan(None))
+    got = dwcp_ray.validate_dataset(ds, profile="strict", now=END)
+    assert got.results == dwcp_data.validate(as_pandas_has_it, profile="strict", now=END).results
+
+
 @pytest.mark.parametrize("profile", ["document", "strict"])
 def test_validate_on_ray_equals_the_one_machine_report(tmp_path, profile):
     folder = tricky_shards(tmp_path)

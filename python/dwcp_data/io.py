@@ -430,6 +430,9 @@ def _conform(df: pl.DataFrame, file: Path, keep_unknown_columns: bool) -> _Confo
         target = KNOWN_SCHEMA.get(name)
         if target is None or df.schema[name] == target:
             continue
+        if df.schema[name] == pl.Null:  # no values at all (an empty or all-null Arrow/pandas block)
+            casts.append(df[name].cast(target))
+            continue
         if name == "timestamp":
             casts.append(_core.to_utc_timestamps(df[name]))
             continue
