@@ -198,7 +198,7 @@ pub fn encode(
         .into_par_iter()
         .map(|b| {
             let mut out = Vec::with_capacity(BLOCK * 1024);
-            let (mut floats, mut ints) = (ryu::Buffer::new(), itoa::Buffer::new());
+            let (mut floats, mut ints) = (zmij::Buffer::new(), itoa::Buffer::new());
             let mut skipped = 0;
             for row in b * BLOCK..((b + 1) * BLOCK).min(df.height()) {
                 let Some(ns) = time.get(row) else {
