@@ -110,8 +110,9 @@ pub fn repeated_rows(pieces: &[&[u8]]) -> Result<Vec<u64>> {
         .par_iter()
         .flat_map_iter(|p| p.chunks_exact(RECORD))
         .map(|r| {
-            let hash = u128::from_le_bytes(r[..16].try_into().expect("16 bytes"));
-            let row = u64::from_le_bytes(r[16..].try_into().expect("8 bytes"));
+            // `r` is exactly RECORD bytes: the hash, then the row
+            let hash = u128::from_le_bytes(std::array::from_fn(|i| r[i]));
+            let row = u64::from_le_bytes(std::array::from_fn(|i| r[16 + i]));
             (hash, row)
         })
         .collect();
