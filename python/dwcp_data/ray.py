@@ -90,10 +90,11 @@ from dwcp_data.dataset import (
     _shard_fence,
     _Validation,
     _write_cleaned,
+    _write_slices,
     open_dataset,
 )
 from dwcp_data.errors import DwcpDataError, InvalidArgumentError
-from dwcp_data.io import _conform, new_folder, publish_folder, write_frames
+from dwcp_data.io import _conform, new_folder, publish_folder
 from dwcp_data.labelling import label_oracle
 from dwcp_data.pipeline import PipelineResult
 from dwcp_data.validation import Profile, ValidationReport
@@ -121,9 +122,11 @@ class RayBlocks:
     """The blocks of a data set for Ray tasks, in order: shard files, or the
     object references of a ``ray.data.Dataset``'s Arrow blocks."""
 
-    def __init__(self, blocks: Sequence[Path | ray.ObjectRef[Any]], files: Sequence[Path] = ()) -> None:
+    def __init__(self, blocks: Sequence[Path | ray.ObjectRef[Any]], files: Dataset | None = None) -> None:
+        """``blocks``: the shard files of ``files``, or a Dataset's block references."""
         self.blocks = list(blocks)
-        self.files: tuple[Path, ...] = tuple(files)
+        self._files = files
+        self.files: tuple[Path, ...] = () if files is None else files.files
         self._rows: list[int] | None = None
         #: Rows a task reads, transforms and writes at a time (the one-machine passes' slice).
         self.slice_rows: int = dataset._SLICE
@@ -137,8 +140,8 @@ class RayBlocks:
     def rows(self) -> list[int]:
         """Rows per block (shard files: from their footers, on the driver)."""
         if self._rows is None:
-            if self.files:
-                self._rows = Dataset(list(self.files)).rows()
+            if self._files is not None:
+                self._rows = self._files.rows()
             else:
                 self._rows = _get([_num_rows.remote(b) for b in self.blocks])
         return self._rows
@@ -186,7 +189,7 @@ def open_blocks(source: RaySource, work_dir: str | os.PathLike[str] | None = Non
         yield RayBlocks(refs)
         return
     with open_dataset(source, work_dir) as ds:
-        yield RayBlocks(ds.files, ds.files)
+        yield RayBlocks(ds.files, ds)
 
 
 def _ordered_blocks(ds: ray.data.Dataset) -> list[ray.ObjectRef[Any]]:
@@ -360,9 +363,7 @@ def _write_block(
 
 @ray.remote
 def _label_block(block: _Block, slice_rows: int, path: Path, cpu_weight: float) -> int:
-    return write_frames((label_oracle(df, cpu_weight=cpu_weight) for df in _slices(block, slice_rows)), path)[
-        1
-    ]
+    return _write_slices(_slices(block, slice_rows), path, lambda df: label_oracle(df, cpu_weight=cpu_weight))
 
 
 @ray.remote
