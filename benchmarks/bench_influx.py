@@ -6,16 +6,17 @@ The server sets the pace, so the library is measured against the server's own
 ceiling on the same machine (Debian's influxd 1.6.7, loopback), in the design
 document's collector layout (five tags; node ids as string fields):
 
-* ``ceiling``: ingest: the same points, pre-encoded and gzipped by dwcp_data's
-  encoder (the same bytes, batches of 5,000), posted by ``curl --parallel``
-  with the same concurrency (4); export: the same InfluxQL CSV answers
+* ``ceiling``: ingest: the same points, pre-encoded by dwcp_data's encoder
+  (batches of 5,000), posted by ``curl --parallel`` with the same concurrency
+  (4), both gzipped and plain (what ``write_metrics`` sends a loopback server);
+  the faster of the two is the ceiling. Export: the same InfluxQL CSV answers
   dwcp_data asks for (the same windows), fetched by ``curl`` to /dev/null.
 * ``dwcp_data``: ``write_metrics`` and ``export_metrics`` with default settings.
 * ``client``: the ``influxdb`` PyPI client, ``DataFrameClient.write_points(
   batch_size=5000, protocol="line")`` and ``query``.
 
 This machine's speed drifts between minutes, so sides alternate: ingests go
-into fresh servers, curl and dwcp_data taking turns (``rounds - 1`` each; the
+into fresh servers, curl (gzipped, plain) and dwcp_data taking turns (``rounds - 1`` each; the
 client once); exports all read one server holding the same data, curl,
 dwcp_data and a single-window dwcp_data export taking turns ``rounds`` times
 (the client once). Medians are reported. Every phase starts once the server is
@@ -81,25 +82,27 @@ def phase(pid: int, fn: Callable[[], Any]) -> tuple[Timing, Any]:
     return (time.perf_counter() - started, server_cpu(pid) - cpu0, own() - own0), result
 
 
-def gzipped_batches(df: pl.DataFrame, folder: Path) -> list[Path]:
-    """``df`` encoded exactly as write_metrics encodes it, one gzip file per batch."""
+def encoded_batches(df: pl.DataFrame, folder: Path, gzipped: bool) -> list[Path]:
+    """``df`` encoded exactly as write_metrics encodes it, one file per batch."""
     frame, codes = to_core(df)
+    level = influx._GZIP_LEVEL if gzipped else None
     files = []
     for i, offset in enumerate(range(0, frame.height, BATCH)):
         body, _ = _core.encode_line_protocol(
-            frame.slice(offset, BATCH), codes, influx.MEASUREMENT, list(influx.TAGS), influx._GZIP_LEVEL
+            frame.slice(offset, BATCH), codes, influx.MEASUREMENT, list(influx.TAGS), level
         )
-        path = folder / f"batch-{i:05d}.lp.gz"
+        path = folder / f"batch-{i:05d}.lp{'.gz' if gzipped else ''}"
         path.write_bytes(body)
         files.append(path)
     return files
 
 
-def curl_ingest(url: str, files: list[Path], folder: Path) -> None:
+def curl_ingest(url: str, files: list[Path], folder: Path, gzipped: bool) -> None:
     config = folder / "ingest.curl"
+    header = 'header = "Content-Encoding: gzip"\n' if gzipped else ""
     blocks = [
         f'url = "{url}/write?db=metrics&precision=ns"\ndata-binary = "@{path}"\n'
-        'header = "Content-Encoding: gzip"\noutput = "/dev/null"\nfail\nsilent\n'
+        f'{header}output = "/dev/null"\nfail\nsilent\n'
         for path in files
     ]
     config.write_text("next\n".join(blocks))
@@ -172,9 +175,10 @@ def main() -> None:
         """One ingest of every point into a fresh server."""
         server = fresh_server()
         try:
-            if how == "ceiling":
-                files = gzipped_batches(df, tmp)
-                return phase(server.process.pid, lambda: curl_ingest(server.url, files, tmp))[0]
+            if how.startswith("curl"):
+                gzipped = how == "curl gzipped"
+                files = encoded_batches(df, tmp, gzipped)
+                return phase(server.process.pid, lambda: curl_ingest(server.url, files, tmp, gzipped))[0]
             if how == "dwcp_data":
                 return phase(
                     server.process.pid, lambda: influx.write_metrics(df, url=server.url, database="metrics")
@@ -193,12 +197,14 @@ def main() -> None:
             server.stop()
 
     # Ingest: each side into fresh servers, curl and dwcp_data alternating.
-    ingests: dict[str, list[Timing]] = {"ceiling": [], "dwcp_data": [], "client": []}
+    ingests: dict[str, list[Timing]] = {"curl gzipped": [], "curl plain": [], "dwcp_data": [], "client": []}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(max(1, args.rounds - 1)):
-            for how in ("ceiling", "dwcp_data"):
+            for how in ("curl gzipped", "curl plain", "dwcp_data"):
                 ingests[how].append(ingest(how, Path(tmp)))
         ingests["client"].append(ingest("client", Path(tmp)))
+    ceiling = min(("curl gzipped", "curl plain"), key=lambda k: median([t[0] for t in ingests[k]]))
+    ingests["ceiling"] = ingests[ceiling]
 
     # Export: every side reads the same server, alternating, after one warm-up read.
     exports: dict[str, list[Timing]] = {"ceiling": [], "dwcp_data": [], "one window": [], "client": []}
@@ -246,13 +252,15 @@ def main() -> None:
             f"{local['ceiling']:>12.1f} / {local['dwcp_data']:.1f} / {local['client']:.1f}"
         )
         for k, v in runs.items():
-            print(f"{'':<18}{k}: " + ", ".join(f"{t[0]:.2f} s" for t in v))
+            if k != "ceiling" or "curl plain" not in runs:
+                print(f"{'':<18}{k}: " + ", ".join(f"{t[0]:.2f} s" for t in v))
 
     print(
         f"\nmedians         {'ceiling':>10}{'dwcp_data':>11}{'client':>10}   of ceiling   vs client"
         "   influxd CPU s (ceiling / ours / client)   local CPU s (curl / ours / client)"
     )
     row("ingest pts/s", ingests, rate=True)
+    print(f"{'':<18}(ceiling: {ceiling}, the faster)")
     row("export s", {k: exports[k] for k in ("ceiling", "dwcp_data", "client")}, rate=False)
     default, single = (
         median([t[0] for t in exports["dwcp_data"]]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import io
 import itertools
@@ -38,7 +39,7 @@ def window(df: pl.DataFrame) -> dict:
 @pytest.mark.slow
 def test_round_trip_200k_rows(influxd):
     df = dwcp_data.generate_synthetic(200_000, seed=31, end=END, freq="1m")
-    report = influx.write_metrics(df, url=influxd.url, database="metrics", batch_size=10_000)
+    report = influx.write_metrics(df, url=influxd.url, database="metrics", batch_size=10_000, gzip=True)
     assert (report.points, report.skipped, report.batches) == (200_000, 0, 20)
     out = influx.export_metrics(url=influxd.url, database="metrics", chunk=timedelta(days=30), **window(df))
     assert out.schema == dwcp_data.SCHEMA
@@ -425,7 +426,24 @@ def test_v2_write_retries_on_503(stub):
     assert report.points == 100
     posts = [c for c in Stub.calls if c[0] == "POST"]
     assert len(posts) == 3 and "bucket=b" in posts[-1][1]
-    assert posts[-1][2]["Content-Encoding"] == "gzip"
+
+
+def test_gzip_unless_the_server_is_on_this_machine(stub):
+    df = dwcp_data.generate_synthetic(100, seed=5, end=END)
+    influx.write_metrics(df, url=stub, bucket="b", org="o", token="t")  # a loopback server: plain
+    influx.write_metrics(df, url=stub, bucket="b", org="o", token="t", gzip=True)
+    (_, _, plain_headers, plain), (_, _, gz_headers, gzipped) = Stub.calls
+    assert "Content-Encoding" not in plain_headers and plain.startswith(b"compression_metrics,")
+    assert gz_headers["Content-Encoding"] == "gzip" and gzip.decompress(gzipped) == plain
+    for host, local in [
+        ("localhost", True),
+        ("127.0.0.2", True),
+        ("[::1]", True),
+        ("10.1.2.3", False),
+        ("influx.internal", False),
+        ("127.0.0.1.example.com", False),
+    ]:
+        assert influx.Connection(url=f"http://{host}:8086", database="m").is_local is local, host
 
 
 CACHE_FULL = (500, b'{"error":"engine: cache-max-memory-size exceeded: (1091316299/1073741824)"}')
@@ -478,6 +496,7 @@ def test_bad_arguments():
         ({"url": "localhost:8086", "database": "d"}, "url"),
         ({"url": "http://x"}, "database"),
         ({"url": "http://x", "bucket": "b"}, "org"),
+        ({"url": "http://x", "database": "d", "gzip": "yes"}, "gzip"),
     ]:
         with pytest.raises(InvalidArgumentError) as info:
             influx.write_metrics(dwcp_data.generate_synthetic(1, end=END), **kwargs)

@@ -235,7 +235,7 @@ def _write_points(conn_id: str, context: dict[str, Any], points: dict[str, dict[
     now = datetime.now(timezone.utc)
     tags = {"dag_id": context["dag"].dag_id}
     body = "".join(to_line_protocol(m, fields, tags=tags, time=now) for m, fields in points.items())
-    influx.Connection(**influx_connection(conn_id)).write(body.encode())
+    influx.Connection(**influx_connection(conn_id)).write(body.encode(), gzipped=False)
 
 
 def record_quality_task(*, conn_id: str, **context: Any) -> dict[str, Any]:

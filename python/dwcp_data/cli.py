@@ -281,6 +281,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         tags=tags,
         on_collision=args.on_collision,
         batch_size=args.batch_size,
+        gzip=args.gzip,
         **_connection_args(args),
     )
     _emit(
@@ -435,6 +436,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["raise", "spread"],
         default="raise",
         help="rows sharing tags and time: fail before sending (default) or move them apart by nanoseconds",
+    )
+    ing.add_argument(
+        "--gzip",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="gzip each batch (default: unless the server is on this machine)",
     )
     return parser
 
