@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -64,6 +65,33 @@ def test_unlabelled_frames_are_labelled_and_text_categories_cast(labelled):
     np.testing.assert_array_equal(a.y, b.y)
     only = dwcp_data.features(labelled, columns=["data_type", "rtt_ms"])
     assert only.feature_names == ("rtt_ms", "data_type=vm_memory", "data_type=vm_disk", "data_type=database")
+
+
+def test_out_is_overwritten_and_returned(labelled):
+    fresh = dwcp_data.features(labelled)
+    out = np.full(fresh.X.shape, 7.5, dtype=np.float32)  # stale values everywhere, one-hot cells too
+    reused = dwcp_data.features(labelled, out=out)
+    assert reused.X is out
+    np.testing.assert_array_equal(out, fresh.X)
+    np.testing.assert_array_equal(reused.y, fresh.y)
+    shape = fresh.X.shape
+    bad_outs = {
+        "numpy.ndarray, got list": [[0.0] * shape[1]] * shape[0],
+        "float32 values, got float64": np.zeros(shape),
+        "2 dimensions, got 1": np.zeros(shape[0] * shape[1], dtype=np.float32),
+        "C-contiguous": np.zeros(shape, dtype=np.float32, order="F"),
+        "writeable": np.zeros(shape, dtype=np.float32),
+        "shape (5000, 17), got (5000, 16)": np.zeros((shape[0], shape[1] - 1), dtype=np.float32),
+        "shape (5000, 17), got (17, 5000)": np.zeros(shape[::-1], dtype=np.float32),
+        "shape (5000, 17), got (4999, 17)": np.zeros((shape[0] - 1, shape[1]), dtype=np.float32),
+    }
+    bad_outs["writeable"].flags.writeable = False
+    for message, bad in bad_outs.items():
+        with pytest.raises(InvalidArgumentError, match=re.escape(message)) as e:
+            dwcp_data.features(labelled, out=bad)
+        assert e.value.param == "out"
+        if isinstance(bad, np.ndarray):
+            assert not bad.any(), "nothing is written to a refused array"
 
 
 def test_bad_columns_are_named(labelled):

@@ -168,7 +168,13 @@ def validation_facts(
     """The validation facts of one shard (arguments as ``validate``'s)."""
 
 def feature_matrix(
-    df: pl.DataFrame, enum_columns: list[str], numeric: list[str], one_hot: list[str]
+    df: pl.DataFrame,
+    enum_columns: list[str],
+    numeric: list[str],
+    one_hot: list[str],
+    out: npt.NDArray[np.float32] | None = None,
 ) -> tuple[npt.NDArray[np.float32], list[str]]:
     """The columns ``numeric`` then ``one_hot`` of ``df`` as a C-contiguous float32
-    array (moved to NumPy, not copied) and the array's column names."""
+    array (moved to NumPy, not copied) and the array's column names; with
+    ``out`` (a writeable C-contiguous float32 array of that shape), written
+    into ``out``, which is returned."""

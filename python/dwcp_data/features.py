@@ -70,7 +70,9 @@ class Features:
     engines: tuple[str, ...] = COMPRESSIONS
 
 
-def features(df: FrameLike, *, columns: Sequence[str] = FEATURES) -> Features:
+def features(
+    df: FrameLike, *, columns: Sequence[str] = FEATURES, out: npt.NDArray[np.float32] | None = None
+) -> Features:
     """The model inputs ``X`` and oracle labels ``y`` of a training frame.
 
     ``df`` is labelled with :func:`~dwcp_data.label_oracle` first when it has
@@ -78,25 +80,37 @@ def features(df: FrameLike, *, columns: Sequence[str] = FEATURES) -> Features:
     the order given, then the one-hot columns of the schema's categorical
     columns (``link_type``, ``data_type``, ...). See :data:`FEATURES`.
 
+    ``out``, a writeable C-contiguous ``float32`` array of ``X``'s shape, is
+    filled and returned as ``X`` instead of a new array: reusing one buffer
+    across same-sized shards saves the operating system zeroing fresh pages,
+    half the cost of a new ``X`` (see BENCHMARKS.md). It must not be a view
+    of the frame's own memory.
+
     Raises:
         dwcp_data.errors.InvalidArgumentError: ``columns`` is empty, repeats a
-            column, or names one of the oracle's columns.
+            column, or names one of the oracle's columns; ``out`` is not a
+            writeable C-contiguous float32 array of ``X``'s shape (nothing
+            was written to it).
         dwcp_data.errors.DataError: a column is absent, not numeric, or holds a
             value outside its categories.
     """
     names = _feature_columns(columns)
+    _check_out(out)
     frame = to_polars(df)
     if LABEL_COLUMN not in frame.columns:
         frame = label_oracle(frame)
-    X, feature_names = feature_matrix(frame, names)
+    X, feature_names = feature_matrix(frame, names, out)
     codes = frame[LABEL_COLUMN].cast(pl.Enum(list(COMPRESSIONS))).to_physical()  # UInt8, nulls where no label
     y = codes.fill_null(255).cast(pl.Int8, wrap_numerical=True).to_numpy()  # 255 wraps to -1
     return Features(X, y, tuple(feature_names))
 
 
-def feature_matrix(frame: pl.DataFrame, names: list[str]) -> tuple[npt.NDArray[np.float32], list[str]]:
-    """``X`` and its column names for the checked feature columns ``names`` of
-    ``frame`` (see :func:`features`), without labels: what a model predicts from."""
+def feature_matrix(
+    frame: pl.DataFrame, names: list[str], out: npt.NDArray[np.float32] | None = None
+) -> tuple[npt.NDArray[np.float32], list[str]]:
+    """``X`` (written into ``out`` when given) and its column names for the checked
+    feature columns ``names`` of ``frame`` (see :func:`features`), without
+    labels: what a model predicts from."""
     one_hot = [c for c in names if isinstance(SCHEMA.get(c), pl.Enum)]
     numeric = [c for c in names if c not in one_hot]
     for name in names:
@@ -104,7 +118,31 @@ def feature_matrix(frame: pl.DataFrame, names: list[str]) -> tuple[npt.NDArray[n
             raise DataError(f"column `{name}`: the column is absent", column=name, row=None, rule="features")
     selected = frame.select(numeric + [_as_schema_enum(frame, c) for c in one_hot])
     core_frame, enums = to_core(selected)
-    return _core.feature_matrix(core_frame, enums, numeric, one_hot)
+    return _core.feature_matrix(core_frame, enums, numeric, one_hot, out)
+
+
+def _check_out(out: object) -> None:
+    """Refuses an ``out`` that is not a writeable C-contiguous 2-D float32 array
+    (its shape is checked against the matrix's in the core)."""
+    if out is None:
+        return
+    import numpy as np
+
+    problem = (
+        f"expected a numpy.ndarray, got {type(out).__name__}"
+        if not isinstance(out, np.ndarray)
+        else f"expected float32 values, got {out.dtype}"
+        if out.dtype != np.float32
+        else f"expected 2 dimensions, got {out.ndim}"
+        if out.ndim != 2
+        else "must be C-contiguous"
+        if not out.flags.c_contiguous
+        else "must be writeable"
+        if not out.flags.writeable
+        else None
+    )
+    if problem is not None:
+        raise InvalidArgumentError(f"invalid argument `out`: {problem}", param="out")
 
 
 def _feature_columns(columns: Sequence[str]) -> list[str]:
