@@ -84,7 +84,8 @@ def features(
     filled and returned as ``X`` instead of a new array: reusing one buffer
     across same-sized shards saves the operating system zeroing fresh pages
     (10–30% of the time of a new ``X`` at 10M rows; see BENCHMARKS.md). It
-    must not be a view of the frame's own memory.
+    must not be a view of the frame's own memory; a call that finds it in
+    use by another call (another thread) raises instead of sharing it.
 
     Raises:
         dwcp_data.errors.InvalidArgumentError: ``columns`` is empty, repeats a

@@ -37,7 +37,7 @@ fn feature_matrix<'py>(
     let names = {
         let mut view = out
             .try_readwrite()
-            .map_err(|e| invalid_argument(py, "out", &format!("must be writeable: {e}")))?;
+            .map_err(|e| invalid_argument(py, "out", &format!("cannot be written to: {e}")))?;
         let shape = (view.as_array().nrows(), view.as_array().ncols());
         let values = view
             .as_slice_mut()
