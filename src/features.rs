@@ -52,47 +52,37 @@ impl Source {
     /// `width` values), at column `offset`: the values first, then NaN over
     /// the rows that are null.
     fn fill(&self, start: usize, block: &mut [f32], width: usize, offset: usize) {
-        let rows = block.len() / width;
+        let cells = offset..offset + self.width();
         match self {
-            Self::Float(ca) => fill_numeric(ca, start, rows, block, width, offset, |v| v as f32),
-            Self::Int(ca) => fill_numeric(ca, start, rows, block, width, offset, |v| v as f32),
-            Self::OneHot(codes, categories) => {
-                let mut done = 0;
-                for array in codes.slice(start as i64, rows).downcast_iter() {
-                    let part = &mut block[done * width..(done + array.len()) * width];
-                    for (row, &code) in part.chunks_exact_mut(width).zip(array.values().iter()) {
-                        let cells = &mut row[offset..offset + categories];
-                        // Branch-free; a null's code (any byte) is overwritten below.
-                        for (category, cell) in cells.iter_mut().enumerate() {
-                            *cell = f32::from(u8::from(category == usize::from(code)));
-                        }
-                    }
-                    mark_nulls(array.validity(), part, width, offset..offset + categories);
-                    done += array.len();
+            Self::Float(ca) => fill_column(ca, start, block, width, cells, |c, v| c[0] = v as f32),
+            Self::Int(ca) => fill_column(ca, start, block, width, cells, |c, v| c[0] = v as f32),
+            Self::OneHot(codes, _) => fill_column(codes, start, block, width, cells, |c, code| {
+                // Branch-free; a null's code (any byte) is overwritten with NaN after.
+                for (category, cell) in c.iter_mut().enumerate() {
+                    *cell = f32::from(u8::from(category == usize::from(code)));
                 }
-            }
+            }),
         }
     }
 }
 
-/// Writes rows `start..start + rows` of `ca`, converted by `f32_of`, into
-/// column `offset` of `block`'s rows of `width` values (nulls as NaN).
-fn fill_numeric<T: PolarsNumericType>(
+/// Writes rows `start..` of `ca` into `cells` of `block`'s rows of `width`
+/// values, a row's cells by `write` from its value, then NaN over null rows.
+fn fill_column<T: PolarsNumericType>(
     ca: &ChunkedArray<T>,
     start: usize,
-    rows: usize,
     block: &mut [f32],
     width: usize,
-    offset: usize,
-    f32_of: impl Fn(T::Native) -> f32,
+    cells: Range<usize>,
+    write: impl Fn(&mut [f32], T::Native),
 ) {
     let mut done = 0;
-    for array in ca.slice(start as i64, rows).downcast_iter() {
+    for array in ca.slice(start as i64, block.len() / width).downcast_iter() {
         let part = &mut block[done * width..(done + array.len()) * width];
         for (row, &v) in part.chunks_exact_mut(width).zip(array.values().iter()) {
-            row[offset] = f32_of(v);
+            write(&mut row[cells.clone()], v);
         }
-        mark_nulls(array.validity(), part, width, offset..offset + 1);
+        mark_nulls(array.validity(), part, width, cells.clone());
         done += array.len();
     }
 }
