@@ -547,7 +547,8 @@ def write_metrics(
         raise InvalidArgumentError(
             f"invalid argument `gzip`: must be True, False or None, got {gzip!r}", param="gzip"
         )
-    gzip_level = _GZIP_LEVEL if (not conn.is_local if gzip is None else gzip) else None
+    compress = not conn.is_local if gzip is None else gzip
+    gzip_level = _GZIP_LEVEL if compress else None
     polars_df = to_polars(df)
     tag_columns = _tag_columns(tags, polars_df.schema)
     _check_writable(polars_df, tag_columns)
@@ -586,7 +587,7 @@ def write_metrics(
                 if failed.is_set():
                     return None
                 try:
-                    conn.write(body, throttle.busy, gzipped=gzip_level is not None)
+                    conn.write(body, throttle.busy, gzipped=compress)
                 except BaseException:
                     failed.set()
                     raise
