@@ -5,18 +5,22 @@
 use std::ops::Range;
 
 use polars::prelude::*;
-use polars_arrow::bitmap::Bitmap;
+use polars_arrow::array::PrimitiveArray;
 use rayon::prelude::*;
 
 use crate::error::{DwcpError, Result};
 use crate::memory;
 use crate::schema::{self, Kind};
 
-/// Rows filled per parallel task: long runs of each input column for the
-/// hardware prefetcher, while the block's rows (about 1 MB at 17 columns)
-/// stay near one core's L2 between columns (measured: 2^14 rows beat 2^11
-/// by a fifth at 10M rows; 2^16 and more were slower again).
+/// Rows per parallel task: enough work to outweigh setting a task up, few
+/// enough that both cores stay busy to the end.
 const BLOCK: usize = 1 << 14;
+
+/// About how many bytes of matrix rows are built column after column in a
+/// core's buffer before they are streamed out: small enough to stay in L1
+/// beside the columns' input (measured at 10M × 17: 64-row tiles, 4.3 KB,
+/// beat 32, 48, 96 and 128 rows).
+const TILE_BYTES: usize = 4 << 10;
 
 /// A frame's columns as a matrix: `rows × names.len()` values, row after row.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,70 +36,100 @@ pub struct Matrix {
 /// One column of the frame, ready to be copied into the matrix.
 enum Source {
     /// A float column (nulls and NaN become NaN).
-    Float(Float64Chunked),
+    Float(Chunks<Float64Type>),
     /// An integer column, read as it is stored (nulls become NaN).
-    Int(Int64Chunked),
+    Int(Chunks<Int64Type>),
     /// A schema Enum column's codes, one 0/1 matrix column per category (a
-    /// null sets NaN in all of them).
-    OneHot(UInt8Chunked, usize),
+    /// null sets NaN in all of them), each with its [`hot_table`].
+    OneHot(Chunks<UInt8Type>, Vec<[f32; 256]>),
 }
 
 impl Source {
     fn width(&self) -> usize {
         match self {
             Self::Float(_) | Self::Int(_) => 1,
-            Self::OneHot(_, categories) => *categories,
+            Self::OneHot(_, tables) => tables.len(),
         }
     }
 
-    /// Writes rows `start..` of this source into `block` (whole matrix rows of
-    /// `width` values), at column `offset`: the values first, then NaN over
-    /// the rows that are null.
-    fn fill(&self, start: usize, block: &mut [f32], width: usize, offset: usize) {
-        let cells = offset..offset + self.width();
+    /// Writes rows `rows` of this source into `tile` (whole matrix rows of
+    /// `width` values), from column `offset` on.
+    fn fill(&self, rows: Range<usize>, tile: &mut [f32], width: usize, offset: usize) {
         match self {
-            Self::Float(ca) => fill_column(ca, start, block, width, cells, |c, v| c[0] = v as f32),
-            Self::Int(ca) => fill_column(ca, start, block, width, cells, |c, v| c[0] = v as f32),
-            Self::OneHot(codes, _) => fill_column(codes, start, block, width, cells, |c, code| {
-                // Branch-free; a null's code (any byte) is overwritten with NaN after.
-                for (category, cell) in c.iter_mut().enumerate() {
-                    *cell = f32::from(u8::from(category == usize::from(code)));
+            Self::Float(c) => c.fill(rows, tile, width, offset, |v| v as f32),
+            Self::Int(c) => c.fill(rows, tile, width, offset, |v| v as f32),
+            // One pass per category over the (cache-resident) codes: the
+            // same single-cell loop as a numeric column's.
+            Self::OneHot(codes, tables) => {
+                for (category, hot) in tables.iter().enumerate() {
+                    let cell = offset + category;
+                    codes.fill(rows.clone(), tile, width, cell, |c| hot[usize::from(c)]);
                 }
-            }),
+            }
         }
     }
 }
 
-/// Writes rows `start..` of `ca` into `cells` of `block`'s rows of `width`
-/// values, a row's cells by `write` from its value, then NaN over null rows.
-fn fill_column<T: PolarsNumericType>(
-    ca: &ChunkedArray<T>,
-    start: usize,
-    block: &mut [f32],
-    width: usize,
-    cells: Range<usize>,
-    write: impl Fn(&mut [f32], T::Native),
-) {
-    let mut done = 0;
-    for array in ca.slice(start as i64, block.len() / width).downcast_iter() {
-        let part = &mut block[done * width..(done + array.len()) * width];
-        for (row, &v) in part.chunks_exact_mut(width).zip(array.values().iter()) {
-            write(&mut row[cells.clone()], v);
-        }
-        mark_nulls(array.validity(), part, width, cells.clone());
-        done += array.len();
-    }
+/// Each code's cell in `category`'s one-hot column: 1.0 for the category's
+/// own code, 0.0 for any other. Looked up rather than compared, since the
+/// compiler turns a compare into a branch that random categories mispredict.
+fn hot_table(category: usize) -> [f32; 256] {
+    let mut table = [0.0; 256];
+    table[category] = 1.0;
+    table
 }
 
-/// Sets `cells` of every row of `part` (rows of `width` values) that
-/// `validity` marks null to NaN.
-fn mark_nulls(validity: Option<&Bitmap>, part: &mut [f32], width: usize, cells: Range<usize>) {
-    let Some(valid) = validity.filter(|v| v.unset_bits() > 0) else {
-        return;
-    };
-    for (row, ok) in part.chunks_exact_mut(width).zip(valid.iter()) {
-        if !ok {
-            row[cells.clone()].fill(f32::NAN);
+/// A column's chunks and the row each starts at, so that any range of rows
+/// is found without slicing (and allocating) per tile.
+struct Chunks<T: PolarsNumericType> {
+    arrays: Vec<PrimitiveArray<T::Native>>,
+    /// `starts[i]` is chunk `i`'s first row; the last entry is the length.
+    starts: Vec<usize>,
+}
+
+impl<T: PolarsNumericType> Chunks<T> {
+    fn new(ca: &ChunkedArray<T>) -> Self {
+        let arrays: Vec<_> = ca.downcast_iter().cloned().collect();
+        let mut starts = vec![0];
+        for array in &arrays {
+            starts.push(starts[starts.len() - 1] + array.len());
+        }
+        Self { arrays, starts }
+    }
+
+    /// Writes rows `rows` into column `cell` of `tile`'s rows of `width`
+    /// values, each as `convert` makes it from the row's value; NaN where the
+    /// row is null.
+    fn fill(
+        &self,
+        rows: Range<usize>,
+        tile: &mut [f32],
+        width: usize,
+        cell: usize,
+        convert: impl Fn(T::Native) -> f32,
+    ) {
+        let mut chunk = self.starts.partition_point(|&s| s <= rows.start) - 1;
+        let mut row = rows.start;
+        while row < rows.end {
+            let (array, first) = (&self.arrays[chunk], self.starts[chunk]);
+            let end = rows.end.min(self.starts[chunk + 1]);
+            let from = row - first;
+            let part = &mut tile[(row - rows.start) * width..(end - rows.start) * width];
+            // The next tile's values, so that its loads do not wait on memory.
+            let next = (from + (end - row)).min(array.len());
+            prefetch(&array.values()[next..(next + end - row).min(array.len())]);
+            for (r, &v) in part.chunks_exact_mut(width).zip(&array.values()[from..]) {
+                r[cell] = convert(v);
+            }
+            if let Some(valid) = array.validity().filter(|v| v.unset_bits() > 0) {
+                for (i, r) in part.chunks_exact_mut(width).enumerate() {
+                    if !valid.get_bit(from + i) {
+                        r[cell] = f32::NAN;
+                    }
+                }
+            }
+            row = end;
+            chunk += 1;
         }
     }
 }
@@ -151,8 +185,8 @@ fn resolve(df: &DataFrame, numeric: &[String], one_hot: &[String]) -> Result<(Ve
             ));
         }
         sources.push(match column.dtype() {
-            DataType::Int64 => Source::Int(column.i64()?.clone()),
-            _ => Source::Float(column.cast(&DataType::Float64)?.f64()?.clone()),
+            DataType::Int64 => Source::Int(Chunks::new(column.i64()?)),
+            _ => Source::Float(Chunks::new(column.cast(&DataType::Float64)?.f64()?)),
         });
         names.push(name.clone());
     }
@@ -170,29 +204,58 @@ fn resolve(df: &DataFrame, numeric: &[String], one_hot: &[String]) -> Result<(Ve
                 format!("expected the schema's Enum, found {}", column.dtype()),
             ));
         }
-        let codes = column.as_materialized_series().to_physical_repr().u8()?.clone();
-        sources.push(Source::OneHot(codes, categories.len()));
+        let codes = column.as_materialized_series().to_physical_repr();
+        let tables = (0..categories.len()).map(hot_table).collect();
+        sources.push(Source::OneHot(Chunks::new(codes.u8()?), tables));
         names.extend(categories.iter().map(|c| format!("{name}={c}")));
     }
     Ok((sources, names))
 }
 
+/// Asks the cache to fetch `values`, so that the loads that read them later
+/// do not wait on memory.
+fn prefetch<T>(values: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let base = values.as_ptr().cast::<i8>();
+        for line in (0..size_of_val(values)).step_by(64) {
+            // SAFETY: the address lies inside `values`; a prefetch never
+            // faults and changes nothing but the cache.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.add(line)) };
+        }
+    }
+}
+
 /// Writes every value of the `width`-column matrix `values` from `sources`,
-/// in parallel blocks of rows.
+/// in parallel blocks of rows. Each block is built one tile at a time in a
+/// small buffer that stays in the core's L1 cache while every column writes
+/// its cells, and the finished tile is streamed out to `values`.
 fn fill(sources: &[Source], width: usize, values: &mut [f32]) {
     if width == 0 {
         return;
     }
-    values
-        .par_chunks_mut(BLOCK * width)
-        .enumerate()
-        .for_each(|(b, block)| {
-            let mut offset = 0;
-            for source in sources {
-                source.fill(b * BLOCK, block, width, offset);
-                offset += source.width();
+    // A multiple of 16 rows is a whole number of 64-byte lines.
+    let tile_rows = (TILE_BYTES / (width * size_of::<f32>()))
+        .max(1)
+        .next_multiple_of(16);
+    values.par_chunks_mut(BLOCK * width).enumerate().for_each_init(
+        || vec![0.0; tile_rows * width],
+        |buffer, (b, block)| {
+            for (t, tile) in block.chunks_mut(tile_rows * width).enumerate() {
+                let start = b * BLOCK + t * tile_rows;
+                let rows = start..start + tile.len() / width;
+                let buffer = &mut buffer[..tile.len()];
+                let mut offset = 0;
+                for source in sources {
+                    source.fill(rows.clone(), buffer, width, offset);
+                    offset += source.width();
+                }
+                memory::stream_copy(buffer, tile);
             }
-        });
+            memory::stream_fence();
+        },
+    );
 }
 
 fn absent(name: &str) -> DwcpError {
@@ -262,16 +325,84 @@ mod tests {
         }
     }
 
+    /// `values` cut into chunks at `cuts`.
+    fn chunked<T: PolarsNumericType>(values: &[Option<T::Native>], cuts: &[usize]) -> ChunkedArray<T> {
+        let mut bounds = vec![0];
+        bounds.extend(cuts);
+        bounds.push(values.len());
+        let mut parts = bounds
+            .windows(2)
+            .map(|w| ChunkedArray::<T>::from_iter_options("x".into(), values[w[0]..w[1]].iter().copied()));
+        let mut ca = parts.next().unwrap();
+        for part in parts {
+            ca.append(&part).unwrap();
+        }
+        ca
+    }
+
     #[test]
-    fn blocks_and_chunks_do_not_change_the_matrix() {
+    fn blocks_tiles_chunks_and_nulls_do_not_change_the_matrix() {
         let n = 3 * BLOCK + 17;
-        let values: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
-        let mut a = Float64Chunked::from_vec("x".into(), values[..100].to_vec());
-        a.append(&Float64Chunked::from_vec("x".into(), values[100..].to_vec()))
-            .unwrap();
-        let df = DataFrame::new(n, vec![a.into_column()]).unwrap();
-        let m = matrix(&df, &names(&["x"]), &[]).unwrap();
-        assert!(m.values.iter().zip(&values).all(|(&g, &w)| g == w as f32));
+        let floats: Vec<Option<f64>> = (0..n).map(|i| (i % 7 != 3).then_some(i as f64 * 0.5)).collect();
+        let ints: Vec<Option<i64>> = (0..n).map(|i| (i % 11 != 5).then_some(i as i64 - 9)).collect();
+        let codes: Vec<Option<u8>> = (0..n)
+            .map(|i| (i % 13 != 1).then_some((i * 7 % 3) as u8))
+            .collect();
+        // Chunk edges inside tiles, on a tile edge (64 rows) and on a block edge.
+        let link = chunked::<UInt8Type>(&codes, &[5, 64, 1000, BLOCK + 3]);
+        let df = DataFrame::new(
+            n,
+            vec![
+                chunked::<Float64Type>(&floats, &[100, 101, 2 * BLOCK])
+                    .with_name("rtt_ms".into())
+                    .into_column(),
+                chunked::<Int64Type>(&ints, &[63, BLOCK])
+                    .with_name("data_size_bytes".into())
+                    .into_column(),
+                schema::enum_from_codes(link.with_name("link_type".into()), &schema::LINK_TYPES).unwrap(),
+            ],
+        )
+        .unwrap();
+        let m = matrix(
+            &df,
+            &names(&["rtt_ms", "data_size_bytes"]),
+            &names(&["link_type"]),
+        )
+        .unwrap();
+        let cell = |v: Option<f64>| v.map_or(f32::NAN, |v| v as f32);
+        for (i, row) in m.values.chunks(5).enumerate() {
+            let hot = |c: u8| codes[i].map_or(f32::NAN, |code| f32::from(u8::from(code == c)));
+            let want = [
+                cell(floats[i]),
+                cell(ints[i].map(|v| v as f64)),
+                hot(0),
+                hot(1),
+                hot(2),
+            ];
+            let same = row.iter().zip(&want).all(|(g, w)| g.to_bits() == w.to_bits());
+            assert!(same, "row {i}: {row:?} vs {want:?}");
+        }
+    }
+
+    #[test]
+    fn a_row_wider_than_a_tile_is_filled_whole() {
+        let n = 40;
+        let columns: Vec<Column> = (0..1500)
+            .map(|j| {
+                Column::new(
+                    format!("c{j}").into(),
+                    (0..n).map(|i| (i * j) as f64).collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        let names: Vec<String> = columns.iter().map(|c| c.name().to_string()).collect();
+        let m = matrix(&DataFrame::new(n, columns).unwrap(), &names, &[]).unwrap();
+        for (i, row) in m.values.chunks(1500).enumerate() {
+            assert!(
+                row.iter().enumerate().all(|(j, &v)| v == (i * j) as f32),
+                "row {i}"
+            );
+        }
     }
 
     #[test]

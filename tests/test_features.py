@@ -75,6 +75,11 @@ def test_out_is_overwritten_and_returned(labelled):
     np.testing.assert_array_equal(out, fresh.X)
     np.testing.assert_array_equal(reused.y, fresh.y)
     shape = fresh.X.shape
+    # A view starting mid cache line (one 68-byte row in), its neighbours untouched.
+    backing = np.full((shape[0] + 2, shape[1]), 7.5, dtype=np.float32)
+    assert dwcp_data.features(labelled, out=backing[1:-1]).X.ctypes.data % 64 != 0
+    np.testing.assert_array_equal(backing[1:-1], fresh.X)
+    assert (backing[0] == 7.5).all() and (backing[-1] == 7.5).all()
     bad_outs = {
         "numpy.ndarray, got list": [[0.0] * shape[1]] * shape[0],
         "float32 values, got float64": np.zeros(shape),
