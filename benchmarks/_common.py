@@ -25,6 +25,22 @@ def median_seconds(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
+def interleaved_medians(sides: dict[str, Callable[[], object]], repeat: int) -> list[tuple[str, float]]:
+    """Median wall time of each side over ``repeat`` rounds, each round calling every
+    side once in turn (after one untimed warm-up call each): a drift in the
+    machine's speed then falls on all sides alike instead of on whichever ran
+    during it."""
+    for fn in sides.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(repeat):
+        for name, fn in sides.items():
+            started = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - started)
+    return [(name, statistics.median(t)) for name, t in times.items()]
+
+
 def machine() -> str:
     """One line describing this machine."""
     cpu = platform.processor() or platform.machine()

@@ -19,7 +19,7 @@ import polars as pl
 
 import dwcp_data
 
-from _common import machine, median_seconds, print_table
+from _common import interleaved_medians, machine, print_table
 
 ONE_HOT = {"link_type": dwcp_data.LINK_TYPES, "data_type": dwcp_data.DATA_TYPES}
 NUMERIC = [c for c in dwcp_data.FEATURES if c not in ONE_HOT]
@@ -54,11 +54,11 @@ def features_pandas(pdf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     print(
         f"{machine()}; polars {pl.__version__}, pandas {pd.__version__}, numpy {np.__version__}; "
-        f"{args.rows:,} rows, median of {args.repeat}"
+        f"{args.rows:,} rows, median of {args.repeat} rounds (each side once per round)"
     )
     df = dwcp_data.label_oracle(dwcp_data.generate_synthetic(args.rows, seed=1))
     pdf = df.select(*NUMERIC, *ONE_HOT, dwcp_data.LABEL_COLUMN).to_pandas()
@@ -69,15 +69,15 @@ def main() -> None:
         assert X.flags.c_contiguous and X.dtype == np.float32
     out = np.empty_like(ours.X)
     np.testing.assert_array_equal(dwcp_data.features(df, out=out).X, ours.X, err_msg="out=")
-    rows = [
-        ("dwcp_data.features", median_seconds(lambda: dwcp_data.features(df), args.repeat)),
-        (
-            "dwcp_data.features(out=X), reused",
-            median_seconds(lambda: dwcp_data.features(df, out=out), args.repeat),
-        ),
-        ("Polars select + to_numpy(order='c')", median_seconds(lambda: features_polars(df), args.repeat)),
-        ("pandas get_dummies + to_numpy", median_seconds(lambda: features_pandas(pdf), args.repeat)),
-    ]
+    rows = interleaved_medians(
+        {
+            "dwcp_data.features": lambda: dwcp_data.features(df),
+            "dwcp_data.features(out=X), reused": lambda: dwcp_data.features(df, out=out),
+            "Polars select + to_numpy(order='c')": lambda: features_polars(df),
+            "pandas get_dummies + to_numpy": lambda: features_pandas(pdf),
+        },
+        args.repeat,
+    )
     print_table(
         f"features ({ours.X.shape[0]:,} x {ours.X.shape[1]} float32)", rows, ours="dwcp_data.features"
     )
