@@ -83,7 +83,7 @@ def features(
     ``out``, a writeable C-contiguous ``float32`` array of ``X``'s shape, is
     filled and returned as ``X`` instead of a new array: reusing one buffer
     across same-sized shards saves the operating system zeroing fresh pages
-    (10–30% of the time of a new ``X`` at 10M rows; see BENCHMARKS.md). It
+    (about a third of the time of a new ``X`` at 10M rows; see BENCHMARKS.md). It
     must not be a view of the frame's own memory; a call that finds it in
     use by another call (another thread) raises instead of sharing it.
 
