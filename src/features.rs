@@ -295,12 +295,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let m = matrix(
-            &df,
-            &names(&["rtt_ms", "data_size_bytes"]),
-            &names(&["link_type"]),
-        )
-        .unwrap();
+        let m = rtt_size_and_link(&df);
         assert_eq!(
             m.names,
             [
@@ -323,6 +318,12 @@ mod tests {
                 assert!(g == &w || (g.is_nan() && w.is_nan()), "{got:?} vs {want:?}");
             }
         }
+    }
+
+    /// The matrix of `rtt_ms`, `data_size_bytes` and one-hot `link_type`.
+    fn rtt_size_and_link(df: &DataFrame) -> Matrix {
+        let (numeric, one_hot) = (names(&["rtt_ms", "data_size_bytes"]), names(&["link_type"]));
+        matrix(df, &numeric, &one_hot).unwrap()
     }
 
     /// `values` cut into chunks at `cuts`.
@@ -363,12 +364,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let m = matrix(
-            &df,
-            &names(&["rtt_ms", "data_size_bytes"]),
-            &names(&["link_type"]),
-        )
-        .unwrap();
+        let m = rtt_size_and_link(&df);
         let cell = |v: Option<f64>| v.map_or(f32::NAN, |v| v as f32);
         for (i, row) in m.values.chunks(5).enumerate() {
             let hot = |c: u8| codes[i].map_or(f32::NAN, |code| f32::from(u8::from(code == c)));
