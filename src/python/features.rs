@@ -38,7 +38,7 @@ fn feature_matrix<'py>(
         let mut view = out
             .try_readwrite()
             .map_err(|e| invalid_argument(py, "out", &format!("cannot be written to: {e}")))?;
-        let shape = (view.as_array().nrows(), view.as_array().ncols());
+        let shape = view.as_array().dim();
         let values = view
             .as_slice_mut()
             .map_err(|_| invalid_argument(py, "out", "must be C-contiguous"))?;
