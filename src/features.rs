@@ -2,6 +2,7 @@
 //! matrix, numeric columns as they are and categories one-hot, filled in
 //! parallel blocks of rows.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use polars::prelude::*;
@@ -139,8 +140,11 @@ impl<T: PolarsNumericType> Chunks<T> {
 /// in that order, as one matrix.
 pub fn matrix(df: &DataFrame, numeric: &[String], one_hot: &[String]) -> Result<Matrix> {
     let (sources, names) = resolve(df, numeric, one_hot)?;
-    let mut values = memory::zeroed_column::<f32>(df.height() * names.len());
-    fill(&sources, names.len(), &mut values);
+    let n = df.height() * names.len();
+    let mut values = memory::uninit_column::<f32>(n);
+    fill(&sources, names.len(), &mut values.spare_capacity_mut()[..n]);
+    // SAFETY: `fill` wrote every one of the `n` values.
+    unsafe { values.set_len(n) };
     Ok(Matrix {
         values,
         rows: df.height(),
@@ -167,7 +171,10 @@ pub fn matrix_into(
             format!("expected an array of shape {expected:?}, got {shape:?}"),
         ));
     }
-    fill(&sources, names.len(), values);
+    // SAFETY: `MaybeUninit<f32>` has `f32`'s layout, and `fill` writes only
+    // initialized values, so `values` stays initialized.
+    let cells = unsafe { std::slice::from_raw_parts_mut(values.as_mut_ptr().cast(), values.len()) };
+    fill(&sources, names.len(), cells);
     Ok(names)
 }
 
@@ -230,8 +237,9 @@ fn prefetch<T>(values: &[T]) {
 /// Writes every value of the `width`-column matrix `values` from `sources`,
 /// in parallel blocks of rows. Each block is built one tile at a time in a
 /// small buffer that stays in the core's L1 cache while every column writes
-/// its cells, and the finished tile is streamed out to `values`.
-fn fill(sources: &[Source], width: usize, values: &mut [f32]) {
+/// its cells, and the finished tile is streamed out to `values`. Every value
+/// of `values` is written.
+fn fill(sources: &[Source], width: usize, values: &mut [MaybeUninit<f32>]) {
     if width == 0 {
         return;
     }
@@ -320,10 +328,21 @@ mod tests {
         }
     }
 
-    /// The matrix of `rtt_ms`, `data_size_bytes` and one-hot `link_type`.
+    fn bits(values: &[f32]) -> Vec<u32> {
+        values.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// The matrix of `rtt_ms`, `data_size_bytes` and one-hot `link_type`,
+    /// checked to be the one written over a buffer of stale values (so a cell
+    /// `fill` skipped cannot pass for a zero the allocator happened to give).
     fn rtt_size_and_link(df: &DataFrame) -> Matrix {
         let (numeric, one_hot) = (names(&["rtt_ms", "data_size_bytes"]), names(&["link_type"]));
-        matrix(df, &numeric, &one_hot).unwrap()
+        let m = matrix(df, &numeric, &one_hot).unwrap();
+        let mut stale = vec![7.5f32; m.values.len()];
+        let shape = (m.rows, m.names.len());
+        matrix_into(df, &numeric, &one_hot, &mut stale, shape).unwrap();
+        assert_eq!(bits(&stale), bits(&m.values)); // NaN is the same NaN
+        m
     }
 
     /// `values` cut into chunks at `cuts`.
@@ -421,8 +440,7 @@ mod tests {
         let mut reused = vec![7.5f32; 16];
         let got = matrix_into(&df, &numeric, &one_hot, &mut reused, (4, 4)).unwrap();
         assert_eq!(got, fresh.names);
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&reused), bits(&fresh.values)); // NaN is the same NaN
+        assert_eq!(bits(&reused), bits(&fresh.values));
         for shape in [(4, 3), (3, 4), (16, 1), (2, 8)] {
             let mut wrong = vec![7.5f32; shape.0 * shape.1];
             let err = matrix_into(&df, &numeric, &one_hot, &mut wrong, shape).unwrap_err();

@@ -1,5 +1,7 @@
 //! Large column buffers.
 
+use std::mem::MaybeUninit;
+
 use bytemuck::Zeroable;
 
 /// `n` zeroed values, allocated with `calloc`: the kernel hands out zero pages
@@ -9,6 +11,17 @@ use bytemuck::Zeroable;
 pub fn zeroed_column<T: Zeroable>(n: usize) -> Vec<T> {
     let mut values = bytemuck::zeroed_vec::<T>(n);
     advise_huge_pages(&mut values);
+    values
+}
+
+/// An empty buffer with room for `n` values, for a caller that writes every
+/// one of them (through `spare_capacity_mut`) before `set_len`. Unlike
+/// [`zeroed_column`], memory the allocator reuses is not zeroed first, and
+/// the pages of a fresh allocation are not faulted in twice. On Linux it asks
+/// for transparent huge pages, as [`zeroed_column`] does.
+pub fn uninit_column<T>(n: usize) -> Vec<T> {
+    let mut values = Vec::with_capacity(n);
+    advise_huge_pages(&mut values.spare_capacity_mut()[..n]);
     values
 }
 
@@ -40,8 +53,8 @@ fn advise_huge_pages<T>(_values: &mut [T]) {}
 /// into the cache, which saves a third of the memory traffic when a buffer
 /// larger than the cache is written once. The partial lines at either end
 /// are copied normally. Call [`stream_fence`] on the same thread before
-/// another thread may read `dst`.
-pub fn stream_copy(src: &[f32], dst: &mut [f32]) {
+/// another thread may read `dst`. Every value of `dst` is written.
+pub fn stream_copy(src: &[f32], dst: &mut [MaybeUninit<f32>]) {
     assert_eq!(src.len(), dst.len(), "stream_copy needs equal lengths");
     #[cfg(target_arch = "x86_64")]
     {
@@ -49,17 +62,24 @@ pub fn stream_copy(src: &[f32], dst: &mut [f32]) {
         const LINE: usize = 64 / size_of::<f32>();
         let head = dst.as_ptr().align_offset(64).min(dst.len());
         let body = (dst.len() - head) / LINE * LINE;
-        dst[..head].copy_from_slice(&src[..head]);
+        copy(&src[..head], &mut dst[..head]);
         for i in (head..head + body).step_by(4) {
             // SAFETY: `i + 4 <= head + body <= len` for both slices (equal
             // lengths), and `dst + i` is 16-byte aligned, as `_mm_stream_ps`
             // requires; SSE is part of every x86_64 CPU.
-            unsafe { _mm_stream_ps(dst.as_mut_ptr().add(i), _mm_loadu_ps(src.as_ptr().add(i))) };
+            unsafe { _mm_stream_ps(dst.as_mut_ptr().add(i).cast(), _mm_loadu_ps(src.as_ptr().add(i))) };
         }
-        dst[head + body..].copy_from_slice(&src[head + body..]);
+        copy(&src[head + body..], &mut dst[head + body..]);
     }
     #[cfg(not(target_arch = "x86_64"))]
-    dst.copy_from_slice(src);
+    copy(src, dst);
+}
+
+/// Writes `src` into `dst` (same length) with ordinary stores.
+fn copy(src: &[f32], dst: &mut [MaybeUninit<f32>]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        d.write(s);
+    }
 }
 
 /// Orders this thread's [`stream_copy`] stores before any later store (the
@@ -74,6 +94,8 @@ pub fn stream_fence() {
 
 #[cfg(test)]
 mod tests {
+    use std::mem::MaybeUninit;
+
     #[test]
     fn buffers_are_zeroed_and_writable() {
         let mut v = super::zeroed_column::<f64>(3 << 20);
@@ -83,14 +105,22 @@ mod tests {
     }
 
     #[test]
+    fn an_uninit_buffer_has_room_for_every_value() {
+        let v = super::uninit_column::<f32>(3 << 20);
+        assert!(v.is_empty() && v.capacity() >= 3 << 20);
+    }
+
+    #[test]
     fn a_streamed_copy_equals_the_source_at_any_alignment() {
         let src: Vec<f32> = (0..103).map(|i| i as f32 * 0.5).collect();
-        let mut dst = vec![f32::NAN; 120];
+        let mut dst = vec![MaybeUninit::new(f32::NAN); 120];
         for skip in 0..17 {
             for len in [0, 1, 3, 4, 5, 16, 17, 33, 64, 103] {
-                dst.fill(f32::NAN);
+                dst.fill(MaybeUninit::new(f32::NAN));
                 super::stream_copy(&src[..len], &mut dst[skip..skip + len]);
                 super::stream_fence();
+                // SAFETY: every element was initialized by `fill`.
+                let dst: Vec<f32> = dst.iter().map(|v| unsafe { v.assume_init() }).collect();
                 assert_eq!(&dst[skip..skip + len], &src[..len], "skip {skip}, len {len}");
                 assert!(dst[..skip].iter().chain(&dst[skip + len..]).all(|v| v.is_nan()));
             }
