@@ -35,6 +35,17 @@ pub enum DwcpError {
     /// The computation was cancelled (Ctrl-C in Python, see [`crate::cancel`]).
     #[error("interrupted")]
     Interrupted,
+    /// A stage would need more memory than the process could ever hold (see
+    /// [`crate::memory::ensure_room`]); refused before anything is allocated.
+    #[error("{message}")]
+    InsufficientMemory {
+        /// Bytes the stage would allocate.
+        needed: u64,
+        /// The most memory the process could hold, in bytes.
+        limit: u64,
+        /// What needs the memory, how much, and what to do instead.
+        message: String,
+    },
 }
 
 impl DwcpError {

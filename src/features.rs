@@ -138,7 +138,9 @@ impl<T: PolarsNumericType> Chunks<T> {
 /// The columns `numeric` (any numeric type) and `one_hot` (schema Enum
 /// columns, one matrix column per category in the schema's order) of `df`,
 /// in that order, as one matrix.
+/// A matrix that could never fit in memory is refused (see [`ensure_room`]).
 pub fn matrix(df: &DataFrame, numeric: &[String], one_hot: &[String]) -> Result<Matrix> {
+    ensure_room(df.height(), numeric, one_hot)?;
     let (sources, names) = resolve(df, numeric, one_hot)?;
     let n = df.height() * names.len();
     let mut values = memory::uninit_column::<f32>(n);
@@ -150,6 +152,25 @@ pub fn matrix(df: &DataFrame, numeric: &[String], one_hot: &[String]) -> Result<
         rows: df.height(),
         names,
     })
+}
+
+/// Refuses a new matrix of `rows` rows of `numeric` and `one_hot` columns
+/// that could never fit in memory (see [`memory::ensure_room`]). It needs no
+/// column, so a caller can check before the frame's columns are read.
+pub fn ensure_room(rows: usize, numeric: &[String], one_hot: &[String]) -> Result<()> {
+    let categories: usize = one_hot
+        .iter()
+        .filter_map(|name| match schema::spec(name)?.kind {
+            Kind::Enum(categories) => Some(categories.len()),
+            _ => None,
+        })
+        .sum();
+    let cells = (rows as u64).saturating_mul((numeric.len() + categories) as u64);
+    memory::ensure_room(
+        cells.saturating_mul(size_of::<f32>() as u64),
+        "the feature matrix",
+        "build it for fewer rows at a time",
+    )
 }
 
 /// [`matrix`] written into `values`, a caller's row-major buffer of `shape`

@@ -1,8 +1,87 @@
-//! Large column buffers.
+//! Large column buffers, and the check that they can fit in memory at all.
 
 use std::mem::MaybeUninit;
 
 use bytemuck::Zeroable;
+
+use crate::error::{DwcpError, Result};
+
+/// Refuses to go on when `bytes` of new buffers for `what` could never fit
+/// in memory (more than [`memory_limit`]), rather than leave the kernel to
+/// kill the process part way through; `instead` says what to do. Requests
+/// under 64 MiB are let through without reading the limit.
+pub fn ensure_room(bytes: u64, what: &str, instead: &str) -> Result<()> {
+    if bytes < 1 << 26 {
+        return Ok(());
+    }
+    check_room(bytes, memory_limit(), what, instead)
+}
+
+fn check_room(needed: u64, limit: Option<u64>, what: &str, instead: &str) -> Result<()> {
+    let gb = |bytes: u64| format!("{:.1} GB", bytes as f64 / 1e9);
+    match limit {
+        Some(limit) if needed > limit => Err(DwcpError::InsufficientMemory {
+            needed,
+            limit,
+            message: format!(
+                "{what} needs {} of memory, more than the {} this machine allows \
+                 (RAM and swap, or its container's limit); {instead}",
+                gb(needed),
+                gb(limit)
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The most memory this process could ever hold, in bytes: the machine's
+/// RAM plus swap, or its cgroup's limit where that is lower; `None` where
+/// neither can be read (not Linux).
+pub fn memory_limit() -> Option<u64> {
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    let machine = read("/proc/meminfo").and_then(|text| ram_and_swap(&text));
+    let cgroup = read("/proc/self/cgroup").and_then(|text| {
+        cgroup_limit_files(&text)
+            .iter()
+            .filter_map(|file| read(file)?.trim().parse::<u64>().ok()) // "max": no limit
+            .min()
+    });
+    machine.into_iter().chain(cgroup).min()
+}
+
+/// `MemTotal` plus `SwapTotal` of a `/proc/meminfo` text, in bytes.
+fn ram_and_swap(meminfo: &str) -> Option<u64> {
+    let kib = |key: &str| {
+        let line = meminfo.lines().find(|l| l.starts_with(key))?;
+        line[key.len()..]
+            .trim()
+            .strip_suffix("kB")?
+            .trim()
+            .parse::<u64>()
+            .ok()
+    };
+    Some((kib("MemTotal:")? + kib("SwapTotal:").unwrap_or(0)) * 1024)
+}
+
+/// The files holding the memory limit of the cgroups a `/proc/self/cgroup`
+/// text names: v2's `memory.max`, v1's `memory.limit_in_bytes`.
+fn cgroup_limit_files(cgroups: &str) -> Vec<String> {
+    cgroups
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let path = path.trim_end_matches('/');
+            if controllers.is_empty() {
+                Some(format!("/sys/fs/cgroup{path}/memory.max"))
+            } else if controllers.split(',').any(|c| c == "memory") {
+                Some(format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes"))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
 
 /// `n` zeroed values, allocated with `calloc`: the kernel hands out zero pages
 /// that are touched only when written. On Linux the buffer asks for
@@ -95,6 +174,56 @@ pub fn stream_fence() {
 #[cfg(test)]
 mod tests {
     use std::mem::MaybeUninit;
+
+    use crate::error::DwcpError;
+
+    #[test]
+    fn a_buffer_larger_than_the_limit_is_refused_with_both_sizes() {
+        assert!(super::check_room(10, Some(10), "x", "y").is_ok());
+        assert!(super::check_room(u64::MAX, None, "x", "y").is_ok());
+        let err =
+            super::check_room(137_500_000_000, Some(25_000_000_000), "the frame", "use shards").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the frame needs 137.5 GB of memory, more than the 25.0 GB this machine allows \
+             (RAM and swap, or its container's limit); use shards"
+        );
+        assert!(matches!(
+            err,
+            DwcpError::InsufficientMemory {
+                needed: 137_500_000_000,
+                limit: 25_000_000_000,
+                ..
+            }
+        ));
+        #[cfg(target_os = "linux")] // nothing is larger than the address space
+        assert!(super::ensure_room(u64::MAX, "x", "y").is_err());
+        assert!(super::ensure_room((1 << 26) - 1, "x", "y").is_ok());
+    }
+
+    #[test]
+    fn the_limit_is_ram_plus_swap_or_a_lower_cgroup_limit() {
+        let meminfo = "MemTotal:       24684096 kB\nMemFree: 1 kB\nSwapTotal:       1024 kB\n";
+        assert_eq!(super::ram_and_swap(meminfo), Some((24684096 + 1024) * 1024));
+        assert_eq!(super::ram_and_swap("MemFree: 1 kB\n"), None);
+        let v1 = "4:memory:/process_api/abc\n3:cpuset:/\n0::/\n";
+        assert_eq!(
+            super::cgroup_limit_files(v1),
+            [
+                "/sys/fs/cgroup/memory/process_api/abc/memory.limit_in_bytes",
+                "/sys/fs/cgroup/memory.max"
+            ]
+        );
+        assert_eq!(
+            super::cgroup_limit_files("0::/user.slice/x.scope\n"),
+            ["/sys/fs/cgroup/user.slice/x.scope/memory.max"]
+        );
+        #[cfg(target_os = "linux")]
+        {
+            let limit = super::memory_limit().unwrap();
+            assert!(limit > 1 << 26, "{limit}");
+        }
+    }
 
     #[test]
     fn buffers_are_zeroed_and_writable() {

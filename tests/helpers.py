@@ -14,6 +14,17 @@ import polars as pl
 END = datetime(2025, 11, 14, 12, 34, 56, tzinfo=timezone.utc)
 
 
+# Code defining status_kib(key): a /proc/self/status figure of the running process
+# in KiB (VmRSS now, VmHWM its peak). Not ru_maxrss: Linux carries it over from
+# the parent through fork and exec, so a child of a large pytest process would
+# report the parent's peak.
+STATUS_KIB = """
+def status_kib(key):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(key + ":"))
+"""
+
+
 def run_python(code: str, *, env: dict[str, str] | None = None, timeout: float = 300) -> str:
     """Run ``code`` in a fresh interpreter and return its stdout (fails the test on error)."""
     proc = subprocess.run(

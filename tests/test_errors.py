@@ -21,6 +21,7 @@ EXAMPLES = [
     errors.ValidationError("failed", report=dwcp_data.validate(dwcp_data.generate_synthetic(10, end=END))),
     errors.InfluxError("http://h:1: down", url="http://h:1", kind="unreachable"),
     errors.InternalError("internal"),
+    errors.InsufficientMemoryError("too large", needed=10**12, limit=2**34),
 ]
 
 

@@ -13,7 +13,7 @@ import pytest
 import dwcp_data
 from dwcp_data.errors import DataError, InvalidArgumentError
 
-from helpers import END, run_python
+from helpers import END, STATUS_KIB, run_python
 
 
 @pytest.fixture(scope="module")
@@ -193,14 +193,13 @@ def test_split_by_time_keeps_the_newest_rows_for_testing():
     assert e.value.row == 4
 
 
-READ_X = """
+READ_X = (
+    STATUS_KIB
+    + """
 import json
 import dwcp_data
 df = dwcp_data.label_oracle(dwcp_data.generate_synthetic(10_000_000, seed=1))
 dwcp_data.features(df.head(1000))  # warm up
-def status_kib(key):
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith(key + ":"))
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")
 before = status_kib("VmRSS")
@@ -208,6 +207,7 @@ f = dwcp_data.features(df)
 peak = status_kib("VmHWM")
 print(json.dumps({"before": before * 1024, "peak": peak * 1024, "x": f.X.nbytes, "y": f.y.nbytes}))
 """
+)
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""Zero copy: generating 10M rows costs no more memory than the frame itself."""
+"""Zero copy: generating 10M rows costs no more memory than the frame itself; a frame or
+matrix larger than the machine is refused before anything is allocated."""
 
 from __future__ import annotations
 
@@ -6,23 +7,23 @@ import json
 
 import pytest
 
-from helpers import run_python
+from helpers import STATUS_KIB, run_python
 
-CODE = """
-import json, resource
+CODE = (
+    STATUS_KIB
+    + """
+import json
 import dwcp_data
 import polars as pl
 dwcp_data.generate_synthetic(1000)  # warm up: thread pools and lazy statics
-def rss_kib():
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-baseline = rss_kib()
+baseline = status_kib("VmRSS")
 df = dwcp_data.generate_synthetic(10_000_000, seed=1)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = status_kib("VmHWM")
 # The frame's real buffers: estimated_size() leaves out the 16-byte views of String columns.
 size = df.to_arrow(compat_level=pl.CompatLevel.newest()).get_total_buffer_size()
 print(json.dumps({"baseline": baseline * 1024, "peak": peak * 1024, "size": size}))
 """
+)
 
 
 @pytest.mark.slow
@@ -37,14 +38,13 @@ def test_peak_rss_of_10m_rows_stays_within_1_25x_the_frame():
     )
 
 
-READ_IN_PLACE = """
+READ_IN_PLACE = (
+    STATUS_KIB
+    + """
 import json
 import dwcp_data
 df = dwcp_data.generate_synthetic(10_000_000, seed=1)
 dwcp_data.validate(df.head(1000))  # warm up
-def status_kib(key):
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith(key + ":"))
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")  # reset the peak (VmHWM) to the current RSS
 before = status_kib("VmRSS")
@@ -52,6 +52,7 @@ assert dwcp_data.validate(df, profile="strict").passed
 peak = status_kib("VmHWM")
 print(json.dumps({"before": before * 1024, "peak": peak * 1024, "size": df.estimated_size()}))
 """
+)
 
 
 @pytest.mark.slow
@@ -59,3 +60,57 @@ def test_frames_passed_in_are_read_in_place():
     m = json.loads(run_python(READ_IN_PLACE))
     # A copy of the frame on the way in would add ~2.3 GB; validation's own buffers are small.
     assert m["peak"] - m["before"] < 0.05 * m["size"], f"{(m['peak'] - m['before']) / 2**20:.0f} MiB extra"
+
+
+TOO_LARGE = (
+    STATUS_KIB
+    + """
+import json, pickle, time
+import polars as pl
+import dwcp_data
+from dwcp_data.errors import InsufficientMemoryError
+enum = lambda name, value, categories: pl.lit(value).cast(pl.Enum(categories)).alias(name)
+# 4e9 rows of constants: polars keeps them as scalars, so the frame itself costs nothing.
+tall = pl.DataFrame(height=4_000_000_000).with_columns(
+    enum("link_type", "dc", dwcp_data.LINK_TYPES),
+    enum("data_type", "database", dwcp_data.DATA_TYPES),
+    enum(dwcp_data.LABEL_COLUMN, "hde", dwcp_data.COMPRESSIONS),
+)
+calls = {
+    "generate": lambda: dwcp_data.generate_synthetic(1_000_000_000),
+    "features": lambda: dwcp_data.features(tall, columns=["link_type", "data_type"]),
+}
+out = {}
+for name, call in calls.items():
+    started = time.perf_counter()
+    try:
+        call()
+        out[name] = None
+    except InsufficientMemoryError as e:
+        copy = pickle.loads(pickle.dumps(e))
+        out[name] = [str(copy), copy.needed, copy.limit, isinstance(copy, MemoryError), time.perf_counter() - started]
+out["peak"] = status_kib("VmHWM") * 1024
+print(json.dumps(out))
+"""
+)
+
+
+def _ram_and_swap() -> int:
+    """This machine's RAM plus swap, in bytes (a container's limit can only be lower)."""
+    with open("/proc/meminfo") as f:
+        kib = {line.split(":")[0]: int(line.split()[1]) for line in f}
+    return (kib["MemTotal"] + kib["SwapTotal"]) * 1024
+
+
+def test_frames_and_matrices_larger_than_the_machine_are_refused_before_allocating():
+    # 1e9 generated rows are 275 GB of buffers; the 4e9 x 6 float32 matrix is 96 GB.
+    needed = {"generate": 275_000_000_000, "features": 96_000_000_000}
+    if _ram_and_swap() >= min(needed.values()):
+        pytest.skip("this machine could hold them: nothing to refuse")  # not on CI's 24 GiB
+    m = json.loads(run_python(TOO_LARGE, timeout=120))  # a missed refusal gets the child killed
+    for name, what in [("generate", "a frame of 1000000000 rows"), ("features", "the feature matrix")]:
+        message, got_needed, limit, is_memory_error, seconds = m[name]
+        assert got_needed == needed[name] and is_memory_error and limit <= _ram_and_swap()
+        assert message.startswith(f"{what} needs {needed[name] / 1e9:.1f} GB of memory, more than the ")
+        assert seconds < 5, f"{name} took {seconds:.1f} s to refuse"
+    assert m["peak"] < 1 << 30  # nothing was allocated for them

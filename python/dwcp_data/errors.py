@@ -4,7 +4,9 @@ Every exception is a :class:`DwcpDataError`. Those about the caller's input or
 a server (arguments, data, files, validation, InfluxDB) are also
 :class:`ValueError`, so ``except ValueError`` keeps working for callers that do
 not know this package; an :class:`InternalError` (a bug in dwcp_data) is a
-:class:`RuntimeError` instead, so that it is never taken for bad input.
+:class:`RuntimeError` instead, so that it is never taken for bad input, and an
+:class:`InsufficientMemoryError` (a request larger than the machine) is a
+:class:`MemoryError`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ __all__ = [
     "DwcpDataError",
     "IncompatiblePolarsError",
     "InfluxError",
+    "InsufficientMemoryError",
     "InternalError",
     "InvalidArgumentError",
     "ValidationError",
@@ -35,7 +38,9 @@ class DwcpDataError(Exception):
 
 def _rebuild(cls: type[DwcpDataError], args: tuple[object, ...], state: dict[str, object]) -> DwcpDataError:
     """An exception of ``cls`` with ``args`` and attributes ``state``, without calling its ``__init__``."""
-    error = cls.__new__(cls, *args)  # BaseException.__new__ sets args
+    # Exception.__new__ sets args; cls.__new__ would be MemoryError's for
+    # InsufficientMemoryError, which refuses a subclass whose layout comes from Exception.
+    error = Exception.__new__(cls, *args)
     error.__dict__.update(state)
     return error
 
@@ -85,6 +90,23 @@ class ValidationError(DwcpDataError, ValueError):
     def __init__(self, message: str, *, report: object) -> None:
         super().__init__(message)
         self.report = report
+
+
+class InsufficientMemoryError(DwcpDataError, MemoryError):
+    """A stage would need more memory than this process could ever hold: the
+    machine's RAM plus swap, or its container's lower limit. It is refused
+    before anything is allocated, instead of the kernel killing the process
+    part way through. The message says what to do instead (work in shards).
+
+    Attributes:
+        needed: bytes the stage would allocate.
+        limit: the most memory the process could hold, in bytes.
+    """
+
+    def __init__(self, message: str, *, needed: int, limit: int) -> None:
+        super().__init__(message)
+        self.needed = needed
+        self.limit = limit
 
 
 class InternalError(DwcpDataError, RuntimeError):

@@ -94,6 +94,8 @@ def features(
             was written to it).
         dwcp_data.errors.DataError: a column is absent, not numeric, or holds a
             value outside its categories.
+        dwcp_data.errors.InsufficientMemoryError: a new ``X`` would be larger
+            than this machine's memory (build it for fewer rows at a time).
     """
     names = _feature_columns(columns)
     _check_out(out)

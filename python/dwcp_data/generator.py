@@ -65,6 +65,9 @@ def generate_synthetic(
     Raises:
         dwcp_data.errors.InvalidArgumentError: an argument is out of its
             domain; ``param`` names it.
+        dwcp_data.errors.InsufficientMemoryError: the frame (about 275 bytes a
+            row) would be larger than this machine's memory; use
+            :func:`iter_synthetic` to generate it in shards.
     """
     end_us = epoch_us(utc_datetime(end, "end"))
     freq_us = duration_us(freq, "freq")

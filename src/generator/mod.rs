@@ -104,6 +104,14 @@ pub fn generate_rows(cfg: &Config, rows: Range<usize>) -> Result<DataFrame> {
         ));
     }
     let n = rows.len();
+    let row_bytes = size_of::<i64>() * (FLOAT_COLUMNS.len() + INT_COLUMNS.len() + 1) // + timestamp
+        + CODE_COLUMNS.len()
+        + INDEX_COLUMNS.len() * size_of::<View>();
+    memory::ensure_room(
+        (n as u64).saturating_mul(row_bytes as u64),
+        &format!("a frame of {n} rows"),
+        "generate it in shards instead",
+    )?;
     let first_us = cfg.first_timestamp_us()? + rows.start as i64 * cfg.freq_us;
     // Rows before `rows.start` in its chunk are drawn and dropped: chunk streams stay global.
     let first_chunk = rows.start / CHUNK_ROWS;

@@ -15,6 +15,7 @@ use crate::error::{DwcpError, Result};
 pyo3::import_exception!(dwcp_data.errors, DataError);
 pyo3::import_exception!(dwcp_data.errors, InvalidArgumentError);
 pyo3::import_exception!(dwcp_data.errors, InternalError);
+pyo3::import_exception!(dwcp_data.errors, InsufficientMemoryError);
 
 /// An instance of exception class `E` built as `E(message, **attributes)`,
 /// where `attributes` fills the keyword arguments. Should building it fail,
@@ -78,6 +79,12 @@ pub fn to_pyerr(py: Python<'_>, err: DwcpError) -> PyErr {
         // cancelled because another call was interrupted
         DwcpError::Io(err) => err.into(),
         DwcpError::Interrupted => PyKeyboardInterrupt::new_err(text),
+        DwcpError::InsufficientMemory { needed, limit, .. } => {
+            python_error::<InsufficientMemoryError>(py, &text, |kw| {
+                kw.set_item("needed", needed)?;
+                kw.set_item("limit", limit)
+            })
+        }
     }
 }
 

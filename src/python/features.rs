@@ -24,6 +24,11 @@ fn feature_matrix<'py>(
     one_hot: Vec<String>,
     out: Option<Bound<'py, PyArray2<f32>>>,
 ) -> PyResult<(Bound<'py, PyArray2<f32>>, Vec<String>)> {
+    if out.is_none() {
+        // Before the frame crosses over, which materializes constant columns.
+        let rows = df.len()?;
+        run(py, || features::ensure_room(rows, &numeric, &one_hot))?;
+    }
     let df = guarded(py, "the frame", || df.extract::<PyDataFrame>())?;
     let Some(out) = out else {
         let matrix = run(py, || {
