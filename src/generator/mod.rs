@@ -110,7 +110,7 @@ pub fn generate_rows(cfg: &Config, rows: Range<usize>) -> Result<DataFrame> {
     memory::ensure_room(
         (n as u64).saturating_mul(row_bytes as u64),
         &format!("a frame of {n} rows"),
-        "generate it in shards instead",
+        "generate it in shards of fewer rows",
     )?;
     let first_us = cfg.first_timestamp_us()? + rows.start as i64 * cfg.freq_us;
     // Rows before `rows.start` in its chunk are drawn and dropped: chunk streams stay global.
