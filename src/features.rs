@@ -138,6 +138,7 @@ impl<T: PolarsNumericType> Chunks<T> {
 /// The columns `numeric` (any numeric type) and `one_hot` (schema Enum
 /// columns, one matrix column per category in the schema's order) of `df`,
 /// in that order, as one matrix.
+///
 /// A matrix that could never fit in memory is refused (see [`ensure_room`]).
 pub fn matrix(df: &DataFrame, numeric: &[String], one_hot: &[String]) -> Result<Matrix> {
     ensure_room(df.height(), numeric, one_hot)?;

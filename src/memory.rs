@@ -60,7 +60,9 @@ fn ram_and_swap(meminfo: &str) -> Option<u64> {
             .parse::<u64>()
             .ok()
     };
-    Some((kib("MemTotal:")? + kib("SwapTotal:").unwrap_or(0)) * 1024)
+    kib("MemTotal:")?
+        .checked_add(kib("SwapTotal:").unwrap_or(0))?
+        .checked_mul(1024)
 }
 
 /// The files holding the memory limit of the cgroups a `/proc/self/cgroup`
@@ -206,6 +208,7 @@ mod tests {
         let meminfo = "MemTotal:       24684096 kB\nMemFree: 1 kB\nSwapTotal:       1024 kB\n";
         assert_eq!(super::ram_and_swap(meminfo), Some((24684096 + 1024) * 1024));
         assert_eq!(super::ram_and_swap("MemFree: 1 kB\n"), None);
+        assert_eq!(super::ram_and_swap(&format!("MemTotal: {} kB\n", u64::MAX)), None);
         let v1 = "4:memory:/process_api/abc\n3:cpuset:/\n0::/\n";
         assert_eq!(
             super::cgroup_limit_files(v1),

@@ -65,21 +65,26 @@ def test_frames_passed_in_are_read_in_place():
 TOO_LARGE = (
     STATUS_KIB
     + """
-import json, pickle, time
+import json, os, pickle, time
 import polars as pl
 import dwcp_data
 from dwcp_data.errors import InsufficientMemoryError
+floats = int(os.environ["FLOAT_COLUMNS"])
 enum = lambda name, value, categories: pl.lit(value).cast(pl.Enum(categories)).alias(name)
 # 4e9 rows of constants: polars keeps them as scalars, so the frame itself costs nothing.
 tall = pl.DataFrame(height=4_000_000_000).with_columns(
     enum("link_type", "dc", dwcp_data.LINK_TYPES),
     enum("data_type", "database", dwcp_data.DATA_TYPES),
     enum(dwcp_data.LABEL_COLUMN, "hde", dwcp_data.COMPRESSIONS),
+    *(pl.lit(0.5).alias(f"f{i}") for i in range(floats)),
 )
 calls = {
-    "generate": lambda: dwcp_data.generate_synthetic(1_000_000_000),
-    "features": lambda: dwcp_data.features(tall, columns=["link_type", "data_type"]),
+    "features": lambda: dwcp_data.features(
+        tall, columns=[f"f{i}" for i in range(floats)] + ["link_type", "data_type"]
+    ),
 }
+if os.environ["GENERATE"] == "1":
+    calls["generate"] = lambda: dwcp_data.generate_synthetic(1_000_000_000)
 out = {}
 for name, call in calls.items():
     started = time.perf_counter()
@@ -103,14 +108,22 @@ def _ram_and_swap() -> int:
 
 
 def test_frames_and_matrices_larger_than_the_machine_are_refused_before_allocating():
-    # 1e9 generated rows are 275 GB of buffers; the 4e9 x 6 float32 matrix is 96 GB.
-    needed = {"generate": 275_000_000_000, "features": 96_000_000_000}
-    if _ram_and_swap() >= min(needed.values()):
-        pytest.skip("this machine could hold them: nothing to refuse")  # not on CI's 24 GiB
-    m = json.loads(run_python(TOO_LARGE, timeout=120))  # a missed refusal gets the child killed
-    for name, what in [("generate", "a frame of 1000000000 rows"), ("features", "the feature matrix")]:
+    machine = _ram_and_swap()
+    rows = 4_000_000_000
+    # The 2 one-hot columns make 6 float32 cells a row (96 GB); constant float
+    # columns widen the matrix past whatever this machine holds.
+    floats = max(0, machine // (rows * 4) + 1 - 6)
+    needed = {"features": rows * 4 * (floats + 6)}
+    # 1e9 generated rows (the most generate_synthetic takes) are 275 GB: more than
+    # CI's 24 GiB, though not more than every machine.
+    if machine < 275_000_000_000:
+        needed["generate"] = 275_000_000_000
+    env = {"FLOAT_COLUMNS": str(floats), "GENERATE": str(int("generate" in needed))}
+    m = json.loads(run_python(TOO_LARGE, env=env, timeout=120))  # a missed refusal gets the child killed
+    what = {"generate": "a frame of 1000000000 rows", "features": "the feature matrix"}
+    for name, bytes_needed in needed.items():
         message, got_needed, limit, is_memory_error, seconds = m[name]
-        assert got_needed == needed[name] and is_memory_error and limit <= _ram_and_swap()
-        assert message.startswith(f"{what} needs {needed[name] / 1e9:.1f} GB of memory, more than the ")
+        assert got_needed == bytes_needed and is_memory_error and limit <= machine
+        assert message.startswith(f"{what[name]} needs {bytes_needed / 1e9:.1f} GB of memory, more than the ")
         assert seconds < 5, f"{name} took {seconds:.1f} s to refuse"
     assert m["peak"] < 1 << 30  # nothing was allocated for them
