@@ -265,15 +265,15 @@ def test_the_reference_selector_is_deployed_only_when_it_beats_the_logged_policy
     staging = result["out"] / "staging"
     if logged_policy == "as generated":
         assert result["state"] == "success", result["tasks"]
-        assert sorted(p.name for p in staging.iterdir()) == ["selector.pkl", "selector.pkl.card.json"]
+        assert sorted(p.name for p in staging.iterdir()) == ["selector.txt", "selector.txt.card.json"]
         from dwcp_data import selector
 
-        model = selector.load(staging / "selector.pkl")
+        model = selector.load(staging / "selector.txt")
         regret = model.card["regret_held_out"]
         assert regret["model"]["mean_ms"] < regret["logged_policy"]["mean_ms"]
         assert model.predict(df.head(100)).null_count() == 0
         (deployed,) = points(influxd, database, "model_deployments")
-        assert deployed["path"] == str(staging / "selector.pkl")
+        assert deployed["path"] == str(staging / "selector.txt")
         assert deployed["regret_ms"] == regret["model"]["mean_ms"]
     else:
         assert result["state"] == "failed"

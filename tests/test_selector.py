@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
+import shutil
 
 import polars as pl
 import pytest
@@ -10,7 +13,7 @@ from polars.testing import assert_series_equal
 
 import dwcp_data
 from dwcp_data import selector
-from dwcp_data.errors import InvalidArgumentError
+from dwcp_data.errors import DataError, InvalidArgumentError
 
 from helpers import END
 
@@ -48,11 +51,51 @@ def test_predictions_are_engines_and_repeatable(trained, week):
 
 
 def test_save_and_load_round_trip_atomically(tmp_path, trained, week):
-    path = trained.save(tmp_path / "staging" / "selector.pkl")
-    assert sorted(p.name for p in path.parent.iterdir()) == ["selector.pkl", "selector.pkl.card.json"]
+    path = trained.save(tmp_path / "staging" / "selector.txt")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["selector.txt", "selector.txt.card.json"]
     assert json.loads(selector.card_path(path).read_text()) == json.loads(json.dumps(trained.card))
+    assert path.read_text().startswith("tree\n"), "LightGBM's text format, no pickle"
+    card = json.loads(selector.card_path(path).read_text())
+    assert card["model_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     loaded = selector.load(path)
     assert_series_equal(loaded.predict(week.head(300)), trained.predict(week.head(300)))
+
+
+def test_a_swapped_or_damaged_model_is_refused_before_it_is_parsed(tmp_path, trained, week):
+    first = trained.save(tmp_path / "a" / "selector.txt")
+    other = selector.train(week.head(20_000), n_estimators=5).save(tmp_path / "b" / "selector.txt")
+    shutil.copy(other, first)  # the model swapped, its card kept
+    with pytest.raises(DataError, match="SHA-256") as e:
+        selector.load(first)
+    assert e.value.rule == "model_digest"
+    evil = tmp_path / "evil.txt"
+    evil.write_bytes(pickle.dumps(print))  # what a pickle-loading selector would have run
+    shutil.copy(selector.card_path(first), selector.card_path(evil))
+    with pytest.raises(DataError, match="SHA-256"):
+        selector.load(evil)
+
+
+def test_missing_foreign_and_corrupt_files_raise_our_errors(tmp_path, trained):
+    with pytest.raises(InvalidArgumentError) as e:
+        selector.load(tmp_path / "absent.txt")
+    assert e.value.param == "path"
+    path = trained.save(tmp_path / "selector.txt")
+    card = selector.card_path(path)
+    saved = card.read_text()
+    for text, rule in [("{not json", "model_card"), ('{"a": 1}', "model_card"), ("[]", "model_card")]:
+        card.write_text(text)
+        with pytest.raises(DataError) as e:
+            selector.load(path)
+        assert e.value.rule == rule, text
+    card.unlink()
+    with pytest.raises(DataError, match="card is missing"):
+        selector.load(path)
+    garbage = b"not a model at all\n"
+    path.write_bytes(garbage)
+    card.write_text(saved.replace(json.loads(saved)["model_sha256"], hashlib.sha256(garbage).hexdigest()))
+    with pytest.raises(DataError) as e:
+        selector.load(path)
+    assert e.value.rule == "model_format"
 
 
 def test_bad_arguments_are_named(week):

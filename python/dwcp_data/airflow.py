@@ -297,7 +297,7 @@ def train_reference_task(**context: Any) -> str:
     from dwcp_data import selector
 
     df = read_training_data(context["ti"].xcom_pull(task_ids="publish_dataset"))
-    return str(selector.train(df).save(_run_dir(context) / "model" / "selector.pkl"))
+    return str(selector.train(df).save(_run_dir(context) / "model" / "selector.txt"))
 
 
 def validate_model_task(**context: Any) -> dict[str, float]:
@@ -321,13 +321,15 @@ def validate_model_task(**context: Any) -> dict[str, float]:
 
 def deploy_task(*, conn_id: str, **context: Any) -> str:
     """Copy the validated model and its card into ``<output>/staging`` (each
-    atomically, the card first) and record a ``model_deployments`` point."""
+    atomically, the model first: until the card follows, a reader finds the
+    old card, whose digest the new model does not match, and refuses to load)
+    and record a ``model_deployments`` point."""
     from dwcp_data import selector
 
     model = Path(context["ti"].xcom_pull(task_ids="train_compression_model"))
     judged = context["ti"].xcom_pull(task_ids="validate_model")
     staging = Path(Variable.get(OUTPUT_VARIABLE)) / "staging"
-    for source in (selector.card_path(model), model):
+    for source in (model, selector.card_path(model)):
         with atomic_path(staging / source.name) as tmp:
             tmp.write_bytes(source.read_bytes())
     card = json.loads(selector.card_path(model).read_text())

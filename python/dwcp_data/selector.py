@@ -9,20 +9,21 @@ logged policy (``current_compression``) and of always choosing baseline.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import pickle
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from dwcp_data._convert import positive_int
 from dwcp_data._core import __version__
 from dwcp_data._frames import FrameLike, to_polars
-from dwcp_data.errors import InvalidArgumentError
+from dwcp_data.errors import DataError, InvalidArgumentError
 from dwcp_data.features import FEATURES, feature_matrix, features, regret, split_by_time
 from dwcp_data.io import atomic_path
 from dwcp_data.labelling import LABEL_COLUMN, label_oracle
@@ -34,17 +35,21 @@ __all__ = ["Selector", "card_path", "load", "train"]
 PREDICTION = "selected_compression"
 
 
+#: How the model file is stored: LightGBM's own text format, which runs no code on load.
+MODEL_FORMAT = "lightgbm-text"
+
+
 @dataclass
 class Selector:
     """A trained selector and its model card.
 
     Attributes:
-        model: the fitted ``lightgbm.LGBMClassifier``.
+        booster: the fitted ``lightgbm.Booster``.
         card: what it was trained on and how it did (see :func:`train`),
-            JSON-serialisable.
+            JSON-serialisable; ``classes`` maps the booster's outputs to engines.
     """
 
-    model: Any
+    booster: Any
     card: dict[str, Any]
 
     def predict(self, df: FrameLike) -> pl.Series:
@@ -52,33 +57,90 @@ class Selector:
         named ``selected_compression`` (the oracle's columns are not needed)."""
         X = feature_matrix(to_polars(df), list(self.card["columns"]))[0]
         engines = pl.Series(PREDICTION, COMPRESSIONS, dtype=pl.Enum(list(COMPRESSIONS)))
-        codes = self.model.predict(X) if len(X) else []
-        return engines.gather(pl.Series(codes, dtype=pl.UInt32))
+        if not len(X):
+            return engines.clear()
+        scores = np.asarray(self.booster.predict(X)).reshape(len(X), -1)
+        classes = np.asarray(self.card["classes"])
+        picked = (
+            classes[scores.argmax(axis=1)]
+            if scores.shape[1] > 1
+            else classes[(scores[:, 0] > 0.5).astype(int)]
+        )
+        return engines.gather(pl.Series(picked, dtype=pl.UInt32))
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Writes the model to ``path`` (pickle) and its card beside it
-        (:func:`card_path`), each atomically; returns ``path``."""
+        """Writes the model to ``path`` in LightGBM's text format, then its card
+        beside it (:func:`card_path`) with the model's SHA-256, each
+        atomically; returns ``path``. The card is written last: a reader that
+        finds a card whose digest does not match the model refuses both."""
         path = Path(path)
+        model = self.booster.model_to_string().encode()
         with atomic_path(path) as tmp:
-            tmp.write_bytes(pickle.dumps(self.model, protocol=pickle.HIGHEST_PROTOCOL))
+            tmp.write_bytes(model)
+        self.card = {
+            **self.card,
+            "model_format": MODEL_FORMAT,
+            "model_sha256": hashlib.sha256(model).hexdigest(),
+        }
         with atomic_path(card_path(path)) as tmp:
-            tmp.write_text(json.dumps(self.card, indent=2, default=str))
+            tmp.write_text(json.dumps(self.card, indent=2, default=str, allow_nan=False))
         return path
 
 
 def card_path(path: str | os.PathLike[str]) -> Path:
-    """The model card beside a saved model: ``selector.pkl`` → ``selector.pkl.card.json``."""
+    """The model card beside a saved model: ``selector.txt`` → ``selector.txt.card.json``."""
     path = Path(path)
     return path.with_name(f"{path.name}.card.json")
 
 
 def load(path: str | os.PathLike[str]) -> Selector:
-    """A selector saved by :meth:`Selector.save`. The model is a pickle: load
-    only files this package wrote (unpickling runs code)."""
+    """A selector saved by :meth:`Selector.save`.
+
+    The card is read and checked first; the model file must have the SHA-256
+    the card records, and is parsed as LightGBM's text format (no code runs,
+    unlike a pickle).
+
+    Raises:
+        dwcp_data.errors.InvalidArgumentError: no model at ``path`` (``param="path"``).
+        dwcp_data.errors.DataError: the card is missing, not ours or corrupt, the
+            model's digest differs from the card's (rule ``model_digest``), or
+            the model cannot be parsed.
+    """
+    from lightgbm import Booster
+
     path = Path(path)
-    model = pickle.loads(path.read_bytes())
-    card = json.loads(card_path(path).read_text())
-    return Selector(model, card)
+    if not path.is_file():
+        raise InvalidArgumentError(f"invalid argument `path`: no saved model at {str(path)!r}", param="path")
+    card_file = card_path(path)
+
+    def refuse(message: str, rule: str) -> DataError:
+        return DataError(message, column="", row=None, rule=rule)
+
+    try:
+        card = json.loads(card_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise refuse(
+            f"{card_file}: the model card is missing; a model is loaded with its card", "model_card"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise refuse(f"{card_file}: not a readable model card ({exc})", "model_card") from None
+    if not isinstance(card, dict) or card.get("model_format") != MODEL_FORMAT or "model_sha256" not in card:
+        raise refuse(
+            f"{card_file}: not a dwcp-data model card (no {MODEL_FORMAT} model digest)", "model_card"
+        )
+    model = path.read_bytes()
+    digest = hashlib.sha256(model).hexdigest()
+    if digest != card["model_sha256"]:
+        raise refuse(
+            f"{path}: the model's SHA-256 is {digest}, its card expects {card['model_sha256']}: the model "
+            "was replaced or damaged, or the card belongs to another model",
+            "model_digest",
+        )
+    try:
+        booster = Booster(model_str=model.decode())
+    except Exception as exc:  # LightGBM raises its own LightGBMError, or a decoding error
+        raise refuse(f"{path}: not a LightGBM model ({exc})", "model_format") from None
+    return Selector(booster, card)
 
 
 def train(
@@ -129,10 +191,13 @@ def train(
         "verbose": -1,
     }
     model = LGBMClassifier(**params).fit(inputs.X[labelled], inputs.y[labelled])
-    selector = Selector(model, {"columns": list(columns)})
+    selector = Selector(
+        model.booster_, {"columns": list(columns), "classes": [int(c) for c in model.classes_]}
+    )
     chosen = selector.predict(held_out)
     selector.card = {
         "model": "lightgbm.LGBMClassifier",
+        "classes": selector.card["classes"],
         "params": params,
         "created": datetime.now(timezone.utc).isoformat(),
         "dwcp_data": __version__,
