@@ -10,6 +10,7 @@ pub mod cancel;
 pub mod cleaning;
 pub mod error;
 pub mod features;
+pub mod fs;
 pub mod generator;
 pub mod influx;
 pub mod io;

@@ -362,4 +362,4 @@ def test_the_readme_dag_runs_the_pipeline_on_a_ray_cluster(tmp_path, ray_head):
     assert report["engine"] == "ray" and report["cleaning"]["duplicates_removed"] == 100
     local = dwcp_data.run_pipeline(source, tmp_path / "local")
     assert dwcp_data.read_training_data(out).equals(dwcp_data.read_training_data(local.dataset))
-    assert len(list(out.iterdir())) == 8
+    assert len(list(out.iterdir())) == 8 + 1  # and the manifest

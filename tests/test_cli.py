@@ -108,7 +108,7 @@ def test_validate_clean_and_label_shard_folders_in_bounded_memory(tmp_path):
     assert cleaned.equals(expected)
     proc = dwcp("label", str(tmp_path / "clean"), "--out", str(tmp_path / "labelled"), "--json")
     assert proc.returncode == 0 and json.loads(proc.stdout)["rows"] == expected.height
-    assert len(list((tmp_path / "labelled").iterdir())) == 5
+    assert len(list((tmp_path / "labelled").iterdir())) == 5 + 1  # and the manifest
 
 
 def test_pipeline(tmp_path):
@@ -141,7 +141,7 @@ def test_every_command_writes_every_format(tmp_path, dataset, suffix):
     fmt = suffix.removeprefix(".")
     shards = tmp_path / "shards"
     ok("generate", "-n", "12000", "--shard-rows", "5000", "--format", fmt, "--out", str(shards))
-    assert sorted(p.suffix for p in shards.iterdir()) == [suffix] * 3
+    assert sorted(p.suffix for p in shards.iterdir()) == sorted([suffix] * 3 + [".json"])
     ok("clean", str(generated), "--out", str(cleaned))
     ok("label", str(cleaned), "--out", str(labelled))
     ok("pipeline", "--source", str(shards), "--min-rows", "5000", "--out", str(tmp_path / f"train{suffix}"))

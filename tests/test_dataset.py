@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 
 import polars as pl
@@ -13,7 +14,7 @@ from polars.testing import assert_frame_equal
 
 import dwcp_data
 from dwcp_data.dataset import clean_dataset, label_dataset, validate_dataset
-from dwcp_data.errors import DataError
+from dwcp_data.errors import DataError, InvalidArgumentError
 
 from helpers import END, hostile, shard_validation_facts, tricky_shards, write_shards
 
@@ -38,7 +39,7 @@ def test_clean_dataset_equals_the_in_memory_clean(tmp_path, by):
     expected, expected_report = in_memory(folder, by=by)
     report = clean_dataset(folder, tmp_path / "out", by=by)
     outputs = sorted((tmp_path / "out").iterdir())
-    assert [p.name for p in outputs] == [f"part-{i:05d}.parquet" for i in range(5)]
+    assert [p.name for p in outputs] == ["_dwcp_manifest.json"] + [f"part-{i:05d}.parquet" for i in range(5)]
     assert_frame_equal(dwcp_data.read_training_data(tmp_path / "out"), expected)
     assert report == expected_report
     assert report.duplicates_removed == 348 and report.imputed  # 48, and the wan shard repeats rows
@@ -111,7 +112,7 @@ def test_label_dataset_equals_labelling_the_whole(tmp_path):
     folder = tricky_shards(tmp_path)
     rows = label_dataset(folder, tmp_path / "labelled")
     whole = dwcp_data.label_oracle(dwcp_data.read_training_data(folder))
-    got = pl.concat(pl.read_parquet(p) for p in sorted((tmp_path / "labelled").iterdir()))
+    got = pl.concat(pl.read_parquet(p) for p in sorted((tmp_path / "labelled").glob("*.parquet")))
     assert rows == whole.height
     assert_frame_equal(got, whole)
 
@@ -134,7 +135,7 @@ def test_the_pipeline_on_a_folder_equals_the_in_memory_run(tmp_path, profile):
     whole = dwcp_data.run_pipeline(folder, tmp_path / "whole.parquet", **options)
     sharded = dwcp_data.run_pipeline(folder, tmp_path / "sharded", **options)
     assert sharded.dataset == tmp_path / "sharded"
-    assert len(list(sharded.dataset.iterdir())) == 5
+    assert len(list(sharded.dataset.iterdir())) == 5 + 1  # and the manifest
     assert_frame_equal(dwcp_data.read_training_data(sharded.dataset), pl.read_parquet(whole.dataset))
     a, b = whole.report, sharded.report
     for key in ["status", "cleaning", "label_shares", "class_shares_in", "class_shares_out", "source"]:
@@ -229,12 +230,14 @@ def test_frames_are_written_to_a_folder_of_shards(tmp_path, monkeypatch, lazy):
     df = hostile(2500, seed=44)
     source = df.lazy() if lazy else df
     path = dwcp_data.write_training_data(source, tmp_path / "out", shard_rows=1000)
-    assert [p.name for p in sorted(path.iterdir())] == [f"part-{i:05d}.parquet" for i in range(3)]
-    assert [pl.read_parquet(p).height for p in sorted(path.iterdir())] == [1000, 1000, 500]
+    assert [p.name for p in sorted(path.iterdir())] == ["_dwcp_manifest.json"] + [
+        f"part-{i:05d}.parquet" for i in range(3)
+    ]
+    assert [pl.read_parquet(p).height for p in sorted(path.glob("*.parquet"))] == [1000, 1000, 500]
     assert_frame_equal(dwcp_data.read_training_data(path), df)
     # a second write replaces the folder whole; no rows still gives one (empty) shard
     dwcp_data.write_training_data(df.clear().lazy() if lazy else df.clear(), path, shard_rows=1000)
-    assert [p.name for p in path.iterdir()] == ["part-00000.parquet"]
+    assert sorted(p.name for p in path.iterdir()) == ["_dwcp_manifest.json", "part-00000.parquet"]
     assert_frame_equal(dwcp_data.read_training_data(path), df.clear())
     with pytest.raises(dwcp_data.errors.InvalidArgumentError) as e:
         dwcp_data.write_training_data(df, tmp_path / "other", shard_rows=0)
@@ -271,3 +274,105 @@ def test_validation_facts_travel_between_processes(tmp_path):
     assert results == expected.results
     with pytest.raises(InvalidArgumentError, match="not pickled validation facts"):
         dwcp_data._core.ValidationFacts._from_bytes(b'{"facts": 1}')
+
+
+def _change_shard_when(monkeypatch, label: str, change) -> list[str]:
+    """Calls ``change()`` as the pass named ``label`` begins; the labels seen."""
+    from dwcp_data.dataset import Dataset
+
+    seen: list[str] = []
+    passes = Dataset.passes
+
+    def patched(self, name, show):
+        seen.append(name)
+        if name == label:
+            change()
+        return passes(self, name, show)
+
+    monkeypatch.setattr(Dataset, "passes", patched)
+    return seen
+
+
+def _other_rows(shard: Path, rows: int) -> None:
+    dwcp_data.generate_synthetic(rows, seed=99, end=END).write_parquet(shard)
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["same rows, other values", "more rows", "fewer rows", "mtime restored", "removed"],
+)
+@pytest.mark.parametrize("label", ["clean: rtt_ms", "clean: medians", "clean: writing"])
+def test_a_shard_changed_between_passes_stops_the_run(tmp_path, monkeypatch, change, label):
+    folder = tricky_shards(tmp_path)
+    shard = folder / "shard-002.parquet"
+    rows = pl.read_parquet(shard).height
+
+    def modify() -> None:
+        before = shard.stat()
+        if change == "same rows, other values":
+            _other_rows(shard, rows)
+        elif change == "more rows":
+            _other_rows(shard, rows + 500)
+        elif change == "fewer rows":
+            _other_rows(shard, rows - 500)
+        elif change == "mtime restored":  # content rewritten in place, size and mtime put back
+            data = bytearray(shard.read_bytes())
+            data[len(data) // 2] ^= 0xFF
+            shard.write_bytes(bytes(data))
+            os.utime(shard, ns=(before.st_atime_ns, before.st_mtime_ns))
+        else:
+            shard.unlink()
+
+    seen = _change_shard_when(monkeypatch, label, modify)
+    with pytest.raises(DataError, match=r"shard-002\.parquet: the shard") as e:
+        clean_dataset(folder, tmp_path / "out")
+    assert label in seen and e.value.rule == "shard_changed"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"], "nothing published, no work left"
+
+
+def test_a_shard_changed_during_the_pipeline_stops_it(tmp_path, monkeypatch):
+    folder = tricky_shards(tmp_path)
+    shard = folder / "shard-004.parquet"
+    _change_shard_when(monkeypatch, "clean: data_size_bytes", lambda: _other_rows(shard, 100))
+    with pytest.raises(DataError, match=r"shard-004\.parquet: the shard changed"):
+        dwcp_data.run_pipeline(folder, tmp_path / "out", min_rows=10, on_invalid="continue")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_csv_shard_changed_between_passes_is_caught(tmp_path, monkeypatch):
+    df = hostile(2000, seed=5)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    df.head(1000).write_csv(folder / "a.csv")
+    df.tail(1000).write_csv(folder / "b.csv")
+    _change_shard_when(monkeypatch, "clean: rtt_ms", lambda: df.tail(999).write_csv(folder / "b.csv"))
+    with pytest.raises(DataError, match=r"b\.csv: the shard changed"):
+        clean_dataset(folder, tmp_path / "out")
+
+
+def test_data_set_arguments_are_checked_as_in_memory(tmp_path):
+    folder = tricky_shards(tmp_path)
+    df = dwcp_data.read_training_data(folder)
+    shared = [
+        ({"by": []}, "by"),
+        ({"by": ["link_type", "link_type"]}, "by"),
+        ({"dedupe": "no"}, "dedupe"),
+        ({"impute": "mean"}, "impute"),
+        ({"iqr_k": float("nan")}, "iqr_k"),
+    ]
+    for kwargs, param in shared:
+        with pytest.raises(InvalidArgumentError) as e:
+            dwcp_data.clean(df, **kwargs)
+        assert e.value.param == param, kwargs
+        with pytest.raises(InvalidArgumentError) as e:
+            clean_dataset(folder, tmp_path / "out", **kwargs)
+        assert e.value.param == param, kwargs
+    for kwargs, param in [({"on_bad_rows": "skip"}, "on_bad_rows"), ({"overwrite": "yes"}, "overwrite")]:
+        with pytest.raises(InvalidArgumentError) as e:
+            clean_dataset(folder, tmp_path / "out", **kwargs)
+        assert e.value.param == param, kwargs
+    for source in ([], None, 42):
+        with pytest.raises(InvalidArgumentError) as e:
+            validate_dataset(source)  # type: ignore[arg-type]
+        assert e.value.param == "source"
+    assert not (tmp_path / "out").exists()

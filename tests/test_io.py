@@ -298,9 +298,11 @@ def test_stale_temporaries_of_dead_processes_only_are_removed(tmp_path, frame):
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
-    stale = tmp_path / f".d.csv.{host}.{int(dead.stdout)}.abc.tmp"
-    live = tmp_path / f".d.csv.{host}.{os.getpid()}.xyz.tmp"
-    other = tmp_path / f".e.csv.{host}.{int(dead.stdout)}.abc.tmp"
+    with open("/proc/self/stat", "rb") as f:
+        started = int(f.read().rpartition(b")")[2].split()[19])
+    stale = tmp_path / f".d.csv.{host}.{int(dead.stdout)}-7.abc0.tmp"
+    live = tmp_path / f".d.csv.{host}.{os.getpid()}-{started}.def0.tmp"
+    other = tmp_path / f".e.csv.{host}.{int(dead.stdout)}-7.abc0.tmp"
     for p in (stale, live, other):
         p.write_text("partial")
     dwcp_data.write_training_data(frame.head(5), tmp_path / "d.csv")
@@ -349,3 +351,114 @@ def test_good_rows_and_rejected_lines_are_the_data_lines(tmp_path_factory, frame
         warnings.simplefilter("ignore")
         df, report = dwcp_data.read_training_data(path, on_bad_rows="quarantine", report=True)
     assert df.height + report.rejected.get(str(path), 0) == data_lines
+
+
+def _csv_text(frame: pl.DataFrame) -> str:
+    return frame.head(50).drop(dwcp_data.LABEL_SCHEMA.names()).write_csv(datetime_format="%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize(
+    ("mangle", "rule", "says"),
+    [
+        (lambda t: t.replace(",", ";"), "csv_delimiter", "semicolons"),
+        (lambda t: t.replace(",", "\t"), "csv_delimiter", "tabs"),
+        (
+            lambda t: t.replace("\n", "\r\n", 1).split("\r\n", 1)[0].upper() + "\n" + t.split("\n", 1)[1],
+            "column_name",
+            "TIMESTAMP",
+        ),
+        (
+            lambda t: t.split("\n", 1)[0].replace(",", ", ") + "\n" + t.split("\n", 1)[1],
+            "column_name",
+            "' region'",
+        ),
+        (lambda t: "a,b,c\n1,2,3\n", "column_name", "none of its columns"),
+    ],
+)
+def test_a_csv_the_schema_cannot_read_is_refused_not_read_as_nulls(tmp_path, frame, mangle, rule, says):
+    path = tmp_path / "odd.csv"
+    path.write_text(mangle(_csv_text(frame)))
+    for call in (
+        lambda: dwcp_data.read_training_data(path),
+        lambda: dwcp_data.read_training_data(path, on_bad_rows="quarantine"),
+        lambda: dwcp_data.clean_dataset(tmp_path / "odd.csv", tmp_path / "out"),
+    ):
+        with pytest.raises(DataError, match=says) as e:
+            call()
+        assert e.value.rule == rule and str(path) in str(e.value)
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob("*.rejects.csv"))
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_a_utf16_csv_names_its_encoding(tmp_path, frame, encoding):
+    path = tmp_path / "wide.csv"
+    path.write_bytes(_csv_text(frame).encode(encoding))
+    with pytest.raises(DataError, match="UTF-16 or UTF-32") as e:
+        dwcp_data.read_training_data(path, on_bad_rows="quarantine")
+    assert e.value.rule == "csv_encoding"
+
+
+def test_a_utf8_byte_order_mark_is_read(tmp_path, frame):
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + _csv_text(frame).encode())
+    (tmp_path / "plain.csv").write_text(_csv_text(frame))
+    expected = dwcp_data.read_training_data(tmp_path / "plain.csv")
+    assert_frame_equal(dwcp_data.read_training_data(tmp_path / "bom.csv"), expected)
+
+
+def test_cr_only_line_endings_are_read_as_lines(tmp_path, frame):
+    text = _csv_text(frame)
+    (tmp_path / "lf.csv").write_text(text)
+    (tmp_path / "cr.csv").write_bytes(text.replace("\n", "\r").encode())
+    expected = dwcp_data.read_training_data(tmp_path / "lf.csv")
+    assert expected.height == 50
+    assert_frame_equal(dwcp_data.read_training_data(tmp_path / "cr.csv"), expected)
+    bad = text.split("\n")
+    bad[3] = bad[3].replace(",dc,", ",moon,").replace(",wan,", ",moon,").replace(",metro,", ",moon,")
+    (tmp_path / "cr.csv").write_bytes("\r".join(bad).encode())
+    with pytest.raises(CsvError) as e:
+        dwcp_data.read_training_data(tmp_path / "cr.csv")
+    assert e.value.line == 4
+    got = dwcp_data.read_training_data(tmp_path / "cr.csv", on_bad_rows="quarantine")
+    assert got.height == 49
+
+
+def test_a_byte_that_is_not_utf8_is_named_and_quarantined(tmp_path, frame):
+    text = _csv_text(frame).encode()
+    lines = text.split(b"\n")
+    lines[7] = lines[7].replace(b"us-", b"\xe9s-", 1)
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(CsvError, match="not valid UTF-8") as e:
+        dwcp_data.read_training_data(path)
+    assert (e.value.line, e.value.column) == (8, "region")
+    got = dwcp_data.read_training_data(path, on_bad_rows="quarantine")
+    assert got.height == 49
+    assert (tmp_path / "latin1.csv.rejects.csv").read_bytes().split(b"\n")[1] == lines[7]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latin1.csv", "latin1.csv.rejects.csv"]
+
+
+def test_fractional_floats_in_an_integer_column_are_refused_not_truncated(tmp_path, frame):
+    df = frame.head(20).with_columns(pl.col("data_size_bytes").cast(pl.Float64))
+    df.write_parquet(tmp_path / "whole.parquet")
+    assert dwcp_data.read_training_data(tmp_path / "whole.parquet")["data_size_bytes"].dtype == pl.Int64
+    for value in (817388.7, float("nan"), float("inf"), 1e30):
+        df.with_columns(
+            pl.when(pl.int_range(pl.len()) == 6)
+            .then(value)
+            .otherwise(pl.col("data_size_bytes"))
+            .alias("data_size_bytes")
+        ).write_parquet(tmp_path / "frac.parquet")
+        with pytest.raises(DataError, match="data_size_bytes") as e:
+            dwcp_data.read_training_data(tmp_path / "frac.parquet")
+        assert (e.value.row, e.value.rule) == (6, "schema_dtype"), value
+
+
+def test_a_symlink_loop_under_a_recursive_glob_reads_each_file_once(tmp_path, frame):
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    frame.head(10).write_parquet(data / "a.parquet")
+    frame.slice(10, 5).write_parquet(data / "sub" / "b.parquet")
+    (data / "sub" / "loop").symlink_to(data)
+    got = dwcp_data.read_training_data(str(data / "**" / "*.parquet"), report=True)[1]
+    assert [os.path.relpath(f, data) for f in got.files] == ["a.parquet", os.path.join("sub", "b.parquet")]
+    assert got.rows == 15

@@ -90,7 +90,7 @@ def test_a_ray_dataset_gives_the_in_memory_answers(tmp_path, blocks):
     expected, expected_report = dwcp_data.clean(df, report=True)
     assert dwcp_ray.clean_dataset(ds, tmp_path / "clean") == expected_report
     assert_frame_equal(dwcp_data.read_training_data(tmp_path / "clean"), expected)
-    assert len(list((tmp_path / "clean").iterdir())) == blocks
+    assert len(list((tmp_path / "clean").iterdir())) == blocks + 1  # and the manifest
     for profile in ["document", "strict"]:
         got = dwcp_ray.validate_dataset(ds, profile=profile, now=END, max_examples=3)
         assert got.results == dwcp_data.validate(df, profile=profile, now=END, max_examples=3).results
@@ -197,7 +197,7 @@ def test_the_cli_pipeline_on_ray(tmp_path):
     assert_frame_equal(
         dwcp_data.read_training_data(tmp_path / "o"), dwcp_data.read_training_data(expected.dataset)
     )
-    assert len(list((tmp_path / "o").iterdir())) == 7
+    assert len(list((tmp_path / "o").iterdir())) == 7 + 1  # and the manifest
     # a URI is read by Ray Data: here a file:// one, the rows the same
     assert (
         main(["pipeline", "--engine", "ray", "--source", folder.as_uri(), "--out", str(tmp_path / "u")]) == 0
@@ -278,3 +278,38 @@ def test_a_worker_killed_mid_run_is_retried_with_the_same_result(tmp_path, task,
     assert_frame_equal(
         dwcp_data.read_training_data(tmp_path / "ray"), dwcp_data.read_training_data(tmp_path / "local")
     )
+
+
+def test_a_shard_changed_between_passes_stops_the_ray_run(tmp_path, monkeypatch):
+    folder = tricky_shards(tmp_path)
+    shard = folder / "shard-002.parquet"
+    rows = pl.read_parquet(shard).height
+    scan = dwcp_ray._RayCleaner.scan
+
+    def scan_after_a_change(self, label, *args, **kwargs):
+        if label == "clean: rtt_ms":
+            dwcp_data.generate_synthetic(rows, seed=99, end=END).write_parquet(shard)
+        return scan(self, label, *args, **kwargs)
+
+    monkeypatch.setattr(dwcp_ray._RayCleaner, "scan", scan_after_a_change)
+    with pytest.raises(DataError, match=r"shard-002\.parquet: the shard") as raised:
+        dwcp_ray.clean_dataset(folder, tmp_path / "out")
+    assert raised.value.rule == "shard_changed"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def test_ray_outputs_never_replace_what_is_not_ours(tmp_path):
+    folder = tricky_shards(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "thesis.tex").write_text("x")
+    for call in (
+        lambda: dwcp_ray.clean_dataset(folder, home),
+        lambda: dwcp_ray.label_dataset(folder, home),
+        lambda: dwcp_data.run_pipeline(folder, home, engine="ray"),
+    ):
+        with pytest.raises(dwcp_data.errors.InvalidArgumentError, match=r"thesis\.tex"):
+            call()
+    with pytest.raises(dwcp_data.errors.InvalidArgumentError, match="overlaps the input"):
+        dwcp_ray.clean_dataset(folder, folder / "clean", overwrite=True)
+    assert sorted(p.name for p in home.iterdir()) == ["thesis.tex"]

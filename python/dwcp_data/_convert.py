@@ -29,6 +29,15 @@ def positive_int(value: object, param: str) -> int:
     return value
 
 
+def one_of(value: object, choices: tuple[object, ...], param: str) -> None:
+    """Refuses a ``value`` not among ``choices`` with ``InvalidArgumentError`` naming ``param``."""
+    if not any(value == c and type(value) is type(c) for c in choices):
+        allowed = ", ".join(repr(c) for c in choices[:-1]) + f" or {choices[-1]!r}"
+        raise InvalidArgumentError(
+            f"invalid argument `{param}`: must be {allowed}, got {value!r}", param=param
+        )
+
+
 def duration_us(value: str | timedelta, param: str) -> int:
     """Microseconds in a positive duration.
 

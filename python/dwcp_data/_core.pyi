@@ -1,5 +1,6 @@
 """Type stubs of the compiled core, ``dwcp_data._core`` (src/python/mod.rs)."""
 
+import os
 from collections.abc import Callable
 from typing import final
 
@@ -19,6 +20,7 @@ __all__ = [
     "clean",
     "duplicate_flags",
     "encode_line_protocol",
+    "exchange_paths",
     "feature_matrix",
     "find_duplicates",
     "generate_synthetic",
@@ -68,8 +70,14 @@ def label_oracle(
 ) -> tuple[pl.DataFrame, list[str]]:
     """``df`` with the oracle's estimates and label, and the Enum columns sent as codes."""
 
-def check_csv(data: bytes) -> list[tuple[int, str | None, str, int, int]]:
-    """The lines that do not fit the schema: ``(line, column, message, start, end)``."""
+def check_csv(
+    path: str | os.PathLike[str],
+    cr_only: bool = False,
+    split: tuple[str | os.PathLike[str], str | os.PathLike[str]] | None = None,
+) -> list[tuple[int, str | None, str, int, int]]:
+    """The lines of the CSV file ``path`` that do not fit the schema: ``(line, column,
+    message, start, end)``; with ``split=(kept, rejects)`` the good lines and the bad
+    ones (after the header) are written to those files. ``cr_only``: lines end in a lone CR."""
 
 def to_utc_timestamps(series: pl.Series) -> pl.Series:
     """A timestamp column as ``Datetime("us", "UTC")``."""
@@ -92,6 +100,10 @@ def read_http_body(fd: int, prefix: bytes, length: int | None, chunked: bool, ti
     """The rest of an HTTP answer's body read from socket ``fd`` after ``prefix``: ``length``
     bytes or to the end of the stream, chunked framing removed; ``TimeoutError`` after
     ``timeout`` seconds, ``DataError`` for a cut answer."""
+
+def exchange_paths(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Swaps the folders (or files) ``a`` and ``b`` atomically (Linux ``renameat2``
+    with ``RENAME_EXCHANGE``); ``False`` where the system cannot."""
 
 #: A probe of a rank search: ``(prefix, depth, collect)``.
 _Probe = tuple[int, int, bool]

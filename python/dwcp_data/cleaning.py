@@ -122,17 +122,28 @@ class CleaningReport:
         return f"<p><b>CleaningReport</b></p><ul>{items}</ul>"
 
 
-def _names(value: str | Sequence[str] | None, param: str) -> list[str] | None:
+def _names(value: str | Sequence[str] | None, param: str, *, allow_empty: bool = True) -> list[str] | None:
+    """Column names given as one name or a sequence of distinct names (``None`` stays ``None``)."""
     if value is None:
         return None
     if isinstance(value, str):
         return [value]
-    if isinstance(value, Sequence) and all(isinstance(v, str) for v in value):
-        return list(value)
-    raise InvalidArgumentError(
-        f"invalid argument `{param}`: expected a column name or a sequence of names, got {value!r}",
-        param=param,
-    )
+    if not (isinstance(value, Sequence) and all(isinstance(v, str) for v in value)):
+        raise InvalidArgumentError(
+            f"invalid argument `{param}`: expected a column name or a sequence of names, got {value!r}",
+            param=param,
+        )
+    names = list(value)
+    if not names and not allow_empty:
+        raise InvalidArgumentError(
+            f"invalid argument `{param}`: must name at least one column, or be None", param=param
+        )
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InvalidArgumentError(
+            f"invalid argument `{param}`: names {', '.join(map(repr, twice))} more than once", param=param
+        )
+    return names
 
 
 @overload
@@ -221,7 +232,7 @@ def clean(
             f"invalid argument `dedupe`: must be True or False, got {dedupe!r}", param="dedupe"
         )
     columns = _names(outlier_columns, "outlier_columns") or []
-    groups = _names(by, "by")
+    groups = _names(by, "by", allow_empty=False)
     if not isinstance(iqr_k, (int, float)) or isinstance(iqr_k, bool):
         raise InvalidArgumentError(
             f"invalid argument `iqr_k`: expected a number, got {iqr_k!r}", param="iqr_k"

@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from dwcp_data._outputs import check_output_file, output_folder, shard_name
 from dwcp_data._progress import progress
 from dwcp_data.cleaning import clean
 from dwcp_data.dataset import clean_dataset, label_dataset, validate_dataset
@@ -64,16 +65,21 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.shard_rows is None:
         df = generate_synthetic(args.rows, args.seed, end=args.end, freq=args.freq)
-        outputs = [str(write_training_data(df, args.out))]
+        outputs = [str(write_training_data(df, args.out, overwrite=args.overwrite))]
     else:
-        out = Path(args.out)
         shards = iter_synthetic_shards(
             args.rows, shard_rows=args.shard_rows, seed=args.seed, end=args.end, freq=args.freq
         )
         n_shards = -(-args.rows // args.shard_rows)
         outputs = []
-        for i, blocks in enumerate(progress(_sized(shards, n_shards), "generating", enabled=args.progress)):
-            outputs.append(str(write_frames(blocks, out / f"part-{i:05d}.{args.format}")[0]))
+        with output_folder(args.out, overwrite=args.overwrite, kind="synthetic") as build:
+            for i, blocks in enumerate(
+                progress(_sized(shards, n_shards), "generating", enabled=args.progress)
+            ):
+                name = shard_name(i, n_shards, f".{args.format}")
+                _, build.rows[name] = write_frames(blocks, build.file(name))
+                outputs.append(str(build.target / name))
+            build.info["synthetic"] = {"rows": args.rows, "seed": args.seed, "freq": args.freq}
     seconds = round(time.perf_counter() - started, 3)
     summary = {"rows": args.rows, "files": outputs, "seconds": seconds}
     where = outputs[0] if len(outputs) == 1 else f"{len(outputs)} shards in {args.out}"
@@ -95,9 +101,13 @@ class _sized:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    if Path(args.path).is_dir() and args.on_bad_rows == "raise":  # shard by shard, bounded memory
+    if Path(args.path).is_dir():  # shard by shard, bounded memory
         report = validate_dataset(
-            args.path, profile=args.profile, min_rows=args.min_rows, show_progress=args.progress
+            args.path,
+            profile=args.profile,
+            min_rows=args.min_rows,
+            on_bad_rows=args.on_bad_rows,
+            show_progress=args.progress,
         )
     else:
         report = validate(_read(args.path, args), profile=args.profile, min_rows=args.min_rows)
@@ -126,10 +136,18 @@ def _to_folder(out: str) -> bool:
 
 def _cmd_clean(args: argparse.Namespace) -> int:
     if _to_folder(args.out):
-        report = clean_dataset(args.path, args.out, by=args.by, show_progress=args.progress)
+        report = clean_dataset(
+            args.path,
+            args.out,
+            by=args.by,
+            on_bad_rows=args.on_bad_rows,
+            overwrite=args.overwrite,
+            show_progress=args.progress,
+        )
         lines = [repr(report), f"wrote {report.rows_out:,} rows to {args.out}/"]
         _emit(args, {"out": args.out, **report.to_dict()}, lines)
         return EXIT_OK
+    check_output_file(args.out, [args.path])
     df, report = clean(_read(args.path, args), by=args.by, report=True)
     path = write_training_data(df, args.out)
     _emit(args, {"out": str(path), **report.to_dict()}, [repr(report), f"wrote {df.height:,} rows to {path}"])
@@ -138,9 +156,17 @@ def _cmd_clean(args: argparse.Namespace) -> int:
 
 def _cmd_label(args: argparse.Namespace) -> int:
     if _to_folder(args.out):
-        rows = label_dataset(args.path, args.out, cpu_weight=args.cpu_weight, show_progress=args.progress)
+        rows = label_dataset(
+            args.path,
+            args.out,
+            cpu_weight=args.cpu_weight,
+            on_bad_rows=args.on_bad_rows,
+            overwrite=args.overwrite,
+            show_progress=args.progress,
+        )
         _emit(args, {"out": args.out, "rows": rows}, [f"wrote {rows:,} labelled rows to {args.out}/"])
         return EXIT_OK
+    check_output_file(args.out, [args.path])
     df = label_oracle(_read(args.path, args), cpu_weight=args.cpu_weight)
     path = write_training_data(df, args.out)
     shares = label_shares(df, LABEL_COLUMN)
@@ -176,6 +202,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
             cpu_weight=args.cpu_weight,
             show_progress=args.progress,
             engine=args.engine,
+            overwrite=args.overwrite,
         )
     except ValidationError as exc:
         print(f"dwcp-data: {exc}", file=sys.stderr)
@@ -328,6 +355,13 @@ def build_parser() -> argparse.ArgumentParser:
             help="progress bars (default: when working shard by shard in a terminal)",
         )
 
+    def overwrite_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--overwrite",
+            action="store_true",
+            help="replace an --out folder that holds files dwcp-data did not write (all of them are lost)",
+        )
+
     def validation(p: argparse.ArgumentParser) -> None:
         p.add_argument("--profile", choices=["document", "strict"], default="document")
         p.add_argument("--min-rows", type=int, default=10_000)
@@ -345,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="stream shards of this many rows into the --out folder (bounded memory)",
     )
     gen.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="shard format")
+    overwrite_flag(gen)
     progress_flag(gen)
 
     val = command(
@@ -360,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", required=True, help="output file, or a folder: one shard per input shard, in bounded memory"
     )
     cl.add_argument("--by", nargs="+", default=None, help="compute IQR fences per group of these columns")
+    overwrite_flag(cl)
     progress_flag(cl)
 
     lab = command("label", "add the oracle's estimates and label", _cmd_label)
@@ -368,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", required=True, help="output file, or a folder: one shard per input shard, in bounded memory"
     )
     lab.add_argument("--cpu-weight", type=float, default=0.0)
+    overwrite_flag(lab)
     progress_flag(lab)
 
     pipe = command(
@@ -393,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="'ray': a task per shard on the Ray cluster of RAY_ADDRESS (else a local one); needs a folder"
         " --out and a --source of files, or a URI Ray Data reads (s3://..., gs://...)",
     )
+    overwrite_flag(pipe)
     progress_flag(pipe)
 
     rep = command("report", "summary statistics and class/label shares of a data set", _cmd_report)

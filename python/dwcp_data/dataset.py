@@ -22,23 +22,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import polars as pl
 
 from dwcp_data import _core
-from dwcp_data._convert import epoch_us, utc_datetime
+from dwcp_data._convert import epoch_us, one_of, utc_datetime
 from dwcp_data._frames import to_core
+from dwcp_data._outputs import FolderBuild, output_folder, shard_name, work_folder
 from dwcp_data._progress import progress
 from dwcp_data._reports import CleaningReportDict, FenceDict, ImputationDict, KeptShareDict, OutlierStepDict
 from dwcp_data.cleaning import DEFAULT_OUTLIER_COLUMNS, CleaningReport, _names
-from dwcp_data.errors import DataError, InvalidArgumentError
+from dwcp_data.errors import DataError, DwcpDataError, InvalidArgumentError
 from dwcp_data.io import (
     Source,
     _conform,
@@ -46,9 +46,7 @@ from dwcp_data.io import (
     _format,
     _read_parquet,
     _warn_absent,
-    new_folder,
     parquet_errors,
-    publish_folder,
     read_training_data,
     write_frames,
     write_training_data,
@@ -56,7 +54,18 @@ from dwcp_data.io import (
 from dwcp_data.labelling import label_oracle
 from dwcp_data.validation import Profile, RuleResult, ValidationReport
 
-__all__ = ["Dataset", "DatasetSource", "clean_dataset", "label_dataset", "open_dataset", "validate_dataset"]
+__all__ = [
+    "Dataset",
+    "DatasetSource",
+    "Shard",
+    "clean_dataset",
+    "label_dataset",
+    "named_paths",
+    "open_dataset",
+    "validate_dataset",
+]
+
+_T = TypeVar("_T")
 
 #: A probe of a rank search as ``_core`` takes it: ``(prefix, depth, collect)``.
 _Probe = tuple[int, int, bool]
@@ -65,31 +74,130 @@ _ALL: _Probe = (0, 0, False)
 _SLICE = 1 << 20
 
 
+@dataclass(frozen=True)
+class Shard:
+    """A shard file as it was when its data set was opened: size, times and
+    file id. The stages pass over a shard several times; :meth:`check`
+    catches a file changed, replaced or removed in between, which would
+    otherwise give silently wrong output."""
+
+    path: Path
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, path: Path) -> Shard:
+        """``path`` as it is now."""
+        st = os.stat(path)
+        return cls(path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+    def check(self) -> None:
+        """Raises ``DataError`` naming the shard unless it is as it was."""
+        try:
+            now = Shard.of(self.path)
+        except FileNotFoundError:
+            what = "was removed"
+        else:
+            if now == self:
+                return
+            what = (
+                f"changed ({self.size:,} bytes before, {now.size:,} now)"
+                if now.size != self.size
+                else "was modified or replaced"
+            )
+        raise DataError(
+            f"{self.path}: the shard {what} while the data set was being processed; its output would "
+            "mix two versions of the data, so the run stops (nothing was published). Process a data set "
+            "that nothing writes to meanwhile",
+            column="",
+            row=None,
+            rule="shard_changed",
+        )
+
+
 class Dataset:
     """The shards of a data set, in order: a folder of ``.parquet``/``.csv``
-    files (name order), a glob, or a list of those."""
+    files (name order), a glob, or a list of those.
 
-    def __init__(self, source: Source) -> None:
-        self.files: tuple[Path, ...] = tuple(_files(source))
+    Each shard's identity is recorded when the data set is opened and checked
+    at every read (:class:`Shard`). CSV shards are read with ``on_bad_rows``
+    (see :func:`~dwcp_data.read_training_data`); :attr:`rejected` counts the
+    lines each one quarantined."""
+
+    def __init__(
+        self,
+        source: Source | Shard,
+        *,
+        on_bad_rows: Literal["raise", "quarantine"] = "raise",
+        rejects_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        """``source``: the files; or one :class:`Shard`, as recorded by an
+        earlier ``Dataset`` (a Ray task's block)."""
+        if isinstance(source, Shard):
+            self.shards: tuple[Shard, ...] = (source,)
+            given: list[str | os.PathLike[str]] = []
+        else:
+            self.shards = tuple(Shard.of(f) for f in _files(source))
+            given = named_paths(source)
+        #: What an output must not overlap: the files, and the folders and files named as the source.
+        self.inputs: tuple[str | os.PathLike[str], ...] = (*given, *self.files)
+        one_of(on_bad_rows, ("raise", "quarantine"), "on_bad_rows")
+        self.on_bad_rows = on_bad_rows
+        self.rejects_dir = rejects_dir
+        #: Per CSV shard with bad lines, how many were quarantined.
+        self.rejected: dict[str, int] = {}
         self._rows: list[int] | None = None
         self._schemas: dict[int, dict[str, pl.DataType]] = {}
         for f in self.files:
             _format(f, "source")
 
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The shard files, in order."""
+        return tuple(s.path for s in self.shards)
+
     def __len__(self) -> int:
-        return len(self.files)
+        return len(self.shards)
 
     def __repr__(self) -> str:
-        return f"Dataset({len(self.files)} shards)"
+        return f"Dataset({len(self.shards)} shards)"
+
+    def _checked(self, i: int, read: Callable[[], _T]) -> _T:
+        """``read()`` of shard ``i``, which must be as it was before and after
+        (a read that fails because the file changed says so)."""
+        shard = self.shards[i]
+        shard.check()
+        try:
+            result = read()
+        except DwcpDataError:
+            shard.check()
+            raise
+        shard.check()
+        return result
 
     def read(self, i: int, columns: Sequence[str] | None = None) -> pl.DataFrame:
         """Shard ``i`` in the schema (as :func:`~dwcp_data.read_training_data`
         reads it), only ``columns`` if given."""
         file = self.files[i]
-        if _format(file, "source") == "parquet" and columns is not None:
+        if _format(file, "source") == "parquet":
             return self._read_parquet(i, columns)
-        df = read_training_data(file)
+        df = self._checked(i, lambda: self._read_csv(i))
         return df if columns is None else df.select(columns)
+
+    def _read_csv(self, i: int) -> pl.DataFrame:
+        """CSV shard ``i``, bad lines handled by ``on_bad_rows`` (quarantined
+        once: later passes rewrite the same rejects file without warning again)."""
+        file = str(self.files[i])
+        with warnings.catch_warnings():
+            if file in self.rejected:
+                warnings.simplefilter("ignore")
+            df, read = read_training_data(
+                file, on_bad_rows=self.on_bad_rows, rejects_dir=self.rejects_dir, report=True
+            )
+        self.rejected.update(read.rejected)
+        return df
 
     def slices(
         self, i: int, columns: Sequence[str] | None = None, rows: int | None = None
@@ -112,7 +220,9 @@ class Dataset:
         """Parquet shard ``i`` conformed to the schema (``columns`` of it, ``rows`` of it)."""
         file = self.files[i]
         wanted = None if columns is None else [c for c in columns if c in self._stored(i)]
-        df, missing = _conform(_read_parquet(file, wanted, rows), file, keep_unknown_columns=False)
+        df, missing = self._checked(
+            i, lambda: _conform(_read_parquet(file, wanted, rows), file, keep_unknown_columns=False)
+        )
         if columns is not None:
             return df.select(columns)
         if missing and (rows is None or rows[0] == 0):
@@ -122,23 +232,32 @@ class Dataset:
     def _stored(self, i: int) -> dict[str, pl.DataType]:
         """The columns Parquet shard ``i`` stores, read from its footer once."""
         if i not in self._schemas:
-            with parquet_errors(self.files[i]):
-                self._schemas[i] = pl.read_parquet_schema(self.files[i])
+            file = self.files[i]
+
+            def schema() -> dict[str, pl.DataType]:
+                with parquet_errors(file):
+                    return pl.read_parquet_schema(file)
+
+            self._schemas[i] = self._checked(i, schema)
         return self._schemas[i]
 
     def rows(self) -> list[int]:
         """Rows per shard (Parquet: from the footer, without reading the data),
         counted once: a CSV shard has to be read for it."""
         if self._rows is None:
-            counts = []
-            for f in self.files:
-                if _format(f, "source") == "parquet":
-                    with parquet_errors(f):
-                        counts.append(pl.scan_parquet(f).select(pl.len()).collect().item())
-                else:
-                    counts.append(read_training_data(f).height)
-            self._rows = counts
+            self._rows = [self._count(i) for i in range(len(self))]
         return self._rows
+
+    def _count(self, i: int) -> int:
+        file = self.files[i]
+        if _format(file, "source") != "parquet":
+            return self.read(i).height
+
+        def count() -> int:
+            with parquet_errors(file):
+                return int(pl.scan_parquet(file).select(pl.len()).collect().item())
+
+        return self._checked(i, count)
 
     def repeated_keys(
         self, key: list[str], keep: int, work_dir: str | os.PathLike[str] | None, show: bool | None
@@ -148,25 +267,37 @@ class Dataset:
         are partitioned on disk in ``work_dir`` (default: a temporary folder)."""
         rows = self.rows()
         parts = _core.partition_count(sum(rows))
-        with tempfile.TemporaryDirectory(prefix="dwcp-keys-", dir=work_dir) as work:
+        with work_folder("keys", work_dir) as work:
             first = 0
             for i in self.passes("validate: repeated keys", show):
                 core_frame, enums = to_core(self.read(i, key))
-                _core.hash_partitions(core_frame, enums, first, work, parts)
+                _core.hash_partitions(core_frame, enums, first, str(work), parts)
                 first += rows[i]
-            count = _core.find_duplicates(work, parts)
+            count = _core.find_duplicates(str(work), parts)
             found: list[int] = []
             first = 0
             for n in rows:
                 if len(found) < keep:
-                    flags = _core.duplicate_flags(work, parts, first, n)
+                    flags = _core.duplicate_flags(str(work), parts, first, n)
                     found += [first + r for r in flags.arg_true().head(keep - len(found)).to_list()]
                 first += n
         return count, found
 
     def passes(self, label: str, show_progress: bool | None) -> Iterator[int]:
         """Shard indices, with a progress bar named ``label``."""
-        return progress(range(len(self.files)), label, enabled=show_progress)
+        return progress(range(len(self.shards)), label, enabled=show_progress)
+
+
+def named_paths(source: object) -> list[str | os.PathLike[str]]:
+    """The files and folders ``source`` names (a path or a list of them; not
+    globs, nor frames): what an output must not overlap, known before the
+    data set is opened."""
+    named = list(source) if isinstance(source, (list, tuple)) else [source]
+    return [
+        p
+        for p in named
+        if isinstance(p, os.PathLike) or (isinstance(p, str) and not any(c in p for c in "*?["))
+    ]
 
 
 #: What the data-set stages read: files (a folder, glob or list of Parquet and
@@ -175,16 +306,22 @@ DatasetSource = Source | pl.LazyFrame
 
 
 @contextlib.contextmanager
-def open_dataset(source: DatasetSource, work_dir: str | os.PathLike[str] | None = None) -> Iterator[Dataset]:
+def open_dataset(
+    source: DatasetSource,
+    work_dir: str | os.PathLike[str] | None = None,
+    *,
+    on_bad_rows: Literal["raise", "quarantine"] = "raise",
+    rejects_dir: str | os.PathLike[str] | None = None,
+) -> Iterator[Dataset]:
     """The data set ``source`` names. A LazyFrame is first streamed once into
     temporary Parquet shards of :data:`~dwcp_data.io.SHARD_ROWS` rows in
     ``work_dir`` (default: a temporary folder), removed afterwards: the
     stages pass over the data several times, and its plan then runs once."""
     if not isinstance(source, pl.LazyFrame):
-        yield Dataset(source)
+        yield Dataset(source, on_bad_rows=on_bad_rows, rejects_dir=rejects_dir)
         return
-    with tempfile.TemporaryDirectory(prefix="dwcp-source-", dir=work_dir) as tmp:
-        folder = Path(tmp) / "shards"
+    with work_folder("source", work_dir) as tmp:
+        folder = tmp / "shards"
         write_training_data(source, folder)
         yield Dataset(folder)
 
@@ -671,14 +808,16 @@ class _Cleaner:
                 groups[gid] += n
         return total, links, groups
 
-    def write(self, out: Path) -> None:
-        """Each shard's kept rows, nulls filled with the medians, to ``out``."""
+    def write(self, out: FolderBuild) -> None:
+        """Each shard's kept rows, nulls filled with the medians, into the folder ``out``."""
         assert self.schema is not None
         fills = _fills(self.schema, self.medians)
         work = None if self.hooks is None else self.hooks[0]
         for i in self.ds.passes("clean: writing", self.show):
-            path = out / f"part-{i:05d}.parquet"
-            _, seen = _write_cleaned(self.ds.slices(i), self.state(i)["keep"], fills, work, path)
+            name = shard_name(i, len(self.ds))
+            out.rows[name], seen = _write_cleaned(
+                self.ds.slices(i), self.state(i)["keep"], fills, work, out.file(name)
+            )
             if self.hooks is not None:
                 for s in seen:
                     self.hooks[1].finished(s)
@@ -720,18 +859,6 @@ def _fills(schema: pl.Schema, medians: dict[str, float]) -> list[pl.Expr]:
     ]
 
 
-def _check_clean_args(impute: object, iqr_k: object) -> None:
-    """Refuses an ``impute`` or ``iqr_k`` that :func:`clean_dataset` does not take."""
-    if impute not in ("median", None):
-        raise InvalidArgumentError(
-            f"invalid argument `impute`: must be 'median' or None, got {impute!r}", param="impute"
-        )
-    if not isinstance(iqr_k, (int, float)) or isinstance(iqr_k, bool) or not 0 <= iqr_k < float("inf"):
-        raise InvalidArgumentError(
-            f"invalid argument `iqr_k`: must be a finite number >= 0, got {iqr_k!r}", param="iqr_k"
-        )
-
-
 def _write_slices(
     slices: Iterable[pl.DataFrame], path: Path, transform: Callable[[pl.DataFrame], pl.DataFrame]
 ) -> int:
@@ -749,6 +876,9 @@ def clean_dataset(
     iqr_k: float = 1.5,
     by: str | Sequence[str] | None = None,
     impute: Literal["median"] | None = "median",
+    on_bad_rows: Literal["raise", "quarantine"] = "raise",
+    rejects_dir: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
     work_dir: str | os.PathLike[str] | None = None,
     show_progress: bool | None = None,
 ) -> CleaningReport:
@@ -761,20 +891,28 @@ def clean_dataset(
     concatenated data, row for row, and the report is the same: duplicates
     across shards (first occurrence kept), sequential fences on the survivors
     (pooled or per group of ``by``) with exact quartiles, and exact medians.
+    Bad CSV lines raise, or with ``on_bad_rows="quarantine"`` go to rejects
+    files (see :func:`~dwcp_data.read_training_data`).
 
-    ``out`` appears (or is replaced) only once every shard is written. Work
-    files (about 30 bytes per row) go to ``work_dir`` (default: a temporary
-    folder) and are removed afterwards.
+    ``out`` is built beside itself and appears (or replaces an earlier output
+    of ours) only once every shard is written, with a manifest
+    (``_dwcp_manifest.json``: files, rows, the cleaning report). A folder
+    holding anything dwcp-data did not write is refused unless
+    ``overwrite=True``; an ``out`` that is, holds or lies inside the input is
+    always refused. Each shard must stay as it was while the passes run (a
+    change raises ``DataError``, rule ``shard_changed``). Work files (about 30
+    bytes per row) go to ``work_dir`` (default: a temporary folder) and are
+    removed afterwards.
 
     Returns:
         The :class:`~dwcp_data.cleaning.CleaningReport`.
     """
     options = _cleaning_options(dedupe, outlier_columns, iqr_k, by, impute)
     with (
-        tempfile.TemporaryDirectory(prefix="dwcp-clean-", dir=work_dir) as work,
-        open_dataset(source, work) as ds,
+        work_folder("clean", work_dir) as work,
+        open_dataset(source, work, on_bad_rows=on_bad_rows, rejects_dir=rejects_dir) as ds,
     ):
-        return _clean_into(_Cleaner(ds, Path(work), show_progress=show_progress, **options), out)
+        return _clean_into(_Cleaner(ds, work, show_progress=show_progress, **options), out, overwrite)
 
 
 def _cleaning_options(
@@ -784,29 +922,32 @@ def _cleaning_options(
     by: str | Sequence[str] | None,
     impute: object,
 ) -> dict[str, Any]:
-    """``clean_dataset``'s arguments, checked, as a cleaner takes them."""
-    _check_clean_args(impute, iqr_k)
+    """``clean_dataset``'s arguments, checked as :func:`~dwcp_data.clean` checks
+    them, as a cleaner takes them."""
+    one_of(dedupe, (True, False), "dedupe")
+    one_of(impute, ("median", None), "impute")
+    if not isinstance(iqr_k, (int, float)) or isinstance(iqr_k, bool) or not 0 <= iqr_k < float("inf"):
+        raise InvalidArgumentError(
+            f"invalid argument `iqr_k`: must be a finite number >= 0, got {iqr_k!r}", param="iqr_k"
+        )
     return {
-        "dedupe": bool(dedupe),
+        "dedupe": dedupe,
         "columns": _names(outlier_columns, "outlier_columns") or [],
-        "iqr_k": float(iqr_k),  # type: ignore[arg-type]
-        "by": _names(by, "by"),
+        "iqr_k": float(iqr_k),
+        "by": _names(by, "by", allow_empty=False),
         "impute": impute == "median",
     }
 
 
-def _clean_into(cleaner: _Cleaner, out: str | os.PathLike[str]) -> CleaningReport:
-    """Runs ``cleaner``'s passes and writes its rows to the folder ``out``,
-    which appears (or is replaced) only once every shard is written; the report."""
-    target, tmp = new_folder(out, "out")
-    try:
+def _clean_into(cleaner: _Cleaner, out: str | os.PathLike[str], overwrite: bool) -> CleaningReport:
+    """Runs ``cleaner``'s passes and writes its rows to the folder ``out``
+    (see :func:`clean_dataset`); the report."""
+    with output_folder(out, inputs=cleaner.ds.inputs, overwrite=overwrite, kind="cleaned") as build:
         cleaner.first_pass()
-        report = cleaner.run()
-        cleaner.write(tmp)
-        publish_folder(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return CleaningReport._from_core(report)
+        report = CleaningReport._from_core(cleaner.run())
+        cleaner.write(build)
+        build.info["cleaning"] = report.to_dict()
+    return report
 
 
 class _Validation:
@@ -881,6 +1022,8 @@ def validate_dataset(
     min_class_share: float = 0.05,
     now: datetime | None = None,
     max_examples: int = 5,
+    on_bad_rows: Literal["raise", "quarantine"] = "raise",
+    rejects_dir: str | os.PathLike[str] | None = None,
     work_dir: str | os.PathLike[str] | None = None,
     show_progress: bool | None = None,
 ) -> ValidationReport:
@@ -894,12 +1037,14 @@ def validate_dataset(
     row numbers in the data set). The strict profile's repeated
     ``(node_id, peer_id, timestamp)`` are found across shards through 128-bit
     key hashes partitioned on disk in ``work_dir`` (default: a temporary folder).
+    Bad CSV lines raise, or with ``on_bad_rows="quarantine"`` go to rejects
+    files (see :func:`~dwcp_data.read_training_data`).
 
     Returns:
         A :class:`~dwcp_data.ValidationReport`.
     """
     validation = _Validation(profile, min_rows, max_missing_fraction, min_class_share, now, max_examples)
-    with open_dataset(source, work_dir) as ds:
+    with open_dataset(source, work_dir, on_bad_rows=on_bad_rows, rejects_dir=rejects_dir) as ds:
         for i in ds.passes("validate", show_progress):
             for part in ds.slices(i):
                 validation.add(part)
@@ -913,28 +1058,31 @@ def label_dataset(
     out: str | os.PathLike[str],
     *,
     cpu_weight: float = 0.0,
+    on_bad_rows: Literal["raise", "quarantine"] = "raise",
+    rejects_dir: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
     work_dir: str | os.PathLike[str] | None = None,
     show_progress: bool | None = None,
 ) -> int:
     """:func:`~dwcp_data.label_oracle` for a data set larger than memory: each
     shard of ``source`` (files or a LazyFrame, see :func:`open_dataset`)
     labelled into the folder ``out`` (one Parquet shard per input shard, in
-    order; the folder appears once all are written).
+    order, and a manifest). ``out`` is written as :func:`clean_dataset`
+    writes it: built beside itself, published once whole, never over files
+    dwcp-data did not write (unless ``overwrite=True``) nor over its input.
 
     Returns:
         The number of rows labelled.
     """
     rows = 0
-    with open_dataset(source, work_dir) as ds:
-        target, tmp = new_folder(out, "out")
-        try:
-            for i in ds.passes("label", show_progress):
-                rows += _write_slices(
-                    ds.slices(i),
-                    tmp / f"part-{i:05d}.parquet",
-                    lambda part: label_oracle(part, cpu_weight=cpu_weight),
-                )
-            publish_folder(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+    with (
+        open_dataset(source, work_dir, on_bad_rows=on_bad_rows, rejects_dir=rejects_dir) as ds,
+        output_folder(out, inputs=ds.inputs, overwrite=overwrite, kind="labelled") as build,
+    ):
+        for i in ds.passes("label", show_progress):
+            name = shard_name(i, len(ds))
+            build.rows[name] = _write_slices(
+                ds.slices(i), build.file(name), lambda part: label_oracle(part, cpu_weight=cpu_weight)
+            )
+            rows += build.rows[name]
     return rows

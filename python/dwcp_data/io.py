@@ -6,14 +6,8 @@ import contextlib
 import csv
 import glob
 import hashlib
-import io
 import itertools
 import os
-import re
-import shutil
-import socket
-import stat
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,8 +17,17 @@ from typing import Literal, Union, overload
 import polars as pl
 
 from dwcp_data import _core
-from dwcp_data._convert import positive_int
+from dwcp_data._convert import one_of, positive_int
 from dwcp_data._frames import FrameLike, to_polars
+from dwcp_data._outputs import (
+    FolderBuild,
+    atomic_path,
+    check_manifest_files,
+    output_folder,
+    publish_file,
+    shard_name,
+    work_folder,
+)
 from dwcp_data._progress import progress
 from dwcp_data.errors import CsvError, DataError, InvalidArgumentError
 from dwcp_data.labelling import LABEL_SCHEMA
@@ -47,71 +50,6 @@ KNOWN_SCHEMA: pl.Schema = pl.Schema([*SCHEMA.items(), *LABEL_SCHEMA.items()])
 _CSV_DATETIME = "%Y-%m-%dT%H:%M:%S%.6fZ"
 #: What :func:`read_training_data` reads: a file, folder or glob, or a list of those.
 Source = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
-
-
-#: Temporary files of atomic writes: ``.<name>.<host>.<pid>.<random>.tmp`` beside the target.
-_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
-
-
-def _umask() -> int:
-    """The process's umask, read without changing it where Linux allows."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)  # elsewhere: read it by setting it back at once
-    os.umask(mask)
-    return mask
-
-
-def _remove_stale_temporaries(target: Path) -> None:
-    """Remove temporary files a killed write to ``target`` left behind on this host
-    (their process is gone)."""
-    host = socket.gethostname().split(".")[0]
-    for path in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
-        found = _TEMP_NAME.match(path.name)
-        if found is None or found["name"] != target.name or found["host"] != host:
-            continue
-        try:
-            os.kill(int(found["pid"]), 0)
-        except ProcessLookupError:
-            path.unlink(missing_ok=True)
-        except PermissionError:
-            pass  # the process exists
-
-
-@contextlib.contextmanager
-def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; on success rename it onto ``target``.
-
-    If the body raises, the temporary file is removed and ``target`` is left as
-    it was: a reader never sees a half-written file. The file gets the mode
-    ``target`` had, or else the one the umask gives a new file. The temporary
-    file is named ``.<name>.<host>.<pid>.<random>.tmp``; ones left behind by a
-    killed process on this host are removed by the next write to ``target``.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(target)
-    host = socket.gethostname().split(".")[0]
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.{host}.{os.getpid()}.", suffix=".tmp", dir=target.parent
-    )
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        try:
-            mode = stat.S_IMODE(target.stat().st_mode)
-        except FileNotFoundError:
-            mode = 0o666 & ~_umask()
-        os.chmod(tmp_path, mode)
-        os.replace(tmp_path, target)
-    finally:
-        tmp_path.unlink(missing_ok=True)
 
 
 #: Rows per shard when a frame or LazyFrame is written to a folder.
@@ -141,7 +79,9 @@ def _ordered(df: pl.DataFrame) -> pl.DataFrame:
     return df.select(known + [c for c in df.columns if c not in KNOWN_SCHEMA])
 
 
-def write_training_data(df: FrameLike, path: str | os.PathLike[str], *, shard_rows: int = SHARD_ROWS) -> Path:
+def write_training_data(
+    df: FrameLike, path: str | os.PathLike[str], *, shard_rows: int = SHARD_ROWS, overwrite: bool = False
+) -> Path:
     """Write ``df`` (a polars or pandas DataFrame, LazyFrame or pyarrow Table)
     to ``path`` atomically (temporary file, then rename).
 
@@ -152,26 +92,31 @@ def write_training_data(df: FrameLike, path: str | os.PathLike[str], *, shard_ro
 
     A ``path`` without a suffix (or an existing folder) gets a folder of
     Parquet shards of ``shard_rows`` rows, ``part-00000.parquet``, … (at
-    least one), which appears (or replaces the old folder) once complete. A
-    LazyFrame is then streamed: its plan runs once, a batch at a time, and
-    memory stays that of a batch, whatever its size.
+    least one) and a manifest, ``_dwcp_manifest.json`` (the files, their rows
+    and bytes). The folder is built beside ``path`` and appears once complete.
+    An existing folder is replaced only if it is empty or an earlier output of
+    ours (its manifest lists everything in it); any other needs
+    ``overwrite=True``, which replaces it and all it holds. A LazyFrame is
+    then streamed: its plan runs once, a batch at a time, and memory stays
+    that of a batch, whatever its size.
 
     Returns:
         The path written.
 
     Raises:
-        dwcp_data.errors.InvalidArgumentError: unknown suffix, or
-            ``shard_rows`` not a positive whole number.
+        dwcp_data.errors.InvalidArgumentError: unknown suffix, ``shard_rows``
+            not a positive whole number, or a folder ``path`` that holds files
+            dwcp-data did not write (``param="path"``).
     """
     path = Path(path)
     if is_folder(path):
         positive_int(shard_rows, "shard_rows")
         if isinstance(df, pl.LazyFrame):
-            write_shards(lazy_batches(df), path, df.collect_schema(), shard_rows)
+            write_shards(lazy_batches(df), path, df.collect_schema(), shard_rows, overwrite=overwrite)
         else:
             frame = to_polars(df)
             slices = (frame.slice(k, _BATCH_ROWS) for k in range(0, frame.height, _BATCH_ROWS))
-            write_shards(slices, path, frame.schema, shard_rows)
+            write_shards(slices, path, frame.schema, shard_rows, overwrite=overwrite)
         return path
     fmt = _format(path, "path")
     ordered = _ordered(to_polars(df))
@@ -191,8 +136,8 @@ def lazy_batches(lf: pl.LazyFrame) -> Iterator[pl.DataFrame]:
     if hasattr(lf, "collect_batches"):
         yield from lf.collect_batches(chunk_size=_BATCH_ROWS)
         return
-    with tempfile.TemporaryDirectory(prefix="dwcp-lazy-") as tmp:
-        file = Path(tmp) / "rows.parquet"
+    with work_folder("lazy") as tmp:
+        file = tmp / "rows.parquet"
         lf.sink_parquet(file)
         rows = pl.scan_parquet(file).select(pl.len()).collect().item()
         for k in range(0, rows, _BATCH_ROWS):
@@ -207,28 +152,43 @@ def is_folder(path: str | os.PathLike[str]) -> bool:
 
 
 def write_shards(
-    frames: Iterable[pl.DataFrame], folder: str | os.PathLike[str], schema: pl.Schema, shard_rows: int
+    frames: Iterable[pl.DataFrame],
+    folder: str | os.PathLike[str],
+    schema: pl.Schema,
+    shard_rows: int,
+    *,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Stream ``frames`` (with ``schema``) into the folder ``folder`` as Parquet
     shards of ``shard_rows`` rows (the last one shorter; one empty shard when
-    there are no rows), atomically: the folder appears, or replaces the old
-    one, once every shard is written.
+    there are no rows), atomically: the folder appears, or replaces an
+    earlier output of ours, once every shard is written (see
+    :func:`write_training_data` for what may be replaced).
 
     Returns:
         The shards written, in order.
     """
-    target, tmp = new_folder(folder, "folder")
     rest = _Rows(frames)
-    try:
-        written: list[Path] = []
-        while not written or not rest.done():
-            shard = tmp / f"part-{len(written):05d}.parquet"
-            write_frames(rest.take(shard_rows), shard, schema=schema)
-            written.append(target / shard.name)
-        publish_folder(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return written
+    with output_folder(folder, overwrite=overwrite, param="path") as build:
+        count = 0
+        while not count or not rest.done():
+            name = shard_name(count, 1)
+            _, rows = write_frames(rest.take(shard_rows), build.file(name), schema=schema)
+            build.rows[name] = rows
+            count += 1
+        _widen_shard_names(build, count)
+    return [build.target / shard_name(i, count) for i in range(count)]
+
+
+def _widen_shard_names(build: FolderBuild, count: int) -> None:
+    """Renames shards streamed as ``part-NNNNN`` to names with enough digits
+    for ``count`` shards (past 100,000), so that name order stays shard order."""
+    if shard_name(count - 1, count) == shard_name(count - 1, 1):
+        return
+    for i in range(count):
+        old, new = shard_name(i, 1), shard_name(i, count)
+        os.rename(build.path / old, build.path / new)
+        build.rows[new] = build.rows.pop(old)
 
 
 class _Rows:
@@ -253,28 +213,6 @@ class _Rows:
             frame, self.carry = self.carry.head(n), self.carry.slice(n)
             n -= frame.height
             yield frame
-
-
-def new_folder(out: str | os.PathLike[str], param: str) -> tuple[Path, Path]:
-    """The output folder ``out`` and a fresh temporary sibling to write it in
-    (see :func:`publish_folder`)."""
-    target = Path(out)
-    if target.exists() and not target.is_dir():
-        raise InvalidArgumentError(f"invalid argument `{param}`: {str(target)!r} is a file", param=param)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    return target, tmp
-
-
-def publish_folder(tmp: Path, target: Path) -> None:
-    """Replaces the folder ``target`` (if any) with the finished folder ``tmp``."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.{os.getpid()}.old")
-        target.rename(old)
-    tmp.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_frames(
@@ -395,15 +333,36 @@ def _rejects_path(file: Path, rejects_dir: Path | None) -> Path:
 
 
 def _files(source: Source) -> list[Path]:
-    """The data files named by a file, a folder of shards, a glob, or a list of those."""
+    """The data files named by a file, a folder of shards, a glob, or a list of those.
+
+    A glob names each file once, however many ways it reaches it (a symlink
+    loop under ``**`` reaches a file at ever longer paths)."""
     if isinstance(source, (list, tuple)):
+        if not source:
+            raise InvalidArgumentError(
+                "invalid argument `source`: an empty list names no files", param="source"
+            )
         return [f for s in source for f in _files(s)]
-    text = os.fspath(source)  # type: ignore[arg-type]
+    if not isinstance(source, (str, os.PathLike)):
+        raise InvalidArgumentError(
+            "invalid argument `source`: expected a file, folder or glob (str or path) or a list of them, "
+            f"got {type(source).__name__}",
+            param="source",
+        )
+    text = os.fspath(source)
     path = Path(text)
     if path.is_dir():
         found = sorted(p for p in path.iterdir() if _is_data_file(p) and not p.name.startswith("."))
+        check_manifest_files(path, (p.name for p in found))
     elif any(ch in text for ch in "*?["):
-        found = sorted(Path(p) for p in glob.glob(text, recursive=True) if _is_data_file(Path(p)))
+        seen: set[str] = set()
+        found = []
+        for p in sorted(glob.glob(text, recursive=True), key=lambda p: (p.count(os.sep), p)):
+            real = os.path.realpath(p)
+            if _is_data_file(Path(p)) and real not in seen:
+                seen.add(real)
+                found.append(Path(p))
+        found.sort()
     elif path.exists():
         found = [path]
     else:
@@ -422,39 +381,51 @@ _Conformed = tuple[pl.DataFrame, tuple[str, ...]]
 def _conform(df: pl.DataFrame, file: Path, keep_unknown_columns: bool) -> _Conformed:
     """``df`` with the known columns cast to their types and put in order, absent
     schema columns added as nulls (see :func:`read_training_data`); and those columns."""
+    _check_column_names(df.columns, file)
     absent = tuple(c for c in SCHEMA.names() if c not in df.columns)
     if absent:
         df = df.with_columns(pl.lit(None, dtype=SCHEMA[c]).alias(c) for c in absent)
-    casts = []
-    for name in df.columns:
-        target = KNOWN_SCHEMA.get(name)
-        if target is None or df.schema[name] == target:
-            continue
-        if df.schema[name] == pl.Null:  # no values at all (an empty or all-null Arrow/pandas block)
-            casts.append(df[name].cast(target))
-            continue
-        if name == "timestamp":
-            casts.append(_core.to_utc_timestamps(df[name]))
-            continue
-        try:
-            casts.append(df[name].cast(target, strict=True))
-        except pl.exceptions.PolarsError as exc:
-            bad = df[name].cast(target, strict=False).is_null() & df[name].is_not_null()
-            row = bad.arg_true()[0] if bad.any() else None
-            value = df[name][row] if row is not None else None
-            raise DataError(
-                f"{file}: column `{name}` cannot be read as {target}"
-                + (f": row {row} holds {value!r}" if row is not None else f" ({exc})"),
-                column=name,
-                row=row,
-                rule="schema_dtype",
-            ) from exc
+    casts = [
+        _cast(df[name], target, file)
+        for name, target in ((n, KNOWN_SCHEMA.get(n)) for n in df.columns)
+        if target is not None and df.schema[name] != target
+    ]
     if casts:
         df = df.with_columns(casts)
     ordered = _ordered(df)
     if not keep_unknown_columns:
         ordered = ordered.select(c for c in ordered.columns if c in KNOWN_SCHEMA)
     return ordered, absent
+
+
+def _cast(column: pl.Series, target: pl.DataType, file: Path) -> pl.Series:
+    """``column`` of ``file`` as the schema type ``target``; ``DataError``
+    naming the first value that type cannot hold as it is (a fraction or a
+    non-finite float in an integer column is refused, not truncated)."""
+    if column.dtype == pl.Null:  # no values at all (an empty or all-null Arrow/pandas block)
+        nulls: pl.Series = column.cast(target)
+        return nulls
+    if column.name == "timestamp":
+        return _core.to_utc_timestamps(column)
+    failure: Exception | None = None
+    bad = None
+    if column.dtype.is_float() and target.is_integer():
+        fractional = (~column.is_finite() | (column != column.floor())).fill_null(False)
+        bad = fractional if fractional.any() else None
+    if bad is None:
+        try:
+            cast: pl.Series = column.cast(target, strict=True)
+            return cast
+        except pl.exceptions.PolarsError as exc:
+            bad, failure = column.cast(target, strict=False).is_null() & column.is_not_null(), exc
+    row = int(bad.arg_true()[0]) if bad.any() else None
+    where = f": row {row} holds {column[row]!r}" if row is not None else f" ({failure})"
+    raise DataError(
+        f"{file}: column `{column.name}` cannot be read as {target}{where}",
+        column=column.name,
+        row=row,
+        rule="schema_dtype",
+    ) from failure
 
 
 @contextlib.contextmanager
@@ -490,59 +461,124 @@ def _warn_absent(file: Path, missing: Sequence[str]) -> None:
     warnings.warn(f"{file}: schema column(s) absent, read as nulls: {', '.join(missing)}", stacklevel=3)
 
 
-def _csv_frame(source: Path | bytes) -> pl.DataFrame:
-    """A CSV file (or its bytes) read with the known columns' types; others as strings."""
-    if isinstance(source, bytes):
-        first = source.split(b"\n", 1)[0].decode("utf-8", "replace")
-    else:
-        with open(source, encoding="utf-8", errors="replace", newline="") as f:
-            first = f.readline()
+def _csv_frame(file: Path) -> pl.DataFrame:
+    """A CSV file read with the known columns' types; others as strings."""
+    with open(file, encoding="utf-8-sig", errors="replace", newline="") as f:
+        first = f.readline()
     header = next(csv.reader([first]), [])
     overrides = {
         name: KNOWN_SCHEMA[name] if KNOWN_SCHEMA.get(name, pl.String()).is_numeric() else pl.String()
         for name in header
     }
-    data = io.BytesIO(source) if isinstance(source, bytes) else source
-    df = pl.read_csv(data, schema_overrides=overrides, infer_schema=False)
+    df = pl.read_csv(file, schema_overrides=overrides, infer_schema=False)
     # polars reads a blank line as a row of nulls; a line without any value is no row.
     empty = pl.all_horizontal(pl.all().is_null())
     return df.filter(~empty) if df.width and df.select(empty.any()).item() else df
 
 
+#: How much of a CSV file's start is read to judge its encoding and line endings.
+_HEAD_BYTES = 1 << 16
+
+
+def _csv_lines_end_in_cr(file: Path) -> bool:
+    """Whether ``file``'s lines end in a lone CR (old Mac style), which polars
+    would read as one line; raises ``DataError`` for a file that is not UTF-8
+    text (UTF-16 or UTF-32, as some spreadsheet exports are)."""
+    with open(file, "rb") as f:
+        head = f.read(_HEAD_BYTES)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+        raise DataError(
+            f"{file}: the file looks UTF-16 or UTF-32 encoded (it holds NUL bytes); dwcp-data reads "
+            "UTF-8 CSV files: save it as UTF-8",
+            column="",
+            row=None,
+            rule="csv_encoding",
+        )
+    return b"\r" in head and b"\n" not in head
+
+
+#: Schema columns by their lowercase name: what a header's near misses meant.
+_BY_LOWER = {name.lower(): name for name in KNOWN_SCHEMA.names()}
+
+
+def _check_column_names(columns: Sequence[str], file: Path) -> None:
+    """Refuses a file whose column names miss the schema's by case or spaces,
+    or that has none of the schema's columns (naming the delimiter it seems to
+    use): reading it would give rows of nulls."""
+    for name in columns:
+        meant = _BY_LOWER.get(name.strip().lower())
+        if name not in KNOWN_SCHEMA and meant is not None and meant not in columns:
+            raise DataError(
+                f"{file}: column {name!r} is not `{meant}`: column names must be spelled as the schema "
+                "spells them (lowercase, no spaces around them)",
+                column=meant,
+                row=None,
+                rule="column_name",
+            )
+    if not columns or any(c in KNOWN_SCHEMA for c in columns):
+        return
+    for separator, what in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
+        parts = columns[0].split(separator)
+        if len(columns) == 1 and sum(p.strip().lower() in _BY_LOWER for p in parts) >= 2:
+            raise DataError(
+                f"{file}: the columns are separated by {what} ({separator!r}); dwcp-data reads "
+                "comma-separated files",
+                column="",
+                row=None,
+                rule="csv_delimiter",
+            )
+    shown = ", ".join(repr(c) for c in columns[:4]) + (", ..." if len(columns) > 4 else "")
+    raise DataError(
+        f"{file}: none of its columns ({shown}) is a column of the schema: not training data, or in "
+        "an encoding or layout dwcp-data does not read",
+        column="",
+        row=None,
+        rule="column_name",
+    )
+
+
 def _read_csv(
     file: Path, on_bad_rows: str, rejects_dir: Path | None, keep_unknown_columns: bool
 ) -> tuple[_Conformed, int, Path | None]:
-    """One CSV file: the conformed frame, how many lines were rejected, and the rejects file."""
-    try:
-        return _conform(_csv_frame(file), file, keep_unknown_columns), 0, None
-    except (pl.exceptions.PolarsError, DataError) as exc:
-        failure = exc
-    data = file.read_bytes()
-    if not data.strip():
-        raise DataError(f"{file}: empty CSV file (not even a header)", column="", row=None, rule="csv")
-    bad = _core.check_csv(data)
-    if not bad:
-        raise DataError(f"{file}: {failure}", column="", row=None, rule="csv") from failure
-    if on_bad_rows == "raise":
-        line, column, message, _, _ = bad[0]
-        where = f", column `{column}`" if column else ""
-        more = f" ({len(bad) - 1} more bad line(s))" if len(bad) > 1 else ""
-        raise CsvError(
-            f"{file}, line {line}{where}: {message}{more}", path=str(file), line=line, column=column or ""
-        )
+    """One CSV file: the conformed frame, how many lines were rejected, and the rejects file.
+
+    The file is read by polars; only when that fails (or its lines end in a
+    lone CR) does the Rust check find the bad lines, writing the good ones to
+    a temporary file beside the rejects file for polars to read: memory holds
+    the file's bytes once, then the frame."""
+    cr_only = _csv_lines_end_in_cr(file)
+    failure: Exception | None = None
+    if not cr_only:
+        try:
+            return _conform(_csv_frame(file), file, keep_unknown_columns), 0, None
+        except (pl.exceptions.PolarsError, DataError) as exc:
+            if isinstance(exc, DataError) and exc.rule in ("column_name", "csv_delimiter"):
+                raise  # the whole file, not a line, is at fault
+            failure = exc
     rejects = _rejects_path(file, rejects_dir)
-    header_end = data.find(b"\n") + 1 or len(data)
-    with atomic_path(rejects) as tmp, open(tmp, "wb") as out:
-        out.write(data[:header_end])
-        for _, _, _, start, end in bad:
-            out.write(data[start:end])
-    kept, cursor = bytearray(), 0
-    for _, _, _, start, end in bad:
-        kept += data[cursor:start]
-        cursor = end
-    kept += data[cursor:]
+    rejects.parent.mkdir(parents=True, exist_ok=True)
+    with work_folder("csv", rejects.parent) as work:
+        kept, rejected = work / "kept.csv", work / "rejected.csv"
+        split = (kept, rejected) if cr_only or on_bad_rows == "quarantine" else None
+        try:
+            bad = _core.check_csv(file, cr_only, split)
+        except DataError as exc:
+            raise DataError(f"{file}: {exc}", column=exc.column, row=None, rule=exc.rule) from None
+        if bad and on_bad_rows == "raise":
+            line, column, message, _, _ = bad[0]
+            where = f", column `{column}`" if column else ""
+            more = f" ({len(bad) - 1} more bad line(s))" if len(bad) > 1 else ""
+            raise CsvError(
+                f"{file}, line {line}{where}: {message}{more}", path=str(file), line=line, column=column or ""
+            )
+        if not bad and failure is not None:
+            raise DataError(f"{file}: {failure}", column="", row=None, rule="csv") from failure
+        frame = _conform(_csv_frame(kept), file, keep_unknown_columns)
+        if not bad:
+            return frame, 0, None
+        publish_file(rejected, rejects)
     warnings.warn(f"{file}: {len(bad)} bad line(s) moved to {rejects}", stacklevel=3)
-    return _conform(_csv_frame(bytes(kept)), file, keep_unknown_columns), len(bad), rejects
+    return frame, len(bad), rejects
 
 
 @overload
@@ -615,11 +651,7 @@ def read_training_data(
     Returns:
         The frame, or ``(frame, report)`` with ``report=True``.
     """
-    if on_bad_rows not in ("raise", "quarantine"):
-        raise InvalidArgumentError(
-            f"invalid argument `on_bad_rows`: must be 'raise' or 'quarantine', got {on_bad_rows!r}",
-            param="on_bad_rows",
-        )
+    one_of(on_bad_rows, ("raise", "quarantine"), "on_bad_rows")
     files = _files(source)
     formats = [_format(f, "source") for f in files]
     reject_to = Path(rejects_dir) if rejects_dir is not None else None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -16,13 +15,15 @@ from typing import Any, Literal
 
 import polars as pl
 
+from dwcp_data._convert import one_of
 from dwcp_data._core import __version__
 from dwcp_data._frames import to_polars
+from dwcp_data._outputs import atomic_path, check_output_file, check_output_folder, output_folder, work_folder
 from dwcp_data.cleaning import DEFAULT_OUTLIER_COLUMNS, CleaningReport, _names, clean
-from dwcp_data.dataset import _Cleaner, _Validation, open_dataset
+from dwcp_data.dataset import _Cleaner, _Validation, named_paths, open_dataset
 from dwcp_data.errors import InvalidArgumentError
 from dwcp_data.generator import generate_synthetic
-from dwcp_data.io import atomic_path, is_folder, publish_folder, read_training_data, write_training_data
+from dwcp_data.io import _files, is_folder, read_training_data, write_training_data
 from dwcp_data.labelling import LABEL_COLUMN, label_oracle
 from dwcp_data.validation import ValidationReport, validate
 
@@ -83,6 +84,7 @@ def run_pipeline(
     cpu_weight: float = 0.0,
     show_progress: bool | None = None,
     engine: Literal["local", "ray"] = "local",
+    overwrite: bool = False,
 ) -> PipelineResult:
     """Turn raw metrics into a validated, cleaned, labelled training set.
 
@@ -103,7 +105,12 @@ def run_pipeline(
     ``out`` gets one Parquet shard per input shard (a LazyFrame is first
     streamed once into temporary shards of ``SHARD_ROWS`` rows, beside ``out``). The rows, reports and
     shares are exactly those of the in-memory run; ``show_progress`` draws a
-    bar per pass. The folder appears only when the run succeeded.
+    bar per pass. Bad CSV lines follow ``on_bad_rows`` there too.
+
+    A folder ``out`` is built beside itself and appears only when the run
+    succeeded, with a manifest (``_dwcp_manifest.json``); it replaces only an
+    earlier output of ours (or, with ``overwrite=True``, any folder). An
+    ``out`` that is, holds or lies inside the source is refused.
 
     ``engine="ray"`` runs those shard-by-shard stages as Ray tasks, one per
     shard (extra ``dwcp-data[ray]``, see :mod:`dwcp_data.ray`), with the same
@@ -118,15 +125,9 @@ def run_pipeline(
     Returns:
         A :class:`PipelineResult`.
     """
-    if on_invalid not in ("stop", "continue"):
-        raise InvalidArgumentError(
-            f"invalid argument `on_invalid`: must be 'stop' or 'continue', got {on_invalid!r}",
-            param="on_invalid",
-        )
-    if engine not in ("local", "ray"):
-        raise InvalidArgumentError(
-            f"invalid argument `engine`: must be 'local' or 'ray', got {engine!r}", param="engine"
-        )
+    one_of(on_invalid, ("stop", "continue"), "on_invalid")
+    one_of(on_bad_rows, ("raise", "quarantine"), "on_bad_rows")
+    one_of(engine, ("local", "ray"), "engine")
     shards = isinstance(source, pl.LazyFrame) or (
         isinstance(source, (str, os.PathLike, list, tuple)) and source != "synthetic"
     )
@@ -150,11 +151,17 @@ def run_pipeline(
             profile=profile,
             min_rows=min_rows,
             on_invalid=on_invalid,
+            on_bad_rows=on_bad_rows,
             by=by,
             cpu_weight=cpu_weight,
             show_progress=show_progress,
             engine=engine,
+            overwrite=overwrite,
         )
+    if is_folder(out):  # from a frame or synthetic rows: refused now rather than after the work
+        check_output_folder(out, overwrite=overwrite)
+    elif isinstance(source, (str, os.PathLike, list, tuple)) and source != "synthetic":
+        check_output_file(out, _files(source))
     out = Path(out)
     report_path = report_path_for(out)
     started = time.perf_counter()
@@ -199,7 +206,7 @@ def run_pipeline(
 
     output_check = check("output_validation", df)
     t0 = time.perf_counter()
-    write_training_data(df, out)
+    write_training_data(df, out, overwrite=overwrite)
     stage("write", t0, df)
     report["status"] = "ok" if input_check.passed and output_check.passed else "validation_failed"
     _finish(report, report_path, started)
@@ -325,10 +332,12 @@ def _run_dataset_pipeline(
     profile: Literal["document", "strict"],
     min_rows: int,
     on_invalid: Literal["stop", "continue"],
+    on_bad_rows: Literal["raise", "quarantine"],
     by: str | Sequence[str] | None,
     cpu_weight: float,
     show_progress: bool | None,
-    engine: Literal["local", "ray"] = "local",
+    engine: Literal["local", "ray"],
+    overwrite: bool,
 ) -> PipelineResult:
     """:func:`run_pipeline` shard by shard, from files or a LazyFrame (with
     Ray, also a ``ray.data.Dataset``) into the folder ``out``.
@@ -344,6 +353,7 @@ def _run_dataset_pipeline(
     report = _new_report(out)
     report["engine"] = engine
     opener, cleaner_class = _engine(engine)
+    groups = _names(by, "by", allow_empty=False)
 
     def stage(name: str, seconds: float, rows: int) -> None:
         report["stages"].append({"stage": name, "rows": rows, "seconds": round(seconds, 4)})
@@ -356,10 +366,12 @@ def _run_dataset_pipeline(
     work = _ShardChecks(profile, min_rows, cpu_weight)
     gathered = _Gathered(work)
     seconds = gathered.seconds
+    check_output_folder(out, inputs=named_paths(source), overwrite=overwrite)  # before any work
     out.parent.mkdir(parents=True, exist_ok=True)
     with (
-        tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp,
-        opener(source, tmp) as ds,
+        work_folder("pipeline", out.parent) as tmp,
+        opener(source, tmp, on_bad_rows=on_bad_rows) as ds,
+        output_folder(out, inputs=ds.inputs, overwrite=overwrite, kind="training") as build,
     ):
         if isinstance(source, pl.LazyFrame):
             report["source"] = {"kind": "lazyframe", "rows": sum(ds.rows())}
@@ -369,11 +381,11 @@ def _run_dataset_pipeline(
             report["source"] = {"kind": "files", "files": [str(f) for f in ds.files], "rejected": {}}
         cleaner = cleaner_class(
             ds,
-            Path(tmp),
+            tmp,
             dedupe=True,
             columns=list(DEFAULT_OUTLIER_COLUMNS),
             iqr_k=1.5,
-            by=_names(by, "by"),
+            by=groups,
             impute=True,
             show_progress=show_progress,
             hooks=(work, gathered),
@@ -382,6 +394,8 @@ def _run_dataset_pipeline(
         cleaner.first_pass()  # reads every shard: the load, with the input's facts
         first = time.perf_counter() - t0
         stage("load", max(first - seconds["input"], 0.0), cleaner.rows_in)
+        if "rejected" in report["source"]:
+            report["source"]["rejected"] = dict(ds.rejected)
         report["class_shares_in"] = _shares(gathered.classes_in)
         t0 = time.perf_counter()
         input_check = gathered.checks["input"].report(
@@ -391,9 +405,7 @@ def _run_dataset_pipeline(
 
         t0 = time.perf_counter()
         cleaning = CleaningReport._from_core(cleaner.run())
-        labelled = Path(tmp) / "labelled"
-        labelled.mkdir()
-        cleaner.write(labelled)  # cleaned slices, labelled and validated as they are written
+        cleaner.write(build)  # cleaned slices, labelled and validated as they are written
         cleaned = time.perf_counter() - t0 - seconds["label"] - seconds["output"]
         stage("clean", max(cleaned, 0.0), cleaning.rows_out)
         report["cleaning"] = cleaning.to_dict()
@@ -401,16 +413,16 @@ def _run_dataset_pipeline(
         report["label_shares"] = _shares(gathered.shares_out[LABEL_COLUMN])
         report["class_shares_out"] = _shares(gathered.shares_out["current_compression"])
         t0 = time.perf_counter()
-        with opener(labelled, tmp) as written:
+        with opener(build.path, tmp) as written:
             output_check = gathered.checks["output"].report(
                 lambda: written.read(0),
                 lambda key, keep: written.repeated_keys(key, keep, tmp, show_progress),
             )
         check("output_validation", output_check, seconds["output"] + time.perf_counter() - t0)
+        report["status"] = "ok" if input_check.passed and output_check.passed else "validation_failed"
+        build.info.update(status=report["status"], report=report_path.name)
         t0 = time.perf_counter()
-        publish_folder(labelled, out)
-        stage("write", time.perf_counter() - t0, cleaning.rows_out)
-    report["status"] = "ok" if input_check.passed and output_check.passed else "validation_failed"
+    stage("write", time.perf_counter() - t0, cleaning.rows_out)
     _finish(report, report_path, started)
     return PipelineResult(out, report_path, report)
 

@@ -58,7 +58,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import shutil
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -73,6 +72,7 @@ import ray.exceptions
 
 from dwcp_data import _core, dataset, pipeline
 from dwcp_data._frames import to_core
+from dwcp_data._outputs import FolderBuild, output_folder, shard_name
 from dwcp_data.cleaning import DEFAULT_OUTLIER_COLUMNS, CleaningReport
 from dwcp_data.dataset import (
     Dataset,
@@ -94,7 +94,7 @@ from dwcp_data.dataset import (
     open_dataset,
 )
 from dwcp_data.errors import DwcpDataError, InvalidArgumentError
-from dwcp_data.io import _conform, new_folder, publish_folder
+from dwcp_data.io import _conform
 from dwcp_data.labelling import label_oracle
 from dwcp_data.pipeline import PipelineResult
 from dwcp_data.validation import Profile, ValidationReport
@@ -114,19 +114,24 @@ __all__ = [
 #: What the Ray stages read: shard files, a LazyFrame, or a ``ray.data.Dataset``.
 RaySource = DatasetSource | ray.data.Dataset
 
-#: A block as tasks get it: a shard file's path, or an Arrow table from the object store.
-_Block: TypeAlias = "Path | pa.Table"
+#: A block as tasks get it: one shard file (a one-shard ``Dataset``: the file as it
+#: was when the run began, and how to read it), or an Arrow table from the object store.
+_Block: TypeAlias = "Dataset | pa.Table"
 
 
 class RayBlocks:
     """The blocks of a data set for Ray tasks, in order: shard files, or the
     object references of a ``ray.data.Dataset``'s Arrow blocks."""
 
-    def __init__(self, blocks: Sequence[Path | ray.ObjectRef[Any]], files: Dataset | None = None) -> None:
-        """``blocks``: the shard files of ``files``, or a Dataset's block references."""
+    def __init__(self, blocks: Sequence[Dataset | ray.ObjectRef[Any]], files: Dataset | None = None) -> None:
+        """``blocks``: the shards of ``files`` (one ``Dataset`` each), or a Dataset's block references."""
         self.blocks = list(blocks)
         self._files = files
         self.files: tuple[Path, ...] = () if files is None else files.files
+        #: What an output must not overlap (see :attr:`Dataset.inputs`).
+        self.inputs = () if files is None else files.inputs
+        #: Per CSV shard with bad lines, how many were quarantined (known after the first pass).
+        self.rejected: dict[str, int] = {}
         self._rows: list[int] | None = None
         #: Rows a task reads, transforms and writes at a time (the one-machine passes' slice).
         self.slice_rows: int = dataset._SLICE
@@ -153,7 +158,7 @@ class RayBlocks:
     def read(self, i: int, columns: Sequence[str] | None = None) -> pl.DataFrame:
         """Block ``i`` (``columns`` of it), on the driver."""
         block = self.blocks[i]
-        return _read_block(block if isinstance(block, Path) else ray.get(block), columns)
+        return _read_block(block if isinstance(block, Dataset) else ray.get(block), columns)
 
     def repeated_keys(
         self, key: list[str], keep: int, work_dir: str | os.PathLike[str] | None, show: bool | None
@@ -177,19 +182,27 @@ def source_of(location: str) -> RaySource:
 
 
 @contextlib.contextmanager
-def open_blocks(source: RaySource, work_dir: str | os.PathLike[str] | None = None) -> Iterator[RayBlocks]:
+def open_blocks(
+    source: RaySource,
+    work_dir: str | os.PathLike[str] | None = None,
+    *,
+    on_bad_rows: Literal["raise", "quarantine"] = "raise",
+    rejects_dir: str | os.PathLike[str] | None = None,
+) -> Iterator[RayBlocks]:
     """The blocks of ``source``: one per shard file (a LazyFrame is first
     streamed into temporary shards in ``work_dir``, as
     :func:`~dwcp_data.dataset.open_dataset` does), or a ``ray.data.Dataset``'s
-    blocks, materialised in the object store."""
+    blocks, materialised in the object store. CSV shards are read with
+    ``on_bad_rows`` and ``rejects_dir`` (see :func:`~dwcp_data.read_training_data`)."""
     if isinstance(source, ray.data.Dataset):
         refs = _ordered_blocks(source)
         if not refs:
             raise InvalidArgumentError("invalid argument `source`: the Dataset has no blocks", param="source")
         yield RayBlocks(refs)
         return
-    with open_dataset(source, work_dir) as ds:
-        yield RayBlocks(ds.files, ds)
+    with open_dataset(source, work_dir, on_bad_rows=on_bad_rows, rejects_dir=rejects_dir) as ds:
+        shards = [Dataset(s, on_bad_rows=ds.on_bad_rows, rejects_dir=ds.rejects_dir) for s in ds.shards]
+        yield RayBlocks(shards, ds)
 
 
 def _ordered_blocks(ds: ray.data.Dataset) -> list[ray.ObjectRef[Any]]:
@@ -221,8 +234,8 @@ def _returns(refs: Any, n: int) -> list[Any]:
 
 def _read_block(block: _Block, columns: Sequence[str] | None = None) -> pl.DataFrame:
     """A block in the schema (as :func:`~dwcp_data.read_training_data` reads it), ``columns`` of it."""
-    if isinstance(block, Path):
-        return Dataset([block]).read(0, columns)
+    if isinstance(block, Dataset):
+        return block.read(0, columns)
     if columns is not None:
         block = block.select([c for c in columns if c in block.column_names])
     df, _ = _conform(
@@ -234,8 +247,8 @@ def _read_block(block: _Block, columns: Sequence[str] | None = None) -> pl.DataF
 def _slices(block: _Block, rows: int) -> Iterator[pl.DataFrame]:
     """A block as :func:`_read_block` reads it, in slices of at most ``rows``
     rows (at least one): a task's memory follows the slice, not the block."""
-    if isinstance(block, Path):
-        yield from Dataset([block]).slices(0, rows=rows)
+    if isinstance(block, Dataset):
+        yield from block.slices(0, rows=rows)
         return
     for first in range(0, max(block.num_rows, 1), rows):
         yield _read_block(block.slice(first, rows))
@@ -284,6 +297,8 @@ class _FirstPass:
         self.groups = df.select(by).unique(maintain_order=True) if grouped else None
         self.links = df.select("link_type").unique(maintain_order=True)
         self.seen = [seen]
+        #: Per CSV shard with bad lines, how many were quarantined.
+        self.rejected: dict[str, int] = {}
 
     def then(self, later: _FirstPass) -> _FirstPass:
         """This slice's findings followed by ``later``'s."""
@@ -313,6 +328,9 @@ def _first_pass(
             for bucket, piece in zip(records, _core.hash_records(core_frame, enums, row, parts), strict=True):
                 bucket.append(piece)
         row += df.height
+    assert found is not None  # a block gives at least one slice
+    if isinstance(block, Dataset):
+        found.rejected = block.rejected
     return found if not parts else (found, *(b"".join(r) for r in records))
 
 
@@ -404,6 +422,7 @@ class _RayCleaner(_Cleaner):
             if found.groups is not None:
                 self.groups.ids(found.groups)
             self.links.ids(found.links)
+            self.ds.rejected.update(found.rejected)
             if self.hooks is not None:
                 for seen in found.seen:
                     self.hooks[1].inspected(seen)
@@ -451,16 +470,16 @@ class _RayCleaner(_Cleaner):
             groups = [a + b for a, b in zip(groups, gids, strict=True)]
         return total, links, groups
 
-    def write(self, out: Path) -> None:
+    def write(self, out: FolderBuild) -> None:
         assert self.schema is not None
         work = None if self.hooks is None else self.hooks[0]
+        names = [shard_name(i, len(self.ds)) for i in range(len(self.ds))]
         calls = [
-            _write_block.remote(
-                b, self.ds.slice_rows, s, self.schema, self.medians, out / f"part-{i:05d}.parquet", work
-            )
-            for i, (b, s) in enumerate(zip(self.ds.blocks, self.states, strict=True))
+            _write_block.remote(b, self.ds.slice_rows, s, self.schema, self.medians, out.file(name), work)
+            for name, b, s in zip(names, self.ds.blocks, self.states, strict=True)
         ]
-        for _, seen in _get(calls):
+        for name, (rows, seen) in zip(names, _get(calls), strict=True):
+            out.rows[name] = rows
             if self.hooks is not None:
                 for finished in seen:
                     self.hooks[1].finished(finished)
@@ -475,6 +494,8 @@ def validate_dataset(
     min_class_share: float = 0.05,
     now: datetime | None = None,
     max_examples: int = 5,
+    on_bad_rows: Literal["raise", "quarantine"] = "raise",
+    rejects_dir: str | os.PathLike[str] | None = None,
     work_dir: str | os.PathLike[str] | None = None,
 ) -> ValidationReport:
     """:func:`dwcp_data.validate_dataset` on Ray: each block's validation facts
@@ -485,7 +506,7 @@ def validate_dataset(
     ``source``: a ``ray.data.Dataset``, a folder, glob or list of shards, or a
     LazyFrame (see :func:`open_blocks`)."""
     validation = _Validation(profile, min_rows, max_missing_fraction, min_class_share, now, max_examples)
-    with open_blocks(source, work_dir) as blocks:
+    with open_blocks(source, work_dir, on_bad_rows=on_bad_rows, rejects_dir=rejects_dir) as blocks:
         for facts in _get([_facts.remote(b, blocks.slice_rows, validation) for b in blocks.blocks]):
             validation.merge(facts)
         return validation.report(
@@ -502,14 +523,19 @@ def clean_dataset(
     iqr_k: float = 1.5,
     by: str | Sequence[str] | None = None,
     impute: Literal["median"] | None = "median",
+    on_bad_rows: Literal["raise", "quarantine"] = "raise",
+    rejects_dir: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
     work_dir: str | os.PathLike[str] | None = None,
 ) -> CleaningReport:
     """:func:`dwcp_data.clean_dataset` on Ray: the same rows in the same order
     in the folder ``out`` (one Parquet shard per block, ``part-00000.parquet``,
-    …) and the same report. ``out`` appears only once every block is written."""
+    …, and a manifest) and the same report. ``out`` is published as on one
+    machine: once every block is written, never over files dwcp-data did not
+    write (unless ``overwrite=True``) nor over its input."""
     options = _cleaning_options(dedupe, outlier_columns, iqr_k, by, impute)
-    with open_blocks(source, work_dir) as blocks:
-        return _clean_into(_RayCleaner(blocks, show_progress=False, **options), out)
+    with open_blocks(source, work_dir, on_bad_rows=on_bad_rows, rejects_dir=rejects_dir) as blocks:
+        return _clean_into(_RayCleaner(blocks, show_progress=False, **options), out, overwrite)
 
 
 def label(ds: ray.data.Dataset, *, cpu_weight: float = 0.0) -> ray.data.Dataset:
@@ -530,23 +556,25 @@ def label_dataset(
     out: str | os.PathLike[str],
     *,
     cpu_weight: float = 0.0,
+    on_bad_rows: Literal["raise", "quarantine"] = "raise",
+    rejects_dir: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
     work_dir: str | os.PathLike[str] | None = None,
 ) -> int:
     """:func:`dwcp_data.label_dataset` on Ray: each block labelled by a task
-    into the folder ``out`` (one Parquet shard per block, in order; the folder
-    appears once all are written). Returns the number of rows labelled."""
-    with open_blocks(source, work_dir) as blocks:
-        target, tmp = new_folder(out, "out")
-        try:
-            calls = [
-                _label_block.remote(b, blocks.slice_rows, tmp / f"part-{i:05d}.parquet", float(cpu_weight))
-                for i, b in enumerate(blocks.blocks)
-            ]
-            rows = int(sum(_get(calls)))
-            publish_folder(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return rows
+    into the folder ``out`` (one Parquet shard per block, in order, and a
+    manifest), published as on one machine. Returns the number of rows labelled."""
+    with (
+        open_blocks(source, work_dir, on_bad_rows=on_bad_rows, rejects_dir=rejects_dir) as blocks,
+        output_folder(out, inputs=blocks.inputs, overwrite=overwrite, kind="labelled") as build,
+    ):
+        names = [shard_name(i, len(blocks)) for i in range(len(blocks))]
+        calls = [
+            _label_block.remote(b, blocks.slice_rows, build.file(name), float(cpu_weight))
+            for name, b in zip(names, blocks.blocks, strict=True)
+        ]
+        build.rows.update(zip(names, _get(calls), strict=True))
+    return sum(build.rows.values())
 
 
 def run_pipeline(
@@ -556,8 +584,10 @@ def run_pipeline(
     profile: Literal["document", "strict"] = "document",
     min_rows: int = 10_000,
     on_invalid: Literal["stop", "continue"] = "stop",
+    on_bad_rows: Literal["raise", "quarantine"] = "raise",
     by: str | Sequence[str] | None = None,
     cpu_weight: float = 0.0,
+    overwrite: bool = False,
 ) -> PipelineResult:
     """:func:`dwcp_data.run_pipeline` on Ray (``engine="ray"``): ``source`` a
     folder, glob or list of shards, a LazyFrame or a ``ray.data.Dataset``;
@@ -568,8 +598,10 @@ def run_pipeline(
         profile=profile,
         min_rows=min_rows,
         on_invalid=on_invalid,
+        on_bad_rows=on_bad_rows,
         by=by,
         cpu_weight=cpu_weight,
         show_progress=False,
         engine="ray",
+        overwrite=overwrite,
     )

@@ -4,6 +4,10 @@
 //! every bad line (its number, the column to blame and why) and its exact
 //! bytes, so that the reader can name it or move it verbatim to a rejects file.
 
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
 use crate::cleaning::parse_iso8601;
 use crate::error::{DwcpError, Result};
 use crate::schema::{self, Kind};
@@ -23,9 +27,9 @@ pub struct BadLine {
     pub end: usize,
 }
 
-/// One CSV record: its fields (unquoted), byte range and first line.
+/// One CSV record's place in the file: its byte range, first line, and how
+/// its quoting went wrong, if it did. Its fields are in a [`Fields`].
 struct Record {
-    fields: Vec<String>,
     start: usize,
     end: usize,
     line: u64,
@@ -34,32 +38,79 @@ struct Record {
     malformed: bool,
 }
 
+/// The fields (unquoted bytes) of the current record, in buffers reused from
+/// record to record: a file of millions of lines costs no allocation per field.
+#[derive(Default)]
+struct Fields {
+    buffers: Vec<Vec<u8>>,
+    len: usize,
+}
+
+impl Fields {
+    /// Starts a new, empty field.
+    fn open(&mut self) {
+        if self.len == self.buffers.len() {
+            self.buffers.push(Vec::new());
+        }
+        self.buffers[self.len].clear();
+        self.len += 1;
+    }
+
+    /// The field being read.
+    fn last(&mut self) -> &mut Vec<u8> {
+        &mut self.buffers[self.len - 1]
+    }
+
+    /// The record's fields.
+    fn all(&self) -> &[Vec<u8>] {
+        &self.buffers[..self.len]
+    }
+}
+
 /// Splits `bytes` into records: `,` between fields, `"` quoting (with `""`
 /// for a quote), `\n` or `\r\n` between records (not inside quotes).
-fn records(bytes: &[u8]) -> Vec<Record> {
-    let mut out = Vec::new();
-    let (mut pos, mut line) = (0usize, 1u64);
-    while pos < bytes.len() {
-        let (start, first_line) = (pos, line);
-        let mut fields = Vec::new();
-        let mut field = Vec::new();
+struct Records<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    line: u64,
+}
+
+impl<'a> Records<'a> {
+    /// The records of `bytes`, after a UTF-8 byte order mark if there is one.
+    fn new(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes,
+            pos: if bytes.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 },
+            line: 1,
+        }
+    }
+
+    /// The next record, its fields put in `fields`.
+    fn next(&mut self, fields: &mut Fields) -> Option<Record> {
+        let bytes = self.bytes;
+        if self.pos >= bytes.len() {
+            return None;
+        }
+        let (start, first_line) = (self.pos, self.line);
+        fields.len = 0;
+        fields.open();
         let (mut quoted, mut in_quotes) = (false, false);
         let (mut unterminated, mut malformed) = (true, false);
-        while pos < bytes.len() {
-            let b = bytes[pos];
-            pos += 1;
+        while self.pos < bytes.len() {
+            let b = bytes[self.pos];
+            self.pos += 1;
             if in_quotes {
                 match b {
-                    b'"' if bytes.get(pos) == Some(&b'"') => {
-                        field.push(b'"');
-                        pos += 1;
+                    b'"' if bytes.get(self.pos) == Some(&b'"') => {
+                        fields.last().push(b'"');
+                        self.pos += 1;
                     }
                     b'"' => in_quotes = false,
                     b'\n' => {
-                        line += 1;
-                        field.push(b);
+                        self.line += 1;
+                        fields.last().push(b);
                     }
-                    _ => field.push(b),
+                    _ => fields.last().push(b),
                 }
                 continue;
             }
@@ -67,48 +118,54 @@ fn records(bytes: &[u8]) -> Vec<Record> {
                 malformed = true; // after a closing quote only a separator may follow
             }
             match b {
-                b'"' if field.is_empty() && !quoted => (quoted, in_quotes) = (true, true),
+                b'"' if fields.last().is_empty() && !quoted => (quoted, in_quotes) = (true, true),
                 b',' => {
-                    fields.push(String::from_utf8_lossy(&field).into_owned());
-                    field.clear();
+                    fields.open();
                     quoted = false;
                 }
                 b'\n' => {
-                    line += 1;
+                    self.line += 1;
                     unterminated = false;
                     break;
                 }
-                _ => field.push(b),
+                _ => fields.last().push(b),
             }
         }
-        if field.last() == Some(&b'\r') && !quoted {
-            field.pop();
+        if fields.last().last() == Some(&b'\r') && !quoted {
+            fields.last().pop();
         }
         let unterminated = unterminated && in_quotes;
-        if unterminated || (malformed && line > first_line + 1) {
+        if unterminated || (malformed && self.line > first_line + 1) {
             // A quote that never closes (or closes on a later line with text
             // after it) would swallow the lines after it: blame its own line
             // only, and read the lines after it as records.
-            if let Some(eol) = bytes[start..].iter().position(|&b| b == b'\n') {
-                pos = start + eol + 1;
-                line = first_line + 1;
+            if let Some(eol) = memchr::memchr(b'\n', &bytes[start..]) {
+                self.pos = start + eol + 1;
+                self.line = first_line + 1;
             }
         }
-        fields.push(String::from_utf8_lossy(&field).into_owned());
-        out.push(Record {
-            fields,
+        Some(Record {
             start,
-            end: pos,
+            end: self.pos,
             line: first_line,
             unterminated,
             malformed,
-        });
+        })
     }
-    out
 }
 
 /// Why `value` does not fit a column of `kind` (empty fields are nulls and fit).
-fn field_problem(kind: Kind, value: &str) -> Option<String> {
+fn field_problem(kind: Kind, value: &[u8]) -> Option<String> {
+    let value = match std::str::from_utf8(value) {
+        Ok(text) => text,
+        Err(err) => {
+            let at = err.valid_up_to();
+            return Some(format!(
+                "byte 0x{:02X} at position {at} of the field is not valid UTF-8 (the file must be UTF-8)",
+                value[at]
+            ));
+        }
+    };
     if value.is_empty() {
         return None;
     }
@@ -133,17 +190,26 @@ fn field_problem(kind: Kind, value: &str) -> Option<String> {
 /// type for a schema column (see [`schema::spec`]; `extra` adds kinds for
 /// further known columns). Columns the schema does not know hold any text.
 pub fn check_csv(bytes: &[u8], extra: &[(&str, Kind)]) -> Result<Vec<BadLine>> {
-    let mut records = records(bytes).into_iter();
-    let Some(header) = records.next() else {
-        return Err(DwcpError::Data {
-            column: String::new(),
-            row: None,
-            rule: "csv_header",
-            message: "the file is empty: a header line is required".into(),
-        });
+    let mut records = Records::new(bytes);
+    let mut fields = Fields::default();
+    let header_error = |message: String| DwcpError::Data {
+        column: String::new(),
+        row: None,
+        rule: "csv_header",
+        message,
     };
-    let kinds: Vec<Kind> = header
-        .fields
+    if records.next(&mut fields).is_none() {
+        return Err(header_error(
+            "the file is empty: a header line is required".into(),
+        ));
+    }
+    let names = fields
+        .all()
+        .iter()
+        .map(|name| String::from_utf8(name.clone()))
+        .collect::<std::result::Result<Vec<String>, _>>()
+        .map_err(|_| header_error("the header line is not valid UTF-8".into()))?;
+    let kinds: Vec<Kind> = names
         .iter()
         .map(|name| {
             schema::spec(name)
@@ -153,30 +219,26 @@ pub fn check_csv(bytes: &[u8], extra: &[(&str, Kind)]) -> Result<Vec<BadLine>> {
         })
         .collect();
     let mut bad = Vec::new();
-    for record in records {
+    while let Some(record) = records.next(&mut fields) {
+        let values = fields.all();
         // A blank line (or the file's final newline) is no record.
-        if record.fields.len() == 1 && record.fields[0].trim().is_empty() {
+        if values.len() == 1 && values[0].trim_ascii().is_empty() {
             continue;
         }
         let problem = if record.unterminated {
             Some((None, "a quoted field is never closed".to_string()))
         } else if record.malformed {
             Some((None, "text follows a closing quote".to_string()))
-        } else if record.fields.len() != kinds.len() {
+        } else if values.len() != kinds.len() {
             Some((
                 None,
-                format!(
-                    "{} fields where the header has {}",
-                    record.fields.len(),
-                    kinds.len()
-                ),
+                format!("{} fields where the header has {}", values.len(), kinds.len()),
             ))
         } else {
-            record
-                .fields
+            values
                 .iter()
                 .zip(&kinds)
-                .zip(&header.fields)
+                .zip(&names)
                 .find_map(|((value, kind), name)| {
                     field_problem(*kind, value).map(|m| (Some(name.clone()), m))
                 })
@@ -190,6 +252,43 @@ pub fn check_csv(bytes: &[u8], extra: &[(&str, Kind)]) -> Result<Vec<BadLine>> {
                 end: record.end,
             });
         }
+    }
+    Ok(bad)
+}
+
+/// Checks the CSV file `path` ([`check_csv`]) and, when `split` names two
+/// files, writes them: the good lines (header included) to the first and the
+/// bad ones verbatim (after the header) to the second. With `cr_only` the
+/// file's lines end in a lone `\r` (old Mac style), read as `\n`.
+///
+/// The file is read once into memory and nothing else grows with it: the
+/// records are scanned in place, and the two files are written from
+/// slices of it.
+pub fn check_csv_file(
+    path: &Path,
+    cr_only: bool,
+    split: Option<(&Path, &Path)>,
+    extra: &[(&str, Kind)],
+) -> Result<Vec<BadLine>> {
+    let mut bytes = std::fs::read(path)?;
+    if cr_only {
+        bytes.iter_mut().filter(|b| **b == b'\r').for_each(|b| *b = b'\n');
+    }
+    let bad = check_csv(&bytes, extra)?;
+    if let Some((kept, rejects)) = split {
+        let header_end = memchr::memchr(b'\n', &bytes).map_or(bytes.len(), |i| i + 1);
+        let mut good = BufWriter::new(File::create(kept)?);
+        let mut rejected = BufWriter::new(File::create(rejects)?);
+        rejected.write_all(&bytes[..header_end])?;
+        let mut cursor = 0;
+        for line in &bad {
+            good.write_all(&bytes[cursor..line.start])?;
+            rejected.write_all(&bytes[line.start..line.end])?;
+            cursor = line.end;
+        }
+        good.write_all(&bytes[cursor..])?;
+        good.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        rejected.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     }
     Ok(bad)
 }
@@ -233,6 +332,41 @@ mod tests {
             ]
         );
         assert_eq!(&text[bad[1].start..bad[1].end], "3,\"x\n");
+    }
+
+    #[test]
+    fn a_file_splits_into_its_good_and_bad_lines() {
+        let dir = std::env::temp_dir().join(format!("dwcp-csv-split-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (file, kept, rejects) = (dir.join("in.csv"), dir.join("kept"), dir.join("rejects"));
+        std::fs::write(&file, "rtt_ms,link_type\r1,dc\rx,dc\r2,wan\r").unwrap();
+        let bad = check_csv_file(&file, true, Some((&kept, &rejects)), &[]).unwrap();
+        assert_eq!(bad.len(), 1);
+        assert_eq!(
+            std::fs::read_to_string(&kept).unwrap(),
+            "rtt_ms,link_type\n1,dc\n2,wan\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&rejects).unwrap(),
+            "rtt_ms,link_type\nx,dc\n"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn invalid_utf8_blames_its_line_and_field() {
+        let mut text = b"rtt_ms,region\n1,us-east-1\n2,caf".to_vec();
+        text.extend_from_slice(&[0xE9, b'\n']);
+        text.extend_from_slice(b"3,ok\n");
+        let bad = check_csv(&text, &[]).unwrap();
+        assert_eq!(bad.len(), 1);
+        assert_eq!((bad[0].line, bad[0].column.as_deref()), (3, Some("region")));
+        assert!(bad[0].message.contains("0xE9"), "{}", bad[0].message);
+        assert_eq!(&text[bad[0].start..bad[0].end], b"2,caf\xE9\n");
+        assert!(
+            check_csv(b"rtt\xFF\n1\n", &[]).is_err(),
+            "a header that is not UTF-8"
+        );
     }
 
     #[test]

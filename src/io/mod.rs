@@ -2,4 +2,4 @@
 
 mod csv_check;
 
-pub use csv_check::{check_csv, BadLine};
+pub use csv_check::{check_csv, check_csv_file, BadLine};

@@ -17,7 +17,7 @@ use pyo3_polars::{PyDataFrame, PySeries};
 use crate::cleaning::{self, CleaningReport};
 use crate::generator::{self, MAX_ROWS};
 use crate::influx;
-use crate::io::check_csv as check_csv_lines;
+use crate::io::check_csv_file as check_csv_lines;
 use crate::labelling::{self, ESTIMATE_COLUMNS, LABEL_COLUMN};
 use crate::schema::COMPRESSIONS;
 use crate::schema::{Kind, Role, SCHEMA};
@@ -132,16 +132,25 @@ fn label_oracle(
 /// A bad CSV line as `(line, column, message, start, end)`.
 type BadLineTuple = (u64, Option<String>, String, usize, usize);
 
-/// The lines of a CSV file's bytes that do not fit the schema, as
-/// `(line, column, message, start, end)` with the line's byte range.
+/// The lines of the CSV file `path` that do not fit the schema, as `(line,
+/// column, message, start, end)` with the line's byte range; with `split =
+/// (kept, rejects)` the good and the bad lines are written to those files.
+/// `cr_only`: the lines end in a lone carriage return.
 #[pyfunction]
-fn check_csv(py: Python<'_>, data: &[u8]) -> PyResult<Vec<BadLineTuple>> {
+#[pyo3(signature = (path, cr_only=false, split=None))]
+fn check_csv(
+    py: Python<'_>,
+    path: std::path::PathBuf,
+    cr_only: bool,
+    split: Option<(std::path::PathBuf, std::path::PathBuf)>,
+) -> PyResult<Vec<BadLineTuple>> {
     let extra: Vec<(&str, Kind)> = ESTIMATE_COLUMNS
         .iter()
         .map(|c| (*c, Kind::Float))
         .chain([(LABEL_COLUMN, Kind::Enum(&COMPRESSIONS))])
         .collect();
-    let bad = run(py, || check_csv_lines(data, &extra))?;
+    let split = split.as_ref().map(|(k, r)| (k.as_path(), r.as_path()));
+    let bad = run(py, || check_csv_lines(&path, cr_only, split, &extra))?;
     Ok(bad
         .into_iter()
         .map(|b| (b.line, b.column, b.message, b.start, b.end))
@@ -300,6 +309,13 @@ fn read_http_body<'py>(
     Ok(PyBytes::new(py, &body))
 }
 
+/// Swaps the folders (or files) `a` and `b` atomically; `False` where the
+/// system cannot (the caller then renames twice).
+#[pyfunction]
+fn exchange_paths(py: Python<'_>, a: std::path::PathBuf, b: std::path::PathBuf) -> PyResult<bool> {
+    py.detach(|| crate::fs::exchange(&a, &b)).map_err(PyErr::from)
+}
+
 /// The compiled core of `dwcp_data`.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -312,6 +328,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(encode_line_protocol, m)?)?;
     m.add_function(wrap_pyfunction!(parse_influx_csv, m)?)?;
     m.add_function(wrap_pyfunction!(read_http_body, m)?)?;
+    m.add_function(wrap_pyfunction!(exchange_paths, m)?)?;
     partial::register(m)?;
     features::register(m)?;
     m.add("INFLUX_TAG_COLUMNS", influx::TAG_COLUMNS.to_vec())?;

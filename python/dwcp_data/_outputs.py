@@ -1,0 +1,428 @@
+"""Outputs that never lose data: what may be replaced, built beside the target, published whole.
+
+Every writer of this package follows these rules:
+
+* An output never overlaps its input: it is not an input file or folder, does
+  not hold one, and does not lie inside an input folder (symlinks resolved).
+* An existing folder is replaced only if it is an earlier output of ours: it
+  holds our manifest (:data:`MANIFEST`) and nothing the manifest does not
+  list. An empty folder is free; anything else needs ``overwrite=True``.
+* A folder is built beside its target (same file system) and published in
+  one step: on Linux an atomic exchange (``renameat2(RENAME_EXCHANGE)``), so
+  that the target path never stops existing; elsewhere two renames. The old
+  folder is removed afterwards. Folders and files get the mode of what they
+  replace, or the one the umask gives (a setgid bit the parent passes on is kept).
+* Work left by runs that died (their temporary files and folders, named after
+  the host, process id and process start time) is removed by the next run
+  that works in the same place; work of live processes is never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import glob
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import stat
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from dwcp_data import _core
+from dwcp_data.errors import DataError, InvalidArgumentError
+
+__all__ = [
+    "MANIFEST",
+    "FolderBuild",
+    "atomic_path",
+    "check_manifest_files",
+    "check_output_file",
+    "check_output_folder",
+    "output_folder",
+    "publish_file",
+    "read_manifest",
+    "shard_name",
+    "work_folder",
+]
+
+#: The file that marks a folder as an output of ours and describes it.
+MANIFEST = "_dwcp_manifest.json"
+#: What the manifest's ``format`` says.
+_FORMAT = "dwcp-data output"
+
+#: Our temporary files and folders: ``.<name>.<host>.<pid>-<start>.<random>.<kind>``.
+_WORK_NAME = re.compile(
+    r"^\.(?P<name>.+)\.(?P<host>[^.]+)\.(?P<pid>\d+)-(?P<start>\d+)\.(?P<rand>[0-9a-f]+)"
+    r"\.(?P<kind>tmp|build|old|work)$"
+)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it back at once
+    os.umask(mask)
+    return mask
+
+
+def _start_time(pid: int) -> int:
+    """When process ``pid`` started, in clock ticks since boot (0 where unknown):
+    with its id, it names a process even after ids are reused."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            # the command name may hold spaces and parentheses: fields follow the last ')'
+            return int(f.read().rpartition(b")")[2].split()[19])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _host() -> str:
+    return socket.gethostname().split(".")[0] or "host"
+
+
+def _work_name(name: str, kind: str) -> str:
+    """A fresh name for our temporary ``kind`` of ``name`` (see :data:`_WORK_NAME`)."""
+    pid = os.getpid()
+    return f".{name}.{_host()}.{pid}-{_start_time(pid)}.{secrets.token_hex(4)}.{kind}"
+
+
+def _is_stale(entry: str) -> bool:
+    """Whether ``entry`` is our temporary file or folder, left by a process of
+    this host that is gone (a live one's, or another host's, is never stale)."""
+    found = _WORK_NAME.match(entry)
+    if found is None or found["host"] != _host():
+        return False
+    pid, start = int(found["pid"]), int(found["start"])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # a process of another user has that id
+    # the id is taken: by the process that made the entry only if it started then
+    return start != 0 and _start_time(pid) not in (0, start)
+
+
+def _remove_stale(folder: Path, pattern: str) -> None:
+    """Removes our work in ``folder`` matching the glob ``pattern`` that dead processes left."""
+    for path in folder.glob(pattern):
+        if _is_stale(path.name):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success rename it onto ``target``.
+
+    If the body raises, the temporary file is removed and ``target`` is left as
+    it was: a reader never sees a half-written file. The file gets the mode
+    ``target`` had, or else the one the umask gives a new file. Temporary files
+    that dead processes of this host left beside ``target`` are removed.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(target.parent, f".{glob.escape(target.name)}.*.tmp")
+    tmp_path = target.parent / _work_name(target.name, "tmp")
+    tmp_path.touch(mode=0o600, exist_ok=False)
+    try:
+        yield tmp_path
+        publish_file(tmp_path, target)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def publish_file(finished: Path, target: Path) -> None:
+    """Renames the finished file ``finished`` (on ``target``'s file system)
+    onto ``target``, with the mode ``target`` had or else the umask's."""
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    os.chmod(finished, mode)
+    os.replace(finished, target)
+
+
+@contextlib.contextmanager
+def work_folder(kind: str, work_dir: str | os.PathLike[str] | None = None) -> Iterator[Path]:
+    """A private work folder in ``work_dir`` (default: the system's temporary
+    folder), removed afterwards; work folders of dead runs there are removed first.
+
+    Raises:
+        dwcp_data.errors.InvalidArgumentError: ``work_dir`` is not an existing folder.
+    """
+    base = Path(tempfile.gettempdir() if work_dir is None else work_dir)
+    if not base.is_dir():
+        raise InvalidArgumentError(
+            f"invalid argument `work_dir`: {str(base)!r} is not an existing folder", param="work_dir"
+        )
+    _remove_stale(base, ".dwcp-*.work")
+    path = base / _work_name(f"dwcp-{kind}", "work")
+    path.mkdir(mode=0o700)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _real(path: str | os.PathLike[str]) -> Path:
+    """``path`` absolute, with every symlink of its existing part resolved."""
+    return Path(os.path.realpath(os.path.abspath(path)))
+
+
+def _within(inner: Path, outer: Path) -> bool:
+    """Whether ``inner`` is ``outer`` or lies inside it."""
+    return inner == outer or outer in inner.parents
+
+
+def _check_not_input(
+    target: Path, inputs: Iterable[str | os.PathLike[str]], param: str, *, folder: bool
+) -> None:
+    """Refuses a ``target`` that is an input, lies inside an input folder, or
+    (a folder output) holds an input."""
+    for given in inputs:
+        source = _real(given)
+        inside_input = target == source or (source.is_dir() and _within(target, source))
+        if inside_input or (folder and _within(source, target)):
+            raise InvalidArgumentError(
+                f"invalid argument `{param}`: {str(target)!r} overlaps the input {os.fspath(given)!r}; "
+                "writing it would replace or delete the data being read: choose another output",
+                param=param,
+            )
+
+
+def check_output_file(
+    path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]] = (), param: str = "out"
+) -> Path:
+    """``path`` as a file output: refused if it is one of ``inputs`` or lies inside an input folder.
+
+    Raises:
+        dwcp_data.errors.InvalidArgumentError: it overlaps an input.
+    """
+    _check_not_input(_real(path), inputs, param, folder=False)
+    return Path(path)
+
+
+def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The manifest of an output folder of ours, or ``None`` when ``folder`` has none."""
+    try:
+        data = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != _FORMAT or not isinstance(data.get("files"), list):
+        return None
+    return data
+
+
+def _listed(manifest: dict[str, Any]) -> list[str]:
+    """The file names a manifest lists."""
+    return [f["name"] for f in manifest["files"] if isinstance(f, dict) and isinstance(f.get("name"), str)]
+
+
+def _foreign_entries(folder: Path) -> list[str]:
+    """The entries of ``folder`` that are not part of an earlier output of ours."""
+    entries = sorted(os.listdir(folder))
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return entries
+    ours = {MANIFEST, *_listed(manifest)}
+    return [e for e in entries if e not in ours]
+
+
+def _check_replaceable(target: Path, param: str, overwrite: bool) -> None:
+    """Refuses a ``target`` that holds files not ours (unless ``overwrite``), or is not a folder."""
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise InvalidArgumentError(
+            f"invalid argument `{param}`: {str(target)!r} is a file, not a folder", param=param
+        )
+    foreign = _foreign_entries(target)
+    if foreign and not overwrite:
+        more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        raise InvalidArgumentError(
+            f"invalid argument `{param}`: {str(target)!r} holds "
+            f"{', '.join(repr(e) for e in foreign[:5])}{more}, which dwcp-data did not write; nothing "
+            "was changed. Choose an empty or new folder, or pass overwrite=True (--overwrite) to "
+            "replace the folder and everything in it",
+            param=param,
+        )
+
+
+def check_output_folder(
+    out: str | os.PathLike[str],
+    *,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+    overwrite: bool = False,
+    param: str = "out",
+) -> Path:
+    """The folder ``out`` resolved (symlinks followed), if an output may be
+    published there; :func:`output_folder` checks again as it publishes.
+
+    Raises:
+        dwcp_data.errors.InvalidArgumentError: ``out`` overlaps one of
+            ``inputs``, holds files not ours (without ``overwrite``), is a
+            file, or cannot be replaced (the root, or the working folder or one above it).
+    """
+    if not isinstance(overwrite, bool):
+        raise InvalidArgumentError(
+            f"invalid argument `overwrite`: must be True or False, got {overwrite!r}", param="overwrite"
+        )
+    target = _real(out)
+    if target.parent == target or _within(Path.cwd().resolve(), target):
+        what = "the root folder" if target.parent == target else "the working folder or one above it"
+        raise InvalidArgumentError(
+            f"invalid argument `{param}`: {os.fspath(out)!r} is {what}, which cannot be replaced: "
+            "name a folder for the output",
+            param=param,
+        )
+    _check_not_input(target, inputs, param, folder=True)
+    _check_replaceable(target, param, overwrite)
+    return target
+
+
+def shard_name(i: int, count: int, suffix: str = ".parquet") -> str:
+    """Shard ``i``'s file name among ``count``: ``part-00000.parquet``, … with
+    enough digits that name order is shard order."""
+    return f"part-{i:0{max(5, len(str(count - 1)))}d}{suffix}"
+
+
+@dataclass
+class FolderBuild:
+    """An output folder being built (see :func:`output_folder`).
+
+    Attributes:
+        target: the folder it will replace or create.
+        path: where its files are written meanwhile.
+        info: what the manifest records besides the files (JSON-serialisable).
+        rows: the rows of each file that holds rows, by name.
+    """
+
+    target: Path
+    path: Path
+    param: str
+    overwrite: bool
+    info: dict[str, Any] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def file(self, name: str) -> Path:
+        """Where to write the folder's file ``name`` (its rows, once known, go in :attr:`rows`)."""
+        return self.path / name
+
+    def _manifest(self) -> dict[str, Any]:
+        files = [
+            {"name": p.name, "bytes": p.stat().st_size, "rows": self.rows.get(p.name)}
+            for p in sorted(self.path.iterdir())
+            if p.name != MANIFEST
+        ]
+        return {
+            "format": _FORMAT,
+            "dwcp_data": _core.__version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **self.info,
+            "files": files,
+        }
+
+    def _publish(self) -> None:
+        """Puts the finished folder in place of ``target`` in one step."""
+        with open(self.path / MANIFEST, "w", encoding="utf-8") as f:
+            json.dump(self._manifest(), f, indent=2, default=str, allow_nan=False)
+        target = self.target
+        while True:
+            try:
+                os.rename(self.path, target)  # no target (or an empty folder: replaced)
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+            # the target holds files: still only ours (or overwrite), as when the run started?
+            _check_replaceable(target, self.param, self.overwrite)
+            if _core.exchange_paths(self.path, target):
+                shutil.rmtree(self.path, ignore_errors=True)  # the old output, now at our path
+                return
+            old = target.parent / _work_name(target.name, "old")
+            try:
+                os.rename(target, old)
+            except FileNotFoundError:
+                continue  # removed meanwhile: try again
+            os.rename(self.path, target)
+            shutil.rmtree(old, ignore_errors=True)
+            return
+
+
+def _folder_mode(build: Path, target: Path) -> None:
+    """Gives ``build`` the mode and group ``target`` has, or else the mode the
+    umask gives a new folder; a setgid bit ``build`` inherited is kept."""
+    inherited = build.stat().st_mode & stat.S_ISGID
+    try:
+        old = target.stat()
+    except FileNotFoundError:
+        os.chmod(build, (0o777 & ~_umask()) | inherited)
+        return
+    if old.st_gid != build.stat().st_gid:
+        with contextlib.suppress(OSError):  # only a member of the group may give it
+            os.chown(build, -1, old.st_gid)
+    os.chmod(build, stat.S_IMODE(old.st_mode) | inherited)
+
+
+@contextlib.contextmanager
+def output_folder(
+    out: str | os.PathLike[str],
+    *,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+    overwrite: bool = False,
+    param: str = "out",
+    kind: str = "data set",
+) -> Iterator[FolderBuild]:
+    """The folder ``out``, built beside itself and published whole, with a
+    manifest of its files, when the body finishes; if the body raises,
+    nothing changes and the half-built folder is removed.
+
+    Raises:
+        dwcp_data.errors.InvalidArgumentError: see :func:`check_output_folder`.
+    """
+    target = check_output_folder(out, inputs=inputs, overwrite=overwrite, param=param)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(target.parent, f".{glob.escape(target.name)}.*")
+    build = target.parent / _work_name(target.name, "build")
+    build.mkdir(mode=0o700)
+    try:
+        _folder_mode(build, target)
+        folder = FolderBuild(target, build, param, overwrite, {"kind": kind})
+        yield folder
+        folder._publish()
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+
+
+def check_manifest_files(folder: Path, names: Iterable[str]) -> None:
+    """Raises ``DataError`` when ``folder`` is an output of ours whose manifest
+    lists a data file that is gone: the data set is incomplete."""
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return
+    present = set(names)
+    for name in _listed(manifest):
+        if name.endswith((".parquet", ".csv")) and name not in present:
+            raise DataError(
+                f"{folder}: its manifest lists {name!r}, which is missing: the data set is incomplete",
+                column="",
+                row=None,
+                rule="manifest",
+            )
