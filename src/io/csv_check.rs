@@ -8,6 +8,8 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use crate::cleaning::parse_iso8601;
 use crate::error::{DwcpError, Result};
 use crate::schema::{self, Kind};
@@ -85,7 +87,8 @@ impl<'a> Records<'a> {
         }
     }
 
-    /// The next record, its fields put in `fields`.
+    /// The next record, its fields put in `fields`. Runs of ordinary bytes
+    /// are found with `memchr` and copied whole.
     fn next(&mut self, fields: &mut Fields) -> Option<Record> {
         let bytes = self.bytes;
         if self.pos >= bytes.len() {
@@ -94,47 +97,46 @@ impl<'a> Records<'a> {
         let (start, first_line) = (self.pos, self.line);
         fields.len = 0;
         fields.open();
-        let (mut quoted, mut in_quotes) = (false, false);
-        let (mut unterminated, mut malformed) = (true, false);
-        while self.pos < bytes.len() {
-            let b = bytes[self.pos];
-            self.pos += 1;
-            if in_quotes {
-                match b {
-                    b'"' if bytes.get(self.pos) == Some(&b'"') => {
-                        fields.last().push(b'"');
-                        self.pos += 1;
-                    }
-                    b'"' => in_quotes = false,
-                    b'\n' => {
-                        self.line += 1;
-                        fields.last().push(b);
-                    }
-                    _ => fields.last().push(b),
-                }
-                continue;
-            }
-            if quoted && !matches!(b, b',' | b'\n' | b'\r') {
+        // `quoted`: the current field was quoted (and its quote closed)
+        let (mut quoted, mut unterminated, mut malformed) = (false, false, false);
+        loop {
+            let rest = &bytes[self.pos..];
+            let stop = memchr::memchr3(b',', b'\n', b'"', rest);
+            let run = &rest[..stop.unwrap_or(rest.len())];
+            if quoted && run.iter().any(|&b| b != b'\r') {
                 malformed = true; // after a closing quote only a separator may follow
             }
-            match b {
-                b'"' if fields.last().is_empty() && !quoted => (quoted, in_quotes) = (true, true),
+            fields.last().extend_from_slice(run);
+            let Some(at) = stop else {
+                self.pos = bytes.len(); // the data ends without a line break
+                break;
+            };
+            self.pos += at + 1;
+            match rest[at] {
                 b',' => {
                     fields.open();
                     quoted = false;
                 }
                 b'\n' => {
                     self.line += 1;
-                    unterminated = false;
                     break;
                 }
-                _ => fields.last().push(b),
+                _ if fields.last().is_empty() && !quoted => {
+                    quoted = true;
+                    if !self.quoted_field(fields.last()) {
+                        unterminated = true;
+                        break;
+                    }
+                }
+                _ => {
+                    malformed |= quoted;
+                    fields.last().push(b'"');
+                }
             }
         }
         if fields.last().last() == Some(&b'\r') && !quoted {
             fields.last().pop();
         }
-        let unterminated = unterminated && in_quotes;
         if unterminated || (malformed && self.line > first_line + 1) {
             // A quote that never closes (or closes on a later line with text
             // after it) would swallow the lines after it: blame its own line
@@ -151,6 +153,28 @@ impl<'a> Records<'a> {
             unterminated,
             malformed,
         })
+    }
+
+    /// Reads a quoted field's text after its opening quote into `field`
+    /// (`""` is a quote); `false` if the quote never closes.
+    fn quoted_field(&mut self, field: &mut Vec<u8>) -> bool {
+        loop {
+            let rest = &self.bytes[self.pos..];
+            let close = memchr::memchr(b'"', rest);
+            let text = &rest[..close.unwrap_or(rest.len())];
+            self.line += memchr::memchr_iter(b'\n', text).count() as u64;
+            field.extend_from_slice(text);
+            let Some(at) = close else {
+                self.pos = self.bytes.len();
+                return false;
+            };
+            self.pos += at + 1;
+            if self.bytes.get(self.pos) != Some(&b'"') {
+                return true;
+            }
+            field.push(b'"');
+            self.pos += 1;
+        }
     }
 }
 
@@ -170,7 +194,7 @@ fn field_problem(kind: Kind, value: &[u8]) -> Option<String> {
         return None;
     }
     let ok = match kind {
-        Kind::Float => value.trim().parse::<f64>().is_ok(),
+        Kind::Float => fast_float2::parse::<f64, _>(value.trim()).is_ok(),
         Kind::Int => value.trim().parse::<i64>().is_ok(),
         Kind::Enum(categories) => categories.contains(&value),
         Kind::Timestamp => parse_iso8601(value).is_some() || value.trim().parse::<i64>().is_ok(),
@@ -190,6 +214,11 @@ fn field_problem(kind: Kind, value: &[u8]) -> Option<String> {
 /// type for a schema column (see [`schema::spec`]; `extra` adds kinds for
 /// further known columns). Columns the schema does not know hold any text.
 pub fn check_csv(bytes: &[u8], extra: &[(&str, Kind)]) -> Result<Vec<BadLine>> {
+    check_in_pieces(bytes, extra, PIECE_BYTES)
+}
+
+/// [`check_csv`], the body checked in pieces of about `piece_bytes`.
+fn check_in_pieces(bytes: &[u8], extra: &[(&str, Kind)], piece_bytes: usize) -> Result<Vec<BadLine>> {
     let mut records = Records::new(bytes);
     let mut fields = Fields::default();
     let header_error = |message: String| DwcpError::Data {
@@ -218,42 +247,116 @@ pub fn check_csv(bytes: &[u8], extra: &[(&str, Kind)]) -> Result<Vec<BadLine>> {
                 .unwrap_or(Kind::Text)
         })
         .collect();
-    let mut bad = Vec::new();
-    while let Some(record) = records.next(&mut fields) {
-        let values = fields.all();
+    let (body, first_line) = (records.pos, records.line);
+    let columns = Columns { names, kinds };
+    // The body is checked in pieces cut after line breaks, in parallel. A
+    // piece that ends inside a quoted field (a line break within quotes) shows
+    // it by an unclosed quote at its end: the body is then checked in one piece.
+    let pieces = line_pieces(bytes, body, (bytes.len() - body) / piece_bytes + 1);
+    let checked: Vec<(Vec<BadLine>, bool)> = pieces
+        .par_iter()
+        .map(|&(from, to)| columns.check(bytes, from, to))
+        .collect();
+    if checked.iter().all(|(_, closed)| *closed) {
+        let mut line = first_line;
+        let mut bad = Vec::new();
+        for ((lines, _), &(from, to)) in checked.into_iter().zip(&pieces) {
+            bad.extend(lines.into_iter().map(|b| BadLine {
+                line: b.line + line - 1,
+                ..b
+            }));
+            line += memchr::memchr_iter(b'\n', &bytes[from..to]).count() as u64;
+        }
+        return Ok(bad);
+    }
+    let (bad, _) = columns.check(bytes, body, bytes.len());
+    Ok(bad
+        .into_iter()
+        .map(|b| BadLine {
+            line: b.line + first_line - 1,
+            ..b
+        })
+        .collect())
+}
+
+/// Bytes of a CSV body checked by one task.
+const PIECE_BYTES: usize = 16 << 20;
+
+/// `bytes[from..]` cut into about `n` pieces, each ending after a line break
+/// (the last at the end), as `(start, end)` ranges.
+fn line_pieces(bytes: &[u8], from: usize, n: usize) -> Vec<(usize, usize)> {
+    let step = (bytes.len() - from) / n.max(1) + 1;
+    let mut pieces = Vec::with_capacity(n);
+    let mut start = from;
+    while start < bytes.len() {
+        let aim = (start + step).min(bytes.len());
+        let end = memchr::memchr(b'\n', &bytes[aim..]).map_or(bytes.len(), |i| aim + i + 1);
+        pieces.push((start, end));
+        start = end;
+    }
+    pieces
+}
+
+/// A CSV file's columns: the header's names and the kind each must hold.
+struct Columns {
+    names: Vec<String>,
+    kinds: Vec<Kind>,
+}
+
+impl Columns {
+    /// The bad lines of the records in `bytes[from..to]` (which starts a
+    /// line), numbered from 1 at `from`; and whether every quote opened in it
+    /// closed (else a quoted field may go on past `to`).
+    fn check(&self, bytes: &[u8], from: usize, to: usize) -> (Vec<BadLine>, bool) {
+        let mut records = Records {
+            bytes: &bytes[..to],
+            pos: from,
+            line: 1,
+        };
+        let mut fields = Fields::default();
+        let mut bad = Vec::new();
+        let mut closed = true;
+        while let Some(record) = records.next(&mut fields) {
+            closed &= !record.unterminated; // perhaps cut off by the piece's end
+            if let Some((column, message)) = self.problem(&record, fields.all()) {
+                bad.push(BadLine {
+                    line: record.line,
+                    column,
+                    message,
+                    start: record.start,
+                    end: record.end,
+                });
+            }
+        }
+        (bad, closed)
+    }
+
+    /// What is wrong with a record of `values`, and the column to blame.
+    fn problem(&self, record: &Record, values: &[Vec<u8>]) -> Option<(Option<String>, String)> {
         // A blank line (or the file's final newline) is no record.
         if values.len() == 1 && values[0].trim_ascii().is_empty() {
-            continue;
+            return None;
         }
-        let problem = if record.unterminated {
-            Some((None, "a quoted field is never closed".to_string()))
-        } else if record.malformed {
-            Some((None, "text follows a closing quote".to_string()))
-        } else if values.len() != kinds.len() {
-            Some((
-                None,
-                format!("{} fields where the header has {}", values.len(), kinds.len()),
-            ))
-        } else {
-            values
-                .iter()
-                .zip(&kinds)
-                .zip(&names)
-                .find_map(|((value, kind), name)| {
-                    field_problem(*kind, value).map(|m| (Some(name.clone()), m))
-                })
-        };
-        if let Some((column, message)) = problem {
-            bad.push(BadLine {
-                line: record.line,
-                column,
-                message,
-                start: record.start,
-                end: record.end,
-            });
+        if record.unterminated {
+            return Some((None, "a quoted field is never closed".to_string()));
         }
+        if record.malformed {
+            return Some((None, "text follows a closing quote".to_string()));
+        }
+        if values.len() != self.kinds.len() {
+            let message = format!(
+                "{} fields where the header has {}",
+                values.len(),
+                self.kinds.len()
+            );
+            return Some((None, message));
+        }
+        values
+            .iter()
+            .zip(&self.kinds)
+            .zip(&self.names)
+            .find_map(|((value, kind), name)| field_problem(*kind, value).map(|m| (Some(name.clone()), m)))
     }
-    Ok(bad)
 }
 
 /// Checks the CSV file `path` ([`check_csv`]) and, when `split` names two
@@ -287,7 +390,7 @@ pub fn check_csv_file(
             cursor = line.end;
         }
         good.write_all(&bytes[cursor..])?;
-        good.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        good.flush()?; // read back at once, then removed: no need to reach the disk
         rejected.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     }
     Ok(bad)
@@ -332,6 +435,31 @@ mod tests {
             ]
         );
         assert_eq!(&text[bad[1].start..bad[1].end], "3,\"x\n");
+    }
+
+    #[test]
+    fn pieces_give_the_answer_of_one_scan_even_when_quotes_span_them() {
+        let mut text = String::from("rtt_ms,note\n");
+        for i in 0..400 {
+            match i % 7 {
+                0 => text.push_str(&format!("{i},\"two\nlines\"\n")),
+                3 => text.push_str("x,bad number\n"),
+                5 => text.push_str(&format!("{i},\"a\"b\n")),
+                _ => text.push_str(&format!("{i},ok\n")),
+            }
+        }
+        let whole = check_in_pieces(text.as_bytes(), &[], usize::MAX).unwrap();
+        assert_eq!(whole.len(), 57 + 57, "the bad numbers and the text after quotes");
+        for piece_bytes in [16, 64, 100, 1000] {
+            assert_eq!(check_in_pieces(text.as_bytes(), &[], piece_bytes).unwrap(), whole);
+        }
+        let clean = "rtt_ms\n".to_string() + &"1\n2\nx\n".repeat(200);
+        let lines: Vec<u64> = check_in_pieces(clean.as_bytes(), &[], 50)
+            .unwrap()
+            .iter()
+            .map(|b| b.line)
+            .collect();
+        assert_eq!(lines, (0..200).map(|k| 4 + 3 * k).collect::<Vec<u64>>());
     }
 
     #[test]
