@@ -1,49 +1,62 @@
 //! Cooperative cancellation of long computations (Ctrl-C in Python).
 //!
-//! Cancelling is process-wide, as a signal is: [`cancel_all`] bumps a counter,
-//! and every [`Token`] taken before that reports itself cancelled. Long loops
-//! check their token between chunks of work and stop early with
-//! [`DwcpError::Interrupted`]; calls started afterwards are unaffected.
+//! Each call from Python runs with a [`Token`] of its own (see [`within`]);
+//! when the calling thread sees a signal it cancels that token only, so other
+//! threads' calls run on. Long loops check their token between chunks of work
+//! and stop early with [`DwcpError::Interrupted`].
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use crate::error::{DwcpError, Result};
 
-static CANCELLATIONS: AtomicU64 = AtomicU64::new(0);
-
 thread_local! {
-    static CURRENT: Cell<Option<Token>> = const { Cell::new(None) };
+    static CURRENT: RefCell<Option<Token>> = const { RefCell::new(None) };
 }
 
-/// Whether work that started when the token was taken has since been cancelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Token(u64);
+/// Whether one call's work has been cancelled. Clones share the state.
+#[derive(Debug, Clone, Default)]
+pub struct Token(Arc<AtomicBool>);
+
+impl PartialEq for Token {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
 
 impl Token {
-    /// A token that is cancelled by the next [`cancel_all`].
-    pub fn now() -> Self {
-        Self(CANCELLATIONS.load(Ordering::SeqCst))
+    /// A token that nothing has cancelled yet.
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// A token that is already cancelled (for tests of the checks).
     #[cfg(test)]
     pub fn cancelled() -> Self {
-        Self(Self::now().0.wrapping_sub(1))
+        let token = Self::new();
+        token.cancel();
+        token
     }
 
-    /// The token [`within`] set for this thread, or a fresh one.
+    /// The token [`within`] set for this thread, or a fresh one. Kernels take
+    /// it on the calling thread and share it with their parallel workers.
     pub fn current() -> Self {
-        CURRENT.with(Cell::get).unwrap_or_else(Self::now)
+        CURRENT.with(|c| c.borrow().clone()).unwrap_or_default()
     }
 
-    /// Whether [`cancel_all`] was called since the token was taken.
-    pub fn is_cancelled(self) -> bool {
-        CANCELLATIONS.load(Ordering::Relaxed) != self.0
+    /// Cancels the work holding this token (or a clone of it).
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`Token::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
     }
 
     /// `Err(Interrupted)` once cancelled.
-    pub fn check(self) -> Result<()> {
+    pub fn check(&self) -> Result<()> {
         if self.is_cancelled() {
             Err(DwcpError::Interrupted)
         } else {
@@ -56,26 +69,27 @@ impl Token {
 pub fn within<T>(token: Token, f: impl FnOnce() -> T) -> T {
     let previous = CURRENT.with(|c| c.replace(Some(token)));
     let out = f();
-    CURRENT.with(|c| c.set(previous));
+    CURRENT.with(|c| *c.borrow_mut() = previous);
     out
-}
-
-/// Cancels every computation whose token was taken before this call.
-pub fn cancel_all() {
-    CANCELLATIONS.fetch_add(1, Ordering::SeqCst);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    // `cancel_all` is process-wide and would cancel other tests' work running
-    // alongside: cancelling is tested from Python, in a process of its own.
     #[test]
     fn the_current_token_is_the_one_given() {
-        let token = Token::now();
-        assert!(within(token, || Token::current() == token && token.check().is_ok()));
-        assert!(!Token::current().is_cancelled());
+        let token = Token::new();
+        assert!(within(token.clone(), || Token::current() == token
+            && token.check().is_ok()));
+        assert!(Token::current() != token, "outside `within`, a fresh token");
         assert!(Token::cancelled().check().is_err());
+    }
+
+    #[test]
+    fn cancelling_one_call_leaves_the_others() {
+        let (one, other) = (Token::new(), Token::new());
+        within(one.clone(), || Token::current().cancel());
+        assert!(one.is_cancelled() && !other.is_cancelled());
     }
 }

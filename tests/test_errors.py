@@ -11,7 +11,7 @@ import pytest
 import dwcp_data
 from dwcp_data import errors
 
-from helpers import END, raise_data_error
+from helpers import END, raise_data_error, run_python
 
 EXAMPLES = [
     errors.DwcpDataError("base"),
@@ -43,3 +43,70 @@ def test_errors_cross_a_process_pool():
     ):
         pool.submit(raise_data_error, 5).result(timeout=60)
     assert (info.value.column, info.value.row, info.value.rule) == ("rtt_ms", 5, "rtt_ms_range")
+
+
+@pytest.mark.slow
+def test_a_signal_in_one_thread_cancels_that_threads_call_only():
+    code = """
+import signal, threading, dwcp_data
+
+class Timeout(Exception):
+    pass
+
+def on_alarm(*_):
+    raise Timeout()
+
+signal.signal(signal.SIGALRM, on_alarm)
+df = dwcp_data.generate_synthetic(3_000_000, seed=1)
+started, result = threading.Event(), {}
+
+def worker():
+    started.set()
+    try:
+        result["rows"] = dwcp_data.clean(df).height
+    except BaseException as exc:
+        result["error"] = type(exc).__name__
+
+thread = threading.Thread(target=worker)
+thread.start()
+started.wait()
+signal.setitimer(signal.ITIMER_REAL, 0.05)
+try:
+    dwcp_data.generate_synthetic(30_000_000, seed=2)
+    print("main finished")
+except Timeout:
+    print("main timed out")
+thread.join()
+print(result)
+"""
+    out = run_python(code).splitlines()
+    assert out[0] == "main timed out"
+    assert out[1] == str({"rows": dwcp_data.clean(dwcp_data.generate_synthetic(3_000_000, seed=1)).height})
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_duplicate_search_of_clean():
+    code = """
+import signal, time, dwcp_data
+df = dwcp_data.generate_synthetic(12_000_000, seed=1)
+options = dict(outlier_columns=[], impute=None)  # the duplicate search only
+t = time.perf_counter()
+dwcp_data.clean(df, **options)
+full = time.perf_counter() - t
+fired = []
+
+def on_alarm(*_):
+    fired.append(time.perf_counter())
+    raise KeyboardInterrupt
+
+signal.signal(signal.SIGALRM, on_alarm)
+signal.setitimer(signal.ITIMER_REAL, full * 0.3)
+try:
+    dwcp_data.clean(df, **options)
+    print("finished", full)
+except KeyboardInterrupt:
+    print("interrupted", full, time.perf_counter() - fired[0])
+"""
+    what, full, *after = run_python(code, env={"RAYON_NUM_THREADS": "1"}).split()
+    assert what == "interrupted", (full, after)
+    assert float(after[0]) < max(0.25, float(full) * 0.2), (full, after)

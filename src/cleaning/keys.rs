@@ -5,6 +5,7 @@ use polars::prelude::*;
 use polars_arrow::array::Array;
 use rayon::prelude::*;
 
+use crate::cancel::Token;
 use crate::error::Result;
 
 /// Rows hashed per parallel task.
@@ -314,10 +315,14 @@ impl RowKeys {
         self.columns.iter().all(|c| c.equal(a, b))
     }
 
-    /// For every row, whether an earlier row equals it.
-    pub fn duplicated(&self) -> Vec<bool> {
+    /// For every row, whether an earlier row equals it. Checks the calling
+    /// thread's cancellation token between its phases and while comparing.
+    pub fn duplicated(&self) -> Result<Vec<bool>> {
+        let token = Token::current();
         let mut order: Vec<(u64, u32)> = self.hashes().into_iter().zip(0u32..).collect();
+        token.check()?;
         order.par_sort_unstable();
+        token.check()?;
         // Rows of a run ascend; each is compared with the distinct rows before it.
         let runs: Vec<&[(u64, u32)]> = order
             .chunk_by(|a, b| a.0 == b.0)
@@ -328,6 +333,9 @@ impl RowKeys {
             .flat_map_iter(|run| {
                 let mut firsts: Vec<usize> = Vec::new();
                 let mut repeats = Vec::new();
+                if token.is_cancelled() {
+                    return repeats; // the answer is thrown away below
+                }
                 for &(_, row) in *run {
                     let row = row as usize;
                     if firsts.iter().any(|&first| self.rows_equal(first, row)) {
@@ -339,11 +347,12 @@ impl RowKeys {
                 repeats
             })
             .collect();
+        token.check()?;
         let mut duplicated = vec![false; self.height];
         for row in repeats {
             duplicated[row] = true;
         }
-        duplicated
+        Ok(duplicated)
     }
 
     /// Dense group ids and each group's first row. Groups come in order of
@@ -410,7 +419,7 @@ mod tests {
         .unwrap();
         let keys = RowKeys::new(&df, None).unwrap();
         assert_eq!(
-            keys.duplicated(),
+            keys.duplicated().unwrap(),
             [false, false, true, false, true, true, false, true]
         );
         let (ids, firsts) = RowKeys::new(&df, Some(&["s".to_string()])).unwrap().groups();

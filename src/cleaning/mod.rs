@@ -134,7 +134,7 @@ pub fn clean(df: &DataFrame, options: &Options) -> Result<(DataFrame, CleaningRe
     let n = df.height();
     let mut keep = if options.dedupe {
         RowKeys::new(&df, None)?
-            .duplicated()
+            .duplicated()?
             .into_iter()
             .map(|d| !d)
             .collect()

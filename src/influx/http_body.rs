@@ -36,7 +36,7 @@ fn cut(message: String) -> DwcpError {
 
 /// Waits until `fd` is readable, `deadline` passes (`TimedOut`) or the
 /// computation is cancelled.
-fn wait_readable(fd: RawFd, deadline: Instant, token: Token) -> Result<()> {
+fn wait_readable(fd: RawFd, deadline: Instant, token: &Token) -> Result<()> {
     loop {
         token.check()?;
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -106,7 +106,7 @@ pub fn read_body(fd: RawFd, prefix: &[u8], length: Option<usize>, deadline: Inst
             match err.kind() {
                 io::ErrorKind::Interrupted => continue,
                 io::ErrorKind::WouldBlock => {
-                    wait_readable(fd, deadline, token)?;
+                    wait_readable(fd, deadline, &token)?;
                     continue;
                 }
                 _ => return Err(err.into()),

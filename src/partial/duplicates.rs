@@ -201,7 +201,7 @@ mod tests {
             "n" => [1i64, 2, 3, 1, 2, 4, 3, 1],
         )
         .unwrap();
-        let expected = RowKeys::new(&whole, None).unwrap().duplicated();
+        let expected = RowKeys::new(&whole, None).unwrap().duplicated().unwrap();
         let dir = std::env::temp_dir().join(format!("dwcp-dups-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let parts = 4;

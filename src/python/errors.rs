@@ -76,8 +76,8 @@ pub fn to_pyerr(py: Python<'_>, err: DwcpError) -> PyErr {
         } => data_error(py, &text, &column, row, rule),
         // polars refusing an operation in the core: a shape or type of the data it cannot take
         DwcpError::Polars(_) => data_error(py, &text, "", None, "polars"),
-        // cancelled because another call was interrupted
         DwcpError::Io(err) => err.into(),
+        // the call saw a signal; `run` raises the signal's own exception instead
         DwcpError::Interrupted => PyKeyboardInterrupt::new_err(text),
         DwcpError::InsufficientMemory { needed, limit, .. } => {
             python_error::<InsufficientMemoryError>(py, &text, |kw| {
@@ -95,15 +95,18 @@ const SIGNAL_POLL: Duration = Duration::from_millis(50);
 /// `dwcp_data` exception: a Rust panic never reaches Python as a crash.
 ///
 /// `f` runs on a thread of its own while the calling thread checks for
-/// signals every [`SIGNAL_POLL`]: on Ctrl-C the computation is cancelled (it
-/// stops at its next check, see [`crate::cancel`]) and `KeyboardInterrupt`
-/// is raised, instead of waiting for the whole call to finish.
+/// signals every [`SIGNAL_POLL`]: when a signal handler raises (Ctrl-C's
+/// `KeyboardInterrupt`, a timeout's exception) this call's computation is
+/// cancelled (it stops at its next check, see [`crate::cancel`]) and the
+/// handler's exception is raised, instead of waiting for the whole call to
+/// finish. Calls running on other threads are not affected.
 pub fn run<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T> + Send) -> PyResult<T> {
-    let token = cancel::Token::now();
+    let token = cancel::Token::new();
     let slot = (Mutex::new(None), Condvar::new());
     let outcome = std::thread::scope(|scope| {
+        let for_call = token.clone();
         scope.spawn(|| {
-            let outcome = catch_unwind(AssertUnwindSafe(|| cancel::within(token, f)));
+            let outcome = catch_unwind(AssertUnwindSafe(|| cancel::within(for_call, f)));
             *slot.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
             slot.1.notify_all();
         });
@@ -123,7 +126,7 @@ pub fn run<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T> + Send) -> PyR
                 return Ok(outcome);
             }
             if let Err(interrupt) = py.check_signals() {
-                cancel::cancel_all();
+                token.cancel(); // this call only: other threads' calls run on
                 while poll().is_none() {} // the computation stops at its next check
                 return Err(interrupt);
             }
