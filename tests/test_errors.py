@@ -22,6 +22,9 @@ EXAMPLES = [
     errors.InfluxError("http://h:1: down", url="http://h:1", kind="unreachable"),
     errors.InternalError("internal"),
     errors.InsufficientMemoryError("too large", needed=10**12, limit=2**34),
+    errors.StorageError(
+        "/data/x.parquet: writing the file failed: No space left", path="/data/x.parquet", errno=28
+    ),
 ]
 
 
@@ -31,6 +34,7 @@ def test_errors_survive_pickling(error):
     assert type(copy) is type(error) and str(copy) == str(error) and copy.args == error.args
     state = {k: v for k, v in vars(error).items() if k != "report"}
     assert {k: v for k, v in vars(copy).items() if k != "report"} == state
+    assert getattr(copy, "errno", None) == getattr(error, "errno", None)  # an OSError's slot
     if isinstance(error, errors.ValidationError):
         assert copy.report.to_dict() == error.report.to_dict()
 

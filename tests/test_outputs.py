@@ -339,3 +339,39 @@ def test_the_pipeline_quarantines_bad_csv_lines_of_a_folder(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert dwcp_data.read_training_data(tmp_path / "cleaned").height == result.report["cleaning"]["rows_out"]
     assert pl.read_csv(folder / "b.csv.rejects.csv").height == 1
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 1 MiB file system (tmpfs, mounted here: the tests run as root, as CI does)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def test_a_full_disk_names_the_file_and_publishes_nothing(tmp_path, small_disk):
+    df = dwcp_data.generate_synthetic(20_000, seed=4, end=END)
+    with pytest.raises(dwcp_data.errors.StorageError, match="No space left on device") as e:
+        dwcp_data.write_training_data(df, small_disk / "big.parquet")
+    assert e.value.errno == 28 and e.value.path == str(small_disk / "big.parquet")
+    assert isinstance(e.value, OSError) and list(small_disk.iterdir()) == []
+    shards = write_shards(tmp_path / "raw", [df.slice(0, 10_000), df.slice(10_000, 10_000)])
+    with pytest.raises(dwcp_data.errors.StorageError, match=r"part-0000\d\.parquet") as e:
+        clean_dataset(shards, small_disk / "clean")
+    assert list(small_disk.iterdir()) == [], "no output, no build folder"
+    proc = dwcp("clean", str(shards), "--out", str(small_disk / "clean"))
+    assert proc.returncode == 4 and "No space left on device" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_full_work_dir_is_named_as_such(tmp_path, small_disk):
+    df = dwcp_data.generate_synthetic(60_000, seed=4, end=END)
+    shards = write_shards(tmp_path / "raw", [df.slice(0, 30_000), df.slice(30_000, 30_000)])
+    with pytest.raises(dwcp_data.errors.StorageError, match="work_dir") as e:
+        clean_dataset(shards, tmp_path / "out", work_dir=small_disk)
+    assert e.value.path.startswith(str(small_disk)) and not (tmp_path / "out").exists()
+    assert list(small_disk.iterdir()) == [], "the work folder is removed"

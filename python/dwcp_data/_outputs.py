@@ -36,8 +36,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from dwcp_data import _core
-from dwcp_data.errors import DataError, InvalidArgumentError
+from dwcp_data.errors import DataError, InvalidArgumentError, StorageError
 
 __all__ = [
     "MANIFEST",
@@ -50,6 +52,7 @@ __all__ = [
     "publish_file",
     "read_manifest",
     "shard_name",
+    "storage_errors",
     "work_folder",
 ]
 
@@ -127,6 +130,35 @@ def _remove_stale(folder: Path, pattern: str) -> None:
                 path.unlink(missing_ok=True)
 
 
+#: Write failures for want of room or rights to grow a file: full device,
+#: quota, file-size limit, read-only file system.
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+#: How Rust (polars' writers, our core) names an OS error in its messages.
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+
+
+@contextlib.contextmanager
+def storage_errors(path: str | os.PathLike[str], what: str) -> Iterator[None]:
+    """Turns a write that failed for want of room (see :data:`_NO_ROOM`) in
+    the body into :class:`~dwcp_data.errors.StorageError` naming ``path`` and
+    ``what`` was being written; other errors pass unchanged."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        found = _OS_ERROR.search(str(exc))
+        code = getattr(exc, "errno", None) or (int(found[1]) if found else None)
+        if code not in _NO_ROOM:
+            raise
+        raise StorageError(
+            f"{os.fspath(path)}: writing {what} failed: {os.strerror(code)}. Nothing was published; free "
+            "space there or write elsewhere",
+            path=os.fspath(path),
+            errno=code,
+        ) from exc
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success rename it onto ``target``.
@@ -140,10 +172,11 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(target.parent, f".{glob.escape(target.name)}.*.tmp")
     tmp_path = target.parent / _work_name(target.name, "tmp")
-    tmp_path.touch(mode=0o600, exist_ok=False)
     try:
-        yield tmp_path
-        publish_file(tmp_path, target)
+        with storage_errors(target, "the file"):
+            tmp_path.touch(mode=0o600, exist_ok=False)
+            yield tmp_path
+            publish_file(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
 
@@ -174,9 +207,10 @@ def work_folder(kind: str, work_dir: str | os.PathLike[str] | None = None) -> It
         )
     _remove_stale(base, ".dwcp-*.work")
     path = base / _work_name(f"dwcp-{kind}", "work")
-    path.mkdir(mode=0o700)
     try:
-        yield path
+        with storage_errors(path, "work files (set work_dir to a folder with room)"):
+            path.mkdir(mode=0o700)
+            yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
 
@@ -401,12 +435,15 @@ def output_folder(
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(target.parent, f".{glob.escape(target.name)}.*")
     build = target.parent / _work_name(target.name, "build")
-    build.mkdir(mode=0o700)
+    writing = f"the output folder {os.fspath(out)!r}"
     try:
-        _folder_mode(build, target)
+        with storage_errors(build, writing):
+            build.mkdir(mode=0o700)
+            _folder_mode(build, target)
         folder = FolderBuild(target, build, param, overwrite, {"kind": kind})
-        yield folder
-        folder._publish()
+        yield folder  # its files are written through atomic_path, which names them
+        with storage_errors(build, writing):
+            folder._publish()
     finally:
         shutil.rmtree(build, ignore_errors=True)
 

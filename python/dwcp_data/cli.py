@@ -1,7 +1,8 @@
 """The ``dwcp-data`` command: generate, validate, clean, label, pipeline, report, export, ingest.
 
 Exit codes: 0 success, 1 validation failed, 2 bad usage or bad input, 3 an
-internal error (a bug in dwcp_data: please report it).
+internal error (a bug in dwcp_data: please report it), 4 an output could not
+be written (a full disk, a quota, a read-only file system).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dwcp_data._outputs import check_output_file, output_folder, shard_name
 from dwcp_data._progress import progress
 from dwcp_data.cleaning import clean
 from dwcp_data.dataset import clean_dataset, label_dataset, validate_dataset
-from dwcp_data.errors import DwcpDataError, InternalError, ValidationError
+from dwcp_data.errors import DwcpDataError, InternalError, StorageError, ValidationError
 from dwcp_data.generator import generate_synthetic, iter_synthetic_shards
 from dwcp_data.io import read_training_data, write_frames, write_training_data
 from dwcp_data.labelling import LABEL_COLUMN, label_oracle
@@ -32,6 +33,7 @@ EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
+EXIT_STORAGE = 4
 
 
 def _iso_datetime(text: str) -> datetime:
@@ -492,6 +494,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InternalError as exc:
         print(f"dwcp-data: internal error: {exc}", file=sys.stderr)
         return EXIT_INTERNAL
+    except StorageError as exc:
+        print(f"dwcp-data: error: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
     except DwcpDataError as exc:
         print(f"dwcp-data: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

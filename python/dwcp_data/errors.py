@@ -20,6 +20,7 @@ __all__ = [
     "InsufficientMemoryError",
     "InternalError",
     "InvalidArgumentError",
+    "StorageError",
     "ValidationError",
 ]
 
@@ -39,9 +40,15 @@ class DwcpDataError(Exception):
 def _rebuild(cls: type[DwcpDataError], args: tuple[object, ...], state: dict[str, object]) -> DwcpDataError:
     """An exception of ``cls`` with ``args`` and attributes ``state``, without calling its ``__init__``."""
     # Exception.__new__ sets args; cls.__new__ would be MemoryError's for
-    # InsufficientMemoryError, which refuses a subclass whose layout comes from Exception.
-    error = Exception.__new__(cls, *args)
-    error.__dict__.update(state)
+    # InsufficientMemoryError, which refuses a subclass whose layout comes from
+    # Exception. An OSError subclass has OSError's layout, so OSError.__new__.
+    if issubclass(cls, OSError):  # OSError leaves args to __init__ in a subclass that has one
+        error = OSError.__new__(cls, *args)
+        OSError.__init__(error, *args)
+    else:
+        error = Exception.__new__(cls, *args)
+    for name, value in state.items():
+        setattr(error, name, value)  # OSError.errno is a slot, not in __dict__
     return error
 
 
@@ -107,6 +114,27 @@ class InsufficientMemoryError(DwcpDataError, MemoryError):
         super().__init__(message)
         self.needed = needed
         self.limit = limit
+
+
+class StorageError(DwcpDataError, OSError):
+    """Writing an output or work file failed for want of room or rights to
+    grow it: the device is full (``ENOSPC``), a quota or file-size limit was
+    reached (``EDQUOT``, ``EFBIG``), or the file system is read-only
+    (``EROFS``). Nothing was published; the message names the file and what to
+    do (free space, or choose another folder or ``work_dir``).
+
+    Attributes:
+        path: the file (or work folder) being written.
+        errno: the system's error number.
+    """
+
+    def __init__(self, message: str, *, path: str, errno: int) -> None:
+        super().__init__(message)
+        self.path = path
+        self.errno = errno
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (type(self), self.args, {**self.__dict__, "errno": self.errno}))
 
 
 class InternalError(DwcpDataError, RuntimeError):
