@@ -12,7 +12,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import ClassVar
 
 import polars as pl
@@ -757,3 +757,90 @@ def test_tag_values_influxdb_cannot_read_back_are_refused(stub, value):
     assert (info.value.column, info.value.row) == ("region", 0) and Stub.calls == []
     # As a string field the same value is fine: it is quoted.
     assert influx.write_metrics(df, url=stub, bucket="b", org="o", token="t", tags=["az"]).points == 3
+
+
+def test_series_keys_longer_than_influxdb_stores_are_refused_before_sending(influxd):
+    # The measurement, the tags and their escapes, "#!~#" and the longest field name
+    # make the key: at the limit the real server stores the point, one byte over it
+    # is refused before sending.
+    influxd.query("CREATE DATABASE longkeys")
+    df = dwcp_data.generate_synthetic(6, seed=3, end=END)
+    others = ("az", "link_type", "data_type", "current_compression")
+
+    def room(row: int) -> int:
+        fixed = len(influx.MEASUREMENT) + sum(2 + len(t) + len(str(df[t][row])) for t in others)
+        return (
+            influx.MAX_SERIES_KEY_BYTES
+            - fixed
+            - len(",region=")
+            - len("#!~#")
+            - len("baseline_compressed_size_bytes")
+        )
+
+    fits = with_value_at(
+        df.head(1), "region", 0, "a b" + "x" * (room(0) - 4)
+    )  # the space is escaped: 1 more byte
+    influx.write_metrics(fits, url=influxd.url, database="longkeys")
+    assert count_points(influxd, "longkeys") == 1
+    too_long = with_value_at(df, "region", 3, "x" * (room(3) + 1))
+    with pytest.raises(DataError, match="key longer than") as info:
+        influx.write_metrics(too_long, url=influxd.url, database="longkeys")
+    assert (info.value.column, info.value.row) == ("region", 3)
+    assert count_points(influxd, "longkeys") == 1, "nothing was sent"
+    # without its longest field the same point fits
+    shorter = with_value_at(df.head(1), "region", 0, "x" * (room(0) + 1)).with_columns(
+        pl.lit(None, dtype=pl.Int64).alias("baseline_compressed_size_bytes")
+    )
+    influx.write_metrics(shorter, url=influxd.url, database="longkeys")
+    assert count_points(influxd, "longkeys") == 2
+
+
+def test_a_partial_write_reports_what_the_server_stored(influxd):
+    influxd.query("CREATE DATABASE partial")
+    df = dwcp_data.generate_synthetic(300, seed=8, end=END)
+    first = df.head(100).with_columns(pl.lit("text").alias("note"))
+    influx.write_metrics(first, url=influxd.url, database="partial")
+    # `note` as an integer in the same shard: the server drops those points (field type conflict)
+    later = df.slice(100, 200).with_columns(
+        pl.when(pl.int_range(pl.len()) % 3 == 0).then(pl.lit(7)).otherwise(None).alias("note")
+    )
+    with pytest.raises(InfluxError) as info:
+        influx.write_metrics(later, url=influxd.url, database="partial", batch_size=50, concurrency=1)
+    error = info.value
+    assert error.kind == "partial" and error.dropped == 17, str(error)
+    report = error.report
+    assert report.landed == () and report.partly_landed == ((0, 50, 33),)
+    assert report.points == 33 and "33 of the 50 rows 0-49" in str(error)
+    assert count_points(influxd, "partial") == 100 + 33
+
+
+def test_values_influxdb_cannot_hold_are_counted_and_read_back_as_null(influxd):
+    influxd.query("CREATE DATABASE lossy")
+    df = dwcp_data.generate_synthetic(20, seed=2, end=END)
+    df = with_value_at(df, "rtt_ms", 1, float("nan"))
+    df = with_value_at(df, "jitter_ms", 2, float("inf"))
+    df = with_value_at(df, "jitter_ms", 3, float("-inf"))
+    df = with_value_at(df, "node_id", 4, "")
+    df = with_value_at(df, "az", 5, "")
+    with pytest.warns(influx.ValuesNotStoredWarning, match="rtt_ms"):
+        report = influx.write_metrics(df, url=influxd.url, database="lossy")
+    assert report.not_stored == {"rtt_ms": 1, "jitter_ms": 2, "node_id": 1, "az": 1}
+    out = influx.export_metrics(url=influxd.url, database="lossy", **window(df))
+    assert [
+        out[c][r] for c, r in (("rtt_ms", 1), ("jitter_ms", 2), ("jitter_ms", 3), ("node_id", 4), ("az", 5))
+    ] == [None] * 5
+
+
+def test_times_influxdb_cannot_store_are_refused(stub):
+    df = dwcp_data.generate_synthetic(5, seed=2, end=END)
+    late = with_value_at(df, "timestamp", 2, datetime(2300, 1, 1, tzinfo=timezone.utc))
+    with pytest.raises(DataError, match="outside the times InfluxDB stores") as info:
+        influx.write_metrics(late, url=stub, bucket="b", org="o", token="t")
+    assert (info.value.column, info.value.row) == ("timestamp", 2) and Stub.calls == []
+    for start, end, param in [
+        (END, datetime(2300, 1, 1, tzinfo=timezone.utc), "end"),
+        (datetime(1600, 1, 1, tzinfo=timezone.utc), END, "start"),
+    ]:
+        with pytest.raises(InvalidArgumentError) as info:
+            influx.export_metrics(url=stub, bucket="b", org="o", token="t", start=start, end=end)
+        assert info.value.param == param

@@ -42,6 +42,7 @@ def _rebuild(cls: type[DwcpDataError], args: tuple[object, ...], state: dict[str
     # Exception.__new__ sets args; cls.__new__ would be MemoryError's for
     # InsufficientMemoryError, which refuses a subclass whose layout comes from
     # Exception. An OSError subclass has OSError's layout, so OSError.__new__.
+    error: DwcpDataError
     if issubclass(cls, OSError):  # OSError leaves args to __init__ in a subclass that has one
         error = OSError.__new__(cls, *args)
         OSError.__init__(error, *args)
@@ -151,13 +152,18 @@ class InfluxError(DwcpDataError, ValueError):
     ``kind`` says why: ``"unreachable"``, ``"timeout"`` (no complete answer
     within the timeout), ``"auth"`` (401/403), ``"database"`` (unknown
     database or bucket), ``"incomplete"`` (a response that could not be made
-    complete), or ``"server"`` (any other error answer, or an answer that is
+    complete), ``"partial"`` (the server stored only part of a write: some
+    points broke one of its limits; ``dropped`` is how many it says it
+    dropped), or ``"server"`` (any other error answer, or an answer that is
     not InfluxDB's). ``report``: for a write, the :class:`~dwcp_data.influx.WriteReport`
     of what landed before the failure, else ``None``.
     """
 
-    def __init__(self, message: str, *, url: str, kind: str, report: object = None) -> None:
+    def __init__(
+        self, message: str, *, url: str, kind: str, report: object = None, dropped: int | None = None
+    ) -> None:
         super().__init__(message)
         self.url = url
         self.kind = kind
         self.report = report
+        self.dropped = dropped

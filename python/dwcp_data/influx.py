@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import random
+import re
 import socket
 import ssl
 import threading
@@ -49,6 +50,7 @@ __all__ = [
     "TAGS",
     "Connection",
     "SeriesCountWarning",
+    "ValuesNotStoredWarning",
     "WriteReport",
     "export_metrics",
     "export_to_file",
@@ -217,6 +219,14 @@ class Connection:
                     raise InfluxError(
                         f"{self.base}: {_error_text(detail)}", url=self.base, kind="database"
                     ) from None
+                if exc.code == 400 and "partial write" in detail:
+                    text = _error_text(detail)
+                    raise InfluxError(
+                        f"{self.base}{path}: the server stored only part of the batch: {_shortened(text)}",
+                        url=self.base,
+                        kind="partial",
+                        dropped=_dropped(text),
+                    ) from None
                 busy = exc.code in (429, 503) or "cache-max-memory-size exceeded" in detail
                 if not busy and (exc.code not in _RETRY_STATUS or attempt == self.retries):
                     raise InfluxError(
@@ -343,6 +353,20 @@ def _error_text(detail: str) -> str:
         return detail or "no detail"
 
 
+def _shortened(text: str, keep: int = 120) -> str:
+    """``text`` with every run of more than ``keep`` characters without a
+    space cut (a server may echo a 64 KiB tag value back)."""
+    return re.sub(rf"\S{{{keep},}}", lambda m: f"{m[0][:keep]}...({len(m[0]):,} characters)", text)
+
+
+def _dropped(text: str) -> int | None:
+    """How many points a partial write lost: those InfluxDB could not parse
+    (1.x counts them apart) plus its ``dropped=N``; ``None`` if it does not say."""
+    counts = [int(n) for n in re.findall(r"dropped=(\d+)", text)]
+    unparsed = text.count("unable to parse")
+    return sum(counts) + unparsed if counts or unparsed else None
+
+
 # --- writing --------------------------------------------------------------------------------------
 
 
@@ -396,15 +420,40 @@ def _series_keys(tags: Sequence[str]) -> list[pl.Expr]:
 _UNWRITABLE_TAG = r"(?:^|[^\\])(?:\\\\)*\\(?:[,= ]|$)"
 
 
+#: The longest key InfluxDB stores: a point's series key (measurement and
+#: tags, escaped), ``#!~#`` and its longest field key (measured on a real
+#: server: one byte more and the point is refused).
+MAX_SERIES_KEY_BYTES = 65_535
+#: The times line protocol can carry: nanoseconds in a signed 64-bit integer
+#: (1677-09-21 to 2262-04-11), in microseconds.
+_NS_RANGE_US = (-(2**63) // 1000 + 1, (2**63 - 1) // 1000)
+
+
+def _escaped_bytes(text: pl.Expr) -> pl.Expr:
+    """The length of a tag key or value in line protocol: its bytes and a
+    backslash before each comma, equals sign and space."""
+    return text.str.len_bytes() + text.str.count_matches(r"[,= ]").cast(pl.UInt32)
+
+
 def _check_writable(frame: pl.DataFrame, tags: Sequence[str]) -> None:
-    """Raise before anything is sent if a row cannot be written: a null time,
-    a line break in a text value (line protocol has no escape for it), or a
-    tag value InfluxDB would read back altered (see :data:`_UNWRITABLE_TAG`)."""
+    """Raise before anything is sent if a row cannot be written as it is: a
+    null time or one outside 1677-2262, a line break in a text value (line
+    protocol has no escape for it), a tag value InfluxDB would read back
+    altered (see :data:`_UNWRITABLE_TAG`), or tags whose series key is longer
+    than InfluxDB stores (:data:`MAX_SERIES_KEY_BYTES`)."""
     if "timestamp" not in frame.columns:
         raise DataError(
             "points need a `timestamp` column", column="timestamp", row=None, rule="line_protocol"
         )
-    checks = {"timestamp": (pl.col("timestamp").is_null(), "has no time")}
+    micros = pl.col("timestamp").dt.epoch("us")
+    checks: list[tuple[str, pl.Expr, str]] = [
+        ("timestamp", pl.col("timestamp").is_null(), "has no time"),
+        (
+            "timestamp",
+            ~micros.is_between(*_NS_RANGE_US).fill_null(True),
+            "is outside the times InfluxDB stores (nanoseconds from 1677-09-21 to 2262-04-11)",
+        ),
+    ]
     for name, dtype in frame.schema.items():
         if isinstance(dtype, pl.String):
             bad = pl.col(name).str.contains(r"[\r\n]")
@@ -412,18 +461,49 @@ def _check_writable(frame: pl.DataFrame, tags: Sequence[str]) -> None:
             if name in tags:
                 bad = bad | pl.col(name).str.contains(_UNWRITABLE_TAG)
                 why += ", or backslashes InfluxDB would not read back as written"
-            checks[name] = (bad.fill_null(False), why)
+            checks.append((name, bad.fill_null(False), why))
+    if tags:
+        checks.append(_series_key_check(frame, tags))
     first_bad = frame.select(
-        pl.when(bad).then(pl.int_range(pl.len())).min().alias(name) for name, (bad, _) in checks.items()
-    )
-    for name, row in first_bad.row(0, named=True).items():
+        pl.when(bad).then(pl.int_range(pl.len())).min().alias(str(k)) for k, (_, bad, _) in enumerate(checks)
+    ).row(0)
+    for (name, _, why), row in zip(checks, first_bad, strict=True):
         if row is not None:
             raise DataError(
-                f"cannot write row {row}: `{name}` {checks[name][1]}; nothing was sent",
+                f"cannot write row {row}: `{name}` {why}; nothing was sent",
                 column=name,
                 row=row,
                 rule="line_protocol",
             )
+
+
+def _series_key_check(frame: pl.DataFrame, tags: Sequence[str]) -> tuple[str, pl.Expr, str]:
+    """The check that each point's key fits InfluxDB (see :data:`MAX_SERIES_KEY_BYTES`):
+    the column to blame (the longest tag), which rows break it, and why."""
+    values = [pl.col(t).cast(pl.String).fill_null("") for t in tags]
+    series_key = sum(
+        (
+            pl.when(v != "").then(2 + len(_escape_key(t).encode()) + _escaped_bytes(v)).otherwise(0)
+            for t, v in zip(tags, values, strict=True)
+        ),
+        pl.lit(len(MEASUREMENT)),
+    )
+    written = [
+        pl.when(pl.col(c).is_finite() if t.is_float() else pl.col(c).is_not_null()).then(
+            len(_escape_key(c).encode())
+        )
+        for c, t in frame.schema.items()
+        if c != "timestamp" and c not in tags
+    ]
+    longest_field = pl.max_horizontal(written).fill_null(0) if written else pl.lit(0)
+    blame = max(tags, key=lambda t: frame[t].cast(pl.String).str.len_bytes().max() or 0)
+    why = f"makes, with the other tags and the fields, a key longer than the {MAX_SERIES_KEY_BYTES:,} bytes InfluxDB stores"
+    return blame, series_key + 4 + longest_field > MAX_SERIES_KEY_BYTES, why
+
+
+def _escape_key(name: str) -> str:
+    """A tag key as line protocol writes it."""
+    return re.sub(r"([,= ])", r"\\\1", name)
 
 
 def _collisions(frame: pl.DataFrame, tags: Sequence[str]) -> pl.Series:
@@ -459,16 +539,49 @@ def _spread(frame: pl.DataFrame, tags: Sequence[str]) -> pl.DataFrame:
 
 @dataclass(frozen=True)
 class WriteReport:
-    """What :func:`write_metrics` sent: ``points`` written, ``skipped`` rows
-    without any field, ``batches`` posted, ``seconds`` taken, and the row
-    ranges ``[start, end)`` of the frame that ``landed`` (all of it, unless the
-    report hangs on an :class:`~dwcp_data.errors.InfluxError` as ``report``)."""
+    """What :func:`write_metrics` sent.
+
+    Attributes:
+        points: points the server stored.
+        skipped: rows without any field to write.
+        batches: batches posted (and stored, whole or in part).
+        seconds: time taken.
+        landed: the row ranges ``[start, end)`` of the frame stored whole (all
+            of it, unless the report hangs on an
+            :class:`~dwcp_data.errors.InfluxError` as ``report``).
+        partly_landed: ``(start, end, stored)`` of each batch the server stored
+            only in part (``kind="partial"``).
+        not_stored: per column, values InfluxDB cannot hold as they are, which
+            read back as null: NaN and infinities (left out of the point) and
+            empty strings (an empty tag is left out; an empty string field
+            reads back as null). A :class:`ValuesNotStoredWarning` says so.
+    """
 
     points: int
     skipped: int
     batches: int
     seconds: float
     landed: tuple[tuple[int, int], ...] = ()
+    partly_landed: tuple[tuple[int, int, int], ...] = ()
+    not_stored: dict[str, int] = field(default_factory=dict)
+
+
+class ValuesNotStoredWarning(UserWarning):
+    """Some values of a frame written to InfluxDB read back as null: NaN,
+    infinities and empty strings, which it cannot hold (see :attr:`WriteReport.not_stored`)."""
+
+
+def _not_stored(frame: pl.DataFrame) -> dict[str, int]:
+    """Per column, the values InfluxDB cannot hold as they are (see :class:`WriteReport`)."""
+    counts = []
+    for name, dtype in frame.schema.items():
+        if dtype.is_float():
+            counts.append((~pl.col(name).is_finite()).sum().alias(name))
+        elif isinstance(dtype, (pl.String, pl.Categorical)):
+            counts.append((pl.col(name).cast(pl.String) == "").sum().alias(name))
+    if not counts:
+        return {}
+    return {name: int(n) for name, n in frame.select(counts).row(0, named=True).items() if n}
 
 
 def write_metrics(
@@ -565,6 +678,14 @@ def write_metrics(
         )
     if colliding.len():
         polars_df = _spread(polars_df, tag_columns)
+    not_stored = _not_stored(polars_df)
+    if not_stored:
+        warnings.warn(
+            "InfluxDB cannot hold NaN, infinities or empty strings: these values will read back as "
+            f"null (per column: {not_stored})",
+            ValuesNotStoredWarning,
+            stacklevel=2,
+        )
     series = polars_df.select(pl.struct(_series_keys(tag_columns)).n_unique()).item() if tag_columns else 1
     if series > SERIES_WARNING_THRESHOLD:
         warnings.warn(
@@ -579,6 +700,9 @@ def write_metrics(
     throttle = _Throttle(concurrency)
     failed = threading.Event()  # once a batch fails, no other is sent
 
+    #: ``(offset, points stored)`` of batches the server stored only in part
+    partial: list[tuple[int, int]] = []
+
     def send(offset: int) -> tuple[int, int] | None:
         batch = frame.slice(offset, batch_size)
         body, skipped = _core.encode_line_protocol(batch, codes, MEASUREMENT, tag_columns, gzip_level)
@@ -588,8 +712,10 @@ def write_metrics(
                     return None
                 try:
                     conn.write(body, throttle.busy, gzipped=compress)
-                except BaseException:
+                except BaseException as exc:
                     failed.set()
+                    if isinstance(exc, InfluxError) and exc.kind == "partial" and exc.dropped is not None:
+                        partial.append((offset, batch.height - skipped - exc.dropped))
                     raise
         return batch.height - skipped, skipped
 
@@ -600,23 +726,30 @@ def write_metrics(
         (o, r) for o, f in zip(offsets, futures, strict=True) if f.exception() is None and (r := f.result())
     ]
     report = WriteReport(
-        points=sum(p for _, (p, _) in sent),
+        points=sum(p for _, (p, _) in sent) + sum(stored for _, stored in partial),
         skipped=sum(s for _, (_, s) in sent),
-        batches=len(sent),
+        batches=len(sent) + len(partial),
         seconds=time.perf_counter() - started,
         landed=_ranges([(o, min(o + batch_size, frame.height)) for o, _ in sent]),
+        partly_landed=tuple((o, min(o + batch_size, frame.height), n) for o, n in sorted(partial)),
+        not_stored=not_stored,
     )
     failures = [e for e in (f.exception() for f in futures) if e is not None]
     if not failures:
         return report
     first = failures[0]
     if isinstance(first, InfluxError):
+        parts = "".join(
+            f", and {n:,} of the {b - a:,} rows {a}-{b - 1} (the rest dropped)"
+            for a, b, n in report.partly_landed
+        )
         raise InfluxError(
-            f"{first}; {report.batches} of {len(offsets)} batches ({report.points:,} points, rows "
-            f"{', '.join(f'{a}-{b - 1}' for a, b in report.landed) or 'none'}) landed before the failure",
+            f"{first}; {report.batches} of {len(offsets)} batches ({report.points:,} points: rows "
+            f"{', '.join(f'{a}-{b - 1}' for a, b in report.landed) or 'none'}{parts}) landed before the failure",
             url=first.url,
             kind=first.kind,
             report=report,
+            dropped=first.dropped,
         ) from None
     raise first
 
@@ -674,8 +807,18 @@ class _Window:
 
 
 def _range_ns(start: datetime, end: datetime) -> tuple[int, int]:
-    a = epoch_us(utc_datetime(start, "start")) * 1000
-    b = epoch_us(utc_datetime(end, "end")) * 1000
+    """``[start, end)`` in ns since the epoch; both within the times InfluxDB stores."""
+    bounds = {}
+    for param, value in (("start", start), ("end", end)):
+        micros = epoch_us(utc_datetime(value, param))
+        if not _NS_RANGE_US[0] <= micros <= _NS_RANGE_US[1]:
+            raise InvalidArgumentError(
+                f"invalid argument `{param}`: {value} is outside the times InfluxDB stores "
+                "(1677-09-21 to 2262-04-11)",
+                param=param,
+            )
+        bounds[param] = micros * 1000
+    a, b = bounds["start"], bounds["end"]
     if a >= b:
         raise InvalidArgumentError("invalid argument `end`: must be after `start`", param="end")
     return a, b
