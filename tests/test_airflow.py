@@ -293,6 +293,62 @@ def test_make_dag_refuses_an_unknown_train_name():
     assert e.value.param == "train"
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "param"),
+    [
+        ({"profile": "strcit"}, "profile"),
+        ({"lookback_days": -1}, "lookback_days"),
+        ({"lookback_days": 0}, "lookback_days"),
+        ({"cpu_weight": float("nan")}, "cpu_weight"),
+        ({"cpu_weight": -1.0}, "cpu_weight"),
+        ({"min_rows": "x"}, "min_rows"),
+        ({"min_rows": True}, "min_rows"),
+        ({"by": ["link_type", 3]}, "by"),
+    ],
+)
+def test_make_dag_refuses_arguments_its_tasks_would_fail_on(kwargs, param):
+    # Refused where the DAG is defined, not every Sunday after the export.
+    from dwcp_data.airflow import make_dag
+    from dwcp_data.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError) as e:
+        make_dag(**kwargs)
+    assert e.value.param == param
+
+
+def test_connections_give_well_formed_urls_or_say_what_is_missing():
+    code = """
+import json
+from dwcp_data.airflow import influx_connection
+from dwcp_data.errors import InvalidArgumentError
+out = []
+for name in ("url_in_host", "ipv6", "ipv6_bracketed", "no_host", "bad_scheme"):
+    try:
+        out.append(influx_connection(name)["url"])
+    except InvalidArgumentError as exc:
+        out.append(f"{exc.param}: {exc}")
+print(json.dumps(out))
+"""
+    conns = {
+        "url_in_host": {"conn_type": "http", "host": "http://influx.internal:9999", "schema": "db"},
+        "ipv6": {
+            "conn_type": "influxdb",
+            "host": "fd00::1",
+            "port": 8086,
+            "schema": "http",
+            "extra": {"database": "d"},
+        },
+        "ipv6_bracketed": {"conn_type": "http", "host": "[::1]", "schema": "db"},
+        "no_host": {"conn_type": "http", "schema": "db"},
+        "bad_scheme": {"conn_type": "influxdb", "host": "h", "schema": "dwcp", "extra": {"database": "d"}},
+    }
+    env = {f"AIRFLOW_CONN_{k.upper()}": json.dumps(v) for k, v in conns.items()}
+    got = json.loads(run_python(code, env={**env, "AIRFLOW_HOME": tempfile.mkdtemp()}).splitlines()[-1])
+    assert got[:3] == ["http://influx.internal:9999", "http://[fd00::1]:8086", "http://[::1]:8086"]
+    assert got[3].startswith("conn_id: ") and "'no_host' has no host" in got[3]
+    assert got[4].startswith("conn_id: ") and "scheme 'dwcp'" in got[4]
+
+
 #: The README's example: a PythonOperator submitting the pipeline to a Ray cluster.
 RAY_DAG = """
 from airflow.providers.standard.operators.python import PythonOperator

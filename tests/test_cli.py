@@ -203,3 +203,39 @@ def test_bad_usage_exits_2(tmp_path):
     assert dwcp("validate", str(tmp_path / "missing.parquet")).returncode == 2
     assert dwcp("frobnicate").returncode == 2
     assert not list(tmp_path.iterdir())
+
+
+def _strict_json(text: str) -> object:
+    def refuse(constant: str) -> None:
+        raise ValueError(f"bare {constant} in JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_output_and_reports_never_hold_bare_nan_or_infinity(tmp_path):
+    # infinite values give NaN fences: JSON has no NaN, so they are written as null
+    df = dwcp_data.generate_synthetic(20_000, seed=1, end=END)
+    df = df.with_columns(
+        pl.when(pl.int_range(pl.len()) % 2 == 0)
+        .then(float("inf"))
+        .otherwise(pl.col("rtt_ms"))
+        .alias("rtt_ms")
+    )
+    df.write_parquet(tmp_path / "inf.parquet")
+    proc = dwcp("clean", str(tmp_path / "inf.parquet"), "--out", str(tmp_path / "out.parquet"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    fence = _strict_json(proc.stdout)["outliers"][0]["fences"][0]  # type: ignore[index]
+    assert fence["q3"] is None and fence["upper"] is None
+    proc = dwcp(
+        "pipeline",
+        "--source",
+        str(tmp_path / "inf.parquet"),
+        "--out",
+        str(tmp_path / "t"),
+        "--json",
+        "--continue-on-invalid",
+    )
+    assert proc.returncode == 1, proc.stderr
+    _strict_json(proc.stdout)
+    _strict_json((tmp_path / "t.report.json").read_text())
+    _strict_json((tmp_path / "t" / "_dwcp_manifest.json").read_text())

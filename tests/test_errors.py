@@ -114,3 +114,48 @@ except KeyboardInterrupt:
     what, full, *after = run_python(code, env={"RAYON_NUM_THREADS": "1"}).split()
     assert what == "interrupted", (full, after)
     assert float(after[0]) < max(0.25, float(full) * 0.2), (full, after)
+
+
+def test_odd_arguments_and_frames_raise_our_errors_not_those_from_below():
+    from datetime import datetime, timedelta
+
+    import polars as pl
+    import pyarrow as pa
+
+    df = dwcp_data.generate_synthetic(50, seed=1, end=END)
+    labelled = dwcp_data.label_oracle(df)
+    twice = pa.table([[1.0, 2.0], [3.0, 4.0]], names=["rtt_ms", "rtt_ms"])
+    cases = [
+        (
+            lambda: dwcp_data.generate_synthetic(10, freq=timedelta(days=999_999_999)),
+            errors.InvalidArgumentError,
+            "freq",
+        ),
+        (
+            lambda: dwcp_data.generate_synthetic(10, freq="9999999999999999999h"),
+            errors.InvalidArgumentError,
+            "freq",
+        ),
+        (lambda: dwcp_data.validate(df, profile=None), errors.InvalidArgumentError, "profile"),
+        (lambda: dwcp_data.validate(twice), errors.DataError, "rtt_ms"),
+        (lambda: dwcp_data.clean(twice.to_pandas()), errors.DataError, "rtt_ms"),
+        (lambda: dwcp_data.clean(pl.LazyFrame({"a": [1]}).select("a", "a")), errors.DataError, ""),
+        (
+            lambda: dwcp_data.features(labelled.with_columns(pl.lit("zstd").alias("oracle_compression"))),
+            errors.DataError,
+            "oracle_compression",
+        ),
+        (
+            lambda: dwcp_data.regret(
+                labelled.with_columns(pl.lit("zstd").alias("oracle_compression")), "baseline"
+            ),
+            errors.DataError,
+            "oracle_compression",
+        ),
+    ]
+    for call, error, name in cases:
+        with pytest.raises(error) as raised:
+            call()
+        assert getattr(raised.value, "param", getattr(raised.value, "column", None)) == name, raised.value
+    naive = dwcp_data.quality_metrics(df, now=datetime(2025, 11, 15, 12, 34, 56))
+    assert naive["freshness_hours"] == pytest.approx(24.0)  # a naive `now` is UTC, as validate takes it

@@ -79,6 +79,9 @@ def test_missing_foreign_and_corrupt_files_raise_our_errors(tmp_path, trained):
     with pytest.raises(InvalidArgumentError) as e:
         selector.load(tmp_path / "absent.txt")
     assert e.value.param == "path"
+    with pytest.raises(InvalidArgumentError) as e:
+        trained.save(tmp_path)  # a folder, not a file
+    assert e.value.param == "path" and list(tmp_path.iterdir()) == []
     path = trained.save(tmp_path / "selector.txt")
     card = selector.card_path(path)
     saved = card.read_text()

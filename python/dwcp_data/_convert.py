@@ -68,6 +68,11 @@ def duration_us(value: str | timedelta, param: str) -> int:
         raise InvalidArgumentError(
             f"invalid argument `{param}`: must be positive, got {value!r}", param=param
         )
+    if total >= 2**63:
+        raise InvalidArgumentError(
+            f"invalid argument `{param}`: {value!r} is longer than any span of time a timestamp holds",
+            param=param,
+        )
     return total
 
 

@@ -29,11 +29,18 @@ def to_polars(data: Any, param: str = "df") -> pl.DataFrame:
     if isinstance(data, pl.DataFrame):
         return data
     if isinstance(data, pl.LazyFrame):
-        return data.collect()
+        try:
+            return data.collect()
+        except pl.exceptions.DuplicateError as exc:  # the plan makes two columns of one name
+            raise DataError(
+                f"the LazyFrame's plan fails: {exc}", column="", row=None, rule="column_name"
+            ) from None
     module = type(data).__module__.split(".", 1)[0]
     if module == "pandas" and type(data).__name__ == "DataFrame":
+        _refuse_repeated_names([str(c) for c in data.columns])
         return pl.from_pandas(data)
     if module == "pyarrow" and type(data).__name__ == "Table":
+        _refuse_repeated_names(data.column_names)
         result = pl.from_arrow(data)
         assert isinstance(result, pl.DataFrame)
         return result
@@ -42,6 +49,21 @@ def to_polars(data: Any, param: str = "df") -> pl.DataFrame:
         f"or a pyarrow Table, got {type(data).__module__}.{type(data).__name__}",
         param=param,
     )
+
+
+def _refuse_repeated_names(names: list[str]) -> None:
+    """Raises ``DataError`` for a frame with two columns of one name: which
+    one is meant cannot be told."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise DataError(
+                f"column `{name}` appears more than once; column names must be unique",
+                column=name,
+                row=None,
+                rule="column_name",
+            )
+        seen.add(name)
 
 
 #: Types the Rust core takes as they are (Datetime, Enum and Categorical are handled apart).

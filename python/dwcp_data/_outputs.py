@@ -38,7 +38,7 @@ from typing import Any
 
 import polars as pl
 
-from dwcp_data import _core
+from dwcp_data import _core, _json
 from dwcp_data.errors import DataError, InvalidArgumentError, StorageError
 
 __all__ = [
@@ -376,7 +376,7 @@ class FolderBuild:
     def _publish(self) -> None:
         """Puts the finished folder in place of ``target`` in one step."""
         with open(self.path / MANIFEST, "w", encoding="utf-8") as f:
-            json.dump(self._manifest(), f, indent=2, default=str, allow_nan=False)
+            f.write(_json.dumps(self._manifest(), indent=2))
         target = self.target
         while True:
             try:

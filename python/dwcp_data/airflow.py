@@ -25,8 +25,10 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import math
 import re
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -35,7 +37,8 @@ from typing import Any, Literal
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, BaseHook, Variable
 
-from dwcp_data import influx
+from dwcp_data import _json, influx
+from dwcp_data._convert import one_of, positive_int
 from dwcp_data.cleaning import clean
 from dwcp_data.errors import InvalidArgumentError, ValidationError
 from dwcp_data.io import atomic_path, read_training_data, write_training_data
@@ -79,8 +82,7 @@ def influx_connection(conn_id: str = CONNECTION_ID) -> dict[str, Any]:
     conn = BaseHook.get_connection(conn_id)
     extra = conn.extra_dejson
     if conn.conn_type == "influxdb":
-        scheme = conn.schema or "https"
-        kwargs: dict[str, Any] = {"url": f"{scheme}://{conn.host}:{conn.port or 8086}"}
+        kwargs: dict[str, Any] = {"url": _server_url(conn_id, conn.schema or "https", conn.host, conn.port)}
         if extra.get("database"):
             kwargs["database"] = extra["database"]
         else:
@@ -88,8 +90,7 @@ def influx_connection(conn_id: str = CONNECTION_ID) -> dict[str, Any]:
                 bucket=extra.get("bucket") or "dwcp_metrics", org=extra.get("org_name") or extra.get("org")
             )
     else:
-        scheme = "https" if extra.get("ssl") else "http"
-        kwargs = {"url": f"{scheme}://{conn.host}:{conn.port or 8086}"}
+        kwargs = {"url": _server_url(conn_id, "https" if extra.get("ssl") else "http", conn.host, conn.port)}
         if extra.get("bucket"):
             kwargs.update(bucket=extra["bucket"], org=extra.get("org"))
         else:
@@ -99,6 +100,29 @@ def influx_connection(conn_id: str = CONNECTION_ID) -> dict[str, Any]:
     elif conn.login:
         kwargs.update(username=conn.login, password=conn.password)
     return kwargs
+
+
+def _server_url(conn_id: str, scheme: str, host: str | None, port: int | None) -> str:
+    """The server URL of connection ``conn_id``: ``scheme://host:port`` (port
+    8086 by default; an IPv6 address in brackets). A host written as a URL
+    (``http://influx:8086``) gives its own scheme and port.
+
+    Raises:
+        dwcp_data.errors.InvalidArgumentError: no host, or a scheme other than
+            http and https (``param="conn_id"``).
+    """
+    host = (host or "").strip()
+    if "://" in host:
+        parts = urllib.parse.urlsplit(host)
+        scheme, host, port = parts.scheme, parts.hostname or "", port or parts.port
+    if not host or scheme not in ("http", "https"):
+        problem = "has no host" if not host else f"has the scheme {scheme!r}, not 'http' or 'https'"
+        raise InvalidArgumentError(
+            f"invalid argument `conn_id`: the Airflow connection {conn_id!r} {problem}", param="conn_id"
+        )
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address
+    return f"{scheme}://{host}:{port or 8086}"
 
 
 def _run_dir(context: dict[str, Any]) -> Path:
@@ -142,7 +166,7 @@ def validate_task(*, profile: Profile, min_rows: int, **context: Any) -> str:
     path: str = context["ti"].xcom_pull(task_ids="export_influxdb_data")
     report = validate(read_training_data(path), profile=profile, min_rows=min_rows)
     with atomic_path(_run_dir(context) / "validation.json") as tmp:
-        tmp.write_text(json.dumps(report.to_dict(), default=str))
+        tmp.write_text(_json.dumps(report.to_dict()))
     try:
         report.raise_if_failed()
     except ValidationError as exc:
@@ -198,7 +222,7 @@ def record_task_failure(context: dict[str, Any]) -> None:
         "error": str(cause or "")[:2000],
     }
     with atomic_path(_run_dir(context) / FAILURE_FILE) as tmp:
-        tmp.write_text(json.dumps(failure))
+        tmp.write_text(_json.dumps(failure))
 
 
 def record_run_failure(context: dict[str, Any], *, conn_id: str = CONNECTION_ID) -> None:
@@ -344,6 +368,29 @@ def deploy_task(*, conn_id: str, **context: Any) -> str:
     return str(staging / model.name)
 
 
+def _check_dag_arguments(
+    profile: object, lookback_days: object, min_rows: object, by: object, cpu_weight: object
+) -> None:
+    """Refuses, when the DAG is defined, arguments its tasks would fail on every run."""
+    one_of(profile, ("document", "strict"), "profile")
+    positive_int(lookback_days, "lookback_days")
+    if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 0:
+        raise InvalidArgumentError(
+            f"invalid argument `min_rows`: must be a whole number >= 0, got {min_rows!r}", param="min_rows"
+        )
+    if by is not None and not isinstance(by, str):
+        raise InvalidArgumentError(f"invalid argument `by`: a column name or None, got {by!r}", param="by")
+    if (
+        isinstance(cpu_weight, bool)
+        or not isinstance(cpu_weight, (int, float))
+        or not (math.isfinite(cpu_weight) and cpu_weight >= 0)
+    ):
+        raise InvalidArgumentError(
+            f"invalid argument `cpu_weight`: must be a finite number >= 0, got {cpu_weight!r}",
+            param="cpu_weight",
+        )
+
+
 def make_dag(
     dag_id: str = "compression_selector_training",
     *,
@@ -389,6 +436,7 @@ def make_dag(
         raise InvalidArgumentError(
             f"invalid argument `train`: a callable, 'reference' or None, got {train!r}", param="train"
         )
+    _check_dag_arguments(profile, lookback_days, min_rows, by, cpu_weight)
     notifiers = [_Notify(n) for n in ([on_failure] if callable(on_failure) else on_failure)]
     default_args = {
         "owner": "ml-team",

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 
 import polars as pl
 
-from dwcp_data import _core
+from dwcp_data import _core, _json
 from dwcp_data._frames import FrameLike, from_core, to_core, to_polars
 from dwcp_data._reports import CleaningReportDict, KeptShareDict, OutlierStepDict
 from dwcp_data.errors import InvalidArgumentError
@@ -85,7 +84,7 @@ class CleaningReport:
 
     def to_json(self) -> str:
         """:meth:`to_dict` as a JSON string."""
-        return json.dumps(self.to_dict())
+        return _json.dumps(self.to_dict())
 
     def _lines(self) -> list[str]:
         lines = [

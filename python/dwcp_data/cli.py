@@ -8,7 +8,6 @@ be written (a full disk, a quota, a read-only file system).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from dwcp_data import _json
 from dwcp_data._outputs import check_output_file, output_folder, shard_name
 from dwcp_data._progress import progress
 from dwcp_data.cleaning import clean
@@ -44,7 +44,7 @@ def _iso_datetime(text: str) -> datetime:
 
 
 def _emit(args: argparse.Namespace, summary: dict[str, Any], lines: list[str]) -> None:
-    print(json.dumps(summary, default=str) if args.json else "\n".join(lines))
+    print(_json.dumps(summary) if args.json else "\n".join(lines))
 
 
 def _table(rows: list[list[str]], header: list[str]) -> list[str]:

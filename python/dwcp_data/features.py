@@ -14,7 +14,7 @@ import polars as pl
 from dwcp_data import _core
 from dwcp_data._frames import FrameLike, to_core, to_polars
 from dwcp_data.errors import DataError, InvalidArgumentError
-from dwcp_data.labelling import ESTIMATE_COLUMNS, LABEL_COLUMN, label_oracle
+from dwcp_data.labelling import ESTIMATE_COLUMNS, LABEL_COLUMN, LABEL_SCHEMA, label_oracle
 from dwcp_data.schema import COMPRESSIONS, SCHEMA
 
 if TYPE_CHECKING:
@@ -103,7 +103,9 @@ def features(
     if LABEL_COLUMN not in frame.columns:
         frame = label_oracle(frame)
     X, feature_names = feature_matrix(frame, names, out)
-    codes = frame[LABEL_COLUMN].cast(pl.Enum(list(COMPRESSIONS))).to_physical()  # UInt8, nulls where no label
+    codes = frame.select(
+        _as_schema_enum(frame, LABEL_COLUMN).to_physical()
+    ).to_series()  # UInt8, null: no label
     y = codes.fill_null(255).cast(pl.Int8, wrap_numerical=True).to_numpy()  # 255 wraps to -1
     return Features(X, y, tuple(feature_names))
 
@@ -170,8 +172,9 @@ def _feature_columns(columns: Sequence[str]) -> list[str]:
 
 
 def _as_schema_enum(frame: pl.DataFrame, name: str) -> pl.Expr:
-    """Column ``name`` as its schema Enum; a value outside the categories raises ``DataError``."""
-    dtype = SCHEMA[name]
+    """Column ``name`` as its schema Enum (the oracle label's for it); a value
+    outside the categories raises ``DataError`` naming the row."""
+    dtype = SCHEMA[name] if name in SCHEMA else LABEL_SCHEMA[name]
     if frame.schema[name] == dtype:
         return pl.col(name)
     text = frame[name].cast(pl.String)
@@ -282,7 +285,7 @@ def regret(df: FrameLike, choice: Any) -> RegretReport:
         pl.when(codes == 0).then(estimates[0]).when(codes == 1).then(estimates[1]).otherwise(estimates[2])
     )
     oracle = pl.min_horizontal(estimates)
-    label_code = pl.col(LABEL_COLUMN).cast(pl.Enum(list(COMPRESSIONS))).to_physical()
+    label_code = _as_schema_enum(frame, LABEL_COLUMN).to_physical()
     per_row = frame.select(
         (chosen - oracle).alias("regret"),
         (label_code == codes).alias("is_oracle"),

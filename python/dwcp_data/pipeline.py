@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import os
 import time
 from collections import Counter
@@ -15,6 +14,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from dwcp_data import _json
 from dwcp_data._convert import one_of
 from dwcp_data._core import __version__
 from dwcp_data._frames import to_polars
@@ -244,7 +244,7 @@ def _new_report(out: Path) -> dict[str, Any]:
 def _finish(report: dict[str, Any], path: Path, started: float) -> None:
     report["seconds"] = round(time.perf_counter() - started, 4)
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(report, indent=2, default=str))
+        tmp.write_text(_json.dumps(report, indent=2))
 
 
 def _count(counter: Counter[str], df: pl.DataFrame, column: str) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 
 from dwcp_data import _core
+from dwcp_data._convert import utc_datetime
 from dwcp_data._frames import FrameLike, to_polars
 from dwcp_data.dataset import DatasetSource, open_dataset
 from dwcp_data.errors import InvalidArgumentError
@@ -37,7 +38,8 @@ def quality_metrics(
         sum of ``data_size_bytes`` in MB); ``missing_share`` per column and its
         ``missing_share_max``; ``class_shares`` of ``current_compression`` and
         ``label_shares`` of the oracle label (empty when absent);
-        ``freshness_hours``: hours from the newest timestamp to ``now``.
+        ``freshness_hours``: hours from the newest timestamp to ``now`` (a
+        naive ``now`` is taken as UTC, as :func:`~dwcp_data.validate` takes it).
     """
     counts = _Counts()
     if isinstance(df, (str, os.PathLike, list, tuple)):
@@ -52,7 +54,7 @@ def quality_metrics(
             counts.add(df.clear().collect())
     else:
         counts.add(to_polars(df))
-    return counts.metrics(now or datetime.now(timezone.utc))
+    return counts.metrics(datetime.now(timezone.utc) if now is None else utc_datetime(now, "now"))
 
 
 class _Counts:

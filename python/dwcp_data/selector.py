@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from dwcp_data import _json
 from dwcp_data._convert import positive_int
 from dwcp_data._core import __version__
 from dwcp_data._frames import FrameLike, to_polars
@@ -74,6 +75,11 @@ class Selector:
         atomically; returns ``path``. The card is written last: a reader that
         finds a card whose digest does not match the model refuses both."""
         path = Path(path)
+        if path.is_dir():
+            raise InvalidArgumentError(
+                f"invalid argument `path`: {str(path)!r} is a folder; name the model file to write",
+                param="path",
+            )
         model = self.booster.model_to_string().encode()
         with atomic_path(path) as tmp:
             tmp.write_bytes(model)
@@ -83,7 +89,7 @@ class Selector:
             "model_sha256": hashlib.sha256(model).hexdigest(),
         }
         with atomic_path(card_path(path)) as tmp:
-            tmp.write_text(json.dumps(self.card, indent=2, default=str, allow_nan=False))
+            tmp.write_text(_json.dumps(self.card, indent=2))
         return path
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 import polars as pl
 
-from dwcp_data import _core
+from dwcp_data import _core, _json
 from dwcp_data._convert import epoch_us, utc_datetime
 from dwcp_data._frames import FrameLike, to_core, to_polars
 from dwcp_data.errors import InvalidArgumentError, ValidationError
@@ -149,7 +148,7 @@ class ValidationReport:
 
     def to_json(self) -> str:
         """:meth:`to_dict` as a JSON string."""
-        return json.dumps(self.to_dict())
+        return _json.dumps(self.to_dict())
 
     def raise_if_failed(self) -> ValidationReport:
         """Raise :class:`~dwcp_data.errors.ValidationError` listing every failed rule; else return ``self``."""

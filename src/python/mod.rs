@@ -185,18 +185,18 @@ fn fraction(py: Python<'_>, value: f64, param: &'static str) -> PyResult<f64> {
 /// The validation options from `dwcp_data.validate`'s arguments, checked.
 pub(crate) fn validation_options(
     py: Python<'_>,
-    profile: &str,
+    profile: &Bound<'_, PyAny>,
     min_rows: &Bound<'_, PyAny>,
     max_missing_fraction: f64,
     min_class_share: f64,
     now_us: i64,
     max_examples: &Bound<'_, PyAny>,
 ) -> PyResult<validation::Options> {
-    let profile = match profile {
-        "document" => Profile::Document,
-        "strict" => Profile::Strict,
-        other => {
-            let message = format!("must be 'document' or 'strict', got {other:?}");
+    let profile = match profile.extract::<String>().as_deref() {
+        Ok("document") => Profile::Document,
+        Ok("strict") => Profile::Strict,
+        _ => {
+            let message = format!("must be 'document' or 'strict', got {}", profile.repr()?);
             return Err(invalid_argument(py, "profile", &message));
         }
     };

@@ -298,7 +298,7 @@ fn validation_facts(
     py: Python<'_>,
     df: &Bound<'_, PyAny>,
     enum_columns: Vec<String>,
-    profile: &str,
+    profile: &Bound<'_, PyAny>,
     min_rows: &Bound<'_, PyAny>,
     max_missing_fraction: f64,
     min_class_share: f64,

@@ -1,0 +1,27 @@
+"""Strict JSON for reports, manifests and the CLI: no bare ``NaN`` or ``Infinity``."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+__all__ = ["dumps"]
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by ``None``, in nested dicts, lists and tuples."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def dumps(value: Any, *, indent: int | None = None) -> str:
+    """``value`` as JSON that strict parsers read: NaN and infinities become
+    ``null`` (as JavaScript's ``JSON.stringify`` writes them), and other
+    values JSON lacks (datetimes, paths) their text."""
+    return json.dumps(_finite(value), indent=indent, default=str, allow_nan=False)
