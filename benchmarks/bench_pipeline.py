@@ -28,8 +28,8 @@ print(json.dumps({{"stages": result.report["stages"], "seconds": time.perf_count
 SHARDS = """
 import json, resource, subprocess, sys, time
 t0 = time.perf_counter()
-subprocess.run(["dwcp-data", "generate", "-n", "{rows}", "--shard-rows", "{shard}", "--out", {out!r},
-                "--no-progress", "--json"], check=True, stdout=subprocess.DEVNULL)
+subprocess.run([sys.executable, "-m", "dwcp_data", "generate", "-n", "{rows}", "--shard-rows", "{shard}",
+                "--out", {out!r}, "--no-progress", "--json"], check=True, stdout=subprocess.DEVNULL)
 peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
 print(json.dumps({{"seconds": time.perf_counter() - t0, "peak": peak}}))
 """

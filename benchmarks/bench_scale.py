@@ -130,8 +130,10 @@ def run(code: str) -> dict:
 def generate(rows: int, folder: Path) -> float:
     started = time.perf_counter()
     subprocess.run(
-        [
-            "dwcp-data",
+        [  # the command of this interpreter's dwcp_data, whatever PATH holds
+            sys.executable,
+            "-m",
+            "dwcp_data",
             "generate",
             "-n",
             str(rows),
