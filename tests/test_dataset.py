@@ -376,3 +376,27 @@ def test_data_set_arguments_are_checked_as_in_memory(tmp_path):
             validate_dataset(source)  # type: ignore[arg-type]
         assert e.value.param == "source"
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("by", [None, "link_type"])
+def test_states_kept_in_the_work_folder_give_the_same_answers(tmp_path, monkeypatch, by):
+    # A data set whose cleaning state outgrows _STATE_MEMORY keeps it in files.
+    import dwcp_data.dataset
+
+    monkeypatch.setattr(dwcp_data.dataset, "_STATE_MEMORY", 0)
+    folder = tricky_shards(tmp_path)
+    expected, expected_report = in_memory(folder, by=by)
+    work = tmp_path / "work"
+    work.mkdir()
+    saved: list[str] = []
+    save = dwcp_data.dataset._Cleaner.save
+
+    def spy(self, i, state):
+        save(self, i, state)
+        saved.extend(p.name for p in self.work.glob("state-*.arrow"))
+
+    monkeypatch.setattr(dwcp_data.dataset._Cleaner, "save", spy)
+    report = clean_dataset(folder, tmp_path / "out", by=by, work_dir=work)
+    assert saved, "the states went to files"
+    assert_frame_equal(dwcp_data.read_training_data(tmp_path / "out"), expected)
+    assert report == expected_report and list(work.iterdir()) == []

@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
+import numpy as np
 import polars as pl
 
 from dwcp_data import _core
@@ -72,6 +73,11 @@ _Probe = tuple[int, int, bool]
 _ALL: _Probe = (0, 0, False)
 #: Rows read, transformed and written at a time by the passes over whole rows.
 _SLICE = 1 << 20
+#: Bytes of cleaning state per row (group id, link id, kept flag), and how
+#: much of it is kept in memory rather than in the work folder: the states of
+#: up to ~28M rows, which saves a read and a write per shard and pass.
+_STATE_BYTES = 9
+_STATE_MEMORY = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,8 @@ class Dataset:
         else:
             self.shards = tuple(Shard.of(f) for f in _files(source))
             given = named_paths(source)
+        #: The shard files, in order.
+        self.files: tuple[Path, ...] = tuple(s.path for s in self.shards)
         #: What an output must not overlap: the files, and the folders and files named as the source.
         self.inputs: tuple[str | os.PathLike[str], ...] = (*given, *self.files)
         one_of(on_bad_rows, ("raise", "quarantine"), "on_bad_rows")
@@ -152,11 +160,6 @@ class Dataset:
         self._schemas: dict[int, dict[str, pl.DataType]] = {}
         for f in self.files:
             _format(f, "source")
-
-    @property
-    def files(self) -> tuple[Path, ...]:
-        """The shard files, in order."""
-        return tuple(s.path for s in self.shards)
 
     def __len__(self) -> int:
         return len(self.shards)
@@ -221,11 +224,9 @@ class Dataset:
         file = self.files[i]
         wanted = None if columns is None else [c for c in columns if c in self._stored(i)]
         df, missing = self._checked(
-            i, lambda: _conform(_read_parquet(file, wanted, rows), file, keep_unknown_columns=False)
+            i, lambda: _conform(_read_parquet(file, wanted, rows), file, False, columns)
         )
-        if columns is not None:
-            return df.select(columns)
-        if missing and (rows is None or rows[0] == 0):
+        if columns is None and missing and (rows is None or rows[0] == 0):
             _warn_absent(file, missing)
         return df
 
@@ -329,10 +330,7 @@ def open_dataset(
 def _nan_as_null(df: pl.DataFrame) -> pl.DataFrame:
     """``df`` with float NaN as null, as cleaning takes it; only columns holding
     a NaN are rewritten (a copy of every float column would double a shard)."""
-    floats = [c for c, t in df.schema.items() if t == pl.Float64]
-    if not floats:
-        return df
-    with_nan = [c for c, has in df.select(pl.col(floats).is_nan().any()).row(0, named=True).items() if has]
+    with_nan = [c for c, t in df.schema.items() if t == pl.Float64 and df[c].is_nan().any()]
     return df.with_columns(pl.col(with_nan).fill_nan(None)) if with_nan else df
 
 
@@ -387,10 +385,7 @@ class _Groups:
 
 def _bincount(ids: pl.Series, n: int) -> list[int]:
     """How many times each id in ``0..n`` occurs in ``ids``."""
-    counts = [0] * n
-    for gid, count in ids.value_counts().iter_rows():
-        counts[gid] += count
-    return counts
+    return [int(c) for c in np.bincount(ids.to_numpy(), minlength=n)] if ids.len() else [0] * n
 
 
 def _merge(merged: list[pl.Series], partials: list[pl.Series]) -> list[pl.Series]:
@@ -482,9 +477,12 @@ def _scan_shard(
         outside = present & lo.is_not_null() & ~((values >= lo) & (values <= hi))
         judged = _bincount(state["gid"].filter(present), n)
         removed = _bincount(state["gid"].filter(outside), n)
-        state = new_state = state.with_columns(keep=state["keep"] & ~outside)
-    kept = df.filter(state["keep"])
-    gids = state["gid"].filter(state["keep"]) if grouped else None
+        state = new_state = pl.DataFrame(
+            [state["gid"], state["lid"], (state["keep"] & ~outside).alias("keep")]
+        )
+    keep = state["keep"]
+    kept = {column: df[column].filter(keep) for column in probes}
+    gids = state["gid"].filter(keep) if grouped else None
     partials = {column: _core.rank_partials(kept[column], gids, ps) for column, ps in probes.items()}
     nulls = {column: kept[column].null_count() for column in probes}
     return new_state, _Scan(partials, nulls, judged, removed)
@@ -550,15 +548,25 @@ class _Cleaner:
         self.first_rows: list[int] = []
         self.has_nulls: dict[str, int] = {}
         self.schema: pl.Schema | None = None
+        #: Each shard's state, when kept in memory (see :meth:`save`).
+        self.held: dict[int, pl.DataFrame] = {}
 
     def read(self, i: int, columns: Sequence[str] | None = None) -> pl.DataFrame:
         """Shard ``i`` (``columns`` of it) with float NaN as null, as cleaning takes it."""
         return _nan_as_null(self.ds.read(i, columns))
 
     def state(self, i: int) -> pl.DataFrame:
+        """Shard ``i``'s rows' group and link ids, and whether each is kept."""
+        if i in self.held:
+            return self.held[i]
         return pl.read_ipc(self.work / f"state-{i:05d}.arrow")
 
     def save(self, i: int, state: pl.DataFrame) -> None:
+        """Keeps shard ``i``'s state: in memory while the data set's fit in
+        :data:`_STATE_MEMORY`, else in the work folder."""
+        if sum(self.ds.rows()) * _STATE_BYTES <= _STATE_MEMORY:
+            self.held[i] = state
+            return
         # a new file, renamed over the old one: a frame read from it may map it
         path = self.work / f"state-{i:05d}.arrow"
         state.write_ipc(path.with_suffix(".tmp"))

@@ -242,11 +242,13 @@ def write_frames(
             param="schema",
         )
     columns = first.schema if first is not None else _ordered(pl.DataFrame(schema=schema)).schema
+    second = next(ordered, None) if first is not None else None
+    pulled = [f for f in (first, second) if f is not None]
     rows = 0
 
     def counted() -> Iterator[pl.DataFrame]:
         nonlocal rows
-        for i, frame in enumerate(itertools.chain([] if first is None else [first], ordered)):
+        for i, frame in enumerate(itertools.chain(pulled, ordered)):
             if frame.schema != columns:
                 raise InvalidArgumentError(
                     f"invalid argument `frames`: frame {i} has the columns {dict(frame.schema)}, "
@@ -257,7 +259,12 @@ def write_frames(
             yield frame
 
     with atomic_path(path) as tmp:
-        if fmt == "parquet":
+        if fmt == "parquet" and second is None:  # one frame (or none): written at once, without a plan
+            (first if first is not None else pl.DataFrame(schema=columns)).write_parquet(
+                tmp, compression="zstd", compression_level=_ZSTD_LEVEL, statistics=True
+            )
+            rows = 0 if first is None else first.height
+        elif fmt == "parquet":
             _frame_source(counted, columns).sink_parquet(
                 tmp, compression="zstd", compression_level=_ZSTD_LEVEL, statistics=True
             )
@@ -378,20 +385,29 @@ def _files(source: Source) -> list[Path]:
 _Conformed = tuple[pl.DataFrame, tuple[str, ...]]
 
 
-def _conform(df: pl.DataFrame, file: Path, keep_unknown_columns: bool) -> _Conformed:
+def _conform(
+    df: pl.DataFrame, file: Path, keep_unknown_columns: bool, columns: Sequence[str] | None = None
+) -> _Conformed:
     """``df`` with the known columns cast to their types and put in order, absent
-    schema columns added as nulls (see :func:`read_training_data`); and those columns."""
-    _check_column_names(df.columns, file)
-    absent = tuple(c for c in SCHEMA.names() if c not in df.columns)
-    if absent:
-        df = df.with_columns(pl.lit(None, dtype=SCHEMA[c]).alias(c) for c in absent)
-    casts = [
+    schema columns added as nulls (see :func:`read_training_data`); and those
+    columns. With ``columns``, only those, in that order (the passes of a data
+    set read a few columns of a shard at a time)."""
+    schema = df.schema
+    _check_column_names(schema.names(), file)
+    wanted = None if columns is None else set(columns)
+    absent = tuple(c for c in SCHEMA.names() if c not in schema and (wanted is None or c in wanted))
+    changes: list[pl.Series | pl.Expr] = [
         _cast(df[name], target, file)
-        for name, target in ((n, KNOWN_SCHEMA.get(n)) for n in df.columns)
-        if target is not None and df.schema[name] != target
+        for name, dtype in schema.items()
+        if (target := KNOWN_SCHEMA.get(name)) is not None
+        and dtype != target
+        and (wanted is None or name in wanted)
     ]
-    if casts:
-        df = df.with_columns(casts)
+    changes += [pl.lit(None, dtype=SCHEMA[c]).alias(c) for c in absent]
+    if changes:
+        df = df.with_columns(changes)
+    if columns is not None:
+        return (df if df.columns == list(columns) else df.select(columns)), absent
     ordered = _ordered(df)
     if not keep_unknown_columns:
         ordered = ordered.select(c for c in ordered.columns if c in KNOWN_SCHEMA)
