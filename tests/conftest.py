@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 import pytest
 
 from helpers import END
 from influx_server import InfluxServer
+
+# Every Ray node and driver the tests start (here and in child processes) takes
+# the loopback address as its own: on Linux Ray otherwise swaps 127.0.0.1 for
+# the machine's outward address, and test traffic must stay on loopback.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+# A test cluster on loopback, whose nodes and drivers keep their auth tokens in
+# temporary folders of their own: no token authentication between them.
+os.environ["RAY_AUTH_MODE"] = "disabled"
 
 
 @pytest.fixture(scope="session")

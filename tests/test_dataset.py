@@ -24,9 +24,9 @@ def small_slices(monkeypatch):
     """Shards here are read, cleaned and written in slices of 700 rows (1 << 20
     by default, which the pipeline and CLI tests use): slice edges fall inside
     shards and inside Parquet row groups."""
-    import dwcp_data.dataset
+    import dwcp_data._passes
 
-    monkeypatch.setattr(dwcp_data.dataset, "_SLICE", 700)
+    monkeypatch.setattr(dwcp_data._passes, "SLICE_ROWS", 700)
 
 
 def in_memory(folder: Path, **options) -> tuple[pl.DataFrame, dwcp_data.CleaningReport]:
@@ -278,18 +278,18 @@ def test_validation_facts_travel_between_processes(tmp_path):
 
 def _change_shard_when(monkeypatch, label: str, change) -> list[str]:
     """Calls ``change()`` as the pass named ``label`` begins; the labels seen."""
-    from dwcp_data.dataset import Dataset
+    from dwcp_data._engine import LocalEngine
 
     seen: list[str] = []
-    passes = Dataset.passes
+    passes = LocalEngine.map
 
-    def patched(self, name, show):
+    def patched(self, name, *args, **kwargs):
         seen.append(name)
         if name == label:
             change()
-        return passes(self, name, show)
+        return passes(self, name, *args, **kwargs)
 
-    monkeypatch.setattr(Dataset, "passes", patched)
+    monkeypatch.setattr(LocalEngine, "map", patched)
     return seen
 
 
@@ -381,21 +381,21 @@ def test_data_set_arguments_are_checked_as_in_memory(tmp_path):
 @pytest.mark.parametrize("by", [None, "link_type"])
 def test_states_kept_in_the_work_folder_give_the_same_answers(tmp_path, monkeypatch, by):
     # A data set whose cleaning state outgrows _STATE_MEMORY keeps it in files.
-    import dwcp_data.dataset
+    from dwcp_data import _engine
 
-    monkeypatch.setattr(dwcp_data.dataset, "_STATE_MEMORY", 0)
+    monkeypatch.setattr(_engine, "STATE_MEMORY", 0)
     folder = tricky_shards(tmp_path)
     expected, expected_report = in_memory(folder, by=by)
     work = tmp_path / "work"
     work.mkdir()
     saved: list[str] = []
-    save = dwcp_data.dataset._Cleaner.save
+    keep = _engine.LocalEngine._keep
 
-    def spy(self, i, state):
-        save(self, i, state)
+    def spy(self, i, state, in_memory):
+        keep(self, i, state, in_memory)
         saved.extend(p.name for p in self.work.glob("state-*.arrow"))
 
-    monkeypatch.setattr(dwcp_data.dataset._Cleaner, "save", spy)
+    monkeypatch.setattr(_engine.LocalEngine, "_keep", spy)
     report = clean_dataset(folder, tmp_path / "out", by=by, work_dir=work)
     assert saved, "the states went to files"
     assert_frame_equal(dwcp_data.read_training_data(tmp_path / "out"), expected)

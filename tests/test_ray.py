@@ -43,10 +43,10 @@ def local_ray():
 @pytest.fixture(autouse=True)
 def small_slices(monkeypatch):
     """Tasks read, clean and write their blocks in slices of 700 rows (taken from
-    the driver's ``dwcp_data.dataset._SLICE``): slice edges fall inside blocks."""
-    import dwcp_data.dataset
+    the driver's ``dwcp_data._passes.SLICE_ROWS``): slice edges fall inside blocks."""
+    import dwcp_data._passes
 
-    monkeypatch.setattr(dwcp_data.dataset, "_SLICE", 700)
+    monkeypatch.setattr(dwcp_data._passes, "SLICE_ROWS", 700)
 
 
 def many_blocks(tmp_path: Path) -> Path:
@@ -254,11 +254,11 @@ class WorkerKiller(threading.Thread):
             time.sleep(0.005)
 
 
-@pytest.mark.parametrize("task", ["_first_pass", "_scan", "_write_block"])
+@pytest.mark.parametrize("task", ["first_pass_kernel", "scan_kernel", "write_kernel"])
 def test_a_worker_killed_mid_run_is_retried_with_the_same_result(tmp_path, task, monkeypatch):
-    import dwcp_data.dataset
+    import dwcp_data._passes
 
-    monkeypatch.setattr(dwcp_data.dataset, "_SLICE", 10_000)
+    monkeypatch.setattr(dwcp_data._passes, "SLICE_ROWS", 10_000)
     folder = write_shards(
         tmp_path / "in", [hostile(40_000, seed=s) for s in range(8)] + [hostile(40_000, seed=0).head(500)]
     )
@@ -284,14 +284,16 @@ def test_a_shard_changed_between_passes_stops_the_ray_run(tmp_path, monkeypatch)
     folder = tricky_shards(tmp_path)
     shard = folder / "shard-002.parquet"
     rows = pl.read_parquet(shard).height
-    scan = dwcp_ray._RayCleaner.scan
+    from dwcp_data._passes import Cleaner
+
+    scan = Cleaner.scan
 
     def scan_after_a_change(self, label, *args, **kwargs):
         if label == "clean: rtt_ms":
             dwcp_data.generate_synthetic(rows, seed=99, end=END).write_parquet(shard)
         return scan(self, label, *args, **kwargs)
 
-    monkeypatch.setattr(dwcp_ray._RayCleaner, "scan", scan_after_a_change)
+    monkeypatch.setattr(Cleaner, "scan", scan_after_a_change)
     with pytest.raises(DataError, match=r"shard-002\.parquet: the shard") as raised:
         dwcp_ray.clean_dataset(folder, tmp_path / "out")
     assert raised.value.rule == "shard_changed"

@@ -121,7 +121,9 @@ class CleaningReport:
         return f"<p><b>CleaningReport</b></p><ul>{items}</ul>"
 
 
-def _names(value: str | Sequence[str] | None, param: str, *, allow_empty: bool = True) -> list[str] | None:
+def column_names(
+    value: str | Sequence[str] | None, param: str, *, allow_empty: bool = True
+) -> list[str] | None:
     """Column names given as one name or a sequence of distinct names (``None`` stays ``None``)."""
     if value is None:
         return None
@@ -230,8 +232,8 @@ def clean(
         raise InvalidArgumentError(
             f"invalid argument `dedupe`: must be True or False, got {dedupe!r}", param="dedupe"
         )
-    columns = _names(outlier_columns, "outlier_columns") or []
-    groups = _names(by, "by", allow_empty=False)
+    columns = column_names(outlier_columns, "outlier_columns") or []
+    groups = column_names(by, "by", allow_empty=False)
     if not isinstance(iqr_k, (int, float)) or isinstance(iqr_k, bool):
         raise InvalidArgumentError(
             f"invalid argument `iqr_k`: expected a number, got {iqr_k!r}", param="iqr_k"

@@ -62,7 +62,7 @@ _BATCH_ROWS = 1 << 20
 _ZSTD_LEVEL = 1
 
 
-def _format(path: Path, param: str) -> str:
+def file_format(path: Path, param: str) -> str:
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise InvalidArgumentError(
@@ -118,7 +118,7 @@ def write_training_data(
             slices = (frame.slice(k, _BATCH_ROWS) for k in range(0, frame.height, _BATCH_ROWS))
             write_shards(slices, path, frame.schema, shard_rows, overwrite=overwrite)
         return path
-    fmt = _format(path, "path")
+    fmt = file_format(path, "path")
     ordered = _ordered(to_polars(df))
     with atomic_path(path) as tmp:
         if fmt == "parquet":
@@ -233,7 +233,7 @@ def write_frames(
             and no ``schema``.
     """
     path = Path(path)
-    fmt = _format(path, "path")
+    fmt = file_format(path, "path")
     ordered = (_ordered(frame) for frame in frames)
     first = next(ordered, None)
     if first is None and schema is None:
@@ -339,7 +339,7 @@ def _rejects_path(file: Path, rejects_dir: Path | None) -> Path:
     return rejects_dir / f"{file.name}.{folder}{_REJECTS_SUFFIX}"
 
 
-def _files(source: Source) -> list[Path]:
+def data_files(source: Source) -> list[Path]:
     """The data files named by a file, a folder of shards, a glob, or a list of those.
 
     A glob names each file once, however many ways it reaches it (a symlink
@@ -349,7 +349,7 @@ def _files(source: Source) -> list[Path]:
             raise InvalidArgumentError(
                 "invalid argument `source`: an empty list names no files", param="source"
             )
-        return [f for s in source for f in _files(s)]
+        return [f for s in source for f in data_files(s)]
     if not isinstance(source, (str, os.PathLike)):
         raise InvalidArgumentError(
             "invalid argument `source`: expected a file, folder or glob (str or path) or a list of them, "
@@ -385,7 +385,7 @@ def _files(source: Source) -> list[Path]:
 _Conformed = tuple[pl.DataFrame, tuple[str, ...]]
 
 
-def _conform(
+def conform(
     df: pl.DataFrame, file: Path, keep_unknown_columns: bool, columns: Sequence[str] | None = None
 ) -> _Conformed:
     """``df`` with the known columns cast to their types and put in order, absent
@@ -459,7 +459,7 @@ def parquet_errors(file: Path) -> Iterator[None]:
         ) from None
 
 
-def _read_parquet(
+def read_parquet_file(
     file: Path, columns: list[str] | None = None, rows: tuple[int, int] | None = None
 ) -> pl.DataFrame:
     """A Parquet file (``columns`` of it, ``rows = (offset, length)`` of it:
@@ -472,7 +472,7 @@ def _read_parquet(
         return (scan if columns is None else scan.select(columns)).slice(*rows).collect()
 
 
-def _warn_absent(file: Path, missing: Sequence[str]) -> None:
+def warn_absent(file: Path, missing: Sequence[str]) -> None:
     """Warns that ``file`` lacks the schema columns ``missing`` (read as nulls)."""
     warnings.warn(f"{file}: schema column(s) absent, read as nulls: {', '.join(missing)}", stacklevel=3)
 
@@ -566,7 +566,7 @@ def _read_csv(
     failure: Exception | None = None
     if not cr_only:
         try:
-            return _conform(_csv_frame(file), file, keep_unknown_columns), 0, None
+            return conform(_csv_frame(file), file, keep_unknown_columns), 0, None
         except (pl.exceptions.PolarsError, DataError) as exc:
             if isinstance(exc, DataError) and exc.rule in ("column_name", "csv_delimiter"):
                 raise  # the whole file, not a line, is at fault
@@ -589,7 +589,7 @@ def _read_csv(
             )
         if not bad and failure is not None:
             raise DataError(f"{file}: {failure}", column="", row=None, rule="csv") from failure
-        frame = _conform(_csv_frame(kept), file, keep_unknown_columns)
+        frame = conform(_csv_frame(kept), file, keep_unknown_columns)
         if not bad:
             return frame, 0, None
         publish_file(rejected, rejects)
@@ -668,15 +668,15 @@ def read_training_data(
         The frame, or ``(frame, report)`` with ``report=True``.
     """
     one_of(on_bad_rows, ("raise", "quarantine"), "on_bad_rows")
-    files = _files(source)
-    formats = [_format(f, "source") for f in files]
+    files = data_files(source)
+    formats = [file_format(f, "source") for f in files]
     reject_to = Path(rejects_dir) if rejects_dir is not None else None
     frames, rejected, rejects_files, absent = [], {}, [], {}
     for file, fmt in progress(
         list(zip(files, formats, strict=True)), "reading", enabled=show_progress, min_items=4
     ):
         if fmt == "parquet":
-            frame, missing = _conform(_read_parquet(file), file, keep_unknown_columns)
+            frame, missing = conform(read_parquet_file(file), file, keep_unknown_columns)
         else:
             (frame, missing), count, rejects = _read_csv(file, on_bad_rows, reject_to, keep_unknown_columns)
             if count:
@@ -684,7 +684,7 @@ def read_training_data(
                 rejects_files.append(str(rejects))
         if missing:
             absent[str(file)] = missing
-            _warn_absent(file, missing)
+            warn_absent(file, missing)
         frames.append(frame)
     df = frames[0] if len(frames) == 1 else _ordered(pl.concat(frames, how="diagonal"))
     if not report:

@@ -17,17 +17,19 @@ import polars as pl
 from dwcp_data import _json
 from dwcp_data._convert import one_of
 from dwcp_data._core import __version__
+from dwcp_data._engine import EngineName, engine_for
 from dwcp_data._frames import to_polars
-from dwcp_data._outputs import atomic_path, check_output_file, check_output_folder, output_folder, work_folder
-from dwcp_data.cleaning import DEFAULT_OUTLIER_COLUMNS, CleaningReport, _names, clean
-from dwcp_data.dataset import _Cleaner, _Validation, named_paths, open_dataset
+from dwcp_data._outputs import atomic_path, check_output_file, check_output_folder, output_folder
+from dwcp_data._passes import Cleaner, Validation, repeated_keys
+from dwcp_data.cleaning import DEFAULT_OUTLIER_COLUMNS, CleaningReport, clean, column_names
+from dwcp_data.dataset import named_paths
 from dwcp_data.errors import InvalidArgumentError
 from dwcp_data.generator import generate_synthetic
-from dwcp_data.io import _files, is_folder, read_training_data, write_training_data
+from dwcp_data.io import data_files, is_folder, read_training_data, write_training_data
 from dwcp_data.labelling import LABEL_COLUMN, label_oracle
 from dwcp_data.validation import ValidationReport, validate
 
-__all__ = ["PipelineResult", "label_shares", "report_path_for", "run_pipeline"]
+__all__ = ["PipelineResult", "count_values", "label_shares", "report_path_for", "run_pipeline", "shares_of"]
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,8 @@ def report_path_for(out: str | os.PathLike[str]) -> Path:
 def label_shares(df: pl.DataFrame, column: str) -> dict[str, float]:
     """Share of each value of an Enum or String column (nulls as ``"null"``), most common first."""
     counter: Counter[str] = Counter()
-    _count(counter, df, column)
-    return _shares(counter)
+    count_values(counter, df, column)
+    return shares_of(counter)
 
 
 def run_pipeline(
@@ -83,7 +85,7 @@ def run_pipeline(
     by: str | Sequence[str] | None = None,
     cpu_weight: float = 0.0,
     show_progress: bool | None = None,
-    engine: Literal["local", "ray"] = "local",
+    engine: EngineName = "local",
     overwrite: bool = False,
 ) -> PipelineResult:
     """Turn raw metrics into a validated, cleaned, labelled training set.
@@ -161,7 +163,7 @@ def run_pipeline(
     if is_folder(out):  # from a frame or synthetic rows: refused now rather than after the work
         check_output_folder(out, overwrite=overwrite)
     elif isinstance(source, (str, os.PathLike, list, tuple)) and source != "synthetic":
-        check_output_file(out, _files(source))
+        check_output_file(out, data_files(source))
     out = Path(out)
     report_path = report_path_for(out)
     started = time.perf_counter()
@@ -247,14 +249,14 @@ def _finish(report: dict[str, Any], path: Path, started: float) -> None:
         tmp.write_text(_json.dumps(report, indent=2))
 
 
-def _count(counter: Counter[str], df: pl.DataFrame, column: str) -> None:
+def count_values(counter: Counter[str], df: pl.DataFrame, column: str) -> None:
     """Adds ``df``'s values of ``column`` (nulls as ``"null"``; none when absent) to ``counter``."""
     if column in df.columns:
         for value, n in df[column].cast(pl.String).fill_null("null").value_counts().iter_rows():
             counter[str(value)] += n
 
 
-def _shares(counter: Counter[str]) -> dict[str, float]:
+def shares_of(counter: Counter[str]) -> dict[str, float]:
     """Each value's share of the counts, most common first."""
     rows = sum(counter.values())
     return {v: n / rows for v, n in counter.most_common()} if rows else {}
@@ -267,14 +269,14 @@ class _ShardChecks:
 
     def __init__(self, profile: Literal["document", "strict"], min_rows: int, cpu_weight: float) -> None:
         self.checks = {
-            name: _Validation(profile, min_rows, 0.1, 0.05, None, 5) for name in ("input", "output")
+            name: Validation(profile, min_rows, 0.1, 0.05, None, 5) for name in ("input", "output")
         }
         self.cpu_weight = cpu_weight
 
     def inspect(self, raw: pl.DataFrame) -> _Seen:
         t0 = time.perf_counter()
         classes: Counter[str] = Counter()
-        _count(classes, raw, "current_compression")
+        count_values(classes, raw, "current_compression")
         facts = self.checks["input"].facts_of(raw)
         return _Seen(facts, {"current_compression": classes}, {"input": time.perf_counter() - t0})
 
@@ -285,7 +287,7 @@ class _ShardChecks:
         facts = self.checks["output"].facts_of(labelled)
         shares: dict[str, Counter[str]] = {LABEL_COLUMN: Counter(), "current_compression": Counter()}
         for column, counter in shares.items():
-            _count(counter, labelled, column)
+            count_values(counter, labelled, column)
         seconds = {"label": t1 - t0, "output": time.perf_counter() - t1}
         return labelled, _Seen(facts, shares, seconds)
 
@@ -336,7 +338,7 @@ def _run_dataset_pipeline(
     by: str | Sequence[str] | None,
     cpu_weight: float,
     show_progress: bool | None,
-    engine: Literal["local", "ray"],
+    engine: EngineName,
     overwrite: bool,
 ) -> PipelineResult:
     """:func:`run_pipeline` shard by shard, from files or a LazyFrame (with
@@ -352,8 +354,7 @@ def _run_dataset_pipeline(
     started = time.perf_counter()
     report = _new_report(out)
     report["engine"] = engine
-    opener, cleaner_class = _engine(engine)
-    groups = _names(by, "by", allow_empty=False)
+    groups = column_names(by, "by", allow_empty=False)
 
     def stage(name: str, seconds: float, rows: int) -> None:
         report["stages"].append({"stage": name, "rows": rows, "seconds": round(seconds, 4)})
@@ -369,25 +370,24 @@ def _run_dataset_pipeline(
     check_output_folder(out, inputs=named_paths(source), overwrite=overwrite)  # before any work
     out.parent.mkdir(parents=True, exist_ok=True)
     with (
-        work_folder("pipeline", out.parent) as tmp,
-        opener(source, tmp, on_bad_rows=on_bad_rows) as ds,
-        output_folder(out, inputs=ds.inputs, overwrite=overwrite, kind="training") as build,
+        engine_for(engine, out.parent, show_progress) as runner,
+        runner.open(source, out.parent, on_bad_rows=on_bad_rows) as blocks,
+        output_folder(out, inputs=blocks.inputs, overwrite=overwrite, kind="training") as build,
     ):
         if isinstance(source, pl.LazyFrame):
-            report["source"] = {"kind": "lazyframe", "rows": sum(ds.rows())}
-        elif not ds.files:  # a ray.data.Dataset's blocks
-            report["source"] = {"kind": "ray dataset", "blocks": len(ds), "rows": sum(ds.rows())}
+            report["source"] = {"kind": "lazyframe", "rows": sum(blocks.rows())}
+        elif not blocks.files:  # a ray.data.Dataset's blocks
+            report["source"] = {"kind": "ray dataset", "blocks": len(blocks), "rows": sum(blocks.rows())}
         else:
-            report["source"] = {"kind": "files", "files": [str(f) for f in ds.files], "rejected": {}}
-        cleaner = cleaner_class(
-            ds,
-            tmp,
+            report["source"] = {"kind": "files", "files": [str(f) for f in blocks.files], "rejected": {}}
+        cleaner = Cleaner(
+            runner,
+            blocks,
             dedupe=True,
             columns=list(DEFAULT_OUTLIER_COLUMNS),
             iqr_k=1.5,
             by=groups,
             impute=True,
-            show_progress=show_progress,
             hooks=(work, gathered),
         )
         t0 = time.perf_counter()
@@ -395,11 +395,11 @@ def _run_dataset_pipeline(
         first = time.perf_counter() - t0
         stage("load", max(first - seconds["input"], 0.0), cleaner.rows_in)
         if "rejected" in report["source"]:
-            report["source"]["rejected"] = dict(ds.rejected)
-        report["class_shares_in"] = _shares(gathered.classes_in)
+            report["source"]["rejected"] = dict(blocks.rejected)
+        report["class_shares_in"] = shares_of(gathered.classes_in)
         t0 = time.perf_counter()
         input_check = gathered.checks["input"].report(
-            lambda: ds.read(0), lambda key, keep: ds.repeated_keys(key, keep, tmp, show_progress)
+            lambda: blocks.read(0), lambda key, keep: repeated_keys(runner, blocks, key, keep)
         )
         check("input_validation", input_check, seconds["input"] + time.perf_counter() - t0)
 
@@ -410,13 +410,12 @@ def _run_dataset_pipeline(
         stage("clean", max(cleaned, 0.0), cleaning.rows_out)
         report["cleaning"] = cleaning.to_dict()
         stage("label", seconds["label"], cleaning.rows_out)
-        report["label_shares"] = _shares(gathered.shares_out[LABEL_COLUMN])
-        report["class_shares_out"] = _shares(gathered.shares_out["current_compression"])
+        report["label_shares"] = shares_of(gathered.shares_out[LABEL_COLUMN])
+        report["class_shares_out"] = shares_of(gathered.shares_out["current_compression"])
         t0 = time.perf_counter()
-        with opener(build.path, tmp) as written:
+        with runner.open(build.path, out.parent) as written:
             output_check = gathered.checks["output"].report(
-                lambda: written.read(0),
-                lambda key, keep: written.repeated_keys(key, keep, tmp, show_progress),
+                lambda: written.read(0), lambda key, keep: repeated_keys(runner, written, key, keep)
             )
         check("output_validation", output_check, seconds["output"] + time.perf_counter() - t0)
         report["status"] = "ok" if input_check.passed and output_check.passed else "validation_failed"
@@ -425,12 +424,3 @@ def _run_dataset_pipeline(
     stage("write", time.perf_counter() - t0, cleaning.rows_out)
     _finish(report, report_path, started)
     return PipelineResult(out, report_path, report)
-
-
-def _engine(engine: Literal["local", "ray"]) -> tuple[Any, Any]:
-    """How the engine ``engine`` opens a data set and cleans it."""
-    if engine == "local":
-        return open_dataset, _Cleaner
-    from dwcp_data import ray as ray_engine
-
-    return ray_engine.open_blocks, ray_engine._RayCleaner

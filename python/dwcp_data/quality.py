@@ -16,7 +16,7 @@ from dwcp_data.dataset import DatasetSource, open_dataset
 from dwcp_data.errors import InvalidArgumentError
 from dwcp_data.io import lazy_batches
 from dwcp_data.labelling import LABEL_COLUMN
-from dwcp_data.pipeline import _count, _shares
+from dwcp_data.pipeline import count_values, shares_of
 
 __all__ = ["flatten", "quality_metrics", "to_line_protocol"]
 
@@ -78,7 +78,7 @@ class _Counts:
         self.rows += frame.height
         self.nulls.update(dict(zip(frame.columns, frame.null_count().row(0), strict=True)))
         for column, counter in self.values.items():
-            _count(counter, frame, column)
+            count_values(counter, frame, column)
         if "timestamp" not in frame.columns:
             return
         ts = pl.col("timestamp")
@@ -98,8 +98,8 @@ class _Counts:
             "rows": self.rows,
             "missing_share": missing,
             "missing_share_max": max(missing.values(), default=0.0),
-            "class_shares": _shares(self.values["current_compression"]),
-            "label_shares": _shares(self.values[LABEL_COLUMN]),
+            "class_shares": shares_of(self.values["current_compression"]),
+            "label_shares": shares_of(self.values[LABEL_COLUMN]),
         }
         if "timestamp" in columns and self.rows:
             out["samples_per_hour"] = _spread(self.hourly, 1)

@@ -272,10 +272,15 @@ impl RowKeys {
         })
     }
 
-    /// One hash per row.
+    /// One hash per row (blocks are left at zero once the calling thread's
+    /// call is cancelled: callers check its token before using them).
     pub fn hashes(&self) -> Vec<u64> {
+        let token = Token::current();
         let mut hashes = vec![0u64; self.height];
         hashes.par_chunks_mut(BLOCK).enumerate().for_each(|(b, out)| {
+            if token.is_cancelled() {
+                return; // the caller checks the token and throws these away
+            }
             for column in &self.columns {
                 column.fold_keys(b * BLOCK, out);
             }

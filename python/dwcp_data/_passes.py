@@ -1,0 +1,801 @@
+"""The data-set stages as passes over blocks, written once for every engine.
+
+Each pass runs a *kernel* over every block (see :mod:`dwcp_data._engine`): a
+pure, module-level function of the block and small arguments, which may run
+in this process or in a Ray task. Kernels return small partials that the
+driver merges with pure functions, so the answers are exactly those of the
+in-memory stages on the concatenated data:
+
+* validation: each block's facts (``_core.ValidationFacts``), merged in block order;
+* duplicates: 128-bit hashes of whole rows, shuffled by hash (:class:`~dwcp_data._engine.Shuffle`);
+* quartiles and medians: exact order statistics found digit by digit from
+  merged bucket counts over the values' ordered bit patterns (three passes
+  for real data, four at most), with pandas' linear interpolation;
+* group ids: in order of first appearance in the data set, from each block's
+  table of groups, merged in block order.
+
+Memory: a kernel holds one slice of its block (the passes over whole rows) or
+a few columns of it; the driver holds partials whose size does not depend on
+the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from dwcp_data import _core
+from dwcp_data._convert import epoch_us, utc_datetime
+from dwcp_data._engine import Blocks, Engine, Repeats, Sink, first_rows, in_order
+from dwcp_data._frames import to_core
+from dwcp_data._outputs import FolderBuild, shard_name
+from dwcp_data._reports import CleaningReportDict, FenceDict, ImputationDict, KeptShareDict, OutlierStepDict
+from dwcp_data.errors import DataError
+from dwcp_data.io import conform, write_frames
+from dwcp_data.labelling import label_oracle
+from dwcp_data.validation import Profile, RuleResult, ValidationReport
+
+__all__ = [
+    "SLICE_ROWS",
+    "Cleaner",
+    "DriverHooks",
+    "ShardHooks",
+    "Validation",
+    "block_read",
+    "block_slices",
+    "label_blocks",
+    "nan_as_null",
+    "repeated_keys",
+    "validate_blocks",
+]
+
+#: Rows read, transformed and written at a time by the passes over whole rows.
+SLICE_ROWS = 1 << 20
+
+#: A probe of a rank search as ``_core`` takes it: ``(prefix, depth, collect)``.
+_Probe = tuple[int, int, bool]
+_ALL: _Probe = (0, 0, False)
+
+
+# --- blocks -----------------------------------------------------------------------------------
+
+
+def block_slices(block: Any, rows: int, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
+    """A block in the schema (as :func:`~dwcp_data.read_training_data` reads
+    it), ``columns`` of it, in slices of at most ``rows`` rows (at least one):
+    a kernel's memory follows the slice, not the block. A block is a one-shard
+    :class:`~dwcp_data.Dataset` or an Arrow table (a ``ray.data`` block)."""
+    if isinstance(block, pa.Table):
+        for first in range(0, max(block.num_rows, 1), rows):
+            yield block_read(block.slice(first, rows), columns)
+        return
+    yield from block.slices(0, columns, rows)
+
+
+def block_read(block: Any, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """A whole block (``columns`` of it) in the schema (see :func:`block_slices`)."""
+    if not isinstance(block, pa.Table):
+        df: pl.DataFrame = block.read(0, columns)
+        return df
+    if columns is not None:
+        block = block.select([c for c in columns if c in block.column_names])
+    df, _ = conform(pl.DataFrame(pl.from_arrow(block)), Path("<a ray.data block>"), False, columns)
+    return df
+
+
+def nan_as_null(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with float NaN as null, as cleaning takes it; only columns holding
+    a NaN are rewritten (a copy of every float column would double a block)."""
+    with_nan = [c for c, t in df.schema.items() if t == pl.Float64 and df[c].is_nan().any()]
+    return df.with_columns(pl.col(with_nan).fill_nan(None)) if with_nan else df
+
+
+def _bincount(ids: pl.Series, n: int) -> list[int]:
+    """How many times each id in ``0..n`` occurs in ``ids``."""
+    return [int(c) for c in np.bincount(ids.to_numpy(), minlength=n)] if ids.len() else [0] * n
+
+
+def _add(a: list[int], b: list[int]) -> list[int]:
+    return [x + y for x, y in zip(a, b, strict=True)]
+
+
+# --- hooks: what a pipeline adds to the cleaning passes ----------------------------------------
+
+
+class ShardHooks(Protocol):
+    """What a pipeline computes from each block in the cleaning passes: pure
+    functions of the rows (they run where the block is)."""
+
+    def inspect(self, raw: pl.DataFrame) -> Any:
+        """A partial result from rows as read, before cleaning."""
+
+    def finish(self, part: pl.DataFrame) -> tuple[pl.DataFrame, Any]:
+        """Cleaned rows as written (transformed), and a partial result from them."""
+
+
+class DriverHooks(Protocol):
+    """Where the partial results of :class:`ShardHooks` are merged, in block order."""
+
+    def inspected(self, seen: Any) -> None:
+        """Takes the next block's (or slice's) ``ShardHooks.inspect`` result."""
+
+    def finished(self, seen: Any) -> None:
+        """Takes the next block's (or slice's) ``ShardHooks.finish`` result."""
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+class Validation:
+    """:func:`~dwcp_data.validate` of a data set given a frame at a time (blocks
+    or slices, in order): each frame's facts merged into the previous ones."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        min_rows: int,
+        max_missing_fraction: float,
+        min_class_share: float,
+        now: datetime | None,
+        max_examples: int,
+    ) -> None:
+        self.now = utc_datetime(now, "now")
+        self.args = (
+            profile,
+            min_rows,
+            float(max_missing_fraction),
+            float(min_class_share),
+            epoch_us(self.now),
+            max_examples,
+        )
+        self.options = {
+            "min_rows": min_rows,
+            "max_missing_fraction": max_missing_fraction,
+            "min_class_share": min_class_share,
+            "now": self.now,
+        }
+        self.facts: _core.ValidationFacts | None = None
+
+    def facts_of(self, df: pl.DataFrame) -> _core.ValidationFacts:
+        """The facts of rows ``df`` (pure: it runs where the rows are)."""
+        core_frame, enums = to_core(df)
+        return _core.validation_facts(core_frame, enums, *self.args)
+
+    def merge(self, facts: _core.ValidationFacts) -> None:
+        """Takes the facts of the next rows of the data set."""
+        self.facts = facts if self.facts is None else self.facts.then(facts)
+
+    def report(
+        self,
+        empty: Callable[[], pl.DataFrame],
+        repeated: Callable[[list[str], int], tuple[int, list[int]]],
+    ) -> ValidationReport:
+        """The report, once every row was merged. ``empty`` gives the data's
+        columns when no rows were; ``repeated(key, keep)`` finds the rows
+        repeating an earlier row's ``key`` (the strict profile; see :func:`repeated_keys`)."""
+        if self.facts is None:
+            self.merge(self.facts_of(empty()))
+        assert self.facts is not None
+        profile, max_examples = self.args[0], self.args[-1]
+        facts = self.facts
+        if facts.needs_duplicates:
+            facts = facts.with_duplicates(*repeated(list(_core.DUPLICATE_KEY), max_examples))
+        results = [RuleResult(**r) for r in facts.results()]
+        return ValidationReport(results, profile=profile, n_rows=facts.rows, options=self.options)
+
+
+def facts_kernel(block: Any, slice_rows: int, validation: Validation) -> _core.ValidationFacts | None:
+    """A block's validation facts, slice by slice."""
+    facts = None
+    for df in block_slices(block, slice_rows):
+        more = validation.facts_of(df)
+        facts = more if facts is None else facts.then(more)
+    return facts
+
+
+def validate_blocks(engine: Engine, blocks: Blocks, validation: Validation) -> ValidationReport:
+    """``validation``'s report of every block, facts merged in block order."""
+    results = engine.map("validate", facts_kernel, blocks, [(SLICE_ROWS, validation)] * len(blocks))
+    for facts in in_order(results, len(blocks)):
+        validation.merge(facts)
+    return validation.report(
+        lambda: blocks.read(0), lambda key, keep: repeated_keys(engine, blocks, key, keep)
+    )
+
+
+def key_hashes_kernel(block: Any, sink: Sink, key: list[str], first_row: int) -> tuple[None, Any]:
+    """Sends the hashes of a block's ``key`` columns to ``sink``."""
+    sink.add(block_read(block, key), first_row)
+    return None, sink.payload()
+
+
+def repeated_keys(engine: Engine, blocks: Blocks, key: list[str], keep: int) -> tuple[int, list[int]]:
+    """Rows whose ``key`` columns repeat an earlier row's: how many, and the
+    first ``keep`` (row numbers in the data set), through a shuffle of the keys' hashes."""
+    rows = blocks.rows()
+    shuffle = engine.shuffle(sum(rows))
+    args = [(key, first) for first in first_rows(rows)]
+    for _ in engine.map("validate: repeated keys", key_hashes_kernel, blocks, args, shuffle=shuffle):
+        pass
+    repeats = shuffle.repeats(rows, keep)
+    return repeats.count, repeats.first
+
+
+# --- labelling --------------------------------------------------------------------------------
+
+
+def label_kernel(block: Any, slice_rows: int, path: Path, cpu_weight: float) -> int:
+    """A block labelled into the Parquet file ``path`` a slice at a time; the rows written."""
+    slices = block_slices(block, slice_rows)
+    return write_frames((label_oracle(df, cpu_weight=cpu_weight) for df in slices), path)[1]
+
+
+def label_blocks(engine: Engine, blocks: Blocks, out: FolderBuild, cpu_weight: float) -> int:
+    """Every block labelled into the folder being built, one shard per block; the rows labelled."""
+    names = [shard_name(i, len(blocks)) for i in range(len(blocks))]
+    args = [(SLICE_ROWS, out.file(name), float(cpu_weight)) for name in names]
+    for i, rows in engine.map("label", label_kernel, blocks, args):
+        out.rows[names[i]] = rows
+    return sum(out.rows[name] for name in names)
+
+
+# --- cleaning ---------------------------------------------------------------------------------
+
+
+class Groups:
+    """Group ids of rows across blocks, in the in-memory order: first
+    appearance in the data set, or category order (nulls last) for a single
+    Enum column."""
+
+    def __init__(self, by: list[str] | None) -> None:
+        self.by = by
+        self.table: pl.DataFrame | None = None
+
+    def ids(self, df: pl.DataFrame) -> pl.Series:
+        """Each row's group id (new groups numbered on from the known ones)."""
+        if self.by is None:
+            return pl.Series("gid", [0] * df.height, dtype=pl.UInt32)
+        keys = df.select(self.by)
+        new = keys.unique(maintain_order=True)
+        known = 0 if self.table is None else self.table.height
+        if self.table is not None:
+            new = new.join(self.table.drop("gid"), on=self.by, how="anti", nulls_equal=True)
+        new = new.with_columns(pl.int_range(known, known + new.height, dtype=pl.UInt32).alias("gid"))
+        self.table = new if self.table is None else pl.concat([self.table, new])
+        joined = keys.join(self.table, on=self.by, how="left", nulls_equal=True, maintain_order="left")
+        return joined["gid"]
+
+    def count(self) -> int:
+        """Groups seen so far."""
+        return 1 if self.table is None else self.table.height
+
+    def order(self) -> list[int]:
+        """Group ids in report order."""
+        if self.table is None:
+            return [0]
+        table = self.table
+        if len(self.by or []) == 1 and isinstance(table.dtypes[0], (pl.Enum, pl.UInt8)):
+            column = table.columns[0]
+            table = table.sort(pl.col(column).to_physical(), nulls_last=True)
+        return table["gid"].to_list()
+
+    def labels(self) -> list[str | None]:
+        """Each group id's label, ``column=value, ...`` (``None`` when pooled)."""
+        if self.table is None or self.by is None:
+            return [None]
+        text = self.table.select(pl.col(self.by).cast(pl.String))
+        return [
+            ", ".join(f"{c}={'null' if v is None else v}" for c, v in zip(self.by, r, strict=True))
+            for r in text.rows()
+        ]
+
+
+def _merge(merged: list[pl.Series], partials: list[pl.Series]) -> list[pl.Series]:
+    """Rank partials merged (none: ``[]``); the merge is a sum, so in any order."""
+    if not merged:
+        return partials
+    return [_core.merge_rank_partials(a, b) for a, b in zip(merged, partials, strict=True)]
+
+
+@dataclass
+class _Search:
+    """The search for one rank of one group's values."""
+
+    group: int
+    rank: int
+    probe: _Probe = _ALL
+    value: float | None = None
+
+
+@dataclass
+class _Quantile:
+    """One quantile of one group's values: the searches for the ranks it interpolates between."""
+
+    low: _Search
+    high: _Search | None
+    fraction: float
+
+    @classmethod
+    def of(cls, group: int, n: int, q: float) -> _Quantile:
+        low, high, fraction = _core.quantile_ranks(q, n)
+        return cls(_Search(group, low), None if high is None else _Search(group, high), fraction)
+
+    def searches(self) -> list[_Search]:
+        return [self.low] if self.high is None else [self.low, self.high]
+
+    def value(self) -> float:
+        """The quantile, once its searches are done."""
+        assert self.low.value is not None
+        return _core.interpolate(
+            self.low.value, None if self.high is None else self.high.value, self.fraction
+        )
+
+
+@dataclass
+class _Scan:
+    """What a pass over blocks gives (see :meth:`Cleaner.scan`): per column its
+    partials for its probes and its nulls among the kept rows; per group the
+    values the fence judged and the rows it removed. Merges in any order."""
+
+    partials: dict[str, list[pl.Series]]
+    nulls: dict[str, int]
+    judged: list[int]
+    removed: list[int]
+
+    def then(self, other: _Scan) -> _Scan:
+        """This scan's blocks and ``other``'s, merged."""
+        return _Scan(
+            {c: _merge(p, other.partials[c]) for c, p in self.partials.items()},
+            {c: n + other.nulls[c] for c, n in self.nulls.items()},
+            _add(self.judged, other.judged),
+            _add(self.removed, other.removed),
+        )
+
+
+#: A fence as blocks apply it: the column, and per group the lower and upper
+#: bounds (null for a group without values).
+_BlockFence = tuple[str, pl.Series, pl.Series]
+#: Per group, ``(q1, q3, lower, upper)``, or ``None`` for a group without values.
+_Bounds = list[tuple[float, float, float, float] | None]
+
+
+def _block_fence(fence: tuple[str, _Bounds] | None) -> _BlockFence | None:
+    """``fence`` as blocks apply it."""
+    if fence is None:
+        return None
+    name, bounds = fence
+    lower = pl.Series([None if b is None else b[2] for b in bounds], dtype=pl.Float64)
+    upper = pl.Series([None if b is None else b[3] for b in bounds], dtype=pl.Float64)
+    return name, lower, upper
+
+
+@dataclass
+class _FirstPass:
+    """What the first cleaning pass found in one block (or slice of it)."""
+
+    rows: int
+    schema: pl.Schema
+    nulls: dict[str, int]
+    groups: pl.DataFrame | None
+    links: pl.DataFrame
+    seen: list[Any]
+    #: Per CSV shard with bad lines, how many were quarantined.
+    rejected: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, df: pl.DataFrame, by: list[str] | None, seen: Any) -> _FirstPass:
+        # a block without a `by` column has no groups: the driver refuses it by its schema
+        grouped = by is not None and all(c in df.columns for c in by)
+        return cls(
+            df.height,
+            df.schema,
+            dict(zip(df.columns, df.null_count().row(0), strict=True)),
+            df.select(by).unique(maintain_order=True) if grouped else None,
+            df.select("link_type").unique(maintain_order=True),
+            [seen],
+        )
+
+    def then(self, later: _FirstPass) -> _FirstPass:
+        """This slice's findings followed by ``later``'s."""
+        self.rows += later.rows
+        self.nulls = {c: n + later.nulls[c] for c, n in self.nulls.items()}
+        if self.groups is not None and later.groups is not None:
+            self.groups = pl.concat([self.groups, later.groups]).unique(maintain_order=True)
+        self.links = pl.concat([self.links, later.links]).unique(maintain_order=True)
+        self.seen += later.seen
+        return self
+
+
+def first_pass_kernel(
+    block: Any,
+    sink: Sink | None,
+    slice_rows: int,
+    first_row: int,
+    by: list[str] | None,
+    hooks: ShardHooks | None,
+) -> tuple[_FirstPass, Any]:
+    """A block's first pass: its schema, nulls, groups and link types; the
+    pipeline's ``hooks.inspect`` of each slice; its rows' hashes to ``sink``
+    (when duplicates are removed)."""
+    found: _FirstPass | None = None
+    row = first_row
+    for raw in block_slices(block, slice_rows):
+        seen = None if hooks is None else hooks.inspect(raw)
+        df = nan_as_null(raw)
+        part = _FirstPass.of(df, by, seen)
+        found = part if found is None else found.then(part)
+        if sink is not None:
+            sink.add(df, row)
+        row += df.height
+    assert found is not None  # a block gives at least one slice
+    found.rejected = getattr(block, "rejected", {})
+    return found, None if sink is None else sink.payload()
+
+
+def state_kernel(
+    block: Any, first_row: int, groups: Groups, links: Groups, repeats: Repeats | None
+) -> tuple[pl.DataFrame, tuple[list[int], list[int]]]:
+    """A block's state (``gid``, ``lid``, ``keep``: not a repeat) and its rows per group and link type."""
+    df = block_read(block, sorted({*(groups.by or []), "link_type"}))
+    keep = np.ones(df.height, dtype=bool) if repeats is None else ~repeats.flags(first_row, df.height)
+    state = pl.DataFrame({"gid": groups.ids(df), "lid": links.ids(df.select("link_type")), "keep": keep})
+    return state, (_bincount(state["gid"], groups.count()), _bincount(state["lid"], links.count()))
+
+
+def scan_kernel(
+    block: Any,
+    state: pl.DataFrame,
+    columns: list[str],
+    fence: _BlockFence | None,
+    probes: dict[str, list[tuple[int, _Probe]]],
+    n: int,
+    grouped: bool,
+) -> Any:
+    """One block's part of a scan: ``fence`` applied to the rows ``state``
+    keeps, then each column's partials for its probes over the kept rows (NaN
+    as null). With a fence, ``(new state, scan)``; else the scan."""
+    df = nan_as_null(block_read(block, columns))
+    judged, removed = [0] * n, [0] * n
+    if fence is not None:
+        name, lower, upper = fence
+        values = df[name].cast(pl.Float64)
+        lo, hi = lower.gather(state["gid"]), upper.gather(state["gid"])
+        present = state["keep"] & values.is_not_null()
+        # as in memory, a NaN fence (from infinite values) keeps nothing
+        outside = present & lo.is_not_null() & ~((values >= lo) & (values <= hi))
+        judged = _bincount(state["gid"].filter(present), n)
+        removed = _bincount(state["gid"].filter(outside), n)
+        state = pl.DataFrame([state["gid"], state["lid"], (state["keep"] & ~outside).alias("keep")])
+    keep = state["keep"]
+    kept = {column: df[column].filter(keep) for column in probes}
+    gids = state["gid"].filter(keep) if grouped else None
+    partials = {column: _core.rank_partials(kept[column], gids, ps) for column, ps in probes.items()}
+    nulls = {column: kept[column].null_count() for column in probes}
+    scan = _Scan(partials, nulls, judged, removed)
+    return scan if fence is None else (state, scan)
+
+
+def kept_counts_kernel(
+    block: Any, state: pl.DataFrame, links: int, groups: int
+) -> tuple[int, list[int], list[int]]:
+    """A block's kept rows: all, per link type, per group."""
+    kept = state.filter(pl.col("keep"))
+    return kept.height, _bincount(kept["lid"], links), _bincount(kept["gid"], groups)
+
+
+def write_kernel(
+    block: Any,
+    state: pl.DataFrame,
+    slice_rows: int,
+    fills: list[pl.Expr],
+    hooks: ShardHooks | None,
+    path: Path,
+) -> tuple[int, list[Any]]:
+    """A block's cleaned rows written to the Parquet file ``path`` a slice at
+    a time: of each slice (as read) the rows the state keeps, NaN as null,
+    nulls filled by ``fills``, then ``hooks.finish``-ed. The rows written, and
+    the ``finish`` results of the slices in order."""
+    keep = state["keep"]
+    seen: list[Any] = []
+
+    def cleaned() -> Iterator[pl.DataFrame]:
+        first = 0
+        for df in block_slices(block, slice_rows):
+            part = nan_as_null(df).filter(keep.slice(first, df.height)).with_columns(fills)
+            first += df.height
+            if hooks is not None:
+                part, finished = hooks.finish(part)
+                seen.append(finished)
+            yield part
+
+    return write_frames(cleaned(), path)[1], seen
+
+
+def _fills(schema: pl.Schema, medians: dict[str, float]) -> list[pl.Expr]:
+    """The expressions filling each column's nulls with its median, as in memory."""
+    return [
+        pl.col(c).cast(pl.Float64).fill_null(m)
+        if schema[c].is_float()
+        else pl.col(c).cast(pl.Int64).fill_null(int(m))
+        for c, m in medians.items()
+    ]
+
+
+class Cleaner:
+    """One :func:`~dwcp_data.clean` of a data set on an engine: passes of
+    kernels over its blocks; the blocks' states stay with the engine."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        blocks: Blocks,
+        *,
+        dedupe: bool,
+        columns: list[str],
+        iqr_k: float,
+        by: list[str] | None,
+        impute: bool,
+        hooks: tuple[ShardHooks, DriverHooks] | None = None,
+    ) -> None:
+        """``hooks``: what a pipeline adds to the passes (see :class:`ShardHooks`)."""
+        self.engine, self.blocks, self.hooks = engine, blocks, hooks
+        self.dedupe, self.columns, self.iqr_k, self.impute = dedupe, columns, iqr_k, impute
+        self.groups = Groups(by)
+        self.links = Groups(["link_type"])
+        self.has_nulls: dict[str, int] = {}
+        self.schema: pl.Schema | None = None
+        self.medians: dict[str, float] = {}
+
+    def first_pass(self) -> None:
+        """Reads every row: schema, nulls, groups (numbered in order of first
+        appearance), rows' hashes; then each block's state and rows per group."""
+        blocks, n = self.blocks, len(self.blocks)
+        rows = blocks.rows()
+        firsts = first_rows(rows)
+        shuffle = self.engine.shuffle(sum(rows)) if self.dedupe else None
+        sink_arg: tuple[Any, ...] = () if shuffle is not None else (None,)
+        work = None if self.hooks is None else self.hooks[0]
+        args = [(*sink_arg, SLICE_ROWS, first, self.groups.by, work) for first in firsts]
+        results = self.engine.map("clean: rows", first_pass_kernel, blocks, args, shuffle=shuffle)
+        for found in in_order(results, n):
+            if shuffle is None:
+                found, _ = found
+            self.check(found.schema)
+            for column, count in found.nulls.items():
+                self.has_nulls[column] = self.has_nulls.get(column, 0) + count
+            if found.groups is not None:
+                self.groups.ids(found.groups)
+            self.links.ids(found.links)
+            blocks.rejected.update(found.rejected)
+            if self.hooks is not None:
+                for seen in found.seen:
+                    self.hooks[1].inspected(seen)
+        repeats = None if shuffle is None else shuffle.repeats(rows, 0)
+        args = [(first, self.groups, self.links, repeats) for first in firsts]
+        rows_in, links_in = [0] * self.groups.count(), [0] * self.links.count()
+        for _, (gids, lids) in self.engine.map("clean: groups", state_kernel, blocks, args, keep=True):
+            rows_in, links_in = _add(rows_in, gids), _add(links_in, lids)
+        self.rows_in = sum(rows)
+        self.counts = (0 if repeats is None else repeats.count, rows_in, links_in)
+
+    def check(self, schema: pl.Schema) -> None:
+        """The columns cleaning needs, as :func:`~dwcp_data.clean` checks them."""
+
+        def refuse(name: str, rule: str, message: str) -> DataError:
+            return DataError(f"column `{name}`: {message} (rule `{rule}`)", column=name, row=None, rule=rule)
+
+        for name in self.columns:
+            if name not in schema:
+                raise refuse(name, "outlier_column", "the column is absent")
+            if not schema[name].is_numeric():
+                raise refuse(
+                    name, "outlier_column", f"IQR fences need a numeric column, found {schema[name]}"
+                )
+        for name in self.groups.by or []:
+            if name not in schema:
+                raise refuse(name, "group_column", "the column is absent")
+        self.schema = schema
+
+    def scan(
+        self,
+        label: str,
+        columns: list[str],
+        probes: dict[str, list[tuple[int, _Probe]]],
+        fence: tuple[str, _Bounds] | None = None,
+        grouped: bool = True,
+    ) -> _Scan:
+        """One pass: applies ``fence`` (column, bounds per group) to the rows
+        still kept, then gives each column's merged partials for its probes
+        over the kept rows, per group (or pooled: all in group 0), and its
+        nulls there; and per group the values the fence judged and the rows it
+        removed. Results merge as they come."""
+        n = self.groups.count()
+        read = sorted(set(columns) | ({fence[0]} if fence else set()))
+        args = [(read, _block_fence(fence), probes, n, grouped)] * len(self.blocks)
+        total = _Scan({c: [] for c in probes}, dict.fromkeys(probes, 0), [0] * n, [0] * n)
+        results = self.engine.map(label, scan_kernel, self.blocks, args, state=True, keep=fence is not None)
+        for _, scan in results:
+            total = total.then(scan)
+        return total
+
+    def search(
+        self,
+        label: str,
+        searches: dict[str, list[_Search]],
+        first: dict[str, list[pl.Series]],
+        grouped: bool = True,
+    ) -> None:
+        """Advances ``searches`` (per column) from the merged partials of the
+        all-values probes ``first`` (one per group), then passes until every
+        rank is found."""
+        for column, column_searches in searches.items():
+            for s in column_searches:
+                self.advance(s, first[column][s.group])
+        while True:
+            open_ = {c: [s for s in ss if s.value is None] for c, ss in searches.items()}
+            open_ = {c: ss for c, ss in open_.items() if ss}
+            if not open_:
+                return
+            probes = {c: sorted({(s.group, s.probe) for s in ss}) for c, ss in open_.items()}
+            merged = self.scan(label, list(open_), probes, grouped=grouped).partials
+            for column, ss in open_.items():
+                index = {p: k for k, p in enumerate(probes[column])}
+                for s in ss:
+                    self.advance(s, merged[column][index[(s.group, s.probe)]])
+
+    @staticmethod
+    def advance(s: _Search, merged: pl.Series) -> None:
+        value, step = _core.advance_rank(s.probe, s.rank, merged)
+        if step is None:
+            s.value = value
+        else:
+            s.probe, s.rank = step
+
+    def run(self) -> CleaningReportDict:
+        """Every pass after the first: fences, medians, counts; the report."""
+        duplicates, rows_in, links_in = self.counts
+        n = self.groups.count()
+        order, labels = self.groups.order(), self.groups.labels()
+        outliers: list[OutlierStepDict] = []
+        fence: tuple[str, _Bounds] | None = None
+        for column in self.columns:
+            all_probes = {column: [(g, _ALL) for g in range(n)]}
+            scan = self.scan(f"clean: {column}", [column], all_probes, fence)
+            first = scan.partials
+            if fence is not None:
+                outliers.append(self.step(fence, scan.judged, scan.removed, order, labels))
+            quartiles = {
+                g: (_Quantile.of(g, count, 0.25), _Quantile.of(g, count, 0.75))
+                for g in range(n)
+                if (count := int(first[column][g].sum()))
+            }
+            searches = [s for pair in quartiles.values() for q in pair for s in q.searches()]
+            self.search(f"clean: {column} quartiles", {column: searches}, first)
+            bounds: _Bounds = [None] * n
+            for g, (q1s, q3s) in quartiles.items():
+                q1, q3 = q1s.value(), q3s.value()
+                iqr = q3 - q1  # as in memory, operation for operation
+                bounds[g] = (q1, q3, q1 - self.iqr_k * iqr, q3 + self.iqr_k * iqr)
+            fence = (column, bounds)
+        return self.finish(fence, outliers, duplicates, rows_in, links_in, order, labels)
+
+    @staticmethod
+    def step(
+        fence: tuple[str, _Bounds],
+        judged: list[int],
+        removed: list[int],
+        order: list[int],
+        labels: list[str | None],
+    ) -> OutlierStepDict:
+        """The report of one outlier column's fences."""
+        column, bounds = fence
+        fences: list[FenceDict] = []
+        for g in order:
+            q1, q3, lower, upper = bounds[g] or (None, None, None, None)
+            fences.append(
+                {
+                    "group": labels[g],
+                    "values": judged[g],
+                    "q1": q1,
+                    "q3": q3,
+                    "lower": lower,
+                    "upper": upper,
+                    "rows_removed": removed[g],
+                }
+            )
+        return {"column": column, "fences": fences, "rows_removed": sum(removed)}
+
+    def finish(
+        self,
+        fence: tuple[str, _Bounds] | None,
+        outliers: list[OutlierStepDict],
+        duplicates: int,
+        rows_in: list[int],
+        links_in: list[int],
+        order: list[int],
+        labels: list[str | None],
+    ) -> CleaningReportDict:
+        """Applies the last fence, finds the medians, and reports."""
+        assert self.schema is not None
+        # only columns with a null somewhere may need a median
+        numeric = [c for c, t in self.schema.items() if t.is_numeric() and self.has_nulls[c]]
+        probes = {c: [(0, _ALL)] for c in numeric if self.impute}
+        scan = self.scan("clean: medians", list(probes), probes, fence, grouped=False)
+        first, nulls = scan.partials, scan.nulls
+        if fence is not None:
+            outliers.append(self.step(fence, scan.judged, scan.removed, order, labels))
+        median = {
+            column: _Quantile.of(0, count, 0.5)
+            for column in probes
+            if nulls[column] and (count := int(first[column][0].sum()))
+        }
+        self.search("clean: medians", {c: q.searches() for c, q in median.items()}, first, grouped=False)
+        imputed: list[ImputationDict] = []
+        for column in probes:
+            if not nulls[column]:
+                continue
+            value = None
+            if column in median:
+                value = median[column].value()
+                if not self.schema[column].is_float():
+                    value = float(round(value))  # half to even, as in memory
+                self.medians[column] = value
+            # as in memory: the nulls filled, none without a median
+            imputed.append(
+                {"column": column, "count": nulls[column] if value is not None else 0, "value": value}
+            )
+        rows_out, links_out, groups_out = self.count_out()
+        link_labels = self.links.labels()
+        links: list[KeptShareDict] = [
+            {"group": str(link_labels[lid]), "rows_in": links_in[lid], "rows_out": links_out[lid]}
+            for lid in self.links.order()
+        ]
+        groups: list[KeptShareDict] = (
+            []
+            if self.groups.by is None
+            else [{"group": str(labels[g]), "rows_in": rows_in[g], "rows_out": groups_out[g]} for g in order]
+        )
+        return {
+            "rows_in": self.rows_in,
+            "rows_out": rows_out,
+            "duplicates_removed": duplicates,
+            "timestamp": "unchanged" if "timestamp" in self.schema else None,
+            "outliers": outliers,
+            "kept_by_link_type": links if "link_type" in self.schema else [],
+            "kept_by_group": groups,
+            "imputed": imputed,
+        }
+
+    def count_out(self) -> tuple[int, list[int], list[int]]:
+        """Kept rows: all, per link type, per group."""
+        links, groups, total = [0] * self.links.count(), [0] * self.groups.count(), 0
+        args = [(len(links), len(groups))] * len(self.blocks)
+        for _, (rows, lids, gids) in self.engine.map(
+            "clean: counts", kept_counts_kernel, self.blocks, args, state=True
+        ):
+            total, links, groups = total + rows, _add(links, lids), _add(groups, gids)
+        return total, links, groups
+
+    def write(self, out: FolderBuild) -> None:
+        """Each block's kept rows, nulls filled with the medians, into the folder
+        being built, one shard per block; the pipeline's ``finish`` results
+        merged in block order."""
+        assert self.schema is not None
+        n = len(self.blocks)
+        names = [shard_name(i, n) for i in range(n)]
+        work = None if self.hooks is None else self.hooks[0]
+        fills = _fills(self.schema, self.medians)
+        args = [(SLICE_ROWS, fills, work, out.file(name)) for name in names]
+        results = self.engine.map("clean: writing", write_kernel, self.blocks, args, state=True)
+        for name, (rows, seen) in zip(names, in_order(results, n), strict=True):
+            out.rows[name] = rows
+            if self.hooks is not None:
+                for finished in seen:
+                    self.hooks[1].finished(finished)
