@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -65,9 +66,11 @@ def run_dag(
     dag_file: str | None = None,
     env: dict[str, str] | None = None,
     dag_id: str = "compression_selector_training",
+    out: Path | None = None,
 ) -> dict:
-    """One ``dag.test()`` of the shipped DAG (or ``dag_file``) in a fresh Airflow home."""
-    home, dags, out = tmp / "airflow", tmp / "dags", tmp / "out"
+    """One ``dag.test()`` of the shipped DAG (or ``dag_file``) in a fresh Airflow
+    home, writing to ``out`` (default ``tmp/out``)."""
+    home, dags, out = tmp / "airflow", tmp / "dags", out or tmp / "out"
     for d in (home, dags, out):
         d.mkdir(parents=True, exist_ok=True)
     if dag_file is not None:
@@ -148,10 +151,17 @@ def test_weekly_dag_publishes_the_collectors_data_and_records_quality(influxd, t
     collector.post_lines(influxd.url, "dag_ok", collector.collector_lines(df))
     result = run_dag(tmp_path, influxdb_connection(influxd, "dag_ok"))
     assert result["state"] == "success", result
-    published = list((result["out"] / "published").glob("*.parquet"))
-    assert len(published) == 1
-    data = dwcp_data.read_training_data(published[0])
+    (published,) = (result["out"] / "published").iterdir()
+    data = dwcp_data.read_training_data(published)
     assert data.height > 10_000 and data["oracle_compression"].null_count() == 0
+    manifest = json.loads((published / "_dwcp_manifest.json").read_text())
+    assert manifest["kind"] == "published" and manifest["output_validation"]["passed"]
+    assert manifest["window"]["end"].startswith("2025-11-16")
+    for entry in manifest["files"]:  # rows and content hashes per shard
+        shard = published / entry["name"]
+        assert entry["sha256"] == hashlib.sha256(shard.read_bytes()).hexdigest()
+        assert entry["rows"] == pl.read_parquet(shard).height
+    assert sum(e["rows"] for e in manifest["files"]) == data.height
     assert dwcp_data.validate(data).passed
     for column in collector.NEVER_WRITTEN:
         assert data[column].null_count() == data.height
@@ -212,12 +222,15 @@ def test_failed_validation_fails_the_run_records_it_and_alerts(influxd, tmp_path
         env={"AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(smtp)},
     )
     assert result["state"] == "failed", result
-    assert result["tasks"]["validate_data"] == "failed" and result["tasks"]["publish_dataset"] != "success"
+    assert (
+        result["tasks"]["prepare_training_set"] == "failed"
+        and result["tasks"]["publish_dataset"] != "success"
+    )
     assert not (result["out"] / "published").exists() or not list((result["out"] / "published").iterdir())
     # The failure is in pipeline_runs, so §8's success rate counts it ...
     (run,) = points(influxd, "dag_bad", "pipeline_runs")
     assert run["success"] is False and run["ok"] == 0
-    assert (run["failed_task"], run["error_class"]) == ("validate_data", "ValidationError")
+    assert (run["failed_task"], run["error_class"]) == ("prepare_training_set", "ValidationError")
     # ... and the notifier sent its mail.
     assert len(inbox.messages) == 1, result["log"][-3000:]
     assert inbox.messages[0]["To"] == "ml-alerts@company.com"
@@ -419,3 +432,84 @@ def test_the_readme_dag_runs_the_pipeline_on_a_ray_cluster(tmp_path, ray_head):
     local = dwcp_data.run_pipeline(source, tmp_path / "local")
     assert dwcp_data.read_training_data(out).equals(dwcp_data.read_training_data(local.dataset))
     assert len(list(out.iterdir())) == 8 + 1  # and the manifest
+
+
+def landing_shards(folder: Path) -> pl.DataFrame:
+    """40 small shards over 12 days: rows repeated across shards, a day with no
+    rows, nulls; the rows in shard order."""
+    df = dwcp_data.generate_synthetic(12 * 24 * 20, seed=61, end=LOGICAL - timedelta(hours=3), freq="3m")
+    df = df.filter(pl.col("timestamp").dt.day() != 8)  # a day absent
+    df = df.with_columns(
+        pl.when(pl.int_range(pl.len()) % 53 == 0).then(None).otherwise(pl.col("rtt_ms")).alias("rtt_ms")
+    )
+    df = pl.concat([df, df.slice(100, 60), df.slice(3000, 15)])
+    folder.mkdir(parents=True)
+    step = -(-df.height // 40)
+    for i in range(40):
+        df.slice(i * step, step).write_parquet(folder / f"landed-{i:03d}.parquet")
+    return df
+
+
+#: The shipped DAG on a landing folder (backfills), on an engine.
+LANDING_DAG = """
+from dwcp_data.airflow import make_dag
+
+dag = make_dag(source=LANDING, engine=ENGINE, min_rows=1000)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["local", "ray"])
+def test_the_dag_on_a_landing_folder_gives_the_in_memory_run(influxd, tmp_path, engine, request):
+    landing = tmp_path / "landing"
+    df = landing_shards(landing)
+    influxd.query("CREATE DATABASE dag_landing")
+    env = {"RAY_ADDRESS": request.getfixturevalue("ray_head")} if engine == "ray" else {}
+    dag_file = LANDING_DAG.replace("LANDING", repr(str(landing))).replace("ENGINE", repr(engine))
+    result = run_dag(tmp_path, http_connection(influxd, "dag_landing"), dag_file=dag_file, env=env)
+    assert result["state"] == "success", result["log"][-3000:]
+    (published,) = (result["out"] / "published").iterdir()
+    manifest = json.loads((published / "_dwcp_manifest.json").read_text())
+    memory = dwcp_data.run_pipeline(df, tmp_path / "memory.parquet", min_rows=1000)
+    expected = dwcp_data.read_training_data(memory.dataset)
+    assert dwcp_data.read_training_data(published).equals(expected)
+    assert manifest["cleaning"] == memory.report["cleaning"]
+    assert manifest["input_validation"]["results"] == memory.report["input_validation"]["results"]
+    assert manifest["output_validation"]["results"] == memory.report["output_validation"]["results"]
+    assert manifest["source"]["kind"] == "files" and len(manifest["source"]["files"]) == 40
+    report = json.loads(next((result["out"] / "runs").rglob("training.report.json")).read_text())
+    assert report["engine"] == engine
+
+
+@pytest.mark.slow
+def test_a_second_weekly_run_exports_only_the_day_that_changed(influxd, tmp_path):
+    df = dwcp_data.generate_synthetic(30 * 24 * 4, seed=62, end=LOGICAL - timedelta(minutes=7), freq="15m")
+    influxd.query("CREATE DATABASE dag_incremental")
+    collector.post_lines(influxd.url, "dag_incremental", collector.collector_lines(df))
+    connection = http_connection(influxd, "dag_incremental")
+    out = tmp_path / "out"
+    dag = "from dwcp_data.airflow import make_dag\n\ndag = make_dag(min_rows=1000)\n"
+
+    def run(name: str, run_out: Path) -> dict:
+        return run_dag(tmp_path / name, connection, out=run_out, dag_file=dag)
+
+    first = run("first", out)
+    assert first["state"] == "success", first["log"][-3000:]
+    assert "exported 31 day(s)" in first["log"], first["log"][-3000:]
+    day = df["timestamp"][1000]
+    collector.post_lines(
+        influxd.url,
+        "dag_incremental",
+        collector.collector_lines(df.slice(1000, 1).with_columns(pl.col("timestamp") + timedelta(seconds=5))),
+    )
+    second = run("second", out)
+    assert second["state"] == "success", second["log"][-3000:]
+    assert f"exported 1 day(s): {day:%Y-%m-%d}; reused 30" in second["log"], second["log"][-3000:]
+    fresh = run("fresh", tmp_path / "fresh-out")
+    assert fresh["state"] == "success"
+
+    def published(run_out: Path) -> pl.DataFrame:
+        (folder,) = (run_out / "published").iterdir()
+        return dwcp_data.read_training_data(folder)
+
+    assert published(out).equals(published(tmp_path / "fresh-out"))

@@ -8,11 +8,14 @@ import io
 import itertools
 import json
 import re
+import shutil
+import subprocess
 import threading
 import time
 import urllib.parse
 import urllib.request
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import ClassVar
 
 import polars as pl
@@ -844,3 +847,104 @@ def test_times_influxdb_cannot_store_are_refused(stub):
         with pytest.raises(InvalidArgumentError) as info:
             influx.export_metrics(url=stub, bucket="b", org="o", token="t", start=start, end=end)
         assert info.value.param == param
+
+
+def month_on_the_server(influxd, database: str, days: int = 30, per_day: int = 96) -> pl.DataFrame:
+    """``days`` days of the collector's points (``per_day`` a day) in ``database``."""
+    df = dwcp_data.generate_synthetic(days * per_day, seed=51, end=END, freq=f"{24 * 60 // per_day}m")
+    influxd.query(f"CREATE DATABASE {database}")
+    collector.post_lines(influxd.url, database, collector.collector_lines(df))
+    return df
+
+
+def test_export_to_a_folder_reads_only_new_or_changed_days(influxd, tmp_path):
+    df = month_on_the_server(influxd, "daily")
+    span = {"start": df["timestamp"].min(), "end": df["timestamp"].max() + timedelta(seconds=1)}
+    out = tmp_path / "exports"
+    first = influx.export_to_folder(out, url=influxd.url, database="daily", **span)
+    assert len(first.files) == 31 and len(first.exported) == 31 and first.reused == ()
+    assert [f.name for f in first.files] == sorted(f.name for f in out.glob("day-*.parquet"))
+    assert_frame_equal(dwcp_data.read_training_data(first.files), collector.as_collected(df))
+    assert first.rows == df.height
+    # one day changes on the server: a point added
+    changed = df.filter(pl.col("timestamp").dt.date() == df["timestamp"][1500].date()).head(1)
+    moved = changed.with_columns(pl.col("timestamp") + timedelta(seconds=7))
+    collector.post_lines(influxd.url, "daily", collector.collector_lines(moved))
+    before = query_requests(influxd)
+    second = influx.export_to_folder(out, url=influxd.url, database="daily", **span)
+    assert second.exported == (str(changed["timestamp"][0].date()),) and len(second.reused) == 30
+    # the day counts, then one day's plan (databases, hourly counts) and its SELECT
+    assert query_requests(influxd) - before == 2 + 3
+    fresh = influx.export_to_folder(tmp_path / "fresh", url=influxd.url, database="daily", **span)
+    assert_frame_equal(dwcp_data.read_training_data(second.files), dwcp_data.read_training_data(fresh.files))
+    assert second.rows == df.height + 1
+    # a shard someone altered is exported again
+    victim = second.files[4]
+    pl.read_parquet(victim).head(3).write_parquet(victim)
+    third = influx.export_to_folder(out, url=influxd.url, database="daily", **span)
+    assert third.exported == (victim.name[4:14],)
+    # pruning keeps the days of the range only
+    last_week = {"start": span["end"] - timedelta(days=7), "end": span["end"]}
+    pruned = influx.export_to_folder(out, url=influxd.url, database="daily", prune=True, **last_week)
+    assert sorted(p.name for p in out.glob("day-*.parquet")) == [f.name for f in pruned.files]
+    # the first day is cut at another hour now: exported again; the others are reused
+    assert len(pruned.files) == 8 and pruned.exported == (pruned.files[0].name[4:14],)
+
+
+def test_an_export_killed_part_way_resumes_from_the_finished_days(influxd, tmp_path):
+    df = month_on_the_server(influxd, "resumed", days=30, per_day=1440)
+    out = tmp_path / "exports"
+    args = [
+        shutil.which("dwcp-data") or "",
+        "export",
+        "--influx-url",
+        influxd.url,
+        "--database",
+        "resumed",
+        "--start",
+        df["timestamp"].min().isoformat(),
+        "--end",
+        (df["timestamp"].max() + timedelta(seconds=1)).isoformat(),
+        "--output",
+        str(out),
+        "--concurrency",
+        "1",
+        "--json",
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(out.glob("day-*.parquet"))) < 5:
+            assert time.monotonic() < deadline and proc.poll() is None, (
+                proc.stderr.read() if proc.stderr else ""
+            )
+            time.sleep(0.02)
+    finally:
+        proc.kill()
+        proc.wait()
+    done = json.loads((out / "_dwcp_manifest.json").read_text())["days"]
+    assert 5 <= len(done) < 31
+    again = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert sorted(summary["reused"]) == sorted(done) and len(summary["exported"]) == 31 - len(done)
+    got = dwcp_data.read_training_data([*map(Path, summary["files"])])
+    assert_frame_equal(got, collector.as_collected(df))
+    assert not [p for p in out.iterdir() if p.name.startswith(".")], "no temporary file left"
+
+
+def test_an_export_folder_is_ours_or_refused(influxd, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "thesis.tex").write_text("x")
+    with pytest.raises(InvalidArgumentError, match=r"thesis\.tex"):
+        influx.export_to_folder(home, url=influxd.url, database="metrics", start=END - HOUR, end=END)
+    dwcp_data.clean_dataset(
+        dwcp_data.write_training_data(dwcp_data.generate_synthetic(100, end=END), tmp_path / "g"),
+        tmp_path / "c",
+    )
+    with pytest.raises(InvalidArgumentError, match="not an export"):
+        influx.export_to_folder(
+            tmp_path / "c", url=influxd.url, database="metrics", start=END - HOUR, end=END
+        )
+    assert (home / "thesis.tex").exists()

@@ -108,3 +108,27 @@ def test_bad_arguments_are_named(week):
     with pytest.raises(InvalidArgumentError) as e:
         selector.train(week, test_fraction=1.0)
     assert e.value.param == "test_fraction"
+
+
+def test_a_folder_trains_as_its_concatenation_and_the_sample_is_bounded(tmp_path, week):
+    folder = tmp_path / "published"
+    folder.mkdir()
+    labelled = dwcp_data.label_oracle(week)
+    for i in range(8):
+        labelled.slice(i * 5000, 5000).write_parquet(folder / f"part-{i:05d}.parquet")
+    whole = selector.train(labelled, n_estimators=40)
+    shards = selector.train(folder, n_estimators=40)
+    assert shards.card["rows"] == whole.card["rows"] and shards.card["sample"]["rate"] == 1.0
+    assert shards.card["regret_held_out"] == whole.card["regret_held_out"]
+    assert_series_equal(shards.predict(week.head(500)), whole.predict(week.head(500)))
+    sampled = selector.train(folder, n_estimators=40, sample_rows=6_000)
+    sample = sampled.card["sample"]
+    assert sample["rate"] == pytest.approx(6_000 / 32_000) and abs(sample["train"] - 6_000) <= 8
+    assert abs(sample["held_out"] - 1_500) <= 8 and sample["shards"] == 8
+    rows = sampled.card["rows"]  # the data's rows; the sample's apart
+    assert (rows["train"], rows["held_out"], rows["trained_on"]) == (32_000, 8_000, sample["train"])
+    again = selector.train(folder, n_estimators=40, sample_rows=6_000)
+    assert again.card["regret_held_out"] == sampled.card["regret_held_out"], "seeded: the same sample"
+    with pytest.raises(InvalidArgumentError) as e:
+        selector.train(folder, sample_rows=0)
+    assert e.value.param == "sample_rows"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import glob
+import hashlib
 import json
 import os
 import re
@@ -48,7 +49,9 @@ __all__ = [
     "check_manifest_files",
     "check_output_file",
     "check_output_folder",
+    "export_folder",
     "output_folder",
+    "publish_copy",
     "publish_file",
     "read_manifest",
     "shard_name",
@@ -346,6 +349,7 @@ class FolderBuild:
         path: where its files are written meanwhile.
         info: what the manifest records besides the files (JSON-serialisable).
         rows: the rows of each file that holds rows, by name.
+        sha256: the content hash of each file that has one, by name.
     """
 
     target: Path
@@ -354,6 +358,7 @@ class FolderBuild:
     overwrite: bool
     info: dict[str, Any] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
+    sha256: dict[str, str] = field(default_factory=dict)
 
     def file(self, name: str) -> Path:
         """Where to write the folder's file ``name`` (its rows, once known, go in :attr:`rows`)."""
@@ -362,6 +367,7 @@ class FolderBuild:
     def _manifest(self) -> dict[str, Any]:
         files = [
             {"name": p.name, "bytes": p.stat().st_size, "rows": self.rows.get(p.name)}
+            | ({"sha256": self.sha256[p.name]} if p.name in self.sha256 else {})
             for p in sorted(self.path.iterdir())
             if p.name != MANIFEST
         ]
@@ -448,6 +454,46 @@ def output_folder(
         shutil.rmtree(build, ignore_errors=True)
 
 
+def _sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read a MiB at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def publish_copy(
+    source: Path, out: str | os.PathLike[str], *, kind: str, info: dict[str, Any], overwrite: bool = False
+) -> Path:
+    """The output folder of ours ``source`` published again at ``out`` (as
+    :func:`output_folder` publishes): its files hard-linked where the file
+    system allows, copied where not, each with its SHA-256 in the manifest,
+    and ``info`` besides; the folder published.
+
+    Raises:
+        dwcp_data.errors.InvalidArgumentError: ``source`` is not an output of
+            ours, or ``out`` cannot be published (see :func:`output_folder`).
+    """
+    manifest = read_manifest(source)
+    if manifest is None:
+        raise InvalidArgumentError(
+            f"invalid argument `source`: {str(source)!r} is not an output folder of dwcp-data", param="source"
+        )
+    with output_folder(out, inputs=[source], overwrite=overwrite, kind=kind) as build:
+        for entry in manifest["files"]:
+            name = entry["name"]
+            try:
+                os.link(source / name, build.file(name))
+            except OSError:
+                shutil.copy2(source / name, build.file(name))
+            if entry.get("rows") is not None:
+                build.rows[name] = entry["rows"]
+            build.sha256[name] = _sha256(build.file(name))
+        build.info.update(info)
+    return build.target
+
+
 def check_manifest_files(folder: Path, names: Iterable[str]) -> None:
     """Raises ``DataError`` when ``folder`` is an output of ours whose manifest
     lists a data file that is gone: the data set is incomplete."""
@@ -463,3 +509,81 @@ def check_manifest_files(folder: Path, names: Iterable[str]) -> None:
                 row=None,
                 rule="manifest",
             )
+
+
+class ExportFolder:
+    """A folder of ours filled a file at a time (day shards of an export):
+    each file is written atomically and recorded in the manifest as soon as it
+    is done, so a run killed part way keeps what it finished."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        manifest = read_manifest(path)
+        self._days: dict[str, dict[str, Any]] = dict((manifest or {}).get("days", {}))
+
+    @staticmethod
+    def file(day: str) -> str:
+        """The shard of ``day`` (``YYYY-MM-DD``)."""
+        return f"day-{day}.parquet"
+
+    def days(self) -> dict[str, dict[str, Any]]:
+        """What the manifest records of each day."""
+        return dict(self._days)
+
+    def holds(self, recorded: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
+        """Whether a day ``recorded`` so holds what ``wanted`` describes, and its
+        shard is still the file that was recorded (same size)."""
+        if recorded is None or any(recorded.get(k) != v for k, v in wanted.items()):
+            return False
+        try:
+            return bool((self.path / recorded["name"]).stat().st_size == recorded["bytes"])
+        except (OSError, KeyError):
+            return False
+
+    def record(self, day: str, info: dict[str, Any]) -> None:
+        """Records ``day``'s shard, just written, with ``info``."""
+        name = self.file(day)
+        self._days[day] = {**info, "name": name, "bytes": (self.path / name).stat().st_size}
+        self._write()
+
+    def prune(self, keep: set[str]) -> None:
+        """Removes the shards of the days not in ``keep``."""
+        for day in sorted(set(self._days) - keep):
+            (self.path / self._days.pop(day)["name"]).unlink(missing_ok=True)
+        self._write()
+
+    def _write(self) -> None:
+        days = dict(sorted(self._days.items()))
+        manifest = {
+            "format": _FORMAT,
+            "dwcp_data": _core.__version__,
+            "kind": "export",
+            "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "days": days,
+            "files": [{"name": d["name"], "bytes": d["bytes"], "rows": d.get("rows")} for d in days.values()],
+        }
+        with atomic_path(self.path / MANIFEST) as tmp:
+            tmp.write_text(_json.dumps(manifest, indent=2), encoding="utf-8")
+
+
+def export_folder(out: str | os.PathLike[str], *, overwrite: bool = False) -> ExportFolder:
+    """The export folder ``out``: new, empty, or an export folder of ours
+    (another folder is refused, or with ``overwrite=True`` emptied first).
+
+    Raises:
+        dwcp_data.errors.InvalidArgumentError: see :func:`check_output_folder`.
+    """
+    target = check_output_folder(out, overwrite=True)  # the root, the working folder, a file
+    manifest = read_manifest(target) if target.is_dir() else None
+    ours = manifest is not None and manifest.get("kind") == "export"
+    if target.is_dir() and not ours and os.listdir(target):
+        if not overwrite:
+            _check_replaceable(target, "output", overwrite=False)
+            raise InvalidArgumentError(
+                f"invalid argument `output`: {str(target)!r} holds another dwcp-data output, not an "
+                "export; choose another folder, or pass overwrite=True (--overwrite) to replace it",
+                param="output",
+            )
+        shutil.rmtree(target)
+    target.mkdir(parents=True, exist_ok=True)  # the umask's mode, a parent's setgid bit
+    return ExportFolder(target)

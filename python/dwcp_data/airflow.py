@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import logging
 import math
 import re
 import time
@@ -34,17 +35,19 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+import polars as pl
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, BaseHook, Variable
 
 from dwcp_data import _json, influx
 from dwcp_data._convert import one_of, positive_int
-from dwcp_data.cleaning import clean
+from dwcp_data._engine import ENGINES, EngineName
+from dwcp_data._outputs import atomic_path, publish_copy
+from dwcp_data.dataset import Dataset
 from dwcp_data.errors import InvalidArgumentError, ValidationError
-from dwcp_data.io import atomic_path, read_training_data, write_training_data
-from dwcp_data.labelling import label_oracle
+from dwcp_data.pipeline import report_path_for, run_pipeline
 from dwcp_data.quality import flatten, quality_metrics, to_line_protocol
-from dwcp_data.validation import Profile, validate
+from dwcp_data.validation import Profile
 
 __all__ = [
     "CONNECTION_ID",
@@ -56,6 +59,8 @@ __all__ = [
     "record_run_failure",
     "record_task_failure",
 ]
+
+_log = logging.getLogger(__name__)
 
 #: The Airflow connection to InfluxDB.
 CONNECTION_ID = "dwcp_influxdb"
@@ -133,10 +138,10 @@ def _run_dir(context: dict[str, Any]) -> Path:
     return path
 
 
-def _timed(step: Callable[..., str]) -> Callable[..., str]:
+def _timed(step: Callable[..., Any]) -> Callable[..., Any]:
     """Pushes the step's seconds to XCom (key ``seconds``) for the pipeline metrics."""
 
-    def run(**context: Any) -> str:
+    def run(**context: Any) -> Any:
         started = time.perf_counter()
         result = step(**context)
         context["ti"].xcom_push(key="seconds", value=time.perf_counter() - started)
@@ -147,60 +152,117 @@ def _timed(step: Callable[..., str]) -> Callable[..., str]:
     return run
 
 
+def _output() -> Path:
+    """The output folder (variable :data:`OUTPUT_VARIABLE`)."""
+    return Path(Variable.get(OUTPUT_VARIABLE))
+
+
+#: The first task: the window's shards, exported from InfluxDB or found in a landing folder.
+EXPORT_TASK = "export_influxdb_data"
+LANDING_TASK = "gather_landing_shards"
+#: The task that builds the training set.
+PREPARE_TASK = "prepare_training_set"
+#: Where the exported day shards stay between runs, in the output folder.
+EXPORTS = "exports"
+
+
 @_timed
-def export_metrics_task(*, conn_id: str, lookback_days: int, **context: Any) -> str:
-    """Export the last ``lookback_days`` of metrics before the data interval's end to Parquet."""
+def export_metrics_task(*, conn_id: str, lookback_days: int, concurrency: int, **context: Any) -> list[str]:
+    """Export the ``lookback_days`` before the data interval's end into day shards
+    kept in ``<output>/exports`` between runs (only new or changed days are read
+    from the server, see :func:`~dwcp_data.influx.export_to_folder`); the
+    window's shards, through XCom."""
     end = context["data_interval_end"]
-    path = _run_dir(context) / "export.parquet"
-    influx.export_to_file(
-        path, start=end - timedelta(days=lookback_days), end=end, **influx_connection(conn_id)
+    report = influx.export_to_folder(
+        _output() / EXPORTS,
+        start=end - timedelta(days=lookback_days),
+        end=end,
+        concurrency=concurrency,
+        prune=True,
+        **influx_connection(conn_id),
     )
-    return str(path)
+    context["ti"].xcom_push(key="rows", value=report.rows)
+    _log.info(
+        "exported %d day(s): %s; reused %d in %.1f s",
+        len(report.exported),
+        ", ".join(report.exported),
+        len(report.reused),
+        report.seconds,
+    )
+    return [str(f) for f in report.files]
 
 
 @_timed
-def validate_task(*, profile: Profile, min_rows: int, **context: Any) -> str:
-    """Validate the export; fail the run (without retries) if a rule fails."""
+def gather_landing_task(*, landing: str, **context: Any) -> list[str]:
+    """The Parquet/CSV shards of the landing folder ``landing`` (a backfill lands
+    the window it wants), through XCom."""
+    shards = Dataset(landing)
+    context["ti"].xcom_push(key="rows", value=sum(shards.rows()))
+    return [str(f) for f in shards.files]
+
+
+def _connect_ray(engine: str) -> None:
+    """Joins the Ray cluster of ``RAY_ADDRESS`` (else a local Ray) for the Ray engine."""
+    if engine == "ray":
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(log_to_driver=False)
+
+
+@_timed
+def prepare_task(
+    *,
+    source_task: str,
+    profile: Profile,
+    min_rows: int,
+    by: str | None,
+    cpu_weight: float,
+    engine: str,
+    **context: Any,
+) -> str:
+    """Validate, clean, label and validate again the window's shards, out of core
+    (:func:`~dwcp_data.run_pipeline` on a folder, on the engine of the run's
+    param ``engine``); a failed validation fails the run without retries."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    path: str = context["ti"].xcom_pull(task_ids="export_influxdb_data")
-    report = validate(read_training_data(path), profile=profile, min_rows=min_rows)
-    with atomic_path(_run_dir(context) / "validation.json") as tmp:
-        tmp.write_text(_json.dumps(report.to_dict()))
+    files = context["ti"].xcom_pull(task_ids=source_task)
+    engine = context["params"].get("engine", engine)
+    _connect_ray(engine)
     try:
-        report.raise_if_failed()
+        result = run_pipeline(
+            files,
+            _run_dir(context) / "training",
+            profile=profile,
+            min_rows=min_rows,
+            by=by,
+            cpu_weight=cpu_weight,
+            engine=engine,  # type: ignore[arg-type]
+            show_progress=False,
+        )
     except ValidationError as exc:
         raise AirflowFailException(str(exc)) from exc
-    return path
+    return str(result.dataset)
 
 
 @_timed
-def clean_task(*, by: str | None, **context: Any) -> str:
-    """Clean the validated export."""
-    df, report = clean(
-        read_training_data(context["ti"].xcom_pull(task_ids="validate_data")), by=by, report=True
-    )
-    run_dir = _run_dir(context)
-    with atomic_path(run_dir / "cleaning.json") as tmp:
-        tmp.write_text(report.to_json())
-    return str(write_training_data(df, run_dir / "clean.parquet"))
-
-
-@_timed
-def label_task(*, cpu_weight: float, **context: Any) -> str:
-    """Add the oracle labels."""
-    df = label_oracle(
-        read_training_data(context["ti"].xcom_pull(task_ids="clean_data")), cpu_weight=cpu_weight
-    )
-    return str(write_training_data(df, _run_dir(context) / "labelled.parquet"))
-
-
-@_timed
-def publish_task(**context: Any) -> str:
-    """Publish the labelled data set as ``<output>/published/<dag_id>_<date>.parquet`` (atomically)."""
-    df = read_training_data(context["ti"].xcom_pull(task_ids="label_data"))
-    name = f"{context['dag'].dag_id}_{context['data_interval_end']:%Y%m%dT%H%M%S}.parquet"
-    return str(write_training_data(df, Path(Variable.get(OUTPUT_VARIABLE)) / "published" / name))
+def publish_task(*, lookback_days: int, **context: Any) -> str:
+    """Publish the training set as ``<output>/published/<dag_id>_<date>/``: its
+    shards and a manifest (window, source, schema, rows and SHA-256 per shard,
+    the input and output validations, the cleaning), in one step."""
+    training = Path(context["ti"].xcom_pull(task_ids=PREPARE_TASK))
+    report = json.loads(report_path_for(training).read_text())
+    end = context["data_interval_end"]
+    name = f"{context['dag'].dag_id}_{end:%Y%m%dT%H%M%S}"
+    info = {
+        "window": {"start": end - timedelta(days=lookback_days), "end": end},
+        "source": report["source"],
+        "schema": {c: str(t) for c, t in pl.read_parquet_schema(next(training.glob("*.parquet"))).items()},
+        "input_validation": report["input_validation"],
+        "output_validation": report["output_validation"],
+        "cleaning": report["cleaning"],
+    }
+    return str(publish_copy(training, _output() / "published" / name, kind="published", info=info))
 
 
 #: The file in a run's folder where a failed task records what went wrong.
@@ -262,21 +324,22 @@ def _write_points(conn_id: str, context: dict[str, Any], points: dict[str, dict[
     influx.Connection(**influx_connection(conn_id)).write(body.encode(), gzipped=False)
 
 
-def record_quality_task(*, conn_id: str, **context: Any) -> dict[str, Any]:
-    """Write §8's metrics as ``data_quality`` and ``pipeline_runs`` points to InfluxDB."""
+def record_quality_task(*, conn_id: str, source_task: str, **context: Any) -> dict[str, Any]:
+    """Write §8's metrics as ``data_quality`` and ``pipeline_runs`` points to
+    InfluxDB: the published data set's figures (read a slice at a time) and
+    each stage's rows (from the run report, without reading the data)."""
     ti = context["ti"]
-    published = ti.xcom_pull(task_ids="publish_dataset")
-    df = read_training_data(published)
-    metrics = quality_metrics(df)
-    steps = ["export_influxdb_data", "validate_data", "clean_data", "label_data", "publish_dataset"]
-    rows = {step: read_training_data(ti.xcom_pull(task_ids=step)).height for step in steps[:-1]}
+    published = Path(ti.xcom_pull(task_ids="publish_dataset"))
+    metrics = quality_metrics(published)
+    report = json.loads(report_path_for(Path(ti.xcom_pull(task_ids=PREPARE_TASK))).read_text())
     run_fields: dict[str, Any] = {
         "success": True,
         "ok": 1,
         "export_success": True,
-        "export_latency_s": float(ti.xcom_pull(task_ids="export_influxdb_data", key="seconds") or 0.0),
-        **{f"rows_{step}": n for step, n in rows.items()},
-        "rows_published": df.height,
+        "export_latency_s": float(ti.xcom_pull(task_ids=source_task, key="seconds") or 0.0),
+        "rows_export_influxdb_data": int(ti.xcom_pull(task_ids=source_task, key="rows") or 0),
+        "rows_clean_data": report["cleaning"]["rows_out"],
+        "rows_published": metrics["rows"],
         "freshness_hours": metrics.get("freshness_hours"),
     }
     _write_points(conn_id, context, {"data_quality": flatten(metrics), "pipeline_runs": run_fields})
@@ -320,8 +383,8 @@ def train_reference_task(**context: Any) -> str:
     data set; the saved model's path (in the run's folder, its card beside it)."""
     from dwcp_data import selector
 
-    df = read_training_data(context["ti"].xcom_pull(task_ids="publish_dataset"))
-    return str(selector.train(df).save(_run_dir(context) / "model" / "selector.txt"))
+    published = context["ti"].xcom_pull(task_ids="publish_dataset")
+    return str(selector.train(published).save(_run_dir(context) / "model" / "selector.txt"))
 
 
 def validate_model_task(**context: Any) -> dict[str, float]:
@@ -397,7 +460,10 @@ def make_dag(
     schedule: str | None = "0 2 * * 0",
     start_date: datetime = datetime(2025, 11, 1, tzinfo=timezone.utc),
     conn_id: str = CONNECTION_ID,
-    lookback_days: int = 7,
+    source: str = "influxdb",
+    engine: EngineName = "local",
+    lookback_days: int = 30,
+    concurrency: int = influx.EXPORT_CONCURRENCY,
     profile: Profile = "document",
     min_rows: int = 10_000,
     by: str | None = None,
@@ -409,20 +475,40 @@ def make_dag(
 ) -> DAG:
     """The weekly training-data DAG (design document §4.2, for Airflow 3).
 
-    Tasks: ``export_influxdb_data`` → ``validate_data`` → ``clean_data`` →
-    ``label_data`` → ``publish_dataset`` → ``record_quality``. The selector
-    team's ``train``, ``validate_model`` and ``deploy`` callables (§4.2's last
-    three tasks) follow publishing when given; each receives the Airflow
-    context and finds the published path with
-    ``ti.xcom_pull(task_ids="publish_dataset")``. ``train="reference"`` wires
-    the package's own: :func:`train_reference_task` →
-    :func:`validate_model_task` (fails the run unless the model's held-out
-    regret is below the logged policy's) → :func:`deploy_task` (the model and
-    its card copied into ``<output>/staging``, a ``model_deployments`` point);
-    ``validate_model`` and ``deploy`` given alongside replace those two.
+    Tasks, each passing folder paths (never frames) through XCom and working
+    out of core, so that no task's memory grows with the rows:
 
-    Every Sunday at 02:00, no catch-up, owner ``ml-team``, 2 retries 5 minutes
-    apart (a failed validation is not retried).
+    * ``export_influxdb_data``: the ``lookback_days`` (default §4.1's 30)
+      before the data interval's end, one Parquet shard per UTC day in
+      ``<output>/exports``, kept between runs: a weekly run reads only the new
+      or changed days (:func:`~dwcp_data.influx.export_to_folder`,
+      ``concurrency`` days at once). With ``source`` a folder instead of
+      ``"influxdb"`` (backfills, tests), ``gather_landing_shards`` takes that
+      folder's Parquet/CSV shards as they are.
+    * ``prepare_training_set``: validation, cleaning, labels and the output's
+      validation in shared passes (:func:`~dwcp_data.run_pipeline` on a
+      folder), on the ``engine`` (``"local"`` or ``"ray"``: the Ray cluster of
+      ``RAY_ADDRESS``; also the run's param ``engine``). A failed validation
+      fails the run without retries; the run report stays in the run folder.
+    * ``publish_dataset``: ``<output>/published/<dag_id>_<date>/`` with a
+      manifest (window, source, schema, rows and SHA-256 per shard, both
+      validations, the cleaning report), published in one step.
+    * ``record_quality``: §8's ``data_quality`` and ``pipeline_runs`` points.
+
+    The selector team's ``train``, ``validate_model`` and ``deploy``
+    callables (§4.2's last three tasks) follow publishing when given; each
+    receives the Airflow context and finds the published folder with
+    ``ti.xcom_pull(task_ids="publish_dataset")``. ``train="reference"`` wires
+    the package's own: :func:`train_reference_task` (a bounded, time-stratified
+    sample of the published folder) → :func:`validate_model_task` (fails the
+    run unless the model's held-out regret is below the logged policy's) →
+    :func:`deploy_task` (the model and its card copied into
+    ``<output>/staging``, a ``model_deployments`` point); ``validate_model``
+    and ``deploy`` given alongside replace those two.
+
+    Every Sunday at 02:00, no catch-up, one run at a time (runs share the
+    export folder), owner ``ml-team``, 2 retries 5 minutes apart (a failed
+    validation is not retried).
 
     A failed run is recorded and alerted: a task that fails for good records
     its error (:func:`record_task_failure`), and the DAG's failure callback
@@ -437,6 +523,12 @@ def make_dag(
             f"invalid argument `train`: a callable, 'reference' or None, got {train!r}", param="train"
         )
     _check_dag_arguments(profile, lookback_days, min_rows, by, cpu_weight)
+    one_of(engine, ENGINES, "engine")
+    positive_int(concurrency, "concurrency")
+    if not isinstance(source, str) or not source:
+        raise InvalidArgumentError(
+            f"invalid argument `source`: 'influxdb' or a landing folder, got {source!r}", param="source"
+        )
     notifiers = [_Notify(n) for n in ([on_failure] if callable(on_failure) else on_failure)]
     default_args = {
         "owner": "ml-team",
@@ -452,30 +544,49 @@ def make_dag(
         schedule=schedule,
         start_date=start_date,
         catchup=False,
+        max_active_runs=1,
+        params={"engine": engine},
         tags=["dwcp", "ml"],
         on_failure_callback=[functools.partial(record_run_failure, conn_id=conn_id), *notifiers],  # type: ignore[list-item]  # Airflow types callbacks as functions of its Context
     ) as dag:
         for notifier in notifiers:
             notifier.dag = dag
-        steps = [
-            PythonOperator(
-                task_id="export_influxdb_data",
+        if source == "influxdb":
+            source_task = EXPORT_TASK
+            first = PythonOperator(
+                task_id=EXPORT_TASK,
                 python_callable=export_metrics_task,
-                op_kwargs={"conn_id": conn_id, "lookback_days": lookback_days},
+                op_kwargs={"conn_id": conn_id, "lookback_days": lookback_days, "concurrency": concurrency},
+            )
+        else:
+            source_task = LANDING_TASK
+            first = PythonOperator(
+                task_id=LANDING_TASK, python_callable=gather_landing_task, op_kwargs={"landing": source}
+            )
+        steps = [
+            first,
+            PythonOperator(
+                task_id=PREPARE_TASK,
+                python_callable=prepare_task,
+                op_kwargs={
+                    "source_task": source_task,
+                    "profile": profile,
+                    "min_rows": min_rows,
+                    "by": by,
+                    "cpu_weight": cpu_weight,
+                    "engine": engine,
+                },
             ),
             PythonOperator(
-                task_id="validate_data",
-                python_callable=validate_task,
-                op_kwargs={"profile": profile, "min_rows": min_rows},
+                task_id="publish_dataset",
+                python_callable=publish_task,
+                op_kwargs={"lookback_days": lookback_days},
             ),
-            PythonOperator(task_id="clean_data", python_callable=clean_task, op_kwargs={"by": by}),
-            PythonOperator(
-                task_id="label_data", python_callable=label_task, op_kwargs={"cpu_weight": cpu_weight}
-            ),
-            PythonOperator(task_id="publish_dataset", python_callable=publish_task),
         ]
         quality = PythonOperator(
-            task_id="record_quality", python_callable=record_quality_task, op_kwargs={"conn_id": conn_id}
+            task_id="record_quality",
+            python_callable=record_quality_task,
+            op_kwargs={"conn_id": conn_id, "source_task": source_task},
         )
         steps[-1] >> quality
         if train == "reference":

@@ -289,6 +289,32 @@ def _cmd_export(args: argparse.Namespace) -> int:
     end = args.end or datetime.now(timezone.utc)
     start = args.start or end - timedelta(days=args.days)
     started = time.perf_counter()
+    if _to_folder(args.output):
+        report = influx.export_to_folder(
+            args.output,
+            start=start,
+            end=end,
+            concurrency=args.concurrency or influx.EXPORT_CONCURRENCY,
+            prune=args.prune,
+            overwrite=args.overwrite,
+            **_connection_args(args),
+        )
+        summary = {
+            "output": str(report.folder),
+            "files": [str(f) for f in report.files],
+            "exported": list(report.exported),
+            "reused": list(report.reused),
+            "rows": report.rows,
+            "start": start,
+            "end": end,
+            "seconds": round(report.seconds, 3),
+        }
+        line = (
+            f"Exported {report.rows:,} records to {report.folder}/ ({len(report.files)} days: "
+            f"{len(report.exported)} read from the server, {len(report.reused)} reused) in {summary['seconds']} s"
+        )
+        _emit(args, summary, [line])
+        return EXIT_OK
     path, rows = influx._export_file(
         args.output, start=start, end=end, chunk=args.chunk, **_connection_args(args)
     )
@@ -459,7 +485,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="fixed window per query, e.g. 6h (default: windows sized from the server's point counts)",
     )
-    exp.add_argument("--output", required=True, help="file to write (.parquet or .csv)")
+    exp.add_argument(
+        "--output",
+        required=True,
+        help="file to write (.parquet or .csv), or a folder: one shard per UTC day, days already"
+        " exported with the server's current count reused",
+    )
+    exp.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="days exported at once into a folder (default: measured)",
+    )
+    exp.add_argument("--prune", action="store_true", help="remove the folder's day shards outside the range")
+    overwrite_flag(exp)
 
     ing = command("ingest", "write a data set to InfluxDB as line protocol", _cmd_ingest)
     reading(ing)

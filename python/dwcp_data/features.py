@@ -380,6 +380,19 @@ def _refuse_first(bad: pl.Series, column: str, rule: str, message: Callable[[int
         raise DataError(message(row), column=column, row=row, rule=rule)
 
 
+def check_test_fraction(test_fraction: object) -> None:
+    """Refuses a ``test_fraction`` outside (0, 1)."""
+    if (
+        isinstance(test_fraction, bool)
+        or not isinstance(test_fraction, (int, float))
+        or not 0 < test_fraction < 1
+    ):
+        raise InvalidArgumentError(
+            f"invalid argument `test_fraction`: must be between 0 and 1 (exclusive), got {test_fraction!r}",
+            param="test_fraction",
+        )
+
+
 def split_by_time(df: FrameLike, *, test_fraction: float = 0.2) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split ``df`` chronologically: the newest rows are the test set.
 
@@ -396,15 +409,7 @@ def split_by_time(df: FrameLike, *, test_fraction: float = 0.2) -> tuple[pl.Data
         dwcp_data.errors.InvalidArgumentError: ``test_fraction`` is not in (0, 1).
         dwcp_data.errors.DataError: ``timestamp`` is absent or has nulls.
     """
-    if (
-        isinstance(test_fraction, bool)
-        or not isinstance(test_fraction, (int, float))
-        or not 0 < test_fraction < 1
-    ):
-        raise InvalidArgumentError(
-            f"invalid argument `test_fraction`: must be between 0 and 1 (exclusive), got {test_fraction!r}",
-            param="test_fraction",
-        )
+    check_test_fraction(test_fraction)
     frame = to_polars(df)
     if "timestamp" not in frame.columns:
         raise DataError(

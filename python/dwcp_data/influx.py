@@ -29,31 +29,35 @@ import urllib.parse
 import urllib.request
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
 
 from dwcp_data import _core
-from dwcp_data._convert import duration_us, epoch_us, positive_int, utc_datetime
+from dwcp_data._convert import duration_us, epoch_us, one_of, positive_int, utc_datetime
 from dwcp_data._frames import FrameLike, from_core, to_core, to_polars
+from dwcp_data._outputs import export_folder
 from dwcp_data.errors import DataError, InfluxError, InvalidArgumentError
 from dwcp_data.io import write_frames
 from dwcp_data.schema import SCHEMA
 
 __all__ = [
+    "EXPORT_CONCURRENCY",
     "MEASUREMENT",
     "SERIES_WARNING_THRESHOLD",
     "TAGS",
     "Connection",
+    "ExportReport",
     "SeriesCountWarning",
     "ValuesNotStoredWarning",
     "WriteReport",
     "export_metrics",
     "export_to_file",
+    "export_to_folder",
     "write_metrics",
 ]
 
@@ -1047,6 +1051,174 @@ def export_metrics(
     if not frames:
         return pl.DataFrame(schema=SCHEMA)
     return pl.concat(frames, rechunk=True)
+
+
+#: Days exported at once by :func:`export_to_folder`: measured on this
+#: 2-core machine against influxd on the same machine (see BENCHMARKS.md).
+EXPORT_CONCURRENCY = 2
+_DAY_NS = 86_400 * 10**9
+#: The layout of day shards; a shard written under another one is exported again.
+_EXPORT_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What :func:`export_to_folder` did.
+
+    Attributes:
+        folder: the folder of day shards.
+        files: the day shards of ``[start, end)``, in time order.
+        exported: the days (``YYYY-MM-DD``) read from the server.
+        reused: the days whose shard already held what the server holds.
+        rows: rows in ``files``.
+        seconds: time taken.
+    """
+
+    folder: Path
+    files: tuple[Path, ...]
+    exported: tuple[str, ...]
+    reused: tuple[str, ...]
+    rows: int
+    seconds: float
+
+
+def _days(a: int, b: int) -> list[tuple[str, int, int]]:
+    """``[a, b)`` ns cut at UTC midnights: ``(YYYY-MM-DD, lo, hi)`` per day."""
+    days = []
+    lo = a
+    while lo < b:
+        hi = min((lo // _DAY_NS + 1) * _DAY_NS, b)
+        name = datetime.fromtimestamp(lo // 10**9, tz=timezone.utc).strftime("%Y-%m-%d")
+        days.append((name, lo, hi))
+        lo = hi
+    return days
+
+
+def _day_counts(conn: Connection, a: int, b: int) -> dict[int, int] | None:
+    """The server's count of :data:`_COUNTED_FIELD` values per UTC day of
+    ``[a, b)``, keyed by the day's midnight (ns), from one query; ``None``
+    where the server is not counted (Flux)."""
+    if conn.database is None:
+        return None
+    _check_database(conn)
+    query = f'SELECT COUNT("{_COUNTED_FIELD}") {_where(a, b)} GROUP BY time({_DAY_NS}ns) fill(0)'
+    answer = conn.request("GET", "/query", {"db": conn.database, "epoch": "ns", "q": query})
+    result = _json_result(conn, answer)
+    return {int(row[0]): int(row[1] or 0) for s in result.get("series", []) for row in s.get("values", [])}
+
+
+def _export_key(conn: Connection) -> str:
+    """What an exported shard depends on besides its time range and count:
+    the server, the database or bucket, the measurement and the shard layout."""
+    where = f"db={conn.database}" if conn.database is not None else f"bucket={conn.bucket},org={conn.org}"
+    return f"{conn.base};{where};{MEASUREMENT};format={_EXPORT_FORMAT}"
+
+
+def export_to_folder(
+    out: str | os.PathLike[str],
+    *,
+    url: str,
+    start: datetime,
+    end: datetime,
+    database: str | None = None,
+    bucket: str | None = None,
+    org: str | None = None,
+    token: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    concurrency: int = EXPORT_CONCURRENCY,
+    prune: bool = False,
+    overwrite: bool = False,
+    timeout: float = 120.0,
+    retries: int = 4,
+) -> ExportReport:
+    """Export ``[start, end)`` into the folder ``out``, one Parquet shard per
+    UTC day (``day-YYYY-MM-DD.parquet``; the first and last may cover part of
+    their day), incrementally.
+
+    One count query gives, per day, how many points the server holds (the
+    values of ``rtt_ms``, as :func:`export_metrics` counts them). A day whose
+    shard is already in ``out`` for the same range, server, database or bucket
+    and count is reused; every other day is exported again (windows sized from
+    counts, checked for completeness, as :func:`export_metrics` reads them).
+    So a weekly run over a 30-day window reads only the new or changed days,
+    and a run killed part way resumes from the days it finished: each shard is
+    written atomically and recorded in the folder's manifest
+    (``_dwcp_manifest.json``) as soon as it is done. A change that keeps a
+    day's count (a point rewritten in place) is not seen. Over Flux, which is
+    not counted yet, every day is exported.
+
+    ``concurrency`` days are read at once (default :data:`EXPORT_CONCURRENCY`,
+    measured on a 2-core machine with the server beside the client; a server
+    with more cores serves more queries at once: raise it until the export
+    stops getting faster, see BENCHMARKS.md). ``prune=True`` removes the
+    folder's day shards outside ``[start, end)``. ``out`` must be empty, new
+    or an export folder of ours; ``overwrite=True`` empties another folder first.
+
+    Returns:
+        An :class:`ExportReport`.
+
+    Raises:
+        dwcp_data.errors.InfluxError: as :func:`export_metrics`.
+        dwcp_data.errors.InvalidArgumentError: a bad argument, or an ``out``
+            that holds files dwcp-data did not write.
+    """
+    started = time.perf_counter()
+    conn = Connection(url, database, bucket, org, token, username, password, timeout, retries)
+    positive_int(concurrency, "concurrency")
+    one_of(prune, (True, False), "prune")
+    a, b = _range_ns(start, end)
+    folder = export_folder(out, overwrite=overwrite)
+    counts = _day_counts(conn, a, b)
+    key = _export_key(conn)
+    days = _days(a, b)
+    recorded = folder.days()
+    todo = [
+        (name, lo, hi, None if counts is None else counts.get(lo - lo % _DAY_NS, 0)) for name, lo, hi in days
+    ]
+    reused = [
+        name
+        for name, lo, hi, count in todo
+        if count is not None
+        and folder.holds(recorded.get(name), {"lo": lo, "hi": hi, "key": key, "count": count})
+    ]
+    missing = [t for t in todo if t[0] not in reused]
+
+    def export_day(name: str, lo: int, hi: int) -> tuple[int, int]:
+        start_, end_ = _ns_datetime(lo), _ns_datetime(hi)
+        frames = _export_frames(conn, start_, end_, None)
+        return write_frames(frames, folder.path / folder.file(name), SCHEMA)[1], lo
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        futures = {
+            pool.submit(export_day, name, lo, hi): (name, lo, hi, count) for name, lo, hi, count in missing
+        }
+        try:
+            for future in as_completed(futures):
+                name, lo, hi, count = futures[future]
+                rows, _ = future.result()
+                folder.record(name, {"lo": lo, "hi": hi, "key": key, "count": count, "rows": rows})
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    if prune:
+        folder.prune({name for name, _, _ in days})
+    entries = folder.days()
+    return ExportReport(
+        folder=folder.path,
+        files=tuple(folder.path / folder.file(name) for name, _, _ in days),
+        exported=tuple(name for name, *_ in missing),
+        reused=tuple(reused),
+        rows=sum(int(entries[name]["rows"]) for name, _, _ in days),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _ns_datetime(ns: int) -> datetime:
+    """A time in ns since the epoch as an aware datetime (to the microsecond;
+    day boundaries and the range ends are whole microseconds)."""
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=ns // 1000)
 
 
 def export_to_file(out: str | os.PathLike[str], **kwargs: Any) -> Path:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,9 +26,10 @@ from dwcp_data import _json
 from dwcp_data._convert import positive_int
 from dwcp_data._core import __version__
 from dwcp_data._frames import FrameLike, to_polars
+from dwcp_data.dataset import Dataset
 from dwcp_data.errors import DataError, InvalidArgumentError
-from dwcp_data.features import FEATURES, feature_matrix, features, regret, split_by_time
-from dwcp_data.io import atomic_path
+from dwcp_data.features import FEATURES, check_test_fraction, feature_matrix, features, regret
+from dwcp_data.io import Source, atomic_path
 from dwcp_data.labelling import LABEL_COLUMN, label_oracle
 from dwcp_data.schema import COMPRESSIONS
 
@@ -149,18 +152,36 @@ def load(path: str | os.PathLike[str]) -> Selector:
     return Selector(booster, card)
 
 
+#: Rows the reference selector trains on at most (a time-stratified sample
+#: beyond that). Measured on this project's synthetic data (BENCHMARKS.md):
+#: held-out accuracy and regret stop improving past a few hundred thousand
+#: rows, while the fit's time keeps growing with the rows.
+SAMPLE_ROWS = 500_000
+
+
 def train(
-    df: FrameLike,
+    data: FrameLike | Source,
     *,
     test_fraction: float = 0.2,
+    sample_rows: int = SAMPLE_ROWS,
     columns: tuple[str, ...] = FEATURES,
     n_estimators: int = 200,
     seed: int = 0,
 ) -> Selector:
-    """Trains the reference selector on the oldest rows of ``df`` and judges it on the newest.
+    """Trains the reference selector on the older rows of ``data`` and judges it on the newest.
 
-    ``df`` is labelled with :func:`~dwcp_data.label_oracle` first if needed;
-    rows without a label (no engine could be estimated) are not trained on.
+    ``data`` is a frame, or a data set larger than memory: a folder (a
+    published training set), glob or list of Parquet/CSV shards, read one
+    shard at a time. The newest ``test_fraction`` of the rows are held out:
+    every row at or after the second where they begin (so a second never
+    lands on both sides). Both parts are sampled at one rate, at most
+    ``sample_rows`` training rows, spread over the shards and so over time in
+    proportion to their rows (seed ``seed``); the model inputs of each shard's
+    sample are written into one array (:func:`~dwcp_data.features` with
+    ``out=``), so memory follows the sample, not the data. Rows are labelled
+    with :func:`~dwcp_data.label_oracle` first if needed; rows without a
+    label (no engine could be estimated) are not trained on.
+
     The model is LightGBM's ``LGBMClassifier`` (``n_estimators`` boosting
     rounds; NaN handled natively, no scaling), deterministic for a given
     ``seed`` whatever the thread count. Chosen by measurement over
@@ -169,26 +190,40 @@ def train(
     (0.8637 vs 0.8635) and regret (7.64 vs 7.73 ms per row), 1.6x faster to
     fit and 1.8x faster to predict.
 
-    The card records the data window and rows of both parts, the features,
-    the model's parameters, and on the held-out rows the regret (see
-    :func:`~dwcp_data.regret`) of the model, of the logged policy
+    The card records the data window and rows of both parts, the sample, the
+    features, the model's parameters, and on the held-out sample the regret
+    (see :func:`~dwcp_data.regret`) of the model, of the logged policy
     (``current_compression``) and of always choosing baseline.
 
     Raises:
         dwcp_data.errors.InvalidArgumentError: an argument is out of its domain,
             or the training part holds no labelled row.
+        dwcp_data.errors.DataError: ``timestamp`` is absent or has nulls.
     """
     from lightgbm import LGBMClassifier
 
     positive_int(n_estimators, "n_estimators")
-    frame = to_polars(df)
-    if LABEL_COLUMN not in frame.columns:
-        frame = label_oracle(frame)
-    training, held_out = split_by_time(frame, test_fraction=test_fraction)
-    inputs = features(training, columns=columns)
-    labelled = inputs.y >= 0
+    positive_int(sample_rows, "sample_rows")
+    check_test_fraction(test_fraction)
+    parts = _Parts(data)
+    cut, rows_train, rows_held_out = parts.cut(test_fraction)
+    rate = min(1.0, sample_rows / rows_train) if rows_train else 1.0
+    names = features(parts.frame(0).head(0), columns=columns).feature_names
+    sizes = parts.sample_sizes(cut, rate)
+    X = np.empty((sum(n for n, _ in sizes), len(names)), dtype=np.float32)
+    y = np.empty(X.shape[0], dtype=np.int8)
+    held: list[pl.DataFrame] = []
+    first = 0
+    for i, (n_train, n_held) in enumerate(sizes):
+        frame = parts.frame(i)
+        older = frame["timestamp"] < cut
+        train_part = _sample(frame.filter(older), n_train, seed + i)
+        y[first : first + n_train] = features(train_part, columns=columns, out=X[first : first + n_train]).y
+        first += n_train
+        held.append(_sample(frame.filter(~older), n_held, seed + i))
+    labelled = y >= 0
     if not labelled.any():
-        raise InvalidArgumentError("invalid argument `df`: no labelled row to train on", param="df")
+        raise InvalidArgumentError("invalid argument `data`: no labelled row to train on", param="data")
     params: dict[str, Any] = {
         "n_estimators": n_estimators,
         "random_state": seed,
@@ -196,10 +231,11 @@ def train(
         "force_row_wise": True,
         "verbose": -1,
     }
-    model = LGBMClassifier(**params).fit(inputs.X[labelled], inputs.y[labelled])
+    model = LGBMClassifier(**params).fit(X[labelled], y[labelled])
     selector = Selector(
         model.booster_, {"columns": list(columns), "classes": [int(c) for c in model.classes_]}
     )
+    held_out = pl.concat(held) if held else pl.DataFrame()
     chosen = selector.predict(held_out)
     selector.card = {
         "model": "lightgbm.LGBMClassifier",
@@ -208,10 +244,19 @@ def train(
         "created": datetime.now(timezone.utc).isoformat(),
         "dwcp_data": __version__,
         "columns": list(columns),
-        "feature_names": list(inputs.feature_names),
-        "engines": list(inputs.engines),
-        "rows": {"train": training.height, "trained_on": int(labelled.sum()), "held_out": held_out.height},
-        "window": {"train": _window(training), "held_out": _window(held_out)},
+        "feature_names": list(names),
+        "engines": list(COMPRESSIONS),
+        "rows": {"train": rows_train, "trained_on": int(labelled.sum()), "held_out": rows_held_out},
+        "sample": {
+            "rate": rate,
+            "seed": seed,
+            "train": int(X.shape[0]),
+            "held_out": held_out.height,
+            "shards": len(sizes),
+            "split": "the newest test_fraction of the rows, by the second",
+            "test_fraction": test_fraction,
+        },
+        "window": parts.window,
         "regret_held_out": {
             "model": regret(held_out, chosen).to_dict(),
             "logged_policy": regret(held_out, "current_compression").to_dict(),
@@ -221,7 +266,81 @@ def train(
     return selector
 
 
-def _window(df: pl.DataFrame) -> list[str | None]:
-    """The first and last timestamps of ``df``, ISO 8601."""
-    ends = [df["timestamp"].min(), df["timestamp"].max()]
-    return [v.isoformat() if isinstance(v, datetime) else None for v in ends]
+def _sample(frame: pl.DataFrame, n: int, seed: int) -> pl.DataFrame:
+    """``n`` of ``frame``'s rows drawn without replacement (seeded), in their order."""
+    if n >= frame.height:
+        return frame
+    picked = np.sort(np.random.default_rng(seed).choice(frame.height, size=n, replace=False))
+    return frame[picked]
+
+
+class _Parts:
+    """The training data a part at a time: one frame, or the shards of a data
+    set (each labelled as it is read, if it has no label)."""
+
+    def __init__(self, data: FrameLike | Source) -> None:
+        if isinstance(data, (str, os.PathLike, list, tuple)):
+            self.dataset: Dataset | None = Dataset(data)
+            self.whole: pl.DataFrame | None = None
+        else:
+            self.dataset, self.whole = None, to_polars(data)
+        self.count = 1 if self.dataset is None else len(self.dataset)
+        self.seconds: list[pl.DataFrame] = []
+
+    def frame(self, i: int) -> pl.DataFrame:
+        frame = self.whole if self.dataset is None else self.dataset.read(i)
+        assert frame is not None
+        if "timestamp" not in frame.columns:
+            raise DataError(
+                "column `timestamp`: the column is absent", column="timestamp", row=None, rule="split"
+            )
+        return frame if LABEL_COLUMN in frame.columns else label_oracle(frame)
+
+    def _times(self, i: int) -> pl.Series:
+        if self.dataset is None:
+            assert self.whole is not None
+            return self.whole["timestamp"]
+        return self.dataset.read(i, ["timestamp"])["timestamp"]
+
+    def cut(self, test_fraction: float) -> tuple[datetime, int, int]:
+        """The second where the newest ``test_fraction`` of the rows begin
+        (from rows per second, merged over the parts), and the rows before and from it."""
+        per_second: Counter[datetime] = Counter()
+        for i in range(self.count):
+            times = self._times(i)
+            if times.null_count():
+                row = int(times.is_null().arg_true()[0])
+                raise DataError(
+                    f"column `timestamp`, row {row}: a row without a time cannot be placed before or after the cut",
+                    column="timestamp",
+                    row=row,
+                    rule="split",
+                )
+            counts = times.dt.truncate("1s").value_counts()
+            per_second.update(dict(counts.iter_rows()))
+        rows = sum(per_second.values())
+        wanted, newest = math.ceil(rows * test_fraction), 0
+        cut = max(per_second, default=datetime.max.replace(tzinfo=timezone.utc))
+        for second in sorted(per_second, reverse=True):
+            cut = second
+            newest += per_second[second]
+            if newest >= wanted:
+                break
+        held = sum(n for s, n in per_second.items() if s >= cut)
+        older = [s for s in per_second if s < cut]
+        newer = [s for s in per_second if s >= cut]
+        #: The first and last second of each part of the split, ISO 8601.
+        self.window = {
+            "train": [min(older).isoformat(), max(older).isoformat()] if older else [None, None],
+            "held_out": [min(newer).isoformat(), max(newer).isoformat()] if newer else [None, None],
+        }
+        return cut, rows - held, held
+
+    def sample_sizes(self, cut: datetime, rate: float) -> list[tuple[int, int]]:
+        """Each part's training and held-out sample sizes at ``rate``."""
+        sizes = []
+        for i in range(self.count):
+            older = int((self._times(i) < cut).sum())
+            newer = self._times(i).len() - older
+            sizes.append((round(older * rate), round(newer * rate)))
+        return sizes
