@@ -46,7 +46,7 @@ from dwcp_data._outputs import atomic_path, publish_copy
 from dwcp_data.dataset import Dataset
 from dwcp_data.errors import InvalidArgumentError, ValidationError
 from dwcp_data.pipeline import report_path_for, run_pipeline
-from dwcp_data.quality import flatten, quality_metrics, to_line_protocol
+from dwcp_data.quality import flatten, to_line_protocol
 from dwcp_data.validation import Profile
 
 __all__ = [
@@ -326,12 +326,15 @@ def _write_points(conn_id: str, context: dict[str, Any], points: dict[str, dict[
 
 def record_quality_task(*, conn_id: str, source_task: str, **context: Any) -> dict[str, Any]:
     """Write §8's metrics as ``data_quality`` and ``pipeline_runs`` points to
-    InfluxDB: the published data set's figures (read a slice at a time) and
-    each stage's rows (from the run report, without reading the data)."""
+    InfluxDB: the published data set's figures, which the pipeline gathered as
+    it wrote the rows (freshness counted to now), and each stage's rows, all
+    from the run report, without reading the data again."""
     ti = context["ti"]
-    published = Path(ti.xcom_pull(task_ids="publish_dataset"))
-    metrics = quality_metrics(published)
     report = json.loads(report_path_for(Path(ti.xcom_pull(task_ids=PREPARE_TASK))).read_text())
+    metrics = dict(report["quality"])
+    if metrics.get("newest_timestamp"):
+        newest = datetime.fromisoformat(metrics["newest_timestamp"])
+        metrics["freshness_hours"] = (datetime.now(timezone.utc) - newest).total_seconds() / 3600
     run_fields: dict[str, Any] = {
         "success": True,
         "ok": 1,

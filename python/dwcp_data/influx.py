@@ -983,12 +983,9 @@ def _complete(conn: Connection, window: _Window, frame: pl.DataFrame, depth: int
     return parts
 
 
-def _export_frames(
-    conn: Connection, start: datetime, end: datetime, chunk: timedelta | str | None
-) -> Iterator[pl.DataFrame]:
+def _export_frames(conn: Connection, windows: list[_Window]) -> Iterator[pl.DataFrame]:
     """Every window's points in the schema, in time order; the next window's
     answer is fetched while the current one is parsed."""
-    windows = _plan(conn, start, end, chunk)
     with ThreadPoolExecutor(max_workers=1) as prefetch:
         upcoming = iter(windows)
         pending = [prefetch.submit(_fetch, conn, w) for w in itertools.islice(upcoming, 1)]
@@ -1047,7 +1044,7 @@ def export_metrics(
             unknown database or bucket, a failed query, or an incomplete answer.
     """
     conn = Connection(url, database, bucket, org, token, username, password, timeout, retries)
-    frames = list(_export_frames(conn, start, end, chunk))
+    frames = list(_export_frames(conn, _plan(conn, start, end, chunk)))
     if not frames:
         return pl.DataFrame(schema=SCHEMA)
     return pl.concat(frames, rechunk=True)
@@ -1184,19 +1181,16 @@ def export_to_folder(
     ]
     missing = [t for t in todo if t[0] not in reused]
 
-    def export_day(name: str, lo: int, hi: int) -> tuple[int, int]:
-        start_, end_ = _ns_datetime(lo), _ns_datetime(hi)
-        frames = _export_frames(conn, start_, end_, None)
-        return write_frames(frames, folder.path / folder.file(name), SCHEMA)[1], lo
+    def export_day(name: str, lo: int, hi: int, count: int | None) -> int:
+        frames = _export_frames(conn, _day_windows(conn, lo, hi, count))
+        return write_frames(frames, folder.path / folder.file(name), SCHEMA)[1]
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        futures = {
-            pool.submit(export_day, name, lo, hi): (name, lo, hi, count) for name, lo, hi, count in missing
-        }
+        futures = {pool.submit(export_day, *day): day for day in missing}
         try:
             for future in as_completed(futures):
                 name, lo, hi, count = futures[future]
-                rows, _ = future.result()
+                rows = future.result()
                 folder.record(name, {"lo": lo, "hi": hi, "key": key, "count": count, "rows": rows})
         except BaseException:
             for future in futures:
@@ -1215,10 +1209,15 @@ def export_to_folder(
     )
 
 
-def _ns_datetime(ns: int) -> datetime:
-    """A time in ns since the epoch as an aware datetime (to the microsecond;
-    day boundaries and the range ends are whole microseconds)."""
-    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=ns // 1000)
+def _day_windows(conn: Connection, lo: int, hi: int, count: int | None) -> list[_Window]:
+    """The windows a day ``[lo, hi)`` is read in: one, checked against the day's
+    ``count``, when that fits a window; else windows sized from hourly counts
+    (Flux, not counted: one window)."""
+    if count is None:
+        return [_Window(lo, hi)]
+    if count <= WINDOW_POINTS:
+        return [_Window(lo, hi, count)]
+    return _sized_windows(_counted_windows(conn, lo, hi, _HOUR_NS), WINDOW_POINTS)
 
 
 def export_to_file(out: str | os.PathLike[str], **kwargs: Any) -> Path:
@@ -1242,4 +1241,4 @@ def _export_file(out: str | os.PathLike[str], **kwargs: Any) -> tuple[Path, int]
         conn = Connection(**kwargs)
     except TypeError as exc:
         raise InvalidArgumentError(f"invalid arguments: {exc}", param="kwargs") from None
-    return write_frames(_export_frames(conn, start, end, chunk), out, SCHEMA)
+    return write_frames(_export_frames(conn, _plan(conn, start, end, chunk)), out, SCHEMA)

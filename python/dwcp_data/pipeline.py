@@ -27,9 +27,10 @@ from dwcp_data.errors import InvalidArgumentError
 from dwcp_data.generator import generate_synthetic
 from dwcp_data.io import data_files, is_folder, read_training_data, write_training_data
 from dwcp_data.labelling import LABEL_COLUMN, label_oracle
+from dwcp_data.quality import QualityCounts, count_values, quality_metrics, shares_of
 from dwcp_data.validation import ValidationReport, validate
 
-__all__ = ["PipelineResult", "count_values", "label_shares", "report_path_for", "run_pipeline", "shares_of"]
+__all__ = ["PipelineResult", "label_shares", "report_path_for", "run_pipeline"]
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,7 @@ def run_pipeline(
     stage("label", t0, df)
     report["label_shares"] = label_shares(df, LABEL_COLUMN)
     report["class_shares_out"] = label_shares(df, "current_compression")
+    report["quality"] = quality_metrics(df)
 
     output_check = check("output_validation", df)
     t0 = time.perf_counter()
@@ -249,19 +251,6 @@ def _finish(report: dict[str, Any], path: Path, started: float) -> None:
         tmp.write_text(_json.dumps(report, indent=2))
 
 
-def count_values(counter: Counter[str], df: pl.DataFrame, column: str) -> None:
-    """Adds ``df``'s values of ``column`` (nulls as ``"null"``; none when absent) to ``counter``."""
-    if column in df.columns:
-        for value, n in df[column].cast(pl.String).fill_null("null").value_counts().iter_rows():
-            counter[str(value)] += n
-
-
-def shares_of(counter: Counter[str]) -> dict[str, float]:
-    """Each value's share of the counts, most common first."""
-    rows = sum(counter.values())
-    return {v: n / rows for v, n in counter.most_common()} if rows else {}
-
-
 class _ShardChecks:
     """The pipeline's work on each shard in the cleaning passes (pure, so it
     runs where the shard is): the input's validation facts and classes as
@@ -285,11 +274,10 @@ class _ShardChecks:
         labelled = label_oracle(part, cpu_weight=self.cpu_weight)
         t1 = time.perf_counter()
         facts = self.checks["output"].facts_of(labelled)
-        shares: dict[str, Counter[str]] = {LABEL_COLUMN: Counter(), "current_compression": Counter()}
-        for column, counter in shares.items():
-            count_values(counter, labelled, column)
+        quality = QualityCounts()
+        quality.add(labelled)
         seconds = {"label": t1 - t0, "output": time.perf_counter() - t1}
-        return labelled, _Seen(facts, shares, seconds)
+        return labelled, _Seen(facts, {}, seconds, quality)
 
 
 @dataclass
@@ -299,6 +287,8 @@ class _Seen:
     facts: Any
     counts: dict[str, Counter[str]]
     seconds: dict[str, float]
+    #: §8's figures of the rows as written (see :class:`~dwcp_data.quality.QualityCounts`).
+    quality: QualityCounts | None = None
 
 
 class _Gathered:
@@ -308,7 +298,7 @@ class _Gathered:
         # copies: the facts merge here, and `work` travels to the shards unchanged
         self.checks = {name: copy.copy(check) for name, check in work.checks.items()}
         self.classes_in: Counter[str] = Counter()
-        self.shares_out: dict[str, Counter[str]] = {LABEL_COLUMN: Counter(), "current_compression": Counter()}
+        self.quality = QualityCounts()
         self.seconds = {"input": 0.0, "label": 0.0, "output": 0.0}
 
     def inspected(self, seen: _Seen) -> None:
@@ -318,8 +308,8 @@ class _Gathered:
 
     def finished(self, seen: _Seen) -> None:
         self.checks["output"].merge(seen.facts)
-        for column, counter in self.shares_out.items():
-            counter.update(seen.counts[column])
+        assert seen.quality is not None
+        self.quality.merge(seen.quality)
         self._time(seen)
 
     def _time(self, seen: _Seen) -> None:
@@ -410,8 +400,9 @@ def _run_dataset_pipeline(
         stage("clean", max(cleaned, 0.0), cleaning.rows_out)
         report["cleaning"] = cleaning.to_dict()
         stage("label", seconds["label"], cleaning.rows_out)
-        report["label_shares"] = shares_of(gathered.shares_out[LABEL_COLUMN])
-        report["class_shares_out"] = shares_of(gathered.shares_out["current_compression"])
+        report["label_shares"] = gathered.quality.shares(LABEL_COLUMN)
+        report["class_shares_out"] = gathered.quality.shares("current_compression")
+        report["quality"] = gathered.quality.metrics(datetime.now(timezone.utc))
         t0 = time.perf_counter()
         with runner.open(build.path, out.parent) as written:
             output_check = gathered.checks["output"].report(

@@ -16,9 +16,21 @@ from dwcp_data.dataset import DatasetSource, open_dataset
 from dwcp_data.errors import InvalidArgumentError
 from dwcp_data.io import lazy_batches
 from dwcp_data.labelling import LABEL_COLUMN
-from dwcp_data.pipeline import count_values, shares_of
 
-__all__ = ["flatten", "quality_metrics", "to_line_protocol"]
+__all__ = ["QualityCounts", "count_values", "flatten", "quality_metrics", "shares_of", "to_line_protocol"]
+
+
+def count_values(counter: Counter[str], df: pl.DataFrame, column: str) -> None:
+    """Adds ``df``'s values of ``column`` (nulls as ``"null"``; none when absent) to ``counter``."""
+    if column in df.columns:
+        for value, n in df[column].cast(pl.String).fill_null("null").value_counts().iter_rows():
+            counter[str(value)] += n
+
+
+def shares_of(counter: Counter[str]) -> dict[str, float]:
+    """Each value's share of the counts, most common first."""
+    rows = sum(counter.values())
+    return {v: n / rows for v, n in counter.most_common()} if rows else {}
 
 
 def quality_metrics(
@@ -39,9 +51,10 @@ def quality_metrics(
         ``missing_share_max``; ``class_shares`` of ``current_compression`` and
         ``label_shares`` of the oracle label (empty when absent);
         ``freshness_hours``: hours from the newest timestamp to ``now`` (a
-        naive ``now`` is taken as UTC, as :func:`~dwcp_data.validate` takes it).
+        naive ``now`` is taken as UTC, as :func:`~dwcp_data.validate` takes
+        it), and that ``newest_timestamp``.
     """
-    counts = _Counts()
+    counts = QualityCounts()
     if isinstance(df, (str, os.PathLike, list, tuple)):
         with open_dataset(df) as ds:
             for i in ds.passes("quality", show_progress):
@@ -57,10 +70,12 @@ def quality_metrics(
     return counts.metrics(datetime.now(timezone.utc) if now is None else utc_datetime(now, "now"))
 
 
-class _Counts:
+class QualityCounts:
     """What :func:`quality_metrics` needs of a data set, added a frame at a time
     and independent of the frames' boundaries: rows, nulls per column, value
-    counts, rows per hour, bytes per day, the newest timestamp."""
+    counts, rows per hour, bytes per day, the newest timestamp. Counts of
+    consecutive parts merge (:meth:`merge`), so a pipeline gathers them where
+    each slice is written."""
 
     def __init__(self) -> None:
         self.rows = 0
@@ -90,6 +105,23 @@ class _Counts:
         if isinstance(newest, datetime) and (self.newest is None or newest > self.newest):
             self.newest = newest
 
+    def merge(self, later: QualityCounts) -> None:
+        """Takes the counts of the rows that follow."""
+        if self.columns is None:
+            self.columns = later.columns
+        self.rows += later.rows
+        self.nulls.update(later.nulls)
+        for column, counter in self.values.items():
+            counter.update(later.values[column])
+        self.hourly.update(later.hourly)
+        self.daily.update(later.daily)
+        if later.newest is not None and (self.newest is None or later.newest > self.newest):
+            self.newest = later.newest
+
+    def shares(self, column: str) -> dict[str, float]:
+        """Each value's share of ``column`` (``current_compression`` or the oracle label)."""
+        return shares_of(self.values[column])
+
     def metrics(self, now: datetime) -> dict[str, Any]:
         """The figures, as :func:`quality_metrics` returns them."""
         columns = self.columns or []
@@ -108,6 +140,7 @@ class _Counts:
             out["freshness_hours"] = (
                 None if self.newest is None else (now - self.newest).total_seconds() / 3600
             )
+            out["newest_timestamp"] = None if self.newest is None else self.newest.isoformat()
         return out
 
 
