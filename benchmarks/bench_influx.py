@@ -1,6 +1,6 @@
 """InfluxDB ingest and export: dwcp_data.influx next to the server's own ceiling and the ``influxdb`` client.
 
-Usage: pip install influxdb && python benchmarks/bench_influx.py [--rows N] [--days D] [--rounds R]
+Usage: pip install ".[bench]" && python benchmarks/bench_influx.py [--rows N] [--days D] [--rounds R]
 
 The server sets the pace, so the library is measured against the server's own
 ceiling on the same machine (Debian's influxd 1.6.7, loopback), in the design

@@ -7,6 +7,7 @@ Usage:
   python benchmarks/bench_scale.py --rounds 3           # in memory and out of core taking turns, 3 each
   python benchmarks/bench_scale.py --small 20000000 --rounds 1 --no-peer   # equality checked at 20M
   python benchmarks/bench_scale.py --ray --no-peer --rows 100000000   # the Ray engine at 10M and 100M
+  pip install ".[bench]" && python benchmarks/bench_scale.py --duckdb --no-peer   # cleaning only: DuckDB's SQL
 
 Shards come from ``dwcp-data generate --shard-rows 5000000``. Each side runs in a
 fresh interpreter, so its peak RSS is its own:
@@ -22,7 +23,15 @@ fresh interpreter, so its peak RSS is its own:
 * ``ray`` (``--ray``): ``run_pipeline(folder, "out_dir", engine="ray")`` on a
   local Ray of 2 CPUs: one task per shard and pass; its driver's and workers'
   CPU time and peak RSS (workers sampled every 0.2 s), and its output checked
-  to equal the out-of-core one.
+  to equal the out-of-core one;
+* ``duckdb`` (``--duckdb``, cleaning only, next to ``clean out of core``:
+  ``clean_dataset(folder, dir)``): the same cleaning in DuckDB's SQL, out of
+  core too (3 GB memory limit, 2 threads, spilling to a temporary folder):
+  ``read_parquet`` with ``file_row_number`` for the data set's order, the first
+  of each set of equal rows (``row_number() OVER (PARTITION BY`` every column),
+  ``quantile_cont`` fences on the survivors one column after the other,
+  ``median`` fills (one query a column: DuckDB's median does not spill). Its
+  output is checked to equal ``clean_dataset``'s.
 
 At the smaller size the out-of-core output is checked to equal the in-memory one.
 """
@@ -91,6 +100,41 @@ stats = {{"seconds": seconds, "driver_cpu": driver_cpu, "worker_cpu": sum(c for 
          "blocks": len(result.report["source"]["files"])}}
 json.dump(stats, open({out!r} + "/ray-stats.json", "w"))
 ray.shutdown()
+"""
+
+CLEAN_OUT_OF_CORE = """
+import dwcp_data
+dwcp_data.clean_dataset({src!r}, {out!r} + "/clean")
+"""
+
+DUCKDB = """
+import duckdb, polars as pl, pathlib
+shard = sorted(pathlib.Path({src!r}).glob("*.parquet"))[0]
+schema = pl.read_parquet_schema(shard)
+tmp = pathlib.Path({out!r}) / "duckdb-tmp"
+con = duckdb.connect(config={{"memory_limit": "3GB", "threads": 2, "temp_directory": str(tmp)}})
+q = lambda c: '"' + c + '"'
+cols = ", ".join(f"CASE WHEN isnan({{q(c)}}) THEN NULL ELSE {{q(c)}} END AS {{q(c)}}" if t == pl.Float64 else q(c)
+                 for c, t in schema.items())
+con.execute(f"CREATE TABLE t AS SELECT {{cols}}, filename AS _f, file_row_number AS _r "
+            f"FROM read_parquet('{src}/*.parquet', filename=true, file_row_number=true)")
+every = ", ".join(q(c) for c in schema)
+con.execute(f"CREATE TABLE u AS SELECT * FROM t QUALIFY row_number() OVER (PARTITION BY {{every}} ORDER BY _f, _r) = 1")
+con.execute("DROP TABLE t")
+for c in ["rtt_ms", "available_bandwidth_mbps", "data_size_bytes"]:
+    q1, q3 = con.execute(f"SELECT quantile_cont({{q(c)}}, 0.25), quantile_cont({{q(c)}}, 0.75) FROM u").fetchone()
+    if q1 is not None:
+        lo, hi = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
+        con.execute(f"DELETE FROM u WHERE {{q(c)}} IS NOT NULL AND NOT ({{q(c)}} BETWEEN {{lo!r}} AND {{hi!r}})")
+fills = []
+for c, t in schema.items():
+    if t.is_numeric() and con.execute(f"SELECT count(*) - count({{q(c)}}) FROM u").fetchone()[0]:
+        m = con.execute(f"SELECT median({{q(c)}}) FROM u").fetchone()[0]
+        if m is not None:
+            fills.append((c, m if t.is_float() else round(m)))
+filled = {{c: m for c, m in fills}}
+out_cols = ", ".join(f"coalesce({{q(c)}}, {{filled[c]!r}}) AS {{q(c)}}" if c in filled else q(c) for c in schema)
+con.execute(f"COPY (SELECT {{out_cols}} FROM u ORDER BY _f, _r) TO '{out}/duckdb.parquet' (FORMAT parquet)")
 """
 
 POLARS_STREAMING = """
@@ -192,6 +236,11 @@ def main() -> None:
     )
     parser.add_argument("--no-peer", action="store_true", help="leave Polars' streaming engine out")
     parser.add_argument(
+        "--duckdb",
+        action="store_true",
+        help="also the cleaning alone: clean_dataset next to DuckDB's SQL (pip install ".[bench]")",
+    )
+    parser.add_argument(
         "--ray",
         action="store_true",
         help="also the Ray engine (`engine='ray'`, local Ray of 2 CPUs) at each size",
@@ -210,6 +259,8 @@ def main() -> None:
                 turns = [("out of core", OUT_OF_CORE)]
             if args.ray:
                 turns.append(("ray", ON_RAY))
+            if args.duckdb:
+                turns += [("clean out of core", CLEAN_OUT_OF_CORE), ("duckdb", DUCKDB)]
             if not args.no_peer and (small or args.peer_at_scale):
                 turns.append(("polars streaming", POLARS_STREAMING))
             seconds: dict[str, list[float]] = {}
@@ -222,6 +273,16 @@ def main() -> None:
                 seconds.setdefault(side, []).append(result["seconds"])
                 if side == "ray" and "failed" not in result:
                     show_ray(rows, json.loads((out / "ray-stats.json").read_text()), seconds)
+            if args.duckdb:
+                ratio = statistics.median(seconds["duckdb"]) / statistics.median(seconds["clean out of core"])
+                check = (
+                    "import dwcp_data\n"
+                    f"a = dwcp_data.read_training_data({str(work / f'out-{rows}-clean-out-of-core' / 'clean')!r})\n"
+                    f"b = dwcp_data.read_training_data({str(work / f'out-{rows}-duckdb' / 'duckdb.parquet')!r})\n"
+                    "assert a.equals(b), 'duckdb differs from clean_dataset'\n"
+                )
+                subprocess.run([sys.executable, "-c", check], check=True)
+                print(f"{'':>13}  duckdb / clean_dataset time: {ratio:.2f}; the same rows: yes", flush=True)
             if small:
                 ratio = statistics.median(seconds["in memory"]) / statistics.median(seconds["out of core"])
                 print(f"{'':>13}  out of core / in memory throughput (medians): {ratio:.2f}", flush=True)

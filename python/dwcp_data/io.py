@@ -57,6 +57,9 @@ SHARD_ROWS = 5_000_000
 #: Rows per batch streamed from a LazyFrame (and per slice of a frame) into shards.
 _BATCH_ROWS = 1 << 20
 
+#: Rows under which a file of one frame is written directly (see :func:`write_frames`).
+_DIRECT_ROWS = 1 << 16
+
 #: Parquet's zstd level: level 1 makes files within 1% of level 3's (the
 #: default) on these metrics and writes them 1.6x faster.
 _ZSTD_LEVEL = 1
@@ -242,8 +245,12 @@ def write_frames(
             param="schema",
         )
     columns = first.schema if first is not None else _ordered(pl.DataFrame(schema=schema)).schema
-    second = next(ordered, None) if first is not None else None
+    # A small first frame may be all there is: it is then written at once, without a
+    # streaming plan. A large one is streamed without waiting for the next frame.
+    small = first is not None and first.height < _DIRECT_ROWS
+    second = next(ordered, None) if small else None
     pulled = [f for f in (first, second) if f is not None]
+    direct = first is None or (small and second is None)
     rows = 0
 
     def counted() -> Iterator[pl.DataFrame]:
@@ -259,7 +266,7 @@ def write_frames(
             yield frame
 
     with atomic_path(path) as tmp:
-        if fmt == "parquet" and second is None:  # one frame (or none): written at once, without a plan
+        if fmt == "parquet" and direct:
             (first if first is not None else pl.DataFrame(schema=columns)).write_parquet(
                 tmp, compression="zstd", compression_level=_ZSTD_LEVEL, statistics=True
             )

@@ -82,8 +82,8 @@ class QualityCounts:
         self.columns: list[str] | None = None
         self.nulls: Counter[str] = Counter()
         self.values: dict[str, Counter[str]] = {"current_compression": Counter(), LABEL_COLUMN: Counter()}
-        self.hourly: Counter[datetime | None] = Counter()
-        self.daily: Counter[datetime | None] = Counter()
+        self.hourly = _PeriodTotals()
+        self.daily = _PeriodTotals()
         self.newest: datetime | None = None
 
     def add(self, frame: pl.DataFrame) -> None:
@@ -97,10 +97,9 @@ class QualityCounts:
         if "timestamp" not in frame.columns:
             return
         ts = pl.col("timestamp")
-        self.hourly.update(dict(frame.group_by(ts.dt.truncate("1h")).agg(pl.len()).iter_rows()))
+        self.hourly.add(frame.group_by(ts.dt.truncate("1h")).agg(pl.len().cast(pl.Int64)))
         if "data_size_bytes" in frame.columns:
-            daily = frame.group_by(ts.dt.truncate("1d")).agg(pl.col("data_size_bytes").sum())
-            self.daily.update(dict(daily.iter_rows()))
+            self.daily.add(frame.group_by(ts.dt.truncate("1d")).agg(pl.col("data_size_bytes").sum()))
         newest = frame["timestamp"].max()
         if isinstance(newest, datetime) and (self.newest is None or newest > self.newest):
             self.newest = newest
@@ -113,8 +112,8 @@ class QualityCounts:
         self.nulls.update(later.nulls)
         for column, counter in self.values.items():
             counter.update(later.values[column])
-        self.hourly.update(later.hourly)
-        self.daily.update(later.daily)
+        self.hourly.merge(later.hourly)
+        self.daily.merge(later.daily)
         if later.newest is not None and (self.newest is None or later.newest > self.newest):
             self.newest = later.newest
 
@@ -134,9 +133,9 @@ class QualityCounts:
             "label_shares": shares_of(self.values[LABEL_COLUMN]),
         }
         if "timestamp" in columns and self.rows:
-            out["samples_per_hour"] = _spread(self.hourly, 1)
+            out["samples_per_hour"] = self.hourly.spread(1)
             if "data_size_bytes" in columns:
-                out["volume_mb_per_day"] = _spread(self.daily, 1e6)
+                out["volume_mb_per_day"] = self.daily.spread(1e6)
             out["freshness_hours"] = (
                 None if self.newest is None else (now - self.newest).total_seconds() / 3600
             )
@@ -144,14 +143,42 @@ class QualityCounts:
         return out
 
 
-def _spread(counts: Counter[datetime | None], unit: float) -> dict[str, float | None]:
-    """``mean``, ``min`` and ``max`` of the per-period ``counts`` (in ``unit``),
-    taken in period order (nulls last) so that the sum is always the same."""
-    ordered = sorted(counts.items(), key=lambda kv: (kv[0] is None, kv[0] or datetime.min))
-    values = pl.Series([v for _, v in ordered])
-    if unit != 1:
-        values = values / unit
-    return {"mean": values.mean(), "min": values.min(), "max": values.max()}  # type: ignore[dict-item]
+class _PeriodTotals:
+    """A total per period (hour or day; ``None`` for rows without a time), as
+    small frames of ``(period, total)`` that are summed by period when they
+    pile up: data covering millions of hours stays in Polars, never in a
+    Python dict."""
+
+    #: Frames kept before they are summed into one.
+    _PILE = 16
+
+    def __init__(self) -> None:
+        self._parts: list[pl.DataFrame] = []
+
+    def add(self, totals: pl.DataFrame) -> None:
+        """Totals of the next rows: a frame of two columns, period and total."""
+        self._parts.append(totals.rename(dict(zip(totals.columns, ["period", "total"], strict=True))))
+        if len(self._parts) > self._PILE:
+            self._parts = [self._summed()]
+
+    def merge(self, later: _PeriodTotals) -> None:
+        """Takes the totals of the rows that follow."""
+        self._parts.extend(later._parts)
+        if len(self._parts) > self._PILE:
+            self._parts = [self._summed()]
+
+    def _summed(self) -> pl.DataFrame:
+        return pl.concat(self._parts).group_by("period").agg(pl.col("total").sum())
+
+    def spread(self, unit: float) -> dict[str, float | None]:
+        """``mean``, ``min`` and ``max`` of the per-period totals (in ``unit``),
+        taken in period order (nulls last) so that the sum is always the same."""
+        if not self._parts:
+            return {"mean": None, "min": None, "max": None}
+        values = self._summed().sort("period", nulls_last=True)["total"]
+        if unit != 1:
+            values = values / unit
+        return {"mean": values.mean(), "min": values.min(), "max": values.max()}  # type: ignore[dict-item]
 
 
 def to_line_protocol(
