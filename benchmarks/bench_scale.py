@@ -238,7 +238,7 @@ def main() -> None:
     parser.add_argument(
         "--duckdb",
         action="store_true",
-        help="also the cleaning alone: clean_dataset next to DuckDB's SQL (pip install ".[bench]")",
+        help="also the cleaning alone: clean_dataset next to DuckDB's SQL (pip install '.[bench]')",
     )
     parser.add_argument(
         "--ray",
