@@ -409,19 +409,6 @@ def stub():
     server.shutdown()
 
 
-def test_flux_export_reads_annotated_csv(stub):
-    df = dwcp_data.generate_synthetic(300, seed=4, end=END)
-    Stub.body = annotated_csv(df)
-    out = influx.export_metrics(
-        url=stub, bucket="dwcp_metrics", org="acme", token="t0k", chunk="1000h", **window(df)
-    )
-    assert_frame_equal(out, df)
-    method, path, headers, payload = Stub.calls[0]
-    assert (method, path.split("?")[0]) == ("POST", "/api/v2/query") and "org=acme" in path
-    assert headers["Authorization"] == "Token t0k"
-    assert 'from(bucket: "dwcp_metrics")' in json.loads(payload)["query"]
-
-
 def test_v2_write_retries_on_503(stub):
     Stub.fail_first = 2
     df = dwcp_data.generate_synthetic(100, seed=5, end=END)
@@ -498,7 +485,6 @@ def test_bad_arguments():
     for kwargs, param in [
         ({"url": "localhost:8086", "database": "d"}, "url"),
         ({"url": "http://x"}, "database"),
-        ({"url": "http://x", "bucket": "b"}, "org"),
         ({"url": "http://x", "database": "d", "gzip": "yes"}, "gzip"),
     ]:
         with pytest.raises(InvalidArgumentError) as info:
@@ -672,14 +658,6 @@ def test_secrets_never_show(influxd_auth):
     shown = repr(influx.Connection("http://h:1", database="d", token="t0ken-Secret", password="Pa55word"))
     assert "Pa55word" not in repr(conn) + shown and "t0ken-Secret" not in shown
     assert (conn.url, conn.username, conn.password) == ("http://h:1", "u", "Pa55word")
-
-
-def test_flux_bucket_is_a_string_literal(stub):
-    Stub.body = annotated_csv(dwcp_data.generate_synthetic(10, seed=4, end=END))
-    evil = 'x") |> drop(columns: ["_value"]) // ${secret}\\'
-    influx.export_metrics(url=stub, bucket=evil, org="o", token="t", start=END - HOUR, end=END)
-    query = json.loads(Stub.calls[0][3])["query"]
-    assert query.startswith('from(bucket: "x\\") |> drop(columns: [\\"_value\\"]) // \\${secret}\\\\")')
 
 
 def test_flux_to_a_1x_server_says_to_use_database(influxd):

@@ -466,9 +466,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     def influx_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--influx-url", required=True, help="e.g. http://127.0.0.1:8086")
-        p.add_argument("--database", default=None, help="InfluxDB 1.x database (else 2.x --bucket and --org)")
-        p.add_argument("--bucket", default="dwcp_metrics", help="InfluxDB 2.x bucket (default %(default)s)")
-        p.add_argument("--org", default=None, help="InfluxDB 2.x organisation")
+        p.add_argument(
+            "--database",
+            default=None,
+            help="InfluxDB 1.x database, read with InfluxQL (else the 2.x API: --bucket)",
+        )
+        p.add_argument(
+            "--bucket",
+            default="dwcp_metrics",
+            help="2.x API bucket; on InfluxDB 1.8, db/rp or db (default %(default)s)",
+        )
+        p.add_argument("--org", default=None, help="InfluxDB 2.x organisation (1.8's 2.x API ignores it)")
         p.add_argument("--token", default=None, help="API token (1.x: username:password)")
         p.add_argument("--username", default=None)
         p.add_argument("--password", default=None)

@@ -151,8 +151,9 @@ class InfluxError(DwcpDataError, ValueError):
 
     ``kind`` says why: ``"unreachable"``, ``"timeout"`` (no complete answer
     within the timeout), ``"auth"`` (401/403), ``"database"`` (unknown
-    database or bucket), ``"incomplete"`` (a response that could not be made
-    complete), ``"partial"`` (the server stored only part of a write: some
+    database, retention policy, bucket or organisation), ``"query"`` (the
+    server's query engine refused or failed the query: never retried),
+    ``"incomplete"`` (a response that could not be made complete), ``"partial"`` (the server stored only part of a write: some
     points broke one of its limits; ``dropped`` is how many it says it
     dropped), or ``"server"`` (any other error answer, or an answer that is
     not InfluxDB's). ``report``: for a write, the :class:`~dwcp_data.influx.WriteReport`

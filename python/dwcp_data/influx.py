@@ -1,18 +1,20 @@
 """InfluxDB: write metrics as line protocol, export them into the training schema.
 
 InfluxDB 1.x is spoken with ``database=`` (InfluxQL over ``/query``, CSV
-responses, ``/write``); InfluxDB 2.x with ``bucket=`` and ``org=`` (Flux over
-``/api/v2/query``, annotated CSV, ``/api/v2/write``). Line protocol is encoded
-and responses are parsed in Rust; HTTP uses the standard library.
+responses, ``/write``); the 2.x API with ``bucket=`` (and ``org=`` on 2.x:
+Flux over ``/api/v2/query``, annotated CSV, ``/api/v2/write``), which InfluxDB
+2.x and 1.8's compatibility API (bucket ``db/rp``) serve. Line protocol is
+encoded and responses are parsed in Rust; HTTP uses the standard library.
 
 Tests run the 1.x path against a real ``influxd`` (Debian's 1.6.7). That server
-has no Flux, so the 2.x path is tested against annotated-CSV responses served
-by a small local HTTP server built from the published format.
+has no Flux, so the 2.x API is tested against a local stub that answers as a
+real InfluxDB 1.8.3 was recorded answering (``tests/data/influxdb-1.8-flux``).
 """
 
 from __future__ import annotations
 
 import base64
+import bisect
 import http.client
 import ipaddress
 import itertools
@@ -37,7 +39,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from dwcp_data import _core
+from dwcp_data import _core, _flux
 from dwcp_data._convert import duration_us, epoch_us, one_of, positive_int, utc_datetime
 from dwcp_data._frames import FrameLike, from_core, to_core, to_polars
 from dwcp_data._outputs import export_folder
@@ -82,9 +84,11 @@ _COUNTED_FIELD = "rtt_ms"
 class Connection:
     """Where and how to reach a server.
 
-    Exactly one of ``database`` (InfluxDB 1.x) and ``bucket`` (2.x, with
-    ``org``) is given. Credentials: ``token`` (2.x, or 1.x ``username:password``
-    tokens), or ``username`` and ``password`` (1.x basic auth).
+    Exactly one of ``database`` (InfluxDB 1.x: InfluxQL) and ``bucket`` (the
+    2.x API: Flux) is given. ``org`` is the 2.x organisation; InfluxDB 1.8's
+    compatibility API, where ``bucket`` is ``db/rp`` (or ``db``), ignores it and
+    it may be left out. Credentials: ``token`` (2.x; ``username:password`` on
+    1.x and 1.8's 2.x API), or ``username`` and ``password`` (1.x basic auth).
 
     ``timeout`` bounds each request in all: connecting, reading the answer,
     retries and waits for a busy server (429, 503, or InfluxDB's
@@ -120,10 +124,6 @@ class Connection:
         if (self.database is None) == (self.bucket is None):
             raise InvalidArgumentError(
                 "give exactly one of `database` (InfluxDB 1.x) and `bucket` (2.x)", param="database"
-            )
-        if self.bucket is not None and not self.org:
-            raise InvalidArgumentError(
-                "invalid argument `org`: InfluxDB 2.x needs the organisation", param="org"
             )
         if self.timeout <= 0 or self.retries < 0:
             raise InvalidArgumentError(
@@ -165,12 +165,27 @@ class Connection:
         else:
             path, params = (
                 "/api/v2/write",
-                {"org": self.org or "", "bucket": self.bucket or "", "precision": "ns"},
+                {**({"org": self.org} if self.org else {}), "bucket": self.bucket or "", "precision": "ns"},
             )
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         if gzipped:
             headers["Content-Encoding"] = "gzip"
         self.request("POST", path, params, body, headers, on_busy)
+
+    def flux(self, query: str) -> bytes:
+        """The annotated-CSV answer to a Flux ``query`` (an in-band error table included)."""
+        params = {"org": self.org} if self.org else {}
+        headers = {"Content-Type": "application/json", "Accept": "application/csv"}
+        return self.request(
+            "POST", "/api/v2/query", params, _flux.request_body(query), headers, expect_csv=True
+        )
+
+    def server_version(self) -> str:
+        """The version ``/ping`` names (``X-Influxdb-Version``: ``1.8.3``,
+        ``v2.7.11``), or ``""`` where it names none."""
+        seen: dict[str, str] = {}
+        self.request("GET", "/ping", {}, answer_headers=seen)
+        return seen.get("X-Influxdb-Version", "")
 
     def request(
         self,
@@ -181,6 +196,7 @@ class Connection:
         headers: dict[str, str] | None = None,
         on_busy: Callable[[], None] | None = None,
         expect_csv: bool = False,
+        answer_headers: dict[str, str] | None = None,
     ) -> bytes:
         """One HTTP request with retries (exponential backoff and jitter) on
         connection errors, 429 and 5xx; the response body, read whole.
@@ -189,7 +205,8 @@ class Connection:
         or never finishes, the retries and the waits. A busy server is waited
         for within that time whatever ``retries`` says: it is asking the client
         to slow down, not failing. With ``expect_csv`` an answer that is not
-        CSV (an error in JSON, an HTML page from a proxy) raises.
+        CSV (an error in JSON, an HTML page from a proxy) raises. The answer's
+        headers are copied into ``answer_headers`` where given.
         """
         url = f"{self.base}{path}?{urllib.parse.urlencode(params)}"
         all_headers = {**self._headers(), **(headers or {})}
@@ -201,11 +218,15 @@ class Connection:
                 remaining = max(deadline - time.monotonic(), 0.001)
                 with urllib.request.urlopen(request, timeout=remaining) as response:
                     data = _read_before(response, deadline)
+                    if answer_headers is not None:
+                        answer_headers.update((k.title(), v) for k, v in response.headers.items())
                     if expect_csv:
                         self._check_csv(path, response.headers.get_content_type(), data)
                     return data
             except urllib.error.HTTPError as exc:
                 detail = exc.read().decode("utf-8", "replace").strip()
+                said = {k.title(): v for k, v in exc.headers.items()}
+                message = _flux.error_message(said, detail)
                 if exc.code in (401, 403):
                     raise InfluxError(
                         f"{self.base}: not authorised ({exc.code}): check the credentials",
@@ -219,9 +240,14 @@ class Connection:
                         url=self.base,
                         kind="server",
                     ) from None
-                if exc.code == 404 and ("not found" in detail):
+                if exc.code in (404, 500) and _flux.names_unknown_bucket(message):
+                    # 1.8 answers an unknown retention policy with a 500: never retried
+                    raise InfluxError(f"{self.base}: {message}", url=self.base, kind="database") from None
+                engine_said = "X-Influxdb-Error" in said or "X-Platform-Error-Code" in said
+                if path == "/api/v2/query" and exc.code in (400, 500) and engine_said:
+                    # the query engine's own verdict (syntax, types, plan, execution): never retried
                     raise InfluxError(
-                        f"{self.base}: {_error_text(detail)}", url=self.base, kind="database"
+                        f"{self.base}: the query failed: {_shortened(message)}", url=self.base, kind="query"
                     ) from None
                 if exc.code == 400 and "partial write" in detail:
                     text = _error_text(detail)
@@ -802,12 +828,11 @@ _HOUR_NS = 3_600 * 10**9
 
 @dataclass(frozen=True)
 class _Window:
-    """``[lo, hi)`` in ns, and the least number of points the server said it holds
-    (``None`` where no count was asked: the Flux path)."""
+    """``[lo, hi)`` in ns, and the least number of points the server said it holds."""
 
     lo: int
     hi: int
-    expected: int | None = None
+    expected: int = 0
 
 
 def _range_ns(start: datetime, end: datetime) -> tuple[int, int]:
@@ -858,16 +883,28 @@ def _where(lo: int, hi: int) -> str:
     return f'FROM "{MEASUREMENT}" WHERE time >= {lo} AND time < {hi}'
 
 
-def _counted_windows(conn: Connection, a: int, b: int, step: int) -> list[_Window]:
+def _counted_windows(conn: Connection, a: int, b: int, step: int, cuts: Sequence[int] = ()) -> list[_Window]:
     """``[a, b)`` cut into ``step``-long windows with the server's count of
-    :data:`_COUNTED_FIELD` values in each, from one ``GROUP BY time`` query."""
+    :data:`_COUNTED_FIELD` values in each. InfluxQL: windows from ``a``, one
+    ``GROUP BY time`` query. Flux: windows aligned to the epoch (the first and
+    last may be shorter) and cut at ``cuts`` (see :func:`_shard_group_cuts`),
+    one query per stretch between cuts."""
+    if conn.database is None:
+        edges = sorted({a, b, *cuts, *range(a - a % step + step, b, step)})
+        counts: dict[int, int] = {}
+        for lo, hi in itertools.pairwise([a, *cuts, b]):
+            query = _flux.count_query(conn.bucket or "", MEASUREMENT, _COUNTED_FIELD, lo, hi, step)
+            for start, n in _flux_counts(conn, conn.flux(query)).items():
+                at = edges[bisect.bisect_right(edges, max(start, lo)) - 1]
+                counts[at] = counts.get(at, 0) + n
+        return [_Window(lo, hi, counts.get(lo, 0)) for lo, hi in itertools.pairwise(edges)]
     count = _json_result(
         conn,
         conn.request(
             "GET",
             "/query",
             {
-                "db": conn.database or "",
+                "db": conn.database,
                 "epoch": "ns",
                 "q": f'SELECT COUNT("{_COUNTED_FIELD}") {_where(a, b)} '
                 f"GROUP BY time({step}ns, {a % step}ns) fill(0)",
@@ -878,33 +915,113 @@ def _counted_windows(conn: Connection, a: int, b: int, step: int) -> list[_Windo
     return [_Window(w.lo, w.hi, counts.get(w.lo, 0)) for w in _fixed_windows(a, b, step)]
 
 
-def _sized_windows(buckets: list[_Window], most: int) -> list[_Window]:
+def _raise_error_table(conn: Connection, body: bytes) -> None:
+    """Raise ``InfluxError`` (``kind="query"``) with the server's message if a
+    Flux answer ends in an error table: the query failed after streaming began."""
+    failed = _flux.error_table(body)
+    if failed is not None:
+        raise InfluxError(
+            f"{conn.base}: the query failed part way: {_shortened(failed)}", url=conn.base, kind="query"
+        )
+
+
+def _flux_counts(conn: Connection, body: bytes) -> dict[int, int]:
+    """A Flux count answer (see :func:`dwcp_data._flux.count_query`), or ``InfluxError``."""
+    _raise_error_table(conn, body)
+    try:
+        return _flux.counts(body)
+    except ValueError as exc:
+        raise InfluxError(
+            f"{conn.base}: not an InfluxDB answer: {exc}", url=conn.base, kind="server"
+        ) from None
+
+
+def _shard_group_cuts(conn: Connection, a: int, b: int) -> list[int]:
+    """Where a Flux query over ``[a, b)`` must stop: on InfluxDB 1.x, the
+    shard-group boundaries inside it (1.x reads a field with the type of the
+    first shard group and drops other types' values silently; see
+    :mod:`dwcp_data._flux`). None on 2.x, which reads across shard groups."""
+    if conn.bucket is None or not conn.server_version().startswith("1."):
+        return []
+    return _flux.shard_group_edges(_shard_group_ns(conn), a, b)
+
+
+def _shard_group_ns(conn: Connection) -> int:
+    """The shard-group duration of a 1.x bucket's retention policy (``db/rp``,
+    or ``db`` and its default policy), asked with InfluxQL; a day, which is
+    every 1.x duration for policies of 2 days to 6 months (and divides the
+    7-day groups of longer ones), where the server does not say."""
+    database, _, policy = (conn.bucket or "").partition("/")
+    quoted = database.replace("\\", "\\\\").replace('"', '\\"')
+    try:
+        result = _json_result(
+            conn, conn.request("GET", "/query", {"q": f'SHOW RETENTION POLICIES ON "{quoted}"'})
+        )
+        (series,) = result["series"]
+        rows = [dict(zip(series["columns"], row, strict=True)) for row in series["values"]]
+        (row,) = [r for r in rows if (r["name"] == policy if policy else r["default"])]
+        return _flux.go_duration_ns(row["shardGroupDuration"])
+    except (InfluxError, KeyError, TypeError, ValueError):
+        return _DAY_NS
+
+
+def _sized_windows(buckets: list[_Window], most: int, cuts: Sequence[int] = ()) -> list[_Window]:
     """Consecutive buckets merged into windows of at most ``most`` counted
-    points (a bucket holding more stands alone); together they still cover
-    the whole range, so points without the counted field are read too."""
+    points (a bucket holding more stands alone), never across one of ``cuts``;
+    together they still cover the whole range, so points without the counted
+    field are read too."""
     windows: list[_Window] = []
+    stops = set(cuts)
     for bucket in buckets:
         last = windows[-1] if windows else None
-        if last is not None and (last.expected or 0) + (bucket.expected or 0) <= most:
-            windows[-1] = _Window(last.lo, bucket.hi, (last.expected or 0) + (bucket.expected or 0))
+        total = last.expected + bucket.expected if last is not None else 0
+        if last is not None and total <= most and bucket.lo not in stops:
+            windows[-1] = _Window(last.lo, bucket.hi, total)
         else:
             windows.append(bucket)
     return windows
 
 
+def _count_step(a: int, b: int) -> int:
+    """The width of the count buckets that size an export's windows: an hour,
+    or a divisor of a day (so that UTC midnights stay bucket edges), or whole
+    days, whichever keeps ``[a, b)`` within :data:`_MAX_BUCKETS` buckets."""
+    least = -(-(b - a) // _MAX_BUCKETS)
+    for hours in (1, 2, 3, 4, 6, 8, 12, 24):
+        if hours * _HOUR_NS >= least:
+            return hours * _HOUR_NS
+    return -(-least // _DAY_NS) * _DAY_NS
+
+
 def _plan(conn: Connection, start: datetime, end: datetime, chunk: timedelta | str | None) -> list[_Window]:
-    """The windows an export reads. InfluxQL: one count query gives every
-    window's expected points (``chunk=None`` sizes windows from those counts);
-    Flux: ``chunk``-long windows, one day when ``None``."""
+    """The windows an export reads, each with the server's count of its
+    points: ``chunk``-long windows, or (``None``) windows sized from counts.
+    Over Flux on InfluxDB 1.x no window crosses a shard-group boundary."""
     a, b = _range_ns(start, end)
-    if conn.database is None:
-        step = duration_us(chunk if chunk is not None else "1d", "chunk") * 1000
-        return _fixed_windows(a, b, step)
-    _check_database(conn)
-    if chunk is not None:
-        return _counted_windows(conn, a, b, duration_us(chunk, "chunk") * 1000)
-    step = max(_HOUR_NS, -(-(b - a) // _MAX_BUCKETS))
-    return _sized_windows(_counted_windows(conn, a, b, step), WINDOW_POINTS)
+    if conn.database is not None:
+        _check_database(conn)
+        if chunk is not None:
+            return _counted_windows(conn, a, b, duration_us(chunk, "chunk") * 1000)
+        return _sized_windows(_counted_windows(conn, a, b, _count_step(a, b)), WINDOW_POINTS)
+    step = duration_us(chunk, "chunk") * 1000 if chunk is not None else None
+    cuts = _shard_group_cuts(conn, a, b)
+    buckets = _counted_windows(conn, a, b, _count_step(a, b), cuts)
+    if step is None:
+        return _sized_windows(buckets, WINDOW_POINTS, cuts)
+    edges = sorted({*range(a, b, step), *cuts, b})
+    return _recounted(buckets, edges)
+
+
+def _recounted(buckets: list[_Window], edges: list[int]) -> list[_Window]:
+    """Windows between consecutive ``edges``, each expecting the points counted
+    in the buckets wholly inside it: at least what the server must return."""
+    los, his = [w.lo for w in buckets], [w.hi for w in buckets]
+    totals = [0, *itertools.accumulate(w.expected for w in buckets)]
+    windows = []
+    for lo, hi in itertools.pairwise(edges):
+        first, past = bisect.bisect_left(los, lo), bisect.bisect_right(his, hi)
+        windows.append(_Window(lo, hi, totals[past] - totals[first] if past > first else 0))
+    return windows
 
 
 def _fetch(conn: Connection, window: _Window) -> bytes:
@@ -915,46 +1032,14 @@ def _fetch(conn: Connection, window: _Window) -> bytes:
         return conn.request(
             "GET", "/query", {**params, "q": query}, headers={"Accept": "application/csv"}, expect_csv=True
         )
-    flux = (
-        f"from(bucket: {_flux_string(conn.bucket or '')})"
-        f" |> range(start: time(v: {window.lo}), stop: time(v: {window.hi}))"
-        f' |> filter(fn: (r) => r._measurement == "{MEASUREMENT}")'
-        ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
-        ' |> drop(columns: ["_start", "_stop", "_measurement"])'
-    )
-    body = json.dumps(
-        {
-            "query": flux,
-            "type": "flux",
-            "dialect": {"annotations": ["datatype", "group", "default"], "header": True},
-        }
-    )
-    return conn.request(
-        "POST",
-        "/api/v2/query",
-        {"org": conn.org or ""},
-        body.encode(),
-        {"Content-Type": "application/json", "Accept": "application/csv"},
-        expect_csv=True,
-    )
-
-
-def _flux_string(text: str) -> str:
-    """``text`` as a Flux string literal: quotes, backslashes, control characters
-    and ``${`` (Flux's interpolation) escaped, so a value can never become syntax."""
-    escaped = (
-        text.replace("\\", "\\\\")
-        .replace('"', '\\"')
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-        .replace("\t", "\\t")
-        .replace("${", "\\${")
-    )
-    return f'"{escaped}"'
+    query = _flux.data_query(conn.bucket or "", MEASUREMENT, window.lo, window.hi)
+    return conn.flux(query)
 
 
 def _parse(conn: Connection, body: bytes) -> pl.DataFrame:
     """A CSV answer in the schema; an answer that is not InfluxDB's CSV raises ``InfluxError``."""
+    if conn.bucket is not None:
+        _raise_error_table(conn, body)
     try:
         return from_core(_core.parse_influx_csv(body))
     except DataError as exc:
@@ -967,7 +1052,7 @@ def _complete(conn: Connection, window: _Window, frame: pl.DataFrame, depth: int
     """``frame`` if it holds the window's counted points; else the window read
     again in halves, each checked against its own count (an answer cut short
     by the server), raising if that does not help."""
-    if window.expected is None or frame.height >= window.expected:
+    if frame.height >= window.expected:
         return [frame]
     if window.hi - window.lo <= 1 or depth >= 40:
         raise InfluxError(
@@ -1019,12 +1104,13 @@ def export_metrics(
     """Export ``compression_metrics`` points in ``[start, end)`` into the training schema.
 
     The range is read window by window. By default (``chunk=None``) windows
-    are sized from the data: one InfluxQL query counts the points per hour (or
+    are sized from the data: one query counts the points per hour (or
     per 1/5000 of the range, if longer) and consecutive hours are merged into
     windows of up to :data:`WINDOW_POINTS` points, so the number of queries
     follows the number of points, not the length of the range. ``chunk``
-    (``"6h"``, a ``timedelta``) asks for fixed windows instead; over Flux,
-    which is not counted, windows are one day long by default. The next
+    (``"6h"``, a ``timedelta``) asks for fixed windows instead. Over Flux on
+    InfluxDB 1.x no window spans two shard groups (1.8 drops the values of a
+    field whose type differs between them, silently). The next
     window's answer is fetched while the current one is parsed. Stored names are mapped onto
     §2.1's (``bandwidth_mbps`` → ``available_bandwidth_mbps``, ``compressibility``
     → ``compressibility_score``); the result has exactly the schema's columns
@@ -1033,15 +1119,18 @@ def export_metrics(
     ``active_transfers`` or ``hde_throughput_mbps``).
 
     Never truncated silently: InfluxQL windows are read with ``chunked=true``
-    (which ``max-row-limit`` does not cut) and checked against the server's
-    count of ``rtt_ms`` values in that window (a required field, so a lower
-    bound of the points; the counts of every window come from the one query
-    above); a short answer is fetched again in halves, and raises if that
-    does not help.
+    (which ``max-row-limit`` does not cut); every window is checked against
+    the server's count of ``rtt_ms`` values in it (a required field, so a
+    lower bound of the points; the counts of every window come from the one
+    query above); a short answer is fetched again in halves, and raises if
+    that does not help. Flux answers are read only up to ``end`` (InfluxDB
+    1.8's ``range`` includes its stop), and a query that fails part way (an
+    in-band error table) raises with the server's message.
 
     Raises:
         dwcp_data.errors.InfluxError: unreachable server, refused credentials,
-            unknown database or bucket, a failed query, or an incomplete answer.
+            unknown database or bucket (``kind="database"``), a failed query
+            (``"query"``), or an incomplete answer.
     """
     conn = Connection(url, database, bucket, org, token, username, password, timeout, retries)
     frames = list(_export_frames(conn, _plan(conn, start, end, chunk)))
@@ -1091,12 +1180,16 @@ def _days(a: int, b: int) -> list[tuple[str, int, int]]:
     return days
 
 
-def _day_counts(conn: Connection, a: int, b: int) -> dict[int, int] | None:
+def _day_counts(conn: Connection, a: int, b: int) -> dict[int, int]:
     """The server's count of :data:`_COUNTED_FIELD` values per UTC day of
-    ``[a, b)``, keyed by the day's midnight (ns), from one query; ``None``
-    where the server is not counted (Flux)."""
+    ``[a, b)``, keyed by the day's midnight (ns), from one query (Flux on 1.x:
+    one per shard group)."""
+    days: dict[int, int] = {}
     if conn.database is None:
-        return None
+        windows = _counted_windows(conn, a, b, _DAY_NS, _shard_group_cuts(conn, a, b))
+        for w in windows:
+            days[w.lo - w.lo % _DAY_NS] = days.get(w.lo - w.lo % _DAY_NS, 0) + w.expected
+        return days
     _check_database(conn)
     query = f'SELECT COUNT("{_COUNTED_FIELD}") {_where(a, b)} GROUP BY time({_DAY_NS}ns) fill(0)'
     answer = conn.request("GET", "/query", {"db": conn.database, "epoch": "ns", "q": query})
@@ -1142,8 +1235,7 @@ def export_to_folder(
     and a run killed part way resumes from the days it finished: each shard is
     written atomically and recorded in the folder's manifest
     (``_dwcp_manifest.json``) as soon as it is done. A change that keeps a
-    day's count (a point rewritten in place) is not seen. Over Flux, which is
-    not counted yet, every day is exported.
+    day's count (a point rewritten in place) is not seen.
 
     ``concurrency`` days are read at once (default :data:`EXPORT_CONCURRENCY`,
     measured on a 2-core machine with the server beside the client; a server
@@ -1170,18 +1262,15 @@ def export_to_folder(
     key = _export_key(conn)
     days = _days(a, b)
     recorded = folder.days()
-    todo = [
-        (name, lo, hi, None if counts is None else counts.get(lo - lo % _DAY_NS, 0)) for name, lo, hi in days
-    ]
+    todo = [(name, lo, hi, counts.get(lo - lo % _DAY_NS, 0)) for name, lo, hi in days]
     reused = [
         name
         for name, lo, hi, count in todo
-        if count is not None
-        and folder.holds(recorded.get(name), {"lo": lo, "hi": hi, "key": key, "count": count})
+        if folder.holds(recorded.get(name), {"lo": lo, "hi": hi, "key": key, "count": count})
     ]
     missing = [t for t in todo if t[0] not in reused]
 
-    def export_day(name: str, lo: int, hi: int, count: int | None) -> int:
+    def export_day(name: str, lo: int, hi: int, count: int) -> int:
         frames = _export_frames(conn, _day_windows(conn, lo, hi, count))
         return write_frames(frames, folder.path / folder.file(name), SCHEMA)[1]
 
@@ -1209,12 +1298,9 @@ def export_to_folder(
     )
 
 
-def _day_windows(conn: Connection, lo: int, hi: int, count: int | None) -> list[_Window]:
+def _day_windows(conn: Connection, lo: int, hi: int, count: int) -> list[_Window]:
     """The windows a day ``[lo, hi)`` is read in: one, checked against the day's
-    ``count``, when that fits a window; else windows sized from hourly counts
-    (Flux, not counted: one window)."""
-    if count is None:
-        return [_Window(lo, hi)]
+    ``count``, when that fits a window; else windows sized from hourly counts."""
     if count <= WINDOW_POINTS:
         return [_Window(lo, hi, count)]
     return _sized_windows(_counted_windows(conn, lo, hi, _HOUR_NS), WINDOW_POINTS)
