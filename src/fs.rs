@@ -1,7 +1,34 @@
-//! File-system operations the standard library lacks.
+//! File-system operations the standard library lacks, or has per platform.
 
+use std::fs::File;
 use std::io;
 use std::path::Path;
+
+/// Reads exactly `buf.len()` bytes of `file` at `offset`, without using or
+/// moving a shared cursor on Unix (`pread`); on Windows through `seek_read`.
+pub fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::FileExt;
+        let (mut buf, mut offset) = (buf, offset);
+        while !buf.is_empty() {
+            match file.seek_read(buf, offset) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    buf = &mut buf[n..];
+                    offset += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
 
 /// Swaps the entries `a` and `b` (two folders, or two files) in one atomic
 /// step: a reader of either path sees the old or the new entry, never none.

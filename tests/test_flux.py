@@ -365,3 +365,10 @@ def test_the_official_clients_parser_reads_the_recorded_answers_as_ours_does():
             assert values.get("region") == (None if row["region"] is None else str(row["region"]))
             size = values.get("data_size_bytes")
             assert (None if size is None else int(size)) == row["data_size_bytes"]
+
+
+def test_a_server_that_names_no_version_is_read_a_day_at_a_time_at_most(server):
+    server.state.version = ""  # a proxy in front: /ping says nothing of the server
+    got = flux_export(server.url)
+    assert_frame_equal(canonical(got), canonical(in_range(truth())))
+    assert len([q for q in server.queries() if "pivot(" in q]) == 14  # cut at every UTC midnight

@@ -29,7 +29,6 @@ from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from dwcp_data import _core
 from dwcp_data._convert import epoch_us, utc_datetime
@@ -72,7 +71,7 @@ def block_slices(block: Any, rows: int, columns: Sequence[str] | None = None) ->
     it), ``columns`` of it, in slices of at most ``rows`` rows (at least one):
     a kernel's memory follows the slice, not the block. A block is a one-shard
     :class:`~dwcp_data.Dataset` or an Arrow table (a ``ray.data`` block)."""
-    if isinstance(block, pa.Table):
+    if _is_arrow(block):
         for first in range(0, max(block.num_rows, 1), rows):
             yield block_read(block.slice(first, rows), columns)
         return
@@ -81,13 +80,19 @@ def block_slices(block: Any, rows: int, columns: Sequence[str] | None = None) ->
 
 def block_read(block: Any, columns: Sequence[str] | None = None) -> pl.DataFrame:
     """A whole block (``columns`` of it) in the schema (see :func:`block_slices`)."""
-    if not isinstance(block, pa.Table):
+    if not _is_arrow(block):
         df: pl.DataFrame = block.read(0, columns)
         return df
     if columns is not None:
         block = block.select([c for c in columns if c in block.column_names])
     df, _ = conform(pl.DataFrame(pl.from_arrow(block)), Path("<a ray.data block>"), False, columns)
     return df
+
+
+def _is_arrow(block: Any) -> bool:
+    """Whether ``block`` is a ``pyarrow.Table`` (asked without importing pyarrow,
+    which only the Ray engine needs)."""
+    return type(block).__module__.startswith("pyarrow") and type(block).__name__ == "Table"
 
 
 def nan_as_null(df: pl.DataFrame) -> pl.DataFrame:

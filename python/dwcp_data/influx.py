@@ -313,8 +313,9 @@ class Connection:
         raise InfluxError(f"{self.base}{path}: not an InfluxDB answer: {text}", url=self.base, kind="server")
 
 
-#: Whether plain-socket answers are read in Rust (TLS ones always go through http.client).
-_RUST_READS = True
+#: Whether plain-socket answers are read in Rust (Unix builds have the reader;
+#: TLS answers always go through http.client).
+_RUST_READS = hasattr(_core, "read_http_body")
 
 
 def _read_before(response: http.client.HTTPResponse, deadline: float) -> bytes:
@@ -930,7 +931,7 @@ def _flux_counts(conn: Connection, body: bytes) -> dict[int, int]:
     _raise_error_table(conn, body)
     try:
         return _flux.counts(body)
-    except ValueError as exc:
+    except (KeyError, ValueError) as exc:
         raise InfluxError(
             f"{conn.base}: not an InfluxDB answer: {exc}", url=conn.base, kind="server"
         ) from None
@@ -940,10 +941,20 @@ def _shard_group_cuts(conn: Connection, a: int, b: int) -> list[int]:
     """Where a Flux query over ``[a, b)`` must stop: on InfluxDB 1.x, the
     shard-group boundaries inside it (1.x reads a field with the type of the
     first shard group and drops other types' values silently; see
-    :mod:`dwcp_data._flux`). None on 2.x, which reads across shard groups."""
-    if conn.bucket is None or not conn.server_version().startswith("1."):
+    :mod:`dwcp_data._flux`). None on 2.x, which reads across shard groups.
+    A server whose ``/ping`` names no version (a proxy in front) is cut at
+    UTC midnights: that costs queries, never values."""
+    if conn.bucket is None:
         return []
-    return _flux.shard_group_edges(_shard_group_ns(conn), a, b)
+    try:
+        version = conn.server_version()
+    except InfluxError as exc:
+        if exc.kind != "server":
+            raise
+        version = ""
+    if version and not version.startswith("1."):
+        return []
+    return _flux.shard_group_edges(_shard_group_ns(conn) if version else _DAY_NS, a, b)
 
 
 def _shard_group_ns(conn: Connection) -> int:

@@ -4,7 +4,11 @@
 mod http_body;
 mod line_protocol;
 mod response;
+#[cfg(unix)]
+mod socket_body;
 
-pub use http_body::{dechunk, read_body};
+pub use http_body::dechunk;
 pub use line_protocol::{encode, MEASUREMENT, TAG_COLUMNS};
 pub use response::{parse_csv, FIELD_ALIASES};
+#[cfg(unix)]
+pub use socket_body::read_body;

@@ -17,7 +17,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -155,7 +154,7 @@ fn count_below(file: &File, len: u64, bound: u64) -> Result<u64> {
     let mut word = [0u8; 8];
     while lo < hi {
         let mid = (lo + hi) / 2;
-        file.read_exact_at(&mut word, mid * 8)?;
+        crate::fs::read_exact_at(file, &mut word, mid * 8)?;
         if u64::from_le_bytes(word) < bound {
             lo = mid + 1;
         } else {
@@ -178,7 +177,7 @@ pub fn duplicate_flags(dir: &Path, parts: u32, first_row: u64, rows: usize) -> R
         let len = file.metadata()?.len() / 8;
         let (from, to) = (count_below(&file, len, first_row)?, count_below(&file, len, end)?);
         let mut bytes = vec![0u8; ((to - from) * 8) as usize];
-        file.read_exact_at(&mut bytes, from * 8)?;
+        crate::fs::read_exact_at(&file, &mut bytes, from * 8)?;
         for word in bytes.chunks_exact(8) {
             let row = u64::from_le_bytes(word.try_into().expect("8 bytes"));
             flags[(row - first_row) as usize] = true;

@@ -285,7 +285,8 @@ fn parse_influx_csv(py: Python<'_>, body: &[u8]) -> PyResult<(PyDataFrame, Vec<S
 
 /// The rest of an HTTP answer's body read from socket `fd` after the bytes
 /// already read (`prefix`): `length` bytes, or to the end of the stream, with
-/// chunked framing removed; `TimeoutError` after `timeout` seconds.
+/// chunked framing removed; `TimeoutError` after `timeout` seconds. Unix only.
+#[cfg(unix)]
 #[pyfunction]
 fn read_http_body<'py>(
     py: Python<'py>,
@@ -327,6 +328,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(to_utc_timestamps, m)?)?;
     m.add_function(wrap_pyfunction!(encode_line_protocol, m)?)?;
     m.add_function(wrap_pyfunction!(parse_influx_csv, m)?)?;
+    #[cfg(unix)]
     m.add_function(wrap_pyfunction!(read_http_body, m)?)?;
     m.add_function(wrap_pyfunction!(exchange_paths, m)?)?;
     partial::register(m)?;
