@@ -16,7 +16,9 @@ query (with or without its ``_time < stop`` filter) and its count query;
 * a field is read with the type it has in the first shard group (7 days from
   Monday) the range touches that holds it; its values of another type are
   dropped without a word (influxdb#20035);
-* an unknown database or retention policy is a 500 with a CSV ``error`` body.
+* an unknown database or retention policy is a 500 with a CSV ``error`` body;
+* a write keeps its good lines and names its first bad line or type conflict
+  (``partial write: ... dropped=N``), with 1.8's statuses and words.
 
 Anything else is answered with a 500 naming what the stub does not know, so a
 test never passes on a query the stub did not understand.
@@ -93,27 +95,35 @@ class Point:
         return ",".join([self.measurement, *(f"{k}={v}" for k, v in sorted(self.tags.items()))])
 
 
+class LineError(ValueError):
+    """A line influxd cannot parse: its reason as influxd words it."""
+
+
+def parse_line(line: str) -> Point:
+    measurement, sep, rest = _split(line, ", ")
+    tags: dict[str, str] = {}
+    while sep == ",":
+        key, _, rest = _split(rest, "=")
+        value, sep, rest = _split(rest, ", ")
+        tags[key] = value
+    fields: dict[str, tuple[str, Any]] = {}
+    while True:
+        key, _, rest = _split(rest, "=")
+        if rest == "" or rest[0] in ", ":
+            raise LineError("missing field value")
+        fields[key], rest = _field_value(rest)
+        if not rest.startswith(","):
+            break
+        rest = rest[1:]
+    stamp = rest.strip()
+    if stamp and not re.fullmatch(r"-?\d+", stamp):
+        raise LineError("bad timestamp")
+    return Point(measurement, tags, fields, int(stamp) if stamp else time.time_ns())
+
+
 def parse_line_protocol(body: str) -> list[Point]:
-    points = []
-    for line in body.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        measurement, sep, rest = _split(line, ", ")
-        tags: dict[str, str] = {}
-        while sep == ",":
-            key, _, rest = _split(rest, "=")
-            value, sep, rest = _split(rest, ", ")
-            tags[key] = value
-        fields: dict[str, tuple[str, Any]] = {}
-        while True:
-            key, _, rest = _split(rest, "=")
-            fields[key], rest = _field_value(rest)
-            if not rest.startswith(","):
-                break
-            rest = rest[1:]
-        ns = int(rest.strip()) if rest.strip() else time.time_ns()
-        points.append(Point(measurement, tags, fields, ns))
-    return points
+    """Every line of ``body`` (all must parse)."""
+    return [parse_line(line) for line in body.splitlines() if line.strip() and not line.startswith("#")]
 
 
 # --- answers, written the way 1.8 writes them ---------------------------------------------------
@@ -156,8 +166,6 @@ def _pivoted(points: list[Point], lo: int, hi: int, *, include_stop: bool, one_t
     for g in touched if one_type else ():
         for name, kind in groups[g].items():
             typed.setdefault(name, kind)
-    if not one_type:  # 2.x: each value as written (not recorded here)
-        typed = {name: kind for p in inside for name, (kind, _) in p.fields.items()}
     series: dict[str, list[Point]] = {}
     for p in sorted(inside, key=lambda p: (p.series, p.ns)):
         series.setdefault(p.series, []).append(p)
@@ -165,11 +173,12 @@ def _pivoted(points: list[Point], lo: int, hi: int, *, include_stop: bool, one_t
     block: tuple | None = None
     for table, (_, rows) in enumerate(series.items()):
         tags = sorted(rows[0].tags)
-        kept = [{k: v for k, v in p.fields.items() if typed.get(k) == v[0]} for p in rows]
+        kept = [{k: v for k, v in p.fields.items() if not one_type or typed.get(k) == v[0]} for p in rows]
         names = sorted({k for f in kept for k in f})
         if not names:
             continue
-        kinds = [typed[n] for n in names]
+        # 2.x: a column's type is its first value's (not recorded here: no mixed-type data is sent it)
+        kinds = [typed[n] if one_type else next(f[n][0] for f in kept if n in f) for n in names]
         shape = (tuple(tags), tuple(names), tuple(kinds))
         if shape != block:
             if block is not None:
@@ -245,6 +254,8 @@ class State:
     points: dict[str, list[Point]] = field(default_factory=dict)
     #: every request: (method, path, query parameters, body, headers)
     calls: list[tuple[str, str, dict[str, str], bytes, dict[str, str]]] = field(default_factory=list)
+    #: each field's type per (database, measurement, shard group), as writes found them
+    field_types: dict[tuple[str, str, int], dict[str, str]] = field(default_factory=dict)
     #: a message sent as an in-band error table after the first table of every data answer
     fail_mid_answer: str | None = None
     #: data answers keep at most this many rows (a server cutting answers short)
@@ -340,8 +351,48 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 error=message,
             )
             return
-        self.state.points.setdefault(database, []).extend(parse_line_protocol(body.decode()))
+        stored = self.state.points.setdefault(database, [])
+        errors, dropped, good = [], 0, 0
+        for line in (raw for raw in body.decode().splitlines() if raw.strip()):
+            try:
+                point = parse_line(line)
+            except LineError as exc:
+                errors.append(f"unable to parse '{line}': {exc}")
+                continue
+            conflict = self._type_conflict(database, point)
+            if conflict is not None:
+                errors.append(conflict)
+                dropped += 1
+                continue
+            stored.append(point)
+            good += 1
+        if errors:
+            # 1.8 keeps the good lines; it names the first problem, and how many points it dropped
+            partial = good > 0 or dropped > 0
+            message = f"partial write: {errors[0]} dropped={dropped}" if partial else errors[0]
+            self._send(
+                400,
+                json.dumps({"error": message}, separators=(",", ":")).encode() + b"\n",
+                "application/json",
+                error=message,
+            )
+            return
         self._send(204, b"", "application/json")
+
+    def _type_conflict(self, database: str, point: Point) -> str | None:
+        """influxd's message if a field of ``point`` has another type in its shard
+        group; else the point's types are recorded there."""
+        known = self.state.field_types.setdefault((database, point.measurement, _shard_group(point.ns)), {})
+        words = {"long": "integer", "double": "float", "string": "string", "boolean": "boolean"}
+        for name, (kind, _) in point.fields.items():
+            if known.get(name, kind) != kind:
+                return (
+                    f'field type conflict: input field "{name}" on measurement "{point.measurement}" '
+                    f"is type {words[kind]}, already exists as type {words[known[name]]}"
+                )
+        for name, (kind, _) in point.fields.items():
+            known.setdefault(name, kind)
+        return None
 
     def _query(self, query: str) -> None:
         source = _SOURCE.match(query)
