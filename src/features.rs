@@ -254,6 +254,8 @@ fn prefetch<T>(values: &[T]) {
             unsafe { _mm_prefetch::<_MM_HINT_T0>(base.add(line)) };
         }
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = values; // elsewhere the hardware prefetcher is left to it
 }
 
 /// Writes every value of the `width`-column matrix `values` from `sources`,
