@@ -239,3 +239,14 @@ def test_json_output_and_reports_never_hold_bare_nan_or_infinity(tmp_path):
     _strict_json(proc.stdout)
     _strict_json((tmp_path / "t.report.json").read_text())
     _strict_json((tmp_path / "t" / "_dwcp_manifest.json").read_text())
+
+
+def test_a_progress_bar_ends_its_line_when_its_pass_stops_part_way(capsys):
+    from dwcp_data._progress import progress
+
+    with pytest.raises(RuntimeError):
+        for i in progress(range(5), "pass", enabled=True):
+            if i == 2:
+                raise RuntimeError("a failing shard")
+    err = capsys.readouterr().err
+    assert err.endswith("\n") and "pass [" in err and "2/5" in err

@@ -36,8 +36,11 @@ def progress(
         sys.stderr.flush()
 
     draw()
-    for item in items:
-        yield item
-        done += 1
-        draw()
-    sys.stderr.write("\n")
+    try:
+        for item in items:
+            yield item
+            done += 1
+            draw()
+    finally:  # a pass that stops part way (an error, Ctrl-C) still ends its line
+        sys.stderr.write("\n")
+        sys.stderr.flush()
