@@ -889,10 +889,16 @@ def test_an_export_killed_part_way_resumes_from_the_finished_days(influxd, tmp_p
         "1",
         "--json",
     ]
+    manifest = out / "_dwcp_manifest.json"
+
+    def recorded() -> dict:
+        # written atomically after each day's shard is in place: a day is done once recorded
+        return json.loads(manifest.read_text())["days"] if manifest.exists() else {}
+
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
-        while len(list(out.glob("day-*.parquet"))) < 5:
+        while len(recorded()) < 5:
             assert time.monotonic() < deadline and proc.poll() is None, (
                 proc.stderr.read() if proc.stderr else ""
             )
@@ -900,7 +906,7 @@ def test_an_export_killed_part_way_resumes_from_the_finished_days(influxd, tmp_p
     finally:
         proc.kill()
         proc.wait()
-    done = json.loads((out / "_dwcp_manifest.json").read_text())["days"]
+    done = recorded()
     assert 5 <= len(done) < 31
     again = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
