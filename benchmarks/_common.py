@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -12,6 +13,15 @@ from pathlib import Path
 
 # The reference implementations (and the test influxd) live with the tests that check them.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+
+def generate_shards(folder: Path, rows: int, *options: str) -> float:
+    """``dwcp-data generate -n rows [options] --out folder`` run by this
+    interpreter's dwcp_data (whatever PATH holds); the seconds it took."""
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "dwcp_data", "generate", "-n", str(rows), *options]
+    subprocess.run([*command, "--out", str(folder), "--no-progress"], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
 
 
 def median_seconds(fn: Callable[[], object], repeat: int) -> float:

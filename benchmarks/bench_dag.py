@@ -41,7 +41,7 @@ from bench_influx import fresh_server, phase
 import dwcp_data
 from dwcp_data import influx
 
-from _common import machine
+from _common import generate_shards, machine
 
 #: The export's window, in days.
 WINDOW = 30
@@ -96,26 +96,15 @@ def measured(code: str) -> tuple[float, float]:
 def dag_tasks(rows: int, days: int, tmp: Path) -> None:
     landing, work = tmp / f"landing-{rows}", tmp / f"work-{rows}"
     work.mkdir()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dwcp_data",
-            "generate",
-            "-n",
-            str(rows),
-            "--shard-rows",
-            str(-(-rows // days)),
-            "--end",
-            END.isoformat(),
-            "--freq",
-            f"{days * 86_400_000_000 // rows}us",
-            "--out",
-            str(landing),
-            "--no-progress",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
+    generate_shards(
+        landing,
+        rows,
+        "--shard-rows",
+        str(-(-rows // days)),
+        "--end",
+        END.isoformat(),
+        "--freq",
+        f"{days * 86_400_000_000 // rows}us",
     )
     total = 0.0
     print(f"\n{rows:,} rows in {days} day shards: the DAG's tasks, each in a fresh interpreter")

@@ -80,7 +80,7 @@ def render(df: pl.DataFrame) -> tuple[list[int], list[str], str]:
 
 def serve(parquet: str) -> None:
     """The stub, its data queries answered from pre-rendered rows; prints its URL."""
-    from flux_stub import _COUNT, _PIVOT, _SOURCE, FluxStub, Handler, State, rfc3339
+    from flux_stub import _COUNT, _PIVOT, _SOURCE, FluxStub, Handler, State, counted
 
     ns, rows, header = render(pl.read_parquet(parquet))
 
@@ -96,13 +96,7 @@ def serve(parquet: str) -> None:
             else:
                 count = _COUNT.fullmatch(rest)
                 assert count is not None, query
-                step, counts = int(count[1]), {}
-                for t in ns[i:j]:
-                    counts[max(t - t % step, lo)] = counts.get(max(t - t % step, lo), 0) + 1
-                lines = ["#datatype,string,long,dateTime:RFC3339,long", "#group,false,false,false,false"]
-                lines += ["#default,_result,,,", ",result,table,_start,_value"]
-                lines += [f",,0,{rfc3339(t)},{n}" for t, n in sorted(counts.items())]
-                text = "\r\n".join(lines) + "\r\n\r\n" if counts else "\r\n"
+                text = counted(ns[i:j], lo, hi, int(count[1]))
             self._send(200, text.encode(), "text/csv; charset=utf-8", chunked=True)
 
     stub = FluxStub(State())

@@ -49,7 +49,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import machine
+from _common import generate_shards, machine
 
 SHARD_ROWS = 5_000_000
 
@@ -172,27 +172,7 @@ def run(code: str) -> dict:
 
 
 def generate(rows: int, folder: Path) -> float:
-    started = time.perf_counter()
-    subprocess.run(
-        [  # the command of this interpreter's dwcp_data, whatever PATH holds
-            sys.executable,
-            "-m",
-            "dwcp_data",
-            "generate",
-            "-n",
-            str(rows),
-            "--shard-rows",
-            str(SHARD_ROWS),
-            "--out",
-            str(folder),
-            "--seed",
-            "1",
-            "--no-progress",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return time.perf_counter() - started
+    return generate_shards(folder, rows, "--shard-rows", str(SHARD_ROWS), "--seed", "1")
 
 
 def show(rows: int, side: str, r: dict) -> None:

@@ -26,13 +26,13 @@ test never passes on a query the stub did not understand.
 
 from __future__ import annotations
 
-import calendar
 import http.server
 import json
 import re
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -206,12 +206,13 @@ def _pivoted(points: list[Point], lo: int, hi: int, *, include_stop: bool, one_t
     return "\r\n".join([*lines, ""]) + "\r\n" if lines else "\r\n"
 
 
-def _counted(points: list[Point], field_name: str, lo: int, hi: int, step: int) -> str:
-    """The count query's answer: values of ``field_name`` per epoch-aligned window, summed over series."""
+def counted(times: Iterable[int], lo: int, hi: int, step: int) -> str:
+    """The count query's answer for values at ``times`` (ns): how many fall in
+    each epoch-aligned ``step``-ns window of ``[lo, hi)``, summed over series."""
     counts: dict[int, int] = {}
-    for p in points:
-        if lo <= p.ns < hi and field_name in p.fields:
-            start = max(p.ns - p.ns % step, lo)
+    for t in times:
+        if lo <= t < hi:
+            start = max(t - t % step, lo)
             counts[start] = counts.get(start, 0) + 1
     lines = [
         "#datatype,string,long,dateTime:RFC3339,long",
@@ -412,7 +413,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             text = _pivoted(points, lo, hi, include_stop=stop_included, one_type=self.state.stop_included)
             text = self._misbehaving(text)
         elif (count := _COUNT.fullmatch(rest)) is not None and field_name is not None:
-            text = _counted(points, field_name, lo, hi, int(count[1]))
+            text = counted((p.ns for p in points if field_name in p.fields), lo, hi, int(count[1]))
         else:
             self._csv_error(500, f"the stub does not know this query: {query[:200]}")
             return
@@ -466,8 +467,3 @@ class FluxStub:
     def queries(self) -> list[str]:
         """The Flux queries received, in order."""
         return [json.loads(call[3])["query"] for call in self.state.calls if call[1] == "/api/v2/query"]
-
-
-def epoch_ns(text: str) -> int:
-    """``YYYY-MM-DDTHH:MM:SSZ`` in ns."""
-    return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")) * 10**9

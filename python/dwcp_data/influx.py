@@ -249,18 +249,17 @@ class Connection:
                     raise InfluxError(
                         f"{self.base}: the query failed: {_shortened(message)}", url=self.base, kind="query"
                     ) from None
-                if exc.code == 400 and "partial write" in detail:
-                    text = _error_text(detail)
+                if exc.code == 400 and "partial write" in message:
                     raise InfluxError(
-                        f"{self.base}{path}: the server stored only part of the batch: {_shortened(text)}",
+                        f"{self.base}{path}: the server stored only part of the batch: {_shortened(message)}",
                         url=self.base,
                         kind="partial",
-                        dropped=_dropped(text),
+                        dropped=_dropped(message),
                     ) from None
                 busy = exc.code in (429, 503) or "cache-max-memory-size exceeded" in detail
                 if not busy and (exc.code not in _RETRY_STATUS or attempt == self.retries):
                     raise InfluxError(
-                        f"{self.base}{path}: HTTP {exc.code}: {_error_text(detail)}",
+                        f"{self.base}{path}: HTTP {exc.code}: {message}",
                         url=self.base,
                         kind="server",
                     ) from None
@@ -269,7 +268,7 @@ class Connection:
                 elif on_busy is not None:
                     on_busy()
                 delay = float(exc.headers.get("Retry-After") or 0)
-                why = f"HTTP {exc.code}: the server stayed busy: {_error_text(detail)}" if busy else ""
+                why = f"HTTP {exc.code}: the server stayed busy: {message}" if busy else ""
             except (
                 urllib.error.URLError,
                 http.client.HTTPException,
@@ -307,7 +306,7 @@ class Connection:
         if content_type.endswith("csv") or (not data and content_type == "text/plain"):
             return
         if content_type == "application/json":
-            text = _error_text(data.decode("utf-8", "replace"))
+            text = _flux.error_message({}, data.decode("utf-8", "replace"))
         else:
             text = f"{content_type} instead of CSV: {data[:200]!r}"
         raise InfluxError(f"{self.base}{path}: not an InfluxDB answer: {text}", url=self.base, kind="server")
@@ -375,13 +374,6 @@ def _without_credentials(url: str) -> str:
         return url.rpartition("@")[2]
     host, slash, path = rest.partition("/")
     return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
-
-
-def _error_text(detail: str) -> str:
-    try:
-        return str(json.loads(detail).get("error", detail))
-    except (ValueError, AttributeError):
-        return detail or "no detail"
 
 
 def _shortened(text: str, keep: int = 120) -> str:
