@@ -51,9 +51,9 @@ def shard_validation_facts(file: str) -> object:
     from dwcp_data._frames import to_core
 
     core_frame, enums = to_core(dwcp_data.read_training_data(file))
-    return dwcp_data._core.validation_facts(
-        core_frame, enums, "strict", 100, 0.1, 0.05, 1_700_000_000_000_000, 5
-    )
+    now = datetime.fromtimestamp(1_700_000_000, timezone.utc)
+    options = dwcp_data.ValidationOptions("strict", 100, now=now)
+    return dwcp_data._core.validation_facts(core_frame, enums, options)
 
 
 def hostile(n: int, seed: int) -> pl.DataFrame:

@@ -277,7 +277,7 @@ def test_validation_facts_travel_between_processes(tmp_path):
     count, rows = next(
         (r.failing_rows, list(r.examples)) for r in expected.results if r.rule == "unique_timestamp_per_pair"
     )
-    results = tuple(dwcp_data.RuleResult(**r) for r in merged.with_duplicates(count, rows).results())
+    results = tuple(merged.with_duplicates(count, rows).results())
     assert results == expected.results
     with pytest.raises(InvalidArgumentError, match="not pickled validation facts"):
         dwcp_data._core.ValidationFacts._from_bytes(b'{"facts": 1}')

@@ -18,6 +18,7 @@ from dwcp_data.features import FEATURES, Features, RegretReport, features, regre
 from dwcp_data.generator import generate_synthetic, iter_synthetic, iter_synthetic_shards  # noqa: E402
 from dwcp_data.io import ReadReport, read_training_data, write_frames, write_training_data  # noqa: E402
 from dwcp_data.labelling import ESTIMATE_COLUMNS, LABEL_COLUMN, LABEL_SCHEMA, label_oracle  # noqa: E402
+from dwcp_data.options import CleaningOptions, ValidationOptions  # noqa: E402
 from dwcp_data.pipeline import PipelineResult, run_pipeline  # noqa: E402
 from dwcp_data.quality import quality_metrics  # noqa: E402
 from dwcp_data.schema import (  # noqa: E402
@@ -49,6 +50,7 @@ __all__ = [
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "SCHEMA",
+    "CleaningOptions",
     "CleaningReport",
     "ColumnInfo",
     "Dataset",
@@ -57,6 +59,7 @@ __all__ = [
     "ReadReport",
     "RegretReport",
     "RuleResult",
+    "ValidationOptions",
     "ValidationReport",
     "__version__",
     "clean",

@@ -23,9 +23,7 @@ _UNIT_US = {
 def positive_int(value: object, param: str) -> int:
     """``value`` if it is a whole number above 0 (not a bool), else ``InvalidArgumentError`` naming ``param``."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InvalidArgumentError(
-            f"invalid argument `{param}`: must be a positive whole number, got {value!r}", param=param
-        )
+        raise InvalidArgumentError.of(param, f"must be a positive whole number, got {value!r}")
     return value
 
 
@@ -33,9 +31,7 @@ def one_of(value: object, choices: tuple[object, ...], param: str) -> None:
     """Refuses a ``value`` not among ``choices`` with ``InvalidArgumentError`` naming ``param``."""
     if not any(value == c and type(value) is type(c) for c in choices):
         allowed = ", ".join(repr(c) for c in choices[:-1]) + f" or {choices[-1]!r}"
-        raise InvalidArgumentError(
-            f"invalid argument `{param}`: must be {allowed}, got {value!r}", param=param
-        )
+        raise InvalidArgumentError.of(param, f"must be {allowed}, got {value!r}")
 
 
 def duration_us(value: str | timedelta, param: str) -> int:
@@ -52,27 +48,18 @@ def duration_us(value: str | timedelta, param: str) -> int:
         text = value.strip()
         parts = _DURATION_PART.findall(text)
         if not text or "".join(n + u for n, u in parts) != text:
-            raise InvalidArgumentError(
-                f"invalid argument `{param}`: {value!r} is not a duration such as '1h', '30m', "
-                "'1h30m', '15s', '500ms' or '1d'",
-                param=param,
+            raise InvalidArgumentError.of(
+                param, f"{value!r} is not a duration such as '1h', '30m', '1h30m', '15s', '500ms' or '1d'"
             )
         total = sum(int(n) * _UNIT_US[u] for n, u in parts)
     else:
-        raise InvalidArgumentError(
-            f"invalid argument `{param}`: expected a duration string or datetime.timedelta, "
-            f"got {type(value).__name__}",
-            param=param,
+        raise InvalidArgumentError.of(
+            param, f"expected a duration string or datetime.timedelta, got {type(value).__name__}"
         )
     if total <= 0:
-        raise InvalidArgumentError(
-            f"invalid argument `{param}`: must be positive, got {value!r}", param=param
-        )
+        raise InvalidArgumentError.of(param, f"must be positive, got {value!r}")
     if total >= 2**63:
-        raise InvalidArgumentError(
-            f"invalid argument `{param}`: {value!r} is longer than any span of time a timestamp holds",
-            param=param,
-        )
+        raise InvalidArgumentError.of(param, f"{value!r} is longer than any span of time a timestamp holds")
     return total
 
 
@@ -84,9 +71,8 @@ def utc_datetime(value: datetime | None, param: str) -> datetime:
     if value is None:
         return datetime.now(timezone.utc).replace(microsecond=0)
     if not isinstance(value, datetime):
-        raise InvalidArgumentError(
-            f"invalid argument `{param}`: expected a datetime.datetime or None, got {type(value).__name__}",
-            param=param,
+        raise InvalidArgumentError.of(
+            param, f"expected a datetime.datetime or None, got {type(value).__name__}"
         )
     if value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)

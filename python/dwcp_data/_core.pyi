@@ -8,15 +8,22 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from dwcp_data._reports import CleaningReportDict, RuleResultDict
+from dwcp_data._reports import CleaningReportDict
+from dwcp_data.options import CleaningOptions, ValidationOptions
+from dwcp_data.validation import RuleResult
 
 __all__ = [
     "DUPLICATE_KEY",
     "INFLUX_TAG_COLUMNS",
+    "MAX_SERIES_KEY_BYTES",
+    "CleaningPlan",
     "ValidationFacts",
     "__version__",
-    "advance_rank",
+    "check_cleaning_columns",
+    "check_cleaning_options",
     "check_csv",
+    "check_line_protocol",
+    "check_validation_options",
     "clean",
     "duplicate_flags",
     "encode_line_protocol",
@@ -26,12 +33,10 @@ __all__ = [
     "generate_synthetic",
     "hash_partitions",
     "hash_records",
-    "interpolate",
     "label_oracle",
     "merge_rank_partials",
     "parse_influx_csv",
     "partition_count",
-    "quantile_ranks",
     "rank_partials",
     "read_http_body",
     "repeated_rows",
@@ -45,6 +50,7 @@ __version__: str
 DUPLICATE_KEY: list[str]
 #: The columns written as InfluxDB tags by default (the design document's collector's five).
 INFLUX_TAG_COLUMNS: list[str]
+MAX_SERIES_KEY_BYTES: int
 
 def schema_columns() -> list[tuple[str, str, list[str], str, str, str]]:
     """The schema as ``(name, kind, categories, unit, description, role)`` tuples, in order."""
@@ -55,13 +61,7 @@ def generate_synthetic(
     """Rows ``start .. start + length`` of ``n`` synthetic rows, and the Enum columns sent as codes."""
 
 def clean(
-    df: pl.DataFrame,
-    enum_columns: list[str],
-    dedupe: bool,
-    outlier_columns: list[str],
-    iqr_k: float,
-    by: list[str] | None,
-    impute_median: bool,
+    df: pl.DataFrame, enum_columns: list[str], options: CleaningOptions
 ) -> tuple[pl.DataFrame, list[str], CleaningReportDict]:
     """The cleaned frame, its Enum columns sent as codes, and the cleaning report."""
 
@@ -92,6 +92,9 @@ def encode_line_protocol(
     """``df`` as InfluxDB line protocol points of ``measurement`` (``tags`` as tags,
     every other column but ``timestamp`` as a field), gzip-compressed at ``gzip_level``
     if given, and how many rows had no field to write."""
+
+def check_line_protocol(df: pl.DataFrame, enum_columns: list[str], measurement: str, tags: list[str]) -> None:
+    """Raises ``DataError`` naming the first row that cannot be written as ``encode_line_protocol`` writes it."""
 
 def parse_influx_csv(body: bytes) -> tuple[pl.DataFrame, list[str]]:
     """An InfluxQL CSV or Flux annotated-CSV response in the schema, and the Enum columns sent as codes."""
@@ -134,17 +137,6 @@ def rank_partials(
 def merge_rank_partials(a: pl.Series, b: pl.Series) -> pl.Series:
     """Two partials of one probe merged (counts added, values appended)."""
 
-def advance_rank(
-    probe: _Probe, rank: int, merged: pl.Series
-) -> tuple[float | None, tuple[_Probe, int] | None]:
-    """``(value, None)`` once the rank is found, else ``(None, (next_probe, rank_within_it))``."""
-
-def quantile_ranks(q: float, n: int) -> tuple[int, int | None, float]:
-    """The ranks of quantile ``q`` among ``n`` values (pandas' linear interpolation): low, high, fraction."""
-
-def interpolate(low: float, high: float | None, fraction: float) -> float:
-    """The quantile from the values at its ranks."""
-
 @final
 class ValidationFacts:
     """The facts the validation rules need of a shard, merged shard after shard into a data set's."""
@@ -159,7 +151,7 @@ class ValidationFacts:
         """These facts followed by those of the shard after them."""
     def with_duplicates(self, count: int, rows: list[int]) -> ValidationFacts:
         """These facts with the repeated keys found across every shard."""
-    def results(self) -> list[RuleResultDict]:
+    def results(self) -> list[RuleResult]:
         """The rules' results."""
     def __reduce__(self) -> tuple[Callable[[bytes], ValidationFacts], tuple[bytes]]:
         """Pickling: the facts and options as JSON bytes, rebuilt by ``_from_bytes``."""
@@ -168,16 +160,56 @@ class ValidationFacts:
         """Facts pickled by ``__reduce__``; other bytes raise ``InvalidArgumentError``."""
 
 def validation_facts(
-    df: pl.DataFrame,
-    enum_columns: list[str],
-    profile: str,
-    min_rows: int,
-    max_missing_fraction: float,
-    min_class_share: float,
-    now_us: int,
-    max_examples: int,
+    df: pl.DataFrame, enum_columns: list[str], options: ValidationOptions
 ) -> ValidationFacts:
-    """The validation facts of one shard (arguments as ``validate``'s)."""
+    """The validation facts of one shard (``options``: a :class:`~dwcp_data.ValidationOptions`)."""
+
+def check_validation_options(options: ValidationOptions) -> None:
+    """Raises ``InvalidArgumentError`` naming the first option out of its domain."""
+
+def check_cleaning_options(options: CleaningOptions) -> tuple[list[str], list[str] | None]:
+    """Checks cleaning options; their column names as lists: ``(outlier_columns, by)``."""
+
+def check_cleaning_columns(options: CleaningOptions, schema: _CoreFrame) -> None:
+    """Raises ``DataError`` unless data of ``schema`` (an empty frame) has the columns ``options`` clean."""
+
+#: A frame as ``dwcp_data._frames.to_core`` gives it: the frame and its Enum columns sent as codes.
+_CoreFrame = tuple[pl.DataFrame, list[str]]
+#: A pass of a cleaning plan: ``(label, fence, probes per column, grouped)``; a
+#: fence is ``(column, lower bounds, upper bounds)`` per group id.
+_Pass = tuple[
+    str,
+    tuple[str, list[float | None], list[float | None]] | None,
+    list[tuple[str, list[tuple[int, _Probe]]]],
+    bool,
+]
+#: Row counts: ``(total, per group, per link type)``.
+_RowCounts = tuple[int, list[int], list[int]]
+
+@final
+class CleaningPlan:
+    """The passes of one cleaning of a data set, and what they make of the fences, medians and report."""
+
+    def __new__(
+        cls,
+        options: CleaningOptions,
+        schema: _CoreFrame,
+        nulls: dict[str, int],
+        groups: _CoreFrame | None,
+        links: _CoreFrame | None,
+    ) -> CleaningPlan:
+        """The plan for data of ``schema`` whose columns hold ``nulls``, with the group
+        keys of ``by`` (one row per group id; ``None`` when pooled) and the link types."""
+    def next_pass(self) -> _Pass | None:
+        """The next pass to run over every block, or ``None`` once done."""
+    def take(
+        self, partials: list[list[pl.Series]], nulls: list[int], judged: list[int], removed: list[int]
+    ) -> None:
+        """Takes the pass's results merged over every block, per column of the pass in its order."""
+    def fills(self) -> list[tuple[str, float]]:
+        """Each imputed column's fill value, once done."""
+    def report(self, duplicates: int, rows_in: _RowCounts, rows_out: _RowCounts) -> CleaningReportDict:
+        """The cleaning report, once done."""
 
 def feature_matrix(
     df: pl.DataFrame,

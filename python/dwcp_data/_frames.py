@@ -44,10 +44,10 @@ def to_polars(data: Any, param: str = "df") -> pl.DataFrame:
         result = pl.from_arrow(data)
         assert isinstance(result, pl.DataFrame)
         return result
-    raise InvalidArgumentError(
-        f"invalid argument `{param}`: expected a polars DataFrame or LazyFrame, a pandas DataFrame "
+    raise InvalidArgumentError.of(
+        param,
+        f"expected a polars DataFrame or LazyFrame, a pandas DataFrame "
         f"or a pyarrow Table, got {type(data).__module__}.{type(data).__name__}",
-        param=param,
     )
 
 

@@ -6,17 +6,18 @@ import json
 import math
 from typing import Any
 
-__all__ = ["dumps"]
+__all__ = ["dumps", "plain"]
 
 
-def _finite(value: Any) -> Any:
-    """``value`` with every NaN or infinite float replaced by ``None``, in nested dicts, lists and tuples."""
+def plain(value: Any) -> Any:
+    """``value`` as JSON holds it: every NaN or infinite float replaced by
+    ``None`` and tuples made lists, in nested dicts, lists and tuples."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
@@ -24,4 +25,4 @@ def dumps(value: Any, *, indent: int | None = None) -> str:
     """``value`` as JSON that strict parsers read: NaN and infinities become
     ``null`` (as JavaScript's ``JSON.stringify`` writes them), and other
     values JSON lacks (datetimes, paths) their text."""
-    return json.dumps(_finite(value), indent=indent, default=str, allow_nan=False)
+    return json.dumps(plain(value), indent=indent, default=str, allow_nan=False)

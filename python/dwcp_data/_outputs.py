@@ -205,9 +205,7 @@ def work_folder(kind: str, work_dir: str | os.PathLike[str] | None = None) -> It
     """
     base = Path(tempfile.gettempdir() if work_dir is None else work_dir)
     if not base.is_dir():
-        raise InvalidArgumentError(
-            f"invalid argument `work_dir`: {str(base)!r} is not an existing folder", param="work_dir"
-        )
+        raise InvalidArgumentError.of("work_dir", f"{str(base)!r} is not an existing folder")
     _remove_stale(base, ".dwcp-*.work")
     path = base / _work_name(f"dwcp-{kind}", "work")
     try:
@@ -237,10 +235,10 @@ def _check_not_input(
         source = _real(given)
         inside_input = target == source or (source.is_dir() and _within(target, source))
         if inside_input or (folder and _within(source, target)):
-            raise InvalidArgumentError(
-                f"invalid argument `{param}`: {str(target)!r} overlaps the input {os.fspath(given)!r}; "
+            raise InvalidArgumentError.of(
+                param,
+                f"{str(target)!r} overlaps the input {os.fspath(given)!r}; "
                 "writing it would replace or delete the data being read: choose another output",
-                param=param,
             )
 
 
@@ -287,18 +285,16 @@ def _check_replaceable(target: Path, param: str, overwrite: bool) -> None:
     if not target.exists():
         return
     if not target.is_dir():
-        raise InvalidArgumentError(
-            f"invalid argument `{param}`: {str(target)!r} is a file, not a folder", param=param
-        )
+        raise InvalidArgumentError.of(param, f"{str(target)!r} is a file, not a folder")
     foreign = _foreign_entries(target)
     if foreign and not overwrite:
         more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
-        raise InvalidArgumentError(
-            f"invalid argument `{param}`: {str(target)!r} holds "
+        raise InvalidArgumentError.of(
+            param,
+            f"{str(target)!r} holds "
             f"{', '.join(repr(e) for e in foreign[:5])}{more}, which dwcp-data did not write; nothing "
             "was changed. Choose an empty or new folder, or pass overwrite=True (--overwrite) to "
             "replace the folder and everything in it",
-            param=param,
         )
 
 
@@ -318,16 +314,12 @@ def check_output_folder(
             file, or cannot be replaced (the root, or the working folder or one above it).
     """
     if not isinstance(overwrite, bool):
-        raise InvalidArgumentError(
-            f"invalid argument `overwrite`: must be True or False, got {overwrite!r}", param="overwrite"
-        )
+        raise InvalidArgumentError.of("overwrite", f"must be True or False, got {overwrite!r}")
     target = _real(out)
     if target.parent == target or _within(Path.cwd().resolve(), target):
         what = "the root folder" if target.parent == target else "the working folder or one above it"
-        raise InvalidArgumentError(
-            f"invalid argument `{param}`: {os.fspath(out)!r} is {what}, which cannot be replaced: "
-            "name a folder for the output",
-            param=param,
+        raise InvalidArgumentError.of(
+            param, f"{os.fspath(out)!r} is {what}, which cannot be replaced: name a folder for the output"
         )
     _check_not_input(target, inputs, param, folder=True)
     _check_replaceable(target, param, overwrite)
@@ -477,9 +469,7 @@ def publish_copy(
     """
     manifest = read_manifest(source)
     if manifest is None:
-        raise InvalidArgumentError(
-            f"invalid argument `source`: {str(source)!r} is not an output folder of dwcp-data", param="source"
-        )
+        raise InvalidArgumentError.of("source", f"{str(source)!r} is not an output folder of dwcp-data")
     with output_folder(out, inputs=[source], overwrite=overwrite, kind=kind) as build:
         for entry in manifest["files"]:
             name = entry["name"]
@@ -579,10 +569,10 @@ def export_folder(out: str | os.PathLike[str], *, overwrite: bool = False) -> Ex
     if target.is_dir() and not ours and os.listdir(target):
         if not overwrite:
             _check_replaceable(target, "output", overwrite=False)
-            raise InvalidArgumentError(
-                f"invalid argument `output`: {str(target)!r} holds another dwcp-data output, not an "
+            raise InvalidArgumentError.of(
+                "output",
+                f"{str(target)!r} holds another dwcp-data output, not an "
                 "export; choose another folder, or pass overwrite=True (--overwrite) to replace it",
-                param="output",
             )
         shutil.rmtree(target)
     target.mkdir(parents=True, exist_ok=True)  # the umask's mode, a parent's setgid bit

@@ -10,7 +10,9 @@ in-memory stages on the concatenated data:
 * duplicates: 128-bit hashes of whole rows, shuffled by hash (:class:`~dwcp_data._engine.Shuffle`);
 * quartiles and medians: exact order statistics found digit by digit from
   merged bucket counts over the values' ordered bit patterns (three passes
-  for real data, four at most), with pandas' linear interpolation;
+  for real data, four at most), with pandas' linear interpolation; which
+  passes to run, and what their results make of the fences, fill values and
+  report, is the core's cleaning plan (``_core.CleaningPlan``);
 * group ids: in order of first appearance in the data set, from each block's
   table of groups, merged in block order.
 
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,15 +32,14 @@ import numpy as np
 import polars as pl
 
 from dwcp_data import _core
-from dwcp_data._convert import epoch_us, utc_datetime
 from dwcp_data._engine import Blocks, Engine, Repeats, Sink, first_rows, in_order
 from dwcp_data._frames import to_core
 from dwcp_data._outputs import FolderBuild, shard_name
-from dwcp_data._reports import CleaningReportDict, FenceDict, ImputationDict, KeptShareDict, OutlierStepDict
-from dwcp_data.errors import DataError
+from dwcp_data.cleaning import CleaningReport
 from dwcp_data.io import conform, write_frames
 from dwcp_data.labelling import label_oracle
-from dwcp_data.validation import Profile, RuleResult, ValidationReport
+from dwcp_data.options import CleaningOptions, ValidationOptions
+from dwcp_data.validation import ValidationReport
 
 __all__ = [
     "SLICE_ROWS",
@@ -142,36 +142,14 @@ class Validation:
     """:func:`~dwcp_data.validate` of a data set given a frame at a time (blocks
     or slices, in order): each frame's facts merged into the previous ones."""
 
-    def __init__(
-        self,
-        profile: Profile,
-        min_rows: int,
-        max_missing_fraction: float,
-        min_class_share: float,
-        now: datetime | None,
-        max_examples: int,
-    ) -> None:
-        self.now = utc_datetime(now, "now")
-        self.args = (
-            profile,
-            min_rows,
-            float(max_missing_fraction),
-            float(min_class_share),
-            epoch_us(self.now),
-            max_examples,
-        )
-        self.options = {
-            "min_rows": min_rows,
-            "max_missing_fraction": max_missing_fraction,
-            "min_class_share": min_class_share,
-            "now": self.now,
-        }
+    def __init__(self, options: ValidationOptions) -> None:
+        self.options = options.resolved()  # one "now" for every block
         self.facts: _core.ValidationFacts | None = None
 
     def facts_of(self, df: pl.DataFrame) -> _core.ValidationFacts:
         """The facts of rows ``df`` (pure: it runs where the rows are)."""
         core_frame, enums = to_core(df)
-        return _core.validation_facts(core_frame, enums, *self.args)
+        return _core.validation_facts(core_frame, enums, self.options)
 
     def merge(self, facts: _core.ValidationFacts) -> None:
         """Takes the facts of the next rows of the data set."""
@@ -188,12 +166,10 @@ class Validation:
         if self.facts is None:
             self.merge(self.facts_of(empty()))
         assert self.facts is not None
-        profile, max_examples = self.args[0], self.args[-1]
         facts = self.facts
         if facts.needs_duplicates:
-            facts = facts.with_duplicates(*repeated(list(_core.DUPLICATE_KEY), max_examples))
-        results = [RuleResult(**r) for r in facts.results()]
-        return ValidationReport(results, profile=profile, n_rows=facts.rows, options=self.options)
+            facts = facts.with_duplicates(*repeated(list(_core.DUPLICATE_KEY), self.options.max_examples))
+        return ValidationReport.of(facts, self.options)
 
 
 def facts_kernel(block: Any, slice_rows: int, validation: Validation) -> _core.ValidationFacts | None:
@@ -255,9 +231,9 @@ def label_blocks(engine: Engine, blocks: Blocks, out: FolderBuild, cpu_weight: f
 
 
 class Groups:
-    """Group ids of rows across blocks, in the in-memory order: first
-    appearance in the data set, or category order (nulls last) for a single
-    Enum column."""
+    """Group ids of rows across blocks, numbered in order of first appearance
+    in the data set (the cleaning plan reports the groups in the in-memory
+    order, from their keys)."""
 
     def __init__(self, by: list[str] | None) -> None:
         self.by = by
@@ -281,25 +257,9 @@ class Groups:
         """Groups seen so far."""
         return 1 if self.table is None else self.table.height
 
-    def order(self) -> list[int]:
-        """Group ids in report order."""
-        if self.table is None:
-            return [0]
-        table = self.table
-        if len(self.by or []) == 1 and isinstance(table.dtypes[0], (pl.Enum, pl.UInt8)):
-            column = table.columns[0]
-            table = table.sort(pl.col(column).to_physical(), nulls_last=True)
-        return table["gid"].to_list()
-
-    def labels(self) -> list[str | None]:
-        """Each group id's label, ``column=value, ...`` (``None`` when pooled)."""
-        if self.table is None or self.by is None:
-            return [None]
-        text = self.table.select(pl.col(self.by).cast(pl.String))
-        return [
-            ", ".join(f"{c}={'null' if v is None else v}" for c, v in zip(self.by, r, strict=True))
-            for r in text.rows()
-        ]
+    def keys(self) -> pl.DataFrame | None:
+        """The groups' keys, one row per group id (``None`` when pooled)."""
+        return None if self.table is None or self.by is None else self.table.drop("gid")
 
 
 def _merge(merged: list[pl.Series], partials: list[pl.Series]) -> list[pl.Series]:
@@ -307,40 +267,6 @@ def _merge(merged: list[pl.Series], partials: list[pl.Series]) -> list[pl.Series
     if not merged:
         return partials
     return [_core.merge_rank_partials(a, b) for a, b in zip(merged, partials, strict=True)]
-
-
-@dataclass
-class _Search:
-    """The search for one rank of one group's values."""
-
-    group: int
-    rank: int
-    probe: _Probe = _ALL
-    value: float | None = None
-
-
-@dataclass
-class _Quantile:
-    """One quantile of one group's values: the searches for the ranks it interpolates between."""
-
-    low: _Search
-    high: _Search | None
-    fraction: float
-
-    @classmethod
-    def of(cls, group: int, n: int, q: float) -> _Quantile:
-        low, high, fraction = _core.quantile_ranks(q, n)
-        return cls(_Search(group, low), None if high is None else _Search(group, high), fraction)
-
-    def searches(self) -> list[_Search]:
-        return [self.low] if self.high is None else [self.low, self.high]
-
-    def value(self) -> float:
-        """The quantile, once its searches are done."""
-        assert self.low.value is not None
-        return _core.interpolate(
-            self.low.value, None if self.high is None else self.high.value, self.fraction
-        )
 
 
 @dataclass
@@ -364,21 +290,19 @@ class _Scan:
         )
 
 
-#: A fence as blocks apply it: the column, and per group the lower and upper
-#: bounds (null for a group without values).
+#: A fence as the plan gives it: the column, and per group the lower and
+#: upper bounds (``None`` for a group without values).
+_Fence = tuple[str, list[float | None], list[float | None]]
+#: A fence as blocks apply it: the bounds as Series (null for a group without values).
 _BlockFence = tuple[str, pl.Series, pl.Series]
-#: Per group, ``(q1, q3, lower, upper)``, or ``None`` for a group without values.
-_Bounds = list[tuple[float, float, float, float] | None]
 
 
-def _block_fence(fence: tuple[str, _Bounds] | None) -> _BlockFence | None:
+def _block_fence(fence: _Fence | None) -> _BlockFence | None:
     """``fence`` as blocks apply it."""
     if fence is None:
         return None
-    name, bounds = fence
-    lower = pl.Series([None if b is None else b[2] for b in bounds], dtype=pl.Float64)
-    upper = pl.Series([None if b is None else b[3] for b in bounds], dtype=pl.Float64)
-    return name, lower, upper
+    name, lower, upper = fence
+    return name, pl.Series(lower, dtype=pl.Float64), pl.Series(upper, dtype=pl.Float64)
 
 
 @dataclass
@@ -524,7 +448,8 @@ def write_kernel(
 
 
 def _fills(schema: pl.Schema, medians: dict[str, float]) -> list[pl.Expr]:
-    """The expressions filling each column's nulls with its median, as in memory."""
+    """The expressions filling each column's nulls with its median (the plan's
+    fill values: an integer column's already rounded), as in memory."""
     return [
         pl.col(c).cast(pl.Float64).fill_null(m)
         if schema[c].is_float()
@@ -535,28 +460,23 @@ def _fills(schema: pl.Schema, medians: dict[str, float]) -> list[pl.Expr]:
 
 class Cleaner:
     """One :func:`~dwcp_data.clean` of a data set on an engine: passes of
-    kernels over its blocks; the blocks' states stay with the engine."""
+    kernels over its blocks, as the core's cleaning plan
+    (``_core.CleaningPlan``) asks for them; the blocks' states stay with the
+    engine."""
 
     def __init__(
         self,
         engine: Engine,
         blocks: Blocks,
-        *,
-        dedupe: bool,
-        columns: list[str],
-        iqr_k: float,
-        by: list[str] | None,
-        impute: bool,
+        options: CleaningOptions,
         hooks: tuple[ShardHooks, DriverHooks] | None = None,
     ) -> None:
         """``hooks``: what a pipeline adds to the passes (see :class:`ShardHooks`)."""
-        self.engine, self.blocks, self.hooks = engine, blocks, hooks
-        self.dedupe, self.columns, self.iqr_k, self.impute = dedupe, columns, iqr_k, impute
-        self.groups = Groups(by)
+        self.engine, self.blocks, self.options, self.hooks = engine, blocks, options, hooks
+        self.groups = Groups(None if options.by is None else list(options.by))
         self.links = Groups(["link_type"])
-        self.has_nulls: dict[str, int] = {}
         self.schema: pl.Schema | None = None
-        self.medians: dict[str, float] = {}
+        self.fills: list[pl.Expr] = []
 
     def first_pass(self) -> None:
         """Reads every row: schema, nulls, groups (numbered in order of first
@@ -564,17 +484,20 @@ class Cleaner:
         blocks, n = self.blocks, len(self.blocks)
         rows = blocks.rows()
         firsts = first_rows(rows)
-        shuffle = self.engine.shuffle(sum(rows)) if self.dedupe else None
+        shuffle = self.engine.shuffle(sum(rows)) if self.options.dedupe else None
         sink_arg: tuple[Any, ...] = () if shuffle is not None else (None,)
         work = None if self.hooks is None else self.hooks[0]
         args = [(*sink_arg, SLICE_ROWS, first, self.groups.by, work) for first in firsts]
         results = self.engine.map("clean: rows", first_pass_kernel, blocks, args, shuffle=shuffle)
+        nulls: dict[str, int] = {}
         for found in in_order(results, n):
             if shuffle is None:
                 found, _ = found
-            self.check(found.schema)
+            # the columns cleaning needs, as clean() checks them
+            _core.check_cleaning_columns(self.options, to_core(pl.DataFrame(schema=found.schema)))
+            self.schema = found.schema
             for column, count in found.nulls.items():
-                self.has_nulls[column] = self.has_nulls.get(column, 0) + count
+                nulls[column] = nulls.get(column, 0) + count
             if found.groups is not None:
                 self.groups.ids(found.groups)
             self.links.ids(found.links)
@@ -582,38 +505,28 @@ class Cleaner:
             if self.hooks is not None:
                 for seen in found.seen:
                     self.hooks[1].inspected(seen)
+        assert self.schema is not None
+        groups, links = self.groups.keys(), self.links.keys()
+        self.plan = _core.CleaningPlan(
+            self.options,
+            to_core(pl.DataFrame(schema=self.schema)),
+            nulls,
+            None if groups is None else to_core(groups),
+            None if links is None or "link_type" not in self.schema else to_core(links),
+        )
         repeats = None if shuffle is None else shuffle.repeats(rows, 0)
         args = [(first, self.groups, self.links, repeats) for first in firsts]
         rows_in, links_in = [0] * self.groups.count(), [0] * self.links.count()
         for _, (gids, lids) in self.engine.map("clean: groups", state_kernel, blocks, args, keep=True):
             rows_in, links_in = _add(rows_in, gids), _add(links_in, lids)
-        self.rows_in = sum(rows)
-        self.counts = (0 if repeats is None else repeats.count, rows_in, links_in)
-
-    def check(self, schema: pl.Schema) -> None:
-        """The columns cleaning needs, as :func:`~dwcp_data.clean` checks them."""
-
-        def refuse(name: str, rule: str, message: str) -> DataError:
-            return DataError(f"column `{name}`: {message} (rule `{rule}`)", column=name, row=None, rule=rule)
-
-        for name in self.columns:
-            if name not in schema:
-                raise refuse(name, "outlier_column", "the column is absent")
-            if not schema[name].is_numeric():
-                raise refuse(
-                    name, "outlier_column", f"IQR fences need a numeric column, found {schema[name]}"
-                )
-        for name in self.groups.by or []:
-            if name not in schema:
-                raise refuse(name, "group_column", "the column is absent")
-        self.schema = schema
+        self.duplicates = 0 if repeats is None else repeats.count
+        self.rows_in = (sum(rows), rows_in, links_in)
 
     def scan(
         self,
         label: str,
-        columns: list[str],
         probes: dict[str, list[tuple[int, _Probe]]],
-        fence: tuple[str, _Bounds] | None = None,
+        fence: _Fence | None = None,
         grouped: bool = True,
     ) -> _Scan:
         """One pass: applies ``fence`` (column, bounds per group) to the rows
@@ -622,7 +535,7 @@ class Cleaner:
         nulls there; and per group the values the fence judged and the rows it
         removed. Results merge as they come."""
         n = self.groups.count()
-        read = sorted(set(columns) | ({fence[0]} if fence else set()))
+        read = sorted(set(probes) | ({fence[0]} if fence else set()))
         args = [(read, _block_fence(fence), probes, n, grouped)] * len(self.blocks)
         total = _Scan({c: [] for c in probes}, dict.fromkeys(probes, 0), [0] * n, [0] * n)
         results = self.engine.map(label, scan_kernel, self.blocks, args, state=True, keep=fence is not None)
@@ -630,174 +543,40 @@ class Cleaner:
             total = total.then(scan)
         return total
 
-    def search(
-        self,
-        label: str,
-        searches: dict[str, list[_Search]],
-        first: dict[str, list[pl.Series]],
-        grouped: bool = True,
-    ) -> None:
-        """Advances ``searches`` (per column) from the merged partials of the
-        all-values probes ``first`` (one per group), then passes until every
-        rank is found."""
-        for column, column_searches in searches.items():
-            for s in column_searches:
-                self.advance(s, first[column][s.group])
-        while True:
-            open_ = {c: [s for s in ss if s.value is None] for c, ss in searches.items()}
-            open_ = {c: ss for c, ss in open_.items() if ss}
-            if not open_:
-                return
-            probes = {c: sorted({(s.group, s.probe) for s in ss}) for c, ss in open_.items()}
-            merged = self.scan(label, list(open_), probes, grouped=grouped).partials
-            for column, ss in open_.items():
-                index = {p: k for k, p in enumerate(probes[column])}
-                for s in ss:
-                    self.advance(s, merged[column][index[(s.group, s.probe)]])
-
-    @staticmethod
-    def advance(s: _Search, merged: pl.Series) -> None:
-        value, step = _core.advance_rank(s.probe, s.rank, merged)
-        if step is None:
-            s.value = value
-        else:
-            s.probe, s.rank = step
-
-    def run(self) -> CleaningReportDict:
-        """Every pass after the first: fences, medians, counts; the report."""
-        duplicates, rows_in, links_in = self.counts
-        n = self.groups.count()
-        order, labels = self.groups.order(), self.groups.labels()
-        outliers: list[OutlierStepDict] = []
-        fence: tuple[str, _Bounds] | None = None
-        for column in self.columns:
-            all_probes = {column: [(g, _ALL) for g in range(n)]}
-            scan = self.scan(f"clean: {column}", [column], all_probes, fence)
-            first = scan.partials
-            if fence is not None:
-                outliers.append(self.step(fence, scan.judged, scan.removed, order, labels))
-            quartiles = {
-                g: (_Quantile.of(g, count, 0.25), _Quantile.of(g, count, 0.75))
-                for g in range(n)
-                if (count := int(first[column][g].sum()))
-            }
-            searches = [s for pair in quartiles.values() for q in pair for s in q.searches()]
-            self.search(f"clean: {column} quartiles", {column: searches}, first)
-            bounds: _Bounds = [None] * n
-            for g, (q1s, q3s) in quartiles.items():
-                q1, q3 = q1s.value(), q3s.value()
-                iqr = q3 - q1  # as in memory, operation for operation
-                bounds[g] = (q1, q3, q1 - self.iqr_k * iqr, q3 + self.iqr_k * iqr)
-            fence = (column, bounds)
-        return self.finish(fence, outliers, duplicates, rows_in, links_in, order, labels)
-
-    @staticmethod
-    def step(
-        fence: tuple[str, _Bounds],
-        judged: list[int],
-        removed: list[int],
-        order: list[int],
-        labels: list[str | None],
-    ) -> OutlierStepDict:
-        """The report of one outlier column's fences."""
-        column, bounds = fence
-        fences: list[FenceDict] = []
-        for g in order:
-            q1, q3, lower, upper = bounds[g] or (None, None, None, None)
-            fences.append(
-                {
-                    "group": labels[g],
-                    "values": judged[g],
-                    "q1": q1,
-                    "q3": q3,
-                    "lower": lower,
-                    "upper": upper,
-                    "rows_removed": removed[g],
-                }
+    def run(self) -> CleaningReport:
+        """Every pass after the first, as the plan asks for them; the report."""
+        plan = self.plan
+        while (step := plan.next_pass()) is not None:
+            label, fence, probes, grouped = step
+            scan = self.scan(label, dict(probes), fence, grouped)
+            plan.take(
+                [scan.partials[c] for c, _ in probes],
+                [scan.nulls[c] for c, _ in probes],
+                scan.judged,
+                scan.removed,
             )
-        return {"column": column, "fences": fences, "rows_removed": sum(removed)}
-
-    def finish(
-        self,
-        fence: tuple[str, _Bounds] | None,
-        outliers: list[OutlierStepDict],
-        duplicates: int,
-        rows_in: list[int],
-        links_in: list[int],
-        order: list[int],
-        labels: list[str | None],
-    ) -> CleaningReportDict:
-        """Applies the last fence, finds the medians, and reports."""
         assert self.schema is not None
-        # only columns with a null somewhere may need a median
-        numeric = [c for c, t in self.schema.items() if t.is_numeric() and self.has_nulls[c]]
-        probes = {c: [(0, _ALL)] for c in numeric if self.impute}
-        scan = self.scan("clean: medians", list(probes), probes, fence, grouped=False)
-        first, nulls = scan.partials, scan.nulls
-        if fence is not None:
-            outliers.append(self.step(fence, scan.judged, scan.removed, order, labels))
-        median = {
-            column: _Quantile.of(0, count, 0.5)
-            for column in probes
-            if nulls[column] and (count := int(first[column][0].sum()))
-        }
-        self.search("clean: medians", {c: q.searches() for c, q in median.items()}, first, grouped=False)
-        imputed: list[ImputationDict] = []
-        for column in probes:
-            if not nulls[column]:
-                continue
-            value = None
-            if column in median:
-                value = median[column].value()
-                if not self.schema[column].is_float():
-                    value = float(round(value))  # half to even, as in memory
-                self.medians[column] = value
-            # as in memory: the nulls filled, none without a median
-            imputed.append(
-                {"column": column, "count": nulls[column] if value is not None else 0, "value": value}
-            )
-        rows_out, links_out, groups_out = self.count_out()
-        link_labels = self.links.labels()
-        links: list[KeptShareDict] = [
-            {"group": str(link_labels[lid]), "rows_in": links_in[lid], "rows_out": links_out[lid]}
-            for lid in self.links.order()
-        ]
-        groups: list[KeptShareDict] = (
-            []
-            if self.groups.by is None
-            else [{"group": str(labels[g]), "rows_in": rows_in[g], "rows_out": groups_out[g]} for g in order]
-        )
-        return {
-            "rows_in": self.rows_in,
-            "rows_out": rows_out,
-            "duplicates_removed": duplicates,
-            "timestamp": "unchanged" if "timestamp" in self.schema else None,
-            "outliers": outliers,
-            "kept_by_link_type": links if "link_type" in self.schema else [],
-            "kept_by_group": groups,
-            "imputed": imputed,
-        }
+        self.fills = _fills(self.schema, dict(plan.fills()))
+        return CleaningReport._from_core(plan.report(self.duplicates, self.rows_in, self.count_out()))
 
     def count_out(self) -> tuple[int, list[int], list[int]]:
-        """Kept rows: all, per link type, per group."""
+        """Kept rows: all, per group, per link type."""
         links, groups, total = [0] * self.links.count(), [0] * self.groups.count(), 0
         args = [(len(links), len(groups))] * len(self.blocks)
         for _, (rows, lids, gids) in self.engine.map(
             "clean: counts", kept_counts_kernel, self.blocks, args, state=True
         ):
             total, links, groups = total + rows, _add(links, lids), _add(groups, gids)
-        return total, links, groups
+        return total, groups, links
 
     def write(self, out: FolderBuild) -> None:
         """Each block's kept rows, nulls filled with the medians, into the folder
         being built, one shard per block; the pipeline's ``finish`` results
         merged in block order."""
-        assert self.schema is not None
         n = len(self.blocks)
         names = [shard_name(i, n) for i in range(n)]
         work = None if self.hooks is None else self.hooks[0]
-        fills = _fills(self.schema, self.medians)
-        args = [(SLICE_ROWS, fills, work, out.file(name)) for name in names]
+        args = [(SLICE_ROWS, self.fills, work, out.file(name)) for name in names]
         results = self.engine.map("clean: writing", write_kernel, self.blocks, args, state=True)
         for name, (rows, seen) in zip(names, in_order(results, n), strict=True):
             out.rows[name] = rows

@@ -1,24 +1,13 @@
-"""The shapes of the reports the compiled core returns: each is a Rust struct
-(``src/validation``, ``src/cleaning``) that arrives as a dict keyed by its field
-names (``#[derive(IntoPyObject)]``); these ``TypedDict``s spell them out for
-``_core.pyi`` and the type checker."""
+"""The shape of the cleaning report the compiled core returns: Rust structs
+(``src/cleaning``) that arrive as dicts keyed by their field names
+(``#[derive(IntoPyObject)]``); these ``TypedDict``s spell them out for
+``_core.pyi`` and the type checker, and are the outlier steps' shape in
+:class:`~dwcp_data.CleaningReport`. (A validation rule's result arrives as
+:class:`~dwcp_data.RuleResult` itself.)"""
 
 from __future__ import annotations
 
 from typing import TypedDict
-
-
-class RuleResultDict(TypedDict):
-    """One rule's outcome (``validation::RuleResult``)."""
-
-    rule: str
-    column: str | None
-    description: str
-    passed: bool
-    observed: float | str | None
-    threshold: str
-    failing_rows: int
-    examples: tuple[int, ...]
 
 
 class FenceDict(TypedDict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,12 +13,9 @@ import polars as pl
 from dwcp_data import _core, _json
 from dwcp_data._frames import FrameLike, from_core, to_core, to_polars
 from dwcp_data._reports import CleaningReportDict, KeptShareDict, OutlierStepDict
-from dwcp_data.errors import InvalidArgumentError
+from dwcp_data.options import DEFAULT_OUTLIER_COLUMNS, CleaningOptions
 
 __all__ = ["DEFAULT_OUTLIER_COLUMNS", "CleaningReport", "clean", "clean_training_data"]
-
-#: The columns §5.2 fences, in its order.
-DEFAULT_OUTLIER_COLUMNS: tuple[str, ...] = ("rtt_ms", "available_bandwidth_mbps", "data_size_bytes")
 
 
 @dataclass(frozen=True)
@@ -68,19 +66,11 @@ class CleaningReport:
         return {g: (o / i if i else 0.0) for g, (i, o) in source.items()}
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable summary (for Airflow XCom and run reports)."""
-        return {
-            "rows_in": self.rows_in,
-            "rows_out": self.rows_out,
-            "duplicates_removed": self.duplicates_removed,
-            "timestamp": self.timestamp,
-            "outliers": [dict(step) for step in self.outliers],
-            "kept_by_link_type": {
-                g: {"rows_in": i, "rows_out": o} for g, (i, o) in self.kept_by_link_type.items()
-            },
-            "kept_by_group": {g: {"rows_in": i, "rows_out": o} for g, (i, o) in self.kept_by_group.items()},
-            "imputed": {c: {"count": n, "value": v} for c, (n, v) in self.imputed.items()},
-        }
+        """The report's fields as JSON-serialisable values (for Airflow XCom,
+        manifests and run reports): ``kept_by_*`` and ``imputed`` map each
+        group or column to its pair as a two-item list."""
+        plain: dict[str, Any] = _json.plain(dataclasses.asdict(self))
+        return plain
 
     def to_json(self) -> str:
         """:meth:`to_dict` as a JSON string."""
@@ -121,32 +111,6 @@ class CleaningReport:
         return f"<p><b>CleaningReport</b></p><ul>{items}</ul>"
 
 
-def column_names(
-    value: str | Sequence[str] | None, param: str, *, allow_empty: bool = True
-) -> list[str] | None:
-    """Column names given as one name or a sequence of distinct names (``None`` stays ``None``)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    if not (isinstance(value, Sequence) and all(isinstance(v, str) for v in value)):
-        raise InvalidArgumentError(
-            f"invalid argument `{param}`: expected a column name or a sequence of names, got {value!r}",
-            param=param,
-        )
-    names = list(value)
-    if not names and not allow_empty:
-        raise InvalidArgumentError(
-            f"invalid argument `{param}`: must name at least one column, or be None", param=param
-        )
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise InvalidArgumentError(
-            f"invalid argument `{param}`: names {', '.join(map(repr, twice))} more than once", param=param
-        )
-    return names
-
-
 @overload
 def clean(
     df: FrameLike,
@@ -172,11 +136,11 @@ def clean(
 def clean(
     df: FrameLike,
     *,
-    dedupe: bool = True,
-    outlier_columns: str | Sequence[str] = DEFAULT_OUTLIER_COLUMNS,
-    iqr_k: float = 1.5,
-    by: str | Sequence[str] | None = None,
-    impute: Literal["median"] | None = "median",
+    dedupe: bool = CleaningOptions.dedupe,
+    outlier_columns: str | Sequence[str] = CleaningOptions.outlier_columns,
+    iqr_k: float = CleaningOptions.iqr_k,
+    by: str | Sequence[str] | None = CleaningOptions.by,
+    impute: Literal["median"] | None = CleaningOptions.impute,
     report: bool = False,
 ) -> pl.DataFrame | tuple[pl.DataFrame, CleaningReport]:
     """Clean a training set; the input is never modified.
@@ -224,26 +188,16 @@ def clean(
         dwcp_data.errors.DataError: an outlier or group column is absent or not
             numeric, or a timestamp cannot be parsed (names the row and text).
     """
-    if impute not in ("median", None):
-        raise InvalidArgumentError(
-            f"invalid argument `impute`: must be 'median' or None, got {impute!r}", param="impute"
-        )
-    if not isinstance(dedupe, bool):
-        raise InvalidArgumentError(
-            f"invalid argument `dedupe`: must be True or False, got {dedupe!r}", param="dedupe"
-        )
-    columns = column_names(outlier_columns, "outlier_columns") or []
-    groups = column_names(by, "by", allow_empty=False)
-    if not isinstance(iqr_k, (int, float)) or isinstance(iqr_k, bool):
-        raise InvalidArgumentError(
-            f"invalid argument `iqr_k`: expected a number, got {iqr_k!r}", param="iqr_k"
-        )
-    core_frame, enum_columns = to_core(to_polars(df))
-    out, codes, raw = _core.clean(
-        core_frame, enum_columns, dedupe, columns, float(iqr_k), groups, impute == "median"
-    )
-    cleaned = from_core((out, codes))
-    return (cleaned, CleaningReport._from_core(raw)) if report else cleaned
+    options = CleaningOptions(dedupe, outlier_columns, iqr_k, by, impute)
+    cleaned, done = clean_frame(to_polars(df), options)
+    return (cleaned, done) if report else cleaned
+
+
+def clean_frame(df: pl.DataFrame, options: CleaningOptions) -> tuple[pl.DataFrame, CleaningReport]:
+    """:func:`clean` of ``df`` with ``options``, and its report."""
+    core_frame, enum_columns = to_core(df)
+    out, codes, raw = _core.clean(core_frame, enum_columns, options)
+    return from_core((out, codes)), CleaningReport._from_core(raw)
 
 
 def clean_training_data(df: FrameLike) -> pl.DataFrame:

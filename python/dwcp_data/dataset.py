@@ -30,8 +30,8 @@ from dwcp_data._engine import EngineName, engine_for
 from dwcp_data._outputs import check_output_folder, output_folder, work_folder
 from dwcp_data._passes import SLICE_ROWS, Cleaner, Validation, label_blocks, validate_blocks
 from dwcp_data._progress import progress
-from dwcp_data.cleaning import DEFAULT_OUTLIER_COLUMNS, CleaningReport, column_names
-from dwcp_data.errors import DataError, DwcpDataError, InvalidArgumentError
+from dwcp_data.cleaning import CleaningReport
+from dwcp_data.errors import DataError, DwcpDataError
 from dwcp_data.io import (
     Source,
     conform,
@@ -43,7 +43,8 @@ from dwcp_data.io import (
     warn_absent,
     write_training_data,
 )
-from dwcp_data.validation import Profile, ValidationReport
+from dwcp_data.options import CleaningOptions, Profile, ValidationOptions
+from dwcp_data.validation import ValidationReport
 
 __all__ = [
     "Dataset",
@@ -51,7 +52,6 @@ __all__ = [
     "Shard",
     "ShardBlocks",
     "clean_dataset",
-    "cleaning_options",
     "label_dataset",
     "named_paths",
     "open_dataset",
@@ -329,12 +329,12 @@ def open_dataset(
 def validate_dataset(
     source: DatasetSource,
     *,
-    profile: Profile = "document",
-    min_rows: int = 10_000,
-    max_missing_fraction: float = 0.1,
-    min_class_share: float = 0.05,
-    now: datetime | None = None,
-    max_examples: int = 5,
+    profile: Profile = ValidationOptions.profile,
+    min_rows: int = ValidationOptions.min_rows,
+    max_missing_fraction: float = ValidationOptions.max_missing_fraction,
+    min_class_share: float = ValidationOptions.min_class_share,
+    now: datetime | None = ValidationOptions.now,
+    max_examples: int = ValidationOptions.max_examples,
     on_bad_rows: Literal["raise", "quarantine"] = "raise",
     rejects_dir: str | os.PathLike[str] | None = None,
     engine: EngineName = "local",
@@ -362,7 +362,8 @@ def validate_dataset(
     Returns:
         A :class:`~dwcp_data.ValidationReport`.
     """
-    validation = Validation(profile, min_rows, max_missing_fraction, min_class_share, now, max_examples)
+    options = ValidationOptions(profile, min_rows, max_missing_fraction, min_class_share, now, max_examples)
+    validation = Validation(options)
     with (
         engine_for(engine, work_dir, show_progress) as runner,
         runner.open(source, work_dir, on_bad_rows=on_bad_rows, rejects_dir=rejects_dir) as blocks,
@@ -374,11 +375,11 @@ def clean_dataset(
     source: DatasetSource,
     out: str | os.PathLike[str],
     *,
-    dedupe: bool = True,
-    outlier_columns: str | Sequence[str] = DEFAULT_OUTLIER_COLUMNS,
-    iqr_k: float = 1.5,
-    by: str | Sequence[str] | None = None,
-    impute: Literal["median"] | None = "median",
+    dedupe: bool = CleaningOptions.dedupe,
+    outlier_columns: str | Sequence[str] = CleaningOptions.outlier_columns,
+    iqr_k: float = CleaningOptions.iqr_k,
+    by: str | Sequence[str] | None = CleaningOptions.by,
+    impute: Literal["median"] | None = CleaningOptions.impute,
     on_bad_rows: Literal["raise", "quarantine"] = "raise",
     rejects_dir: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
@@ -415,43 +416,19 @@ def clean_dataset(
     Returns:
         The :class:`~dwcp_data.cleaning.CleaningReport`.
     """
-    options = cleaning_options(dedupe, outlier_columns, iqr_k, by, impute)
+    options = CleaningOptions(dedupe, outlier_columns, iqr_k, by, impute)
     check_output_folder(out, inputs=named_paths(source), overwrite=overwrite)  # before any work
     with (
         engine_for(engine, work_dir, show_progress) as runner,
         runner.open(source, work_dir, on_bad_rows=on_bad_rows, rejects_dir=rejects_dir) as blocks,
         output_folder(out, inputs=blocks.inputs, overwrite=overwrite, kind="cleaned") as build,
     ):
-        cleaner = Cleaner(runner, blocks, **options)
+        cleaner = Cleaner(runner, blocks, options)
         cleaner.first_pass()
-        report = CleaningReport._from_core(cleaner.run())
+        report = cleaner.run()
         cleaner.write(build)
         build.info["cleaning"] = report.to_dict()
     return report
-
-
-def cleaning_options(
-    dedupe: object,
-    outlier_columns: str | Sequence[str],
-    iqr_k: object,
-    by: str | Sequence[str] | None,
-    impute: object,
-) -> dict[str, Any]:
-    """``clean_dataset``'s arguments, checked as :func:`~dwcp_data.clean` checks
-    them, as a :class:`~dwcp_data._passes.Cleaner` takes them."""
-    one_of(dedupe, (True, False), "dedupe")
-    one_of(impute, ("median", None), "impute")
-    if not isinstance(iqr_k, (int, float)) or isinstance(iqr_k, bool) or not 0 <= iqr_k < float("inf"):
-        raise InvalidArgumentError(
-            f"invalid argument `iqr_k`: must be a finite number >= 0, got {iqr_k!r}", param="iqr_k"
-        )
-    return {
-        "dedupe": dedupe,
-        "columns": column_names(outlier_columns, "outlier_columns") or [],
-        "iqr_k": float(iqr_k),
-        "by": column_names(by, "by", allow_empty=False),
-        "impute": impute == "median",
-    }
 
 
 def label_dataset(

@@ -60,6 +60,11 @@ class InvalidArgumentError(DwcpDataError, ValueError):
         super().__init__(message)
         self.param = param
 
+    @classmethod
+    def of(cls, param: str, message: str) -> InvalidArgumentError:
+        """The error for parameter ``param``: "invalid argument `param`: ``message``"."""
+        return cls(f"invalid argument `{param}`: {message}", param=param)
+
 
 class DataError(DwcpDataError, ValueError):
     """A value in the data breaks a rule.

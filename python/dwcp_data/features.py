@@ -147,15 +147,12 @@ def _check_out(out: object) -> None:
         else None
     )
     if problem is not None:
-        raise InvalidArgumentError(f"invalid argument `out`: {problem}", param="out")
+        raise InvalidArgumentError.of("out", f"{problem}")
 
 
 def _feature_columns(columns: Sequence[str]) -> list[str]:
     if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
-        raise InvalidArgumentError(
-            f"invalid argument `columns`: expected a sequence of column names, got {columns!r}",
-            param="columns",
-        )
+        raise InvalidArgumentError.of("columns", f"expected a sequence of column names, got {columns!r}")
     names = list(columns)
     problem = (
         "is empty"
@@ -167,7 +164,7 @@ def _feature_columns(columns: Sequence[str]) -> list[str]:
         else None
     )
     if problem is not None:
-        raise InvalidArgumentError(f"invalid argument `columns`: {problem}", param="columns")
+        raise InvalidArgumentError.of("columns", f"{problem}")
     return names
 
 
@@ -314,16 +311,13 @@ def _choice_codes(frame: pl.DataFrame, choice: Any) -> pl.Series:
         elif choice in COMPRESSIONS:
             return pl.Series("choice", [COMPRESSIONS.index(choice)] * frame.height, dtype=pl.UInt8)
         else:
-            raise InvalidArgumentError(
-                f"invalid argument `choice`: {choice!r} is neither a column nor one of {', '.join(COMPRESSIONS)}",
-                param="choice",
+            raise InvalidArgumentError.of(
+                "choice", f"{choice!r} is neither a column nor one of {', '.join(COMPRESSIONS)}"
             )
     else:
         values = pl.Series("choice", choice)
     if values.len() != frame.height:
-        raise InvalidArgumentError(
-            f"invalid argument `choice`: {values.len():,} choices for {frame.height:,} rows", param="choice"
-        )
+        raise InvalidArgumentError.of("choice", f"{values.len():,} choices for {frame.height:,} rows")
     codes: pl.Series
     if values.dtype.is_integer():
         codes = values.cast(pl.Int64)
@@ -387,9 +381,8 @@ def check_test_fraction(test_fraction: object) -> None:
         or not isinstance(test_fraction, (int, float))
         or not 0 < test_fraction < 1
     ):
-        raise InvalidArgumentError(
-            f"invalid argument `test_fraction`: must be between 0 and 1 (exclusive), got {test_fraction!r}",
-            param="test_fraction",
+        raise InvalidArgumentError.of(
+            "test_fraction", f"must be between 0 and 1 (exclusive), got {test_fraction!r}"
         )
 
 

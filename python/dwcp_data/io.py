@@ -68,10 +68,8 @@ _ZSTD_LEVEL = 1
 def file_format(path: Path, param: str) -> str:
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise InvalidArgumentError(
-            f"invalid argument `{param}`: cannot tell the format of {str(path)!r}; "
-            f"use one of {', '.join(sorted(_FORMATS))}",
-            param=param,
+        raise InvalidArgumentError.of(
+            param, f"cannot tell the format of {str(path)!r}; use one of {', '.join(sorted(_FORMATS))}"
         )
     return fmt
 
@@ -240,10 +238,7 @@ def write_frames(
     ordered = (_ordered(frame) for frame in frames)
     first = next(ordered, None)
     if first is None and schema is None:
-        raise InvalidArgumentError(
-            "invalid argument `schema`: no frames to write, so the file's columns must be given",
-            param="schema",
-        )
+        raise InvalidArgumentError.of("schema", "no frames to write, so the file's columns must be given")
     columns = first.schema if first is not None else _ordered(pl.DataFrame(schema=schema)).schema
     # A small first frame may be all there is: it is then written at once, without a
     # streaming plan. A large one is streamed without waiting for the next frame.
@@ -257,10 +252,9 @@ def write_frames(
         nonlocal rows
         for i, frame in enumerate(itertools.chain(pulled, ordered)):
             if frame.schema != columns:
-                raise InvalidArgumentError(
-                    f"invalid argument `frames`: frame {i} has the columns {dict(frame.schema)}, "
-                    f"not those of the file, {dict(columns)}",
-                    param="frames",
+                raise InvalidArgumentError.of(
+                    "frames",
+                    f"frame {i} has the columns {dict(frame.schema)}, not those of the file, {dict(columns)}",
                 )
             rows += frame.height
             yield frame
@@ -353,15 +347,12 @@ def data_files(source: Source) -> list[Path]:
     loop under ``**`` reaches a file at ever longer paths)."""
     if isinstance(source, (list, tuple)):
         if not source:
-            raise InvalidArgumentError(
-                "invalid argument `source`: an empty list names no files", param="source"
-            )
+            raise InvalidArgumentError.of("source", "an empty list names no files")
         return [f for s in source for f in data_files(s)]
     if not isinstance(source, (str, os.PathLike)):
-        raise InvalidArgumentError(
-            "invalid argument `source`: expected a file, folder or glob (str or path) or a list of them, "
-            f"got {type(source).__name__}",
-            param="source",
+        raise InvalidArgumentError.of(
+            "source",
+            f"expected a file, folder or glob (str or path) or a list of them, got {type(source).__name__}",
         )
     text = os.fspath(source)
     path = Path(text)
@@ -380,11 +371,9 @@ def data_files(source: Source) -> list[Path]:
     elif path.exists():
         found = [path]
     else:
-        raise InvalidArgumentError(f"invalid argument `source`: {text!r} does not exist", param="source")
+        raise InvalidArgumentError.of("source", f"{text!r} does not exist")
     if not found:
-        raise InvalidArgumentError(
-            f"invalid argument `source`: no .csv or .parquet files in {text!r}", param="source"
-        )
+        raise InvalidArgumentError.of("source", f"no .csv or .parquet files in {text!r}")
     return found
 
 

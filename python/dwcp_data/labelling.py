@@ -56,8 +56,6 @@ def label_oracle(df: FrameLike, *, cpu_weight: float = 0.0) -> pl.DataFrame:
         dwcp_data.errors.InvalidArgumentError: ``cpu_weight`` is out of its domain.
     """
     if not isinstance(cpu_weight, (int, float)) or isinstance(cpu_weight, bool):
-        raise InvalidArgumentError(
-            f"invalid argument `cpu_weight`: expected a number, got {cpu_weight!r}", param="cpu_weight"
-        )
+        raise InvalidArgumentError.of("cpu_weight", f"expected a number, got {cpu_weight!r}")
     core_frame, enum_columns = to_core(to_polars(df))
     return from_core(_core.label_oracle(core_frame, enum_columns, float(cpu_weight)))

@@ -17,18 +17,19 @@ import polars as pl
 from dwcp_data import _json
 from dwcp_data._convert import one_of
 from dwcp_data._core import __version__
-from dwcp_data._engine import EngineName, engine_for
+from dwcp_data._engine import Blocks, EngineName, engine_for
 from dwcp_data._frames import to_polars
 from dwcp_data._outputs import atomic_path, check_output_file, check_output_folder, output_folder
 from dwcp_data._passes import Cleaner, Validation, repeated_keys
-from dwcp_data.cleaning import DEFAULT_OUTLIER_COLUMNS, CleaningReport, clean, column_names
+from dwcp_data.cleaning import clean_frame
 from dwcp_data.dataset import named_paths
 from dwcp_data.errors import InvalidArgumentError
 from dwcp_data.generator import generate_synthetic
 from dwcp_data.io import data_files, is_folder, read_training_data, write_training_data
 from dwcp_data.labelling import LABEL_COLUMN, label_oracle
+from dwcp_data.options import CleaningOptions, Profile, ValidationOptions
 from dwcp_data.quality import QualityCounts, count_values, quality_metrics, shares_of
-from dwcp_data.validation import ValidationReport, validate
+from dwcp_data.validation import ValidationReport, validate_frame
 
 __all__ = ["PipelineResult", "label_shares", "report_path_for", "run_pipeline"]
 
@@ -79,8 +80,8 @@ def run_pipeline(
     rows: int = 100_000,
     seed: int = 42,
     end: datetime | None = None,
-    profile: Literal["document", "strict"] = "document",
-    min_rows: int = 10_000,
+    profile: Profile = ValidationOptions.profile,
+    min_rows: int = ValidationOptions.min_rows,
     on_invalid: Literal["stop", "continue"] = "stop",
     on_bad_rows: Literal["raise", "quarantine"] = "raise",
     by: str | Sequence[str] | None = None,
@@ -128,127 +129,123 @@ def run_pipeline(
     Returns:
         A :class:`PipelineResult`.
     """
-    one_of(on_invalid, ("stop", "continue"), "on_invalid")
-    one_of(on_bad_rows, ("raise", "quarantine"), "on_bad_rows")
-    one_of(engine, ("local", "ray"), "engine")
-    shards = isinstance(source, pl.LazyFrame) or (
-        isinstance(source, (str, os.PathLike, list, tuple)) and source != "synthetic"
+    settings = _Settings(
+        ValidationOptions(profile, min_rows),  # validate()'s other defaults
+        CleaningOptions(by=by),  # clean()'s defaults, fences per group of `by`
+        on_invalid,
+        on_bad_rows,
+        cpu_weight,
+        overwrite,
     )
-    if engine == "ray":
-        if (
-            not is_folder(out)
-            or source is None
-            or isinstance(source, pl.DataFrame)
-            or (isinstance(source, str) and source == "synthetic")
-        ):
-            raise InvalidArgumentError(
-                "invalid argument `engine`: 'ray' needs a folder `out` and files, a LazyFrame or a "
-                "ray.data.Dataset as `source`",
-                param="engine",
-            )
-        shards = True
-    if is_folder(out) and shards:
-        return _run_dataset_pipeline(
-            source,
-            Path(out),
-            profile=profile,
-            min_rows=min_rows,
-            on_invalid=on_invalid,
-            on_bad_rows=on_bad_rows,
-            by=by,
-            cpu_weight=cpu_weight,
-            show_progress=show_progress,
-            engine=engine,
-            overwrite=overwrite,
+    one_of(engine, ("local", "ray"), "engine")
+    synthetic = source is None or (isinstance(source, str) and source == "synthetic")
+    files = isinstance(source, (str, os.PathLike, list, tuple)) and not synthetic
+    if engine == "ray" and (not is_folder(out) or synthetic or isinstance(source, pl.DataFrame)):
+        raise InvalidArgumentError.of(
+            "engine", "'ray' needs a folder `out` and files, a LazyFrame or a ray.data.Dataset as `source`"
         )
+    if is_folder(out) and (files or engine == "ray" or isinstance(source, pl.LazyFrame)):
+        return _run_dataset_pipeline(source, Path(out), settings, show_progress, engine)
     if is_folder(out):  # from a frame or synthetic rows: refused now rather than after the work
         check_output_folder(out, overwrite=overwrite)
-    elif isinstance(source, (str, os.PathLike, list, tuple)) and source != "synthetic":
-        check_output_file(out, data_files(source))
-    out = Path(out)
-    report_path = report_path_for(out)
-    started = time.perf_counter()
-    report = _new_report(out)
-
-    def stage(name: str, t0: float, df: pl.DataFrame) -> None:
-        report["stages"].append(
-            {"stage": name, "rows": df.height, "seconds": round(time.perf_counter() - t0, 4)}
-        )
-
-    def check(name: str, df: pl.DataFrame) -> ValidationReport:
-        t0 = time.perf_counter()
-        result = validate(df, profile=profile, min_rows=min_rows)
-        stage(name, t0, df)
-        _record_check(report, name, result, on_invalid, report_path, started)
-        return result
-
+    elif files:
+        check_output_file(out, data_files(source))  # type: ignore[arg-type]  # files: a path or list
+    run = _RunReport(Path(out), on_invalid)
     t0 = time.perf_counter()
-    if source is None or (isinstance(source, str) and source == "synthetic"):
+    if synthetic:
         df = generate_synthetic(rows, seed, end=end)
-        report["source"] = {"kind": "synthetic", "rows": rows, "seed": seed}
+        run.data["source"] = {"kind": "synthetic", "rows": rows, "seed": seed}
     elif isinstance(source, (str, os.PathLike, list, tuple)):
         df, read = read_training_data(source, on_bad_rows=on_bad_rows, report=True)
-        report["source"] = {"kind": "files", "files": list(read.files), "rejected": read.rejected}
+        run.data["source"] = {"kind": "files", "files": list(read.files), "rejected": read.rejected}
     else:
         df = to_polars(source, "source")
-        report["source"] = {"kind": "frame"}
-    stage("load", t0, df)
-    report["class_shares_in"] = label_shares(df, "current_compression")
+        run.data["source"] = {"kind": "frame"}
+    run.stage("load", time.perf_counter() - t0, df.height)
+    return _run_in_memory(df, run, settings)
 
-    input_check = check("input_validation", df)
+
+@dataclass(frozen=True)
+class _Settings:
+    """What a run does, whatever its data: checked once, when it starts."""
+
+    validation: ValidationOptions
+    cleaning: CleaningOptions
+    on_invalid: Literal["stop", "continue"]
+    on_bad_rows: Literal["raise", "quarantine"]
+    cpu_weight: float
+    overwrite: bool
+
+    def __post_init__(self) -> None:
+        one_of(self.on_invalid, ("stop", "continue"), "on_invalid")
+        one_of(self.on_bad_rows, ("raise", "quarantine"), "on_bad_rows")
+
+
+class _RunReport:
+    """The JSON run report of one run, written beside its output
+    (:func:`report_path_for`) when the run ends or a validation stops it."""
+
+    def __init__(self, out: Path, on_invalid: Literal["stop", "continue"]) -> None:
+        self.out, self.path, self.on_invalid = out, report_path_for(out), on_invalid
+        self.started = time.perf_counter()
+        self.data: dict[str, Any] = {
+            "dwcp_data_version": __version__,
+            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "output": str(out),
+            "status": "running",
+            "stages": [],
+        }
+
+    def stage(self, name: str, seconds: float, rows: int) -> None:
+        """Records a stage's rows and seconds."""
+        self.data["stages"].append({"stage": name, "rows": rows, "seconds": round(seconds, 4)})
+
+    def check(self, name: str, result: ValidationReport, seconds: float) -> ValidationReport:
+        """Records a validation; a failed one stops the run (report written,
+        ``ValidationError``) unless ``on_invalid="continue"``."""
+        self.stage(name, seconds, result.n_rows)
+        self.data[name] = result.to_dict()
+        if not result.passed and self.on_invalid == "stop":
+            self.data["status"] = "validation_failed"
+            self.write()
+            result.raise_if_failed()
+        return result
+
+    def finish(self, *checks: ValidationReport) -> PipelineResult:
+        """The run's result once every stage ran, its report written."""
+        self.data["status"] = "ok" if all(c.passed for c in checks) else "validation_failed"
+        self.write()
+        return PipelineResult(self.out, self.path, self.data)
+
+    def write(self) -> None:
+        """Writes the report as it stands (atomically)."""
+        self.data["seconds"] = round(time.perf_counter() - self.started, 4)
+        with atomic_path(self.path) as tmp:
+            tmp.write_text(_json.dumps(self.data, indent=2))
+
+
+def _run_in_memory(df: pl.DataFrame, run: _RunReport, settings: _Settings) -> PipelineResult:
+    """The stages after the load on one frame in memory, written to ``run.out``."""
+    validation = settings.validation.resolved()
+    run.data["class_shares_in"] = label_shares(df, "current_compression")
     t0 = time.perf_counter()
-    df, cleaning = clean(df, by=by, report=True)
-    stage("clean", t0, df)
-    report["cleaning"] = cleaning.to_dict()
-
+    input_check = run.check("input_validation", validate_frame(df, validation), time.perf_counter() - t0)
     t0 = time.perf_counter()
-    df = label_oracle(df, cpu_weight=cpu_weight)
-    stage("label", t0, df)
-    report["label_shares"] = label_shares(df, LABEL_COLUMN)
-    report["class_shares_out"] = label_shares(df, "current_compression")
-    report["quality"] = quality_metrics(df)
-
-    output_check = check("output_validation", df)
+    df, cleaned = clean_frame(df, settings.cleaning)
+    run.stage("clean", time.perf_counter() - t0, df.height)
+    run.data["cleaning"] = cleaned.to_dict()
     t0 = time.perf_counter()
-    write_training_data(df, out, overwrite=overwrite)
-    stage("write", t0, df)
-    report["status"] = "ok" if input_check.passed and output_check.passed else "validation_failed"
-    _finish(report, report_path, started)
-    return PipelineResult(out, report_path, report)
-
-
-def _record_check(
-    report: dict[str, Any],
-    name: str,
-    result: ValidationReport,
-    on_invalid: Literal["stop", "continue"],
-    report_path: Path,
-    started: float,
-) -> None:
-    """Records a validation in the run report; a failed one stops the run
-    (report written, ``ValidationError``) unless ``on_invalid="continue"``."""
-    report[name] = result.to_dict()
-    if not result.passed and on_invalid == "stop":
-        report["status"] = "validation_failed"
-        _finish(report, report_path, started)
-        result.raise_if_failed()
-
-
-def _new_report(out: Path) -> dict[str, Any]:
-    """A run report as a run starts."""
-    return {
-        "dwcp_data_version": __version__,
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "output": str(out),
-        "status": "running",
-        "stages": [],
-    }
-
-
-def _finish(report: dict[str, Any], path: Path, started: float) -> None:
-    report["seconds"] = round(time.perf_counter() - started, 4)
-    with atomic_path(path) as tmp:
-        tmp.write_text(_json.dumps(report, indent=2))
+    df = label_oracle(df, cpu_weight=settings.cpu_weight)
+    run.stage("label", time.perf_counter() - t0, df.height)
+    run.data["label_shares"] = label_shares(df, LABEL_COLUMN)
+    run.data["class_shares_out"] = label_shares(df, "current_compression")
+    run.data["quality"] = quality_metrics(df)
+    t0 = time.perf_counter()
+    output_check = run.check("output_validation", validate_frame(df, validation), time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    write_training_data(df, run.out, overwrite=settings.overwrite)
+    run.stage("write", time.perf_counter() - t0, df.height)
+    return run.finish(input_check, output_check)
 
 
 class _ShardChecks:
@@ -256,10 +253,8 @@ class _ShardChecks:
     runs where the shard is): the input's validation facts and classes as
     read; labels, the output's facts and shares as written."""
 
-    def __init__(self, profile: Literal["document", "strict"], min_rows: int, cpu_weight: float) -> None:
-        self.checks = {
-            name: Validation(profile, min_rows, 0.1, 0.05, None, 5) for name in ("input", "output")
-        }
+    def __init__(self, validation: ValidationOptions, cpu_weight: float) -> None:
+        self.checks = {name: Validation(validation) for name in ("input", "output")}
         self.cpu_weight = cpu_weight
 
     def inspect(self, raw: pl.DataFrame) -> _Seen:
@@ -318,18 +313,7 @@ class _Gathered:
 
 
 def _run_dataset_pipeline(
-    source: Any,
-    out: Path,
-    *,
-    profile: Literal["document", "strict"],
-    min_rows: int,
-    on_invalid: Literal["stop", "continue"],
-    on_bad_rows: Literal["raise", "quarantine"],
-    by: str | Sequence[str] | None,
-    cpu_weight: float,
-    show_progress: bool | None,
-    engine: EngineName,
-    overwrite: bool,
+    source: Any, out: Path, settings: _Settings, show_progress: bool | None, engine: EngineName
 ) -> PipelineResult:
     """:func:`run_pipeline` shard by shard, from files or a LazyFrame (with
     Ray, also a ``ray.data.Dataset``) into the folder ``out``.
@@ -340,78 +324,56 @@ def _run_dataset_pipeline(
     With ``engine="ray"`` the shards are blocks of Ray tasks (``dwcp_data.ray``);
     the stage seconds of the checks and labels are then the tasks' summed time.
     """
-    report_path = report_path_for(out)
-    started = time.perf_counter()
-    report = _new_report(out)
-    report["engine"] = engine
-    groups = column_names(by, "by", allow_empty=False)
-
-    def stage(name: str, seconds: float, rows: int) -> None:
-        report["stages"].append({"stage": name, "rows": rows, "seconds": round(seconds, 4)})
-
-    def check(name: str, result: ValidationReport, seconds: float) -> ValidationReport:
-        stage(name, seconds, result.n_rows)
-        _record_check(report, name, result, on_invalid, report_path, started)
-        return result
-
-    work = _ShardChecks(profile, min_rows, cpu_weight)
+    run = _RunReport(out, settings.on_invalid)
+    run.data["engine"] = engine
+    work = _ShardChecks(settings.validation, settings.cpu_weight)
     gathered = _Gathered(work)
     seconds = gathered.seconds
-    check_output_folder(out, inputs=named_paths(source), overwrite=overwrite)  # before any work
+    check_output_folder(out, inputs=named_paths(source), overwrite=settings.overwrite)  # before any work
     out.parent.mkdir(parents=True, exist_ok=True)
     with (
         engine_for(engine, out.parent, show_progress) as runner,
-        runner.open(source, out.parent, on_bad_rows=on_bad_rows) as blocks,
-        output_folder(out, inputs=blocks.inputs, overwrite=overwrite, kind="training") as build,
+        runner.open(source, out.parent, on_bad_rows=settings.on_bad_rows) as blocks,
+        output_folder(out, inputs=blocks.inputs, overwrite=settings.overwrite, kind="training") as build,
     ):
-        if isinstance(source, pl.LazyFrame):
-            report["source"] = {"kind": "lazyframe", "rows": sum(blocks.rows())}
-        elif not blocks.files:  # a ray.data.Dataset's blocks
-            report["source"] = {"kind": "ray dataset", "blocks": len(blocks), "rows": sum(blocks.rows())}
-        else:
-            report["source"] = {"kind": "files", "files": [str(f) for f in blocks.files], "rejected": {}}
-        cleaner = Cleaner(
-            runner,
-            blocks,
-            dedupe=True,
-            columns=list(DEFAULT_OUTLIER_COLUMNS),
-            iqr_k=1.5,
-            by=groups,
-            impute=True,
-            hooks=(work, gathered),
-        )
+        cleaner = Cleaner(runner, blocks, settings.cleaning, hooks=(work, gathered))
         t0 = time.perf_counter()
         cleaner.first_pass()  # reads every shard: the load, with the input's facts
-        first = time.perf_counter() - t0
-        stage("load", max(first - seconds["input"], 0.0), cleaner.rows_in)
-        if "rejected" in report["source"]:
-            report["source"]["rejected"] = dict(blocks.rejected)
-        report["class_shares_in"] = shares_of(gathered.classes_in)
+        run.stage("load", max(time.perf_counter() - t0 - seconds["input"], 0.0), cleaner.rows_in[0])
+        run.data["source"] = _source_entry(source, blocks)
+        run.data["class_shares_in"] = shares_of(gathered.classes_in)
         t0 = time.perf_counter()
         input_check = gathered.checks["input"].report(
             lambda: blocks.read(0), lambda key, keep: repeated_keys(runner, blocks, key, keep)
         )
-        check("input_validation", input_check, seconds["input"] + time.perf_counter() - t0)
-
+        run.check("input_validation", input_check, seconds["input"] + time.perf_counter() - t0)
         t0 = time.perf_counter()
-        cleaning = CleaningReport._from_core(cleaner.run())
+        cleaned = cleaner.run()
         cleaner.write(build)  # cleaned slices, labelled and validated as they are written
-        cleaned = time.perf_counter() - t0 - seconds["label"] - seconds["output"]
-        stage("clean", max(cleaned, 0.0), cleaning.rows_out)
-        report["cleaning"] = cleaning.to_dict()
-        stage("label", seconds["label"], cleaning.rows_out)
-        report["label_shares"] = gathered.quality.shares(LABEL_COLUMN)
-        report["class_shares_out"] = gathered.quality.shares("current_compression")
-        report["quality"] = gathered.quality.metrics(datetime.now(timezone.utc))
+        spent = time.perf_counter() - t0 - seconds["label"] - seconds["output"]
+        run.stage("clean", max(spent, 0.0), cleaned.rows_out)
+        run.data["cleaning"] = cleaned.to_dict()
+        run.stage("label", seconds["label"], cleaned.rows_out)
+        run.data["label_shares"] = gathered.quality.shares(LABEL_COLUMN)
+        run.data["class_shares_out"] = gathered.quality.shares("current_compression")
+        run.data["quality"] = gathered.quality.metrics(datetime.now(timezone.utc))
         t0 = time.perf_counter()
         with runner.open(build.path, out.parent) as written:
             output_check = gathered.checks["output"].report(
                 lambda: written.read(0), lambda key, keep: repeated_keys(runner, written, key, keep)
             )
-        check("output_validation", output_check, seconds["output"] + time.perf_counter() - t0)
-        report["status"] = "ok" if input_check.passed and output_check.passed else "validation_failed"
-        build.info.update(status=report["status"], report=report_path.name)
+        run.check("output_validation", output_check, seconds["output"] + time.perf_counter() - t0)
+        passed = input_check.passed and output_check.passed
+        build.info.update(status="ok" if passed else "validation_failed", report=run.path.name)
         t0 = time.perf_counter()
-    stage("write", time.perf_counter() - t0, cleaning.rows_out)
-    _finish(report, report_path, started)
-    return PipelineResult(out, report_path, report)
+    run.stage("write", time.perf_counter() - t0, cleaned.rows_out)
+    return run.finish(input_check, output_check)
+
+
+def _source_entry(source: Any, blocks: Blocks) -> dict[str, Any]:
+    """The run report's ``source``: what the data set was read from."""
+    if isinstance(source, pl.LazyFrame):
+        return {"kind": "lazyframe", "rows": sum(blocks.rows())}
+    if not blocks.files:  # a ray.data.Dataset's blocks
+        return {"kind": "ray dataset", "blocks": len(blocks), "rows": sum(blocks.rows())}
+    return {"kind": "files", "files": [str(f) for f in blocks.files], "rejected": dict(blocks.rejected)}

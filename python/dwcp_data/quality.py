@@ -201,7 +201,7 @@ def to_line_protocol(
         if value is None:
             continue
         if name in columns:
-            raise InvalidArgumentError(f"invalid argument `fields`: {name!r} is given twice", param="fields")
+            raise InvalidArgumentError.of("fields", f"{name!r} is given twice")
         dtype = pl.Float64 if isinstance(value, float) else None  # an int-valued float stays a float
         columns[name] = pl.Series([value], dtype=dtype)
     body, _ = _core.encode_line_protocol(pl.DataFrame(columns), [], measurement, list(tags))

@@ -67,12 +67,13 @@ from dwcp_data import _core, dataset, pipeline
 from dwcp_data._engine import Blocks, Engine, EngineName, Repeats, Shuffle, Sink
 from dwcp_data._frames import to_core
 from dwcp_data._passes import block_read
-from dwcp_data.cleaning import DEFAULT_OUTLIER_COLUMNS, CleaningReport
+from dwcp_data.cleaning import CleaningReport
 from dwcp_data.dataset import DatasetSource
 from dwcp_data.errors import DwcpDataError, InvalidArgumentError
 from dwcp_data.labelling import label_oracle
+from dwcp_data.options import CleaningOptions, Profile, ValidationOptions
 from dwcp_data.pipeline import PipelineResult
-from dwcp_data.validation import Profile, ValidationReport
+from dwcp_data.validation import ValidationReport
 
 __all__ = [
     "RayEngine",
@@ -248,9 +249,7 @@ class RayEngine(Engine):
         if isinstance(source, ray.data.Dataset):
             refs = _ordered_blocks(source)
             if not refs:
-                raise InvalidArgumentError(
-                    "invalid argument `source`: the Dataset has no blocks", param="source"
-                )
+                raise InvalidArgumentError.of("source", "the Dataset has no blocks")
             yield _ArrowBlocks(refs)
             return
         with dataset.open_dataset(source, work_dir, on_bad_rows=on_bad_rows, rejects_dir=rejects_dir) as ds:
@@ -312,12 +311,12 @@ def label(ds: ray.data.Dataset, *, cpu_weight: float = 0.0) -> ray.data.Dataset:
 def validate_dataset(
     source: RaySource,
     *,
-    profile: Profile = "document",
-    min_rows: int = 10_000,
-    max_missing_fraction: float = 0.1,
-    min_class_share: float = 0.05,
-    now: datetime | None = None,
-    max_examples: int = 5,
+    profile: Profile = ValidationOptions.profile,
+    min_rows: int = ValidationOptions.min_rows,
+    max_missing_fraction: float = ValidationOptions.max_missing_fraction,
+    min_class_share: float = ValidationOptions.min_class_share,
+    now: datetime | None = ValidationOptions.now,
+    max_examples: int = ValidationOptions.max_examples,
     on_bad_rows: Literal["raise", "quarantine"] = "raise",
     rejects_dir: str | os.PathLike[str] | None = None,
     work_dir: str | os.PathLike[str] | None = None,
@@ -345,11 +344,11 @@ def clean_dataset(
     source: RaySource,
     out: str | os.PathLike[str],
     *,
-    dedupe: bool = True,
-    outlier_columns: str | Sequence[str] = DEFAULT_OUTLIER_COLUMNS,
-    iqr_k: float = 1.5,
-    by: str | Sequence[str] | None = None,
-    impute: Literal["median"] | None = "median",
+    dedupe: bool = CleaningOptions.dedupe,
+    outlier_columns: str | Sequence[str] = CleaningOptions.outlier_columns,
+    iqr_k: float = CleaningOptions.iqr_k,
+    by: str | Sequence[str] | None = CleaningOptions.by,
+    impute: Literal["median"] | None = CleaningOptions.impute,
     on_bad_rows: Literal["raise", "quarantine"] = "raise",
     rejects_dir: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
@@ -404,8 +403,8 @@ def run_pipeline(
     source: RaySource,
     out: str | os.PathLike[str],
     *,
-    profile: Literal["document", "strict"] = "document",
-    min_rows: int = 10_000,
+    profile: Profile = ValidationOptions.profile,
+    min_rows: int = ValidationOptions.min_rows,
     on_invalid: Literal["stop", "continue"] = "stop",
     on_bad_rows: Literal["raise", "quarantine"] = "raise",
     by: str | Sequence[str] | None = None,

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
 
 from dwcp_data import _core, _json
-from dwcp_data._convert import epoch_us, utc_datetime
 from dwcp_data._frames import FrameLike, to_core, to_polars
 from dwcp_data.errors import InvalidArgumentError, ValidationError
+from dwcp_data.options import Profile, ValidationOptions
 
-__all__ = ["RuleResult", "ValidationReport", "validate", "validate_training_data"]
-
-Profile = Literal["document", "strict"]
+__all__ = ["Profile", "RuleResult", "ValidationReport", "validate", "validate_training_data"]
 
 
 @dataclass(frozen=True)
@@ -58,19 +57,21 @@ class ValidationReport:
     ``bool(report)`` is ``report.passed``.
     """
 
-    def __init__(
-        self,
-        results: list[RuleResult],
-        *,
-        profile: str,
-        n_rows: int,
-        options: dict[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, results: list[RuleResult], *, options: ValidationOptions, n_rows: int) -> None:
         self.results: tuple[RuleResult, ...] = tuple(results)
-        self.profile = profile
+        #: The rules and thresholds the check ran with (``now`` fixed).
+        self.options = options
         self.n_rows = n_rows
-        #: The thresholds :func:`validate` ran with (for :meth:`failure_cases`).
-        self.options: dict[str, Any] = options or {}
+
+    @classmethod
+    def of(cls, facts: _core.ValidationFacts, options: ValidationOptions) -> ValidationReport:
+        """The report of merged ``facts`` taken with ``options``."""
+        return cls(facts.results(), options=options, n_rows=facts.rows)
+
+    @property
+    def profile(self) -> Profile:
+        """The profile the check ran."""
+        return self.options.profile
 
     @property
     def passed(self) -> bool:
@@ -114,11 +115,10 @@ class ValidationReport:
         """
         frame = to_polars(df)
         if frame.height != self.n_rows:
-            raise InvalidArgumentError(
-                f"invalid argument `df`: this report judged {self.n_rows:,} rows, got {frame.height:,}",
-                param="df",
+            raise InvalidArgumentError.of(
+                "df", f"this report judged {self.n_rows:,} rows, got {frame.height:,}"
             )
-        every = validate(frame, profile=self.profile, **{**self.options, "max_examples": frame.height})  # type: ignore[arg-type]
+        every = validate_frame(frame, dataclasses.replace(self.options, max_examples=frame.height))
         parts = [
             frame[list(r.examples)].select(
                 pl.lit(r.rule).alias("rule"),
@@ -200,12 +200,12 @@ def _json_number(observed: float | str | None) -> float | str | None:
 def validate(
     df: FrameLike,
     *,
-    profile: Profile = "document",
-    min_rows: int = 10_000,
-    max_missing_fraction: float = 0.1,
-    min_class_share: float = 0.05,
-    now: datetime | None = None,
-    max_examples: int = 5,
+    profile: Profile = ValidationOptions.profile,
+    min_rows: int = ValidationOptions.min_rows,
+    max_missing_fraction: float = ValidationOptions.max_missing_fraction,
+    min_class_share: float = ValidationOptions.min_class_share,
+    now: datetime | None = ValidationOptions.now,
+    max_examples: int = ValidationOptions.max_examples,
 ) -> ValidationReport:
     """Check a training set against the rules of ``profile``; never raises on bad data.
 
@@ -251,28 +251,14 @@ def validate(
     Raises:
         dwcp_data.errors.InvalidArgumentError: an argument is out of its domain.
     """
-    frame = to_polars(df)
+    options = ValidationOptions(profile, min_rows, max_missing_fraction, min_class_share, now, max_examples)
+    return validate_frame(to_polars(df), options.resolved())
+
+
+def validate_frame(frame: pl.DataFrame, options: ValidationOptions) -> ValidationReport:
+    """:func:`validate` of ``frame`` with ``options`` (whose ``now`` is fixed)."""
     core_frame, enum_columns = to_core(frame)
-    now = utc_datetime(now, "now")
-    now_us = epoch_us(now)
-    facts = _core.validation_facts(
-        core_frame,
-        enum_columns,
-        profile,
-        min_rows,
-        float(max_missing_fraction),
-        float(min_class_share),
-        now_us,
-        max_examples,
-    )
-    results = [RuleResult(**r) for r in facts.results()]
-    options = {
-        "min_rows": min_rows,
-        "max_missing_fraction": max_missing_fraction,
-        "min_class_share": min_class_share,
-        "now": now,
-    }
-    return ValidationReport(results, profile=profile, n_rows=frame.height, options=options)
+    return ValidationReport.of(_core.validation_facts(core_frame, enum_columns, options), options)
 
 
 def validate_training_data(df: FrameLike) -> bool:

@@ -9,6 +9,7 @@
 //! * float NaN counts as missing, as it does in pandas.
 
 mod keys;
+mod plan;
 mod quantile;
 mod timestamp;
 
@@ -17,6 +18,7 @@ use polars_arrow::bitmap::Bitmap;
 use rayon::prelude::*;
 
 pub use keys::RowKeys;
+pub use plan::{Bounds, ColumnFence, GroupOrder, Pass, Plan, RowCounts, Scan};
 pub use quantile::{quantiles, quantiles_where};
 pub use timestamp::{parse_iso8601, to_utc_micros, TimestampSource};
 
@@ -58,6 +60,22 @@ pub struct Fence {
     pub rows_removed: u64,
 }
 
+impl Fence {
+    /// The fence of group `group` (`None` when pooled) that judged `values`
+    /// values with `bounds` (`None`: the group had no values) and removed `rows_removed`.
+    pub fn of(group: Option<String>, values: u64, bounds: Option<Bounds>, rows_removed: u64) -> Self {
+        Self {
+            group,
+            values,
+            q1: bounds.map(|b| b.q1),
+            q3: bounds.map(|b| b.q3),
+            lower: bounds.map(|b| b.lower),
+            upper: bounds.map(|b| b.upper),
+            rows_removed,
+        }
+    }
+}
+
 /// One outlier column's step.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "python", derive(pyo3::IntoPyObject))]
@@ -92,6 +110,24 @@ pub struct Imputation {
     pub count: u64,
     /// The fill value (`None` when the column had no value to take a median of).
     pub value: Option<f64>,
+}
+
+impl Imputation {
+    /// The imputation of `column`'s `nulls` with its `median` (`None`: no
+    /// value to take it of, so none is filled); an integer column's median
+    /// is rounded half to even, so that it stays an integer column.
+    pub fn filled(column: &str, nulls: u64, median: Option<f64>, is_float: bool) -> Self {
+        let value = if is_float {
+            median
+        } else {
+            median.map(f64::round_ties_even)
+        };
+        Self {
+            column: column.to_string(),
+            count: if value.is_some() { nulls } else { 0 },
+            value,
+        }
+    }
 }
 
 /// What cleaning did.
@@ -187,7 +223,7 @@ pub fn clean(df: &DataFrame, options: &Options) -> Result<(DataFrame, CleaningRe
 }
 
 /// Outlier and group columns must exist, and outlier columns must be numeric.
-fn check_columns(df: &DataFrame, options: &Options) -> Result<()> {
+pub fn check_columns(df: &DataFrame, options: &Options) -> Result<()> {
     let absent = |column: &str, rule: &'static str| DwcpError::Data {
         column: column.to_string(),
         row: None,
@@ -303,7 +339,7 @@ fn apply_fences(
     let group_of = |row: usize| groups.map_or(0, |g| g.ids[row] as usize);
 
     // Quartiles of the survivors' non-null values, per group.
-    let bounds: Vec<Option<(f64, f64, f64, f64)>> = (0..n_groups)
+    let bounds: Vec<Option<Bounds>> = (0..n_groups)
         .map(|g| {
             let mut include = keep.to_vec();
             include.par_chunks_mut(BLOCK).enumerate().for_each(|(b, block)| {
@@ -312,10 +348,7 @@ fn apply_fences(
                     *inc &= present.as_ref().is_none_or(|p| p[row]) && group_of(row) == g;
                 }
             });
-            quantiles_where(values, &include, &[0.25, 0.75]).map(|q| {
-                let iqr = q[1] - q[0];
-                (q[0], q[1], q[0] - k * iqr, q[1] + k * iqr)
-            })
+            quantiles_where(values, &include, &[0.25, 0.75]).map(|q| Bounds::of(q[0], q[1], k))
         })
         .collect();
 
@@ -332,8 +365,8 @@ fn apply_fences(
                 }
                 let g = group_of(row);
                 sizes[g] += 1;
-                if let Some((_, _, lower, upper)) = bounds[g] {
-                    if !(lower..=upper).contains(&values[row]) {
+                if let Some(b) = bounds[g] {
+                    if !(b.lower..=b.upper).contains(&values[row]) {
                         *kept = false;
                         removed[g] += 1;
                     }
@@ -350,14 +383,13 @@ fn apply_fences(
         .collect();
 
     let fences: Vec<Fence> = (0..n_groups)
-        .map(|g| Fence {
-            group: groups.map(|gr| gr.labels[g].clone()),
-            values: sizes[g],
-            q1: bounds[g].map(|b| b.0),
-            q3: bounds[g].map(|b| b.1),
-            lower: bounds[g].map(|b| b.2),
-            upper: bounds[g].map(|b| b.3),
-            rows_removed: removed[g],
+        .map(|g| {
+            Fence::of(
+                groups.map(|gr| gr.labels[g].clone()),
+                sizes[g],
+                bounds[g],
+                removed[g],
+            )
         })
         .collect();
     Ok(OutlierStep {
@@ -393,32 +425,22 @@ fn impute_medians(df: &mut DataFrame) -> Result<Vec<Imputation>> {
         let count = column.null_count() as u64;
         let as_f64 = column.cast(&DataType::Float64)?;
         let rechunked = as_f64.f64()?.rechunk();
-        let value = rechunked.downcast_iter().next().and_then(|array| {
+        let median = rechunked.downcast_iter().next().and_then(|array| {
             let present =
                 present_rows(array.validity(), array.len()).unwrap_or_else(|| vec![true; array.len()]);
             quantiles_where(array.values(), &present, &[0.5]).map(|q| q[0])
         });
-        if let Some(m) = value {
+        let imputation = Imputation::filled(&name, count, median, is_float);
+        if let Some(m) = imputation.value {
             let filled = if is_float {
                 as_f64.f64()?.fill_null_with_values(m)?.into_column()
             } else {
                 let ints = column.cast(&DataType::Int64)?;
-                ints.i64()?
-                    .fill_null_with_values(m.round_ties_even() as i64)?
-                    .into_column()
+                ints.i64()?.fill_null_with_values(m as i64)?.into_column()
             };
             df.with_column(filled.with_name(name.clone()))?;
         }
-        let value = if is_float {
-            value
-        } else {
-            value.map(f64::round_ties_even)
-        };
-        imputed.push(Imputation {
-            column: name.to_string(),
-            count: if value.is_some() { count } else { 0 },
-            value,
-        });
+        imputed.push(imputation);
     }
     Ok(imputed)
 }

@@ -17,6 +17,15 @@ pub const TAG_COLUMNS: [&str; 5] = ["region", "az", "link_type", "data_type", "c
 /// Rows encoded per parallel task.
 const BLOCK: usize = 4096;
 
+/// The longest key InfluxDB stores: a point's series key (measurement and
+/// tags, escaped), `#!~#` and its longest field key (measured on a real
+/// server: one byte more and the point is refused).
+pub const MAX_SERIES_KEY_BYTES: usize = 65_535;
+
+/// The times line protocol can carry, in µs: nanoseconds in a signed 64-bit
+/// integer (1677-09-21 to 2262-04-11).
+const NS_RANGE_US: (i64, i64) = (i64::MIN / 1000 + 1, i64::MAX / 1000);
+
 /// How one column is written.
 enum Writer {
     Tag(StringChunked),
@@ -81,6 +90,172 @@ fn unwritable(column: &str, row: Option<usize>, why: &str) -> DwcpError {
     }
 }
 
+/// What `encode` and `check` need of a frame: the measurement as written,
+/// the times in ns, and one writer per column (its name, its key as
+/// written), tags first in key order.
+struct Prepared {
+    measurement_key: Vec<u8>,
+    time: Int64Chunked,
+    writers: Vec<(String, String, Writer)>,
+}
+
+/// The columns of `df` as `encode` writes them; refuses a bad measurement,
+/// a missing `timestamp`, column types line protocol has no field for and
+/// column names it cannot carry.
+fn prepare(df: &DataFrame, measurement: &str, tags: &[&str]) -> Result<Prepared> {
+    if measurement.is_empty() || unwritable_key(measurement, measurement_special).is_some() {
+        return Err(DwcpError::InvalidArgument {
+            param: "measurement",
+            message: format!("{measurement:?} is not a measurement name"),
+        });
+    }
+    let mut measurement_key = Vec::new();
+    escaped_with(&mut measurement_key, measurement, measurement_special);
+    let time = df.column("timestamp").map_err(|_| DwcpError::Data {
+        column: "timestamp".into(),
+        row: None,
+        rule: "line_protocol",
+        message: "points need a timestamp column".into(),
+    })?;
+    let time = time.cast(&DataType::Datetime(TimeUnit::Nanoseconds, None))?;
+    let time = time.datetime()?.physical().rechunk().into_owned();
+
+    let mut writers: Vec<(String, String, Writer)> = Vec::new();
+    for column in df.columns() {
+        let name = column.name().as_str();
+        if name == "timestamp" {
+            continue;
+        }
+        let dtype = column.dtype();
+        let text =
+            || -> Result<StringChunked> { Ok(column.cast(&DataType::String)?.str()?.rechunk().into_owned()) };
+        let writer = if tags.contains(&name) {
+            Writer::Tag(text()?)
+        } else if matches!(
+            dtype,
+            DataType::String | DataType::Enum(..) | DataType::Categorical(..)
+        ) {
+            Writer::Text(text()?)
+        } else if matches!(dtype, DataType::Boolean) {
+            Writer::Bool(column.bool()?.rechunk().into_owned())
+        } else if dtype.is_integer() {
+            Writer::Int(column.cast(&DataType::Int64)?.i64()?.rechunk().into_owned())
+        } else if dtype.is_float() {
+            Writer::Float(column.cast(&DataType::Float64)?.f64()?.rechunk().into_owned())
+        } else {
+            return Err(DwcpError::Data {
+                column: name.to_string(),
+                row: None,
+                rule: "line_protocol",
+                message: format!("only text, numeric and boolean columns can be written, found {dtype}"),
+            });
+        };
+        if let Some(why) = unwritable_key(name, key_special) {
+            return Err(unwritable(name, None, why));
+        }
+        let mut key = Vec::new();
+        escaped(&mut key, name);
+        writers.push((
+            name.to_string(),
+            String::from_utf8_lossy(&key).into_owned(),
+            writer,
+        ));
+    }
+    // Tags first, in key order (InfluxDB's preferred form).
+    writers.sort_by_key(|(_, key, w)| (!matches!(w, Writer::Tag(_)), key.clone()));
+    Ok(Prepared {
+        measurement_key,
+        time,
+        writers,
+    })
+}
+
+/// The error for a row [`check`] refuses.
+fn refused(column: &str, row: usize, why: &str) -> DwcpError {
+    DwcpError::Data {
+        column: column.to_string(),
+        row: Some(row),
+        rule: "line_protocol",
+        message: format!("{why}; nothing was sent"),
+    }
+}
+
+/// Bytes of `text` as a tag key or value: a backslash before each special byte.
+fn escaped_len(text: &str) -> usize {
+    text.len() + text.bytes().filter(|&b| key_special(b)).count()
+}
+
+/// Checks that every row of `df` can be written as [`encode`] writes it and
+/// read back as it was, before anything is sent; the first row that cannot
+/// (a null time or one outside 1677-2262, a line break in a text value, a tag
+/// value InfluxDB would read back altered, or a key longer than
+/// [`MAX_SERIES_KEY_BYTES`]) is the error, naming its row and column.
+pub fn check(df: &DataFrame, measurement: &str, tags: &[&str]) -> Result<()> {
+    let prepared = prepare(df, measurement, tags)?;
+    let micros = df
+        .column("timestamp")?
+        .cast(&DataType::Datetime(TimeUnit::Microseconds, None))?;
+    let micros = micros.datetime()?.physical().rechunk().into_owned();
+    let first = (0..df.height().div_ceil(BLOCK))
+        .into_par_iter()
+        .find_map_first(|b| {
+            (b * BLOCK..((b + 1) * BLOCK).min(df.height()))
+                .find_map(|row| prepared.row_error(row, micros.get(row)))
+        });
+    first.map_or(Ok(()), Err)
+}
+
+impl Prepared {
+    /// Why row `row` (its time `micros`) cannot be written, if it cannot.
+    fn row_error(&self, row: usize, micros: Option<i64>) -> Option<DwcpError> {
+        let Some(us) = micros else {
+            return Some(refused("timestamp", row, "a point needs a time"));
+        };
+        if !(NS_RANGE_US.0..=NS_RANGE_US.1).contains(&us) {
+            let why =
+                "the time is outside the times InfluxDB stores (nanoseconds from 1677-09-21 to 2262-04-11)";
+            return Some(refused("timestamp", row, why));
+        }
+        let mut key = self.measurement_key.len();
+        let (mut longest_field, mut longest_tag) = (0, ("", 0));
+        for (name, written, writer) in &self.writers {
+            let field = match writer {
+                Writer::Tag(ca) => {
+                    if let Some(v) = ca.get(row).filter(|v| !v.is_empty()) {
+                        if let Some(why) = unwritable_key(v, key_special) {
+                            return Some(refused(name, row, why));
+                        }
+                        key += 2 + written.len() + escaped_len(v);
+                        if v.len() >= longest_tag.1 {
+                            longest_tag = (name, v.len());
+                        }
+                    }
+                    false
+                }
+                Writer::Text(ca) => match ca.get(row) {
+                    Some(v) => match unwritable_string(v) {
+                        Some(why) => return Some(refused(name, row, why)),
+                        None => true,
+                    },
+                    None => false,
+                },
+                Writer::Float(ca) => ca.get(row).is_some_and(f64::is_finite),
+                Writer::Int(ca) => ca.get(row).is_some(),
+                Writer::Bool(ca) => ca.get(row).is_some(),
+            };
+            if field {
+                longest_field = longest_field.max(written.len());
+            }
+        }
+        (key + "#!~#".len() + longest_field > MAX_SERIES_KEY_BYTES).then(|| {
+            let why = format!(
+                "with the other tags and the fields it makes a key longer than the {MAX_SERIES_KEY_BYTES} bytes InfluxDB stores"
+            );
+            refused(longest_tag.0, row, &why)
+        })
+    }
+}
+
 /// `bytes` as one gzip member (libdeflate: several times faster than zlib at level 1).
 fn gzip_member(bytes: &[u8], level: u32) -> Result<Vec<u8>> {
     let bad_level = |_| DwcpError::invalid_argument("gzip_level", "must be from 0 to 9");
@@ -137,62 +312,11 @@ pub fn encode(
     if gzip_level.is_some_and(|level| level > 9) {
         return Err(DwcpError::invalid_argument("gzip_level", "must be from 0 to 9"));
     }
-    if measurement.is_empty() || unwritable_key(measurement, measurement_special).is_some() {
-        return Err(DwcpError::InvalidArgument {
-            param: "measurement",
-            message: format!("{measurement:?} is not a measurement name"),
-        });
-    }
-    let mut measurement_key = Vec::new();
-    escaped_with(&mut measurement_key, measurement, measurement_special);
-    let time = df.column("timestamp").map_err(|_| DwcpError::Data {
-        column: "timestamp".into(),
-        row: None,
-        rule: "line_protocol",
-        message: "points need a timestamp column".into(),
-    })?;
-    let time = time.cast(&DataType::Datetime(TimeUnit::Nanoseconds, None))?;
-    let time = time.datetime()?.physical().rechunk().into_owned();
-
-    let mut writers: Vec<(String, Writer)> = Vec::new();
-    for column in df.columns() {
-        let name = column.name().as_str();
-        if name == "timestamp" {
-            continue;
-        }
-        let dtype = column.dtype();
-        let text =
-            || -> Result<StringChunked> { Ok(column.cast(&DataType::String)?.str()?.rechunk().into_owned()) };
-        let writer = if tags.contains(&name) {
-            Writer::Tag(text()?)
-        } else if matches!(
-            dtype,
-            DataType::String | DataType::Enum(..) | DataType::Categorical(..)
-        ) {
-            Writer::Text(text()?)
-        } else if matches!(dtype, DataType::Boolean) {
-            Writer::Bool(column.bool()?.rechunk().into_owned())
-        } else if dtype.is_integer() {
-            Writer::Int(column.cast(&DataType::Int64)?.i64()?.rechunk().into_owned())
-        } else if dtype.is_float() {
-            Writer::Float(column.cast(&DataType::Float64)?.f64()?.rechunk().into_owned())
-        } else {
-            return Err(DwcpError::Data {
-                column: name.to_string(),
-                row: None,
-                rule: "line_protocol",
-                message: format!("only text, numeric and boolean columns can be written, found {dtype}"),
-            });
-        };
-        if let Some(why) = unwritable_key(name, key_special) {
-            return Err(unwritable(name, None, why));
-        }
-        let mut key = Vec::new();
-        escaped(&mut key, name);
-        writers.push((String::from_utf8_lossy(&key).into_owned(), writer));
-    }
-    // Tags first, in key order (InfluxDB's preferred form).
-    writers.sort_by_key(|(name, w)| (!matches!(w, Writer::Tag(_)), name.clone()));
+    let Prepared {
+        measurement_key,
+        time,
+        writers,
+    } = prepare(df, measurement, tags)?;
 
     let parts: Vec<Result<(Vec<u8>, usize)>> = (0..df.height().div_ceil(BLOCK))
         .into_par_iter()
@@ -211,7 +335,7 @@ pub fn encode(
                 };
                 let start = out.len();
                 out.extend_from_slice(&measurement_key);
-                for (key, writer) in &writers {
+                for (_, key, writer) in &writers {
                     if let Writer::Tag(ca) = writer {
                         if let Some(v) = ca.get(row).filter(|v| !v.is_empty()) {
                             if let Some(why) = unwritable_key(v, key_special) {
@@ -225,7 +349,7 @@ pub fn encode(
                     }
                 }
                 let mut separator = b' ';
-                for (key, writer) in &writers {
+                for (_, key, writer) in &writers {
                     let value_start = out.len();
                     out.push(separator);
                     out.extend_from_slice(key.as_bytes());
@@ -362,6 +486,83 @@ mod tests {
         assert!(packed.windows(2).filter(|w| w == &[0x1f, 0x8b]).count() >= 4);
         assert!(packed.len() < plain.len() / 2);
         assert!(encode(&df, MEASUREMENT, &[], Some(10)).is_err());
+    }
+
+    /// The row and column `check` refuses in `df` (tags `region`), if any.
+    fn refused_at(df: &DataFrame) -> Option<(String, Option<usize>)> {
+        match check(df, MEASUREMENT, &["region"]) {
+            Ok(()) => None,
+            Err(DwcpError::Data { column, row, .. }) => Some((column, row)),
+            Err(other) => panic!("not a data error: {other}"),
+        }
+    }
+
+    #[test]
+    fn check_names_the_first_row_that_cannot_be_written() {
+        let frame = |region: Vec<Option<String>>, node: Vec<&str>, us: Vec<Option<i64>>| {
+            with_utc_time(
+                df!("timestamp" => us, "region" => region, "node_id" => node, "x" => [1.0, 2.0, 3.0])
+                    .unwrap(),
+            )
+        };
+        let ok = || vec![Some("eu".to_string()); 3];
+        let t = || vec![Some(1i64), Some(2), Some(3)];
+        assert_eq!(refused_at(&frame(ok(), vec!["a", "b", "c"], t())), None);
+        let cases = [
+            (
+                frame(ok(), vec!["a", "b", "c"], vec![Some(1), None, Some(3)]),
+                "timestamp",
+                1,
+            ),
+            (
+                frame(
+                    ok(),
+                    vec!["a", "b", "c"],
+                    vec![Some(1), Some(2), Some(NS_RANGE_US.1 + 1)],
+                ),
+                "timestamp",
+                2,
+            ),
+            (frame(ok(), vec!["a", "b\nc", "c"], t()), "node_id", 1),
+            (
+                frame(vec![None, Some(r"a\".into()), None], vec!["a", "b", "c"], t()),
+                "region",
+                1,
+            ),
+            (
+                frame(vec![None, None, Some("eu\r".into())], vec!["a", "b", "c"], t()),
+                "region",
+                2,
+            ),
+        ];
+        for (df, column, row) in cases {
+            assert_eq!(refused_at(&df), Some((column.to_string(), Some(row))));
+            if column != "timestamp" || row == 1 {
+                // what check refuses, encode refuses too
+                assert!(encode(&df, MEASUREMENT, &["region"], None).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn check_measures_keys_as_influxdb_does() {
+        // measurement, ",region=" and the escaped value, "#!~#" and the longest field key ("node_id")
+        let room =
+            MAX_SERIES_KEY_BYTES - MEASUREMENT.len() - ",region=".len() - "#!~#".len() - "node_id".len();
+        let frame = |region: String, node: Option<&str>| {
+            with_utc_time(
+                df!("timestamp" => [1i64], "region" => [region], "node_id" => [node], "x" => [1.0]).unwrap(),
+            )
+        };
+        let fits = format!("a b{}", "x".repeat(room - 4)); // the space is escaped: one byte more
+        assert_eq!(refused_at(&frame(fits.clone(), Some("n"))), None);
+        let over = "x".repeat(room + 1);
+        assert_eq!(
+            refused_at(&frame(over.clone(), Some("n"))),
+            Some(("region".into(), Some(0)))
+        );
+        // without its longest field ("x" remains) the same point fits
+        assert_eq!(refused_at(&frame(over, None)), None);
     }
 
     #[test]

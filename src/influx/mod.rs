@@ -8,7 +8,7 @@ mod response;
 mod socket_body;
 
 pub use http_body::dechunk;
-pub use line_protocol::{encode, MEASUREMENT, TAG_COLUMNS};
+pub use line_protocol::{check, encode, MAX_SERIES_KEY_BYTES, MEASUREMENT, TAG_COLUMNS};
 pub use response::{parse_csv, FIELD_ALIASES};
 #[cfg(unix)]
 pub use socket_body::read_body;

@@ -1,9 +1,11 @@
 //! The binding layer: every `#[pyfunction]` of `dwcp_data._core`, argument
 //! checking, and the mapping of core errors onto `dwcp_data.errors`.
 
+mod cleaning_plan;
 mod errors;
 mod features;
 mod frames;
+mod options;
 mod partial;
 pub(crate) mod reports;
 
@@ -21,7 +23,7 @@ use crate::io::check_csv_file as check_csv_lines;
 use crate::labelling::{self, ESTIMATE_COLUMNS, LABEL_COLUMN};
 use crate::schema::COMPRESSIONS;
 use crate::schema::{Kind, Role, SCHEMA};
-use crate::validation::{self, Profile};
+use crate::validation;
 use errors::{guarded, invalid_argument, run};
 use frames::{frame_in, frame_out};
 
@@ -169,84 +171,16 @@ fn to_utc_timestamps(py: Python<'_>, series: &Bound<'_, PyAny>) -> PyResult<PySe
     .map(PySeries)
 }
 
-/// A fraction argument in [0, 1].
-fn fraction(py: Python<'_>, value: f64, param: &'static str) -> PyResult<f64> {
-    if (0.0..=1.0).contains(&value) {
-        Ok(value)
-    } else {
-        Err(invalid_argument(
-            py,
-            param,
-            &format!("must be between 0 and 1, got {value}"),
-        ))
-    }
-}
-
-/// The validation options from `dwcp_data.validate`'s arguments, checked.
-pub(crate) fn validation_options(
-    py: Python<'_>,
-    profile: &Bound<'_, PyAny>,
-    min_rows: &Bound<'_, PyAny>,
-    max_missing_fraction: f64,
-    min_class_share: f64,
-    now_us: i64,
-    max_examples: &Bound<'_, PyAny>,
-) -> PyResult<validation::Options> {
-    let profile = match profile.extract::<String>().as_deref() {
-        Ok("document") => Profile::Document,
-        Ok("strict") => Profile::Strict,
-        _ => {
-            let message = format!("must be 'document' or 'strict', got {}", profile.repr()?);
-            return Err(invalid_argument(py, "profile", &message));
-        }
-    };
-    Ok(validation::Options {
-        profile,
-        min_rows: whole_number(min_rows, "min_rows", i128::from(u64::MAX))?,
-        max_missing_fraction: fraction(py, max_missing_fraction, "max_missing_fraction")?,
-        min_class_share: fraction(py, min_class_share, "min_class_share")?,
-        now_us,
-        // up to every row: ValidationReport.failure_cases asks for all of them
-        max_examples: whole_number(max_examples, "max_examples", i128::from(u32::MAX))?,
-    })
-}
-
 /// Cleans a frame (see `dwcp_data.clean`): the cleaned frame, its Enum
 /// columns sent as codes, and the report.
 #[pyfunction]
-#[allow(clippy::too_many_arguments)]
 fn clean<'py>(
     py: Python<'py>,
     df: &Bound<'_, PyAny>,
     enum_columns: Vec<String>,
-    dedupe: bool,
-    outlier_columns: Vec<String>,
-    iqr_k: f64,
-    by: Option<Vec<String>>,
-    impute_median: bool,
+    options: cleaning::Options,
 ) -> PyResult<(PyDataFrame, Vec<String>, CleaningReport)> {
     let df = guarded(py, "the frame", || df.extract::<PyDataFrame>())?;
-    if !(iqr_k.is_finite() && iqr_k >= 0.0) {
-        return Err(invalid_argument(
-            py,
-            "iqr_k",
-            &format!("must be a finite number >= 0, got {iqr_k}"),
-        ));
-    }
-    if by.as_ref().is_some_and(|b| b.is_empty()) {
-        return Err(invalid_argument(
-            py,
-            "by",
-            "must name at least one column, or be None",
-        ));
-    }
-    let options = cleaning::Options {
-        dedupe,
-        outlier_columns,
-        iqr_k,
-        by,
-        impute_median,
-    };
     let (df, codes, report) = run(py, || {
         let (cleaned, report) = cleaning::clean(&frame_in(df, &enum_columns)?, &options)?;
         let (df, codes) = frame_out(cleaned)?;
@@ -274,6 +208,23 @@ fn encode_line_protocol<'py>(
         influx::encode(&frame_in(df, &enum_columns)?, measurement, &tags, gzip_level)
     })?;
     Ok((PyBytes::new(py, &body), skipped))
+}
+
+/// Raises `DataError` naming the first row of a frame that cannot be written
+/// as `encode_line_protocol` writes it (see `crate::influx::check`).
+#[pyfunction]
+fn check_line_protocol(
+    py: Python<'_>,
+    df: &Bound<'_, PyAny>,
+    enum_columns: Vec<String>,
+    measurement: &str,
+    tags: Vec<String>,
+) -> PyResult<()> {
+    let df = guarded(py, "the frame", || df.extract::<PyDataFrame>())?;
+    let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+    run(py, || {
+        influx::check(&frame_in(df, &enum_columns)?, measurement, &tags)
+    })
 }
 
 /// An InfluxQL CSV or Flux annotated-CSV response as a frame in the schema,
@@ -327,13 +278,17 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_csv, m)?)?;
     m.add_function(wrap_pyfunction!(to_utc_timestamps, m)?)?;
     m.add_function(wrap_pyfunction!(encode_line_protocol, m)?)?;
+    m.add_function(wrap_pyfunction!(check_line_protocol, m)?)?;
     m.add_function(wrap_pyfunction!(parse_influx_csv, m)?)?;
     #[cfg(unix)]
     m.add_function(wrap_pyfunction!(read_http_body, m)?)?;
     m.add_function(wrap_pyfunction!(exchange_paths, m)?)?;
     partial::register(m)?;
+    options::register(m)?;
+    cleaning_plan::register(m)?;
     features::register(m)?;
     m.add("INFLUX_TAG_COLUMNS", influx::TAG_COLUMNS.to_vec())?;
+    m.add("MAX_SERIES_KEY_BYTES", influx::MAX_SERIES_KEY_BYTES)?;
     m.add("DUPLICATE_KEY", validation::DUPLICATE_KEY.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

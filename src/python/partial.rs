@@ -19,14 +19,11 @@ use super::frames::frame_in;
 use crate::cleaning::RowKeys;
 use crate::error::{DwcpError, Result};
 use crate::partial::duplicates;
-use crate::partial::rank::{self, Partial, Probe, Search};
+use crate::partial::rank::{self, Partial, Probe};
 use crate::validation::{self, Facts, RuleResult, Violations};
 
 /// A probe as Python holds it: `(prefix, depth, collect)`.
-type ProbeTuple = (u64, u32, bool);
-
-/// A search step as Python gets it: the value once found, else the next probe and rank.
-type Step = (Option<f64>, Option<(ProbeTuple, u64)>);
+pub(super) type ProbeTuple = (u64, u32, bool);
 
 fn probe_of((prefix, depth, collect): ProbeTuple) -> Result<Probe> {
     if depth >= 64 || depth % 16 != 0 || (depth == 0 && prefix != 0) {
@@ -49,7 +46,7 @@ fn series_of(partial: Partial) -> PySeries {
     })
 }
 
-fn partial_of(series: &Series) -> Result<Partial> {
+pub(super) fn partial_of(series: &Series) -> Result<Partial> {
     match (series.name().as_str(), series.dtype()) {
         ("counts", DataType::UInt64) => Ok(Partial::Counts(series.u64()?.into_no_null_iter().collect())),
         ("values", DataType::Float64) => Ok(Partial::Values(series.f64()?.into_no_null_iter().collect())),
@@ -174,44 +171,6 @@ fn merge_rank_partials(py: Python<'_>, a: PySeries, b: PySeries) -> PyResult<PyS
     Ok(series_of(merged))
 }
 
-/// The next step of the search for `rank` after a pass of `probe` gave
-/// `merged`: `(value, None)` once found, else `(None, (next_probe, rank_within_it))`.
-#[pyfunction]
-fn advance_rank(py: Python<'_>, probe: ProbeTuple, rank: u64, merged: PySeries) -> PyResult<Step> {
-    run(py, || {
-        let mut merged = partial_of(&merged.0)?;
-        let search = Search::Probing {
-            probe: probe_of(probe)?,
-            rank,
-        };
-        Ok(match search.advance(&mut merged)? {
-            Search::Found(v) => (Some(v), None),
-            Search::Probing { probe: p, rank } => (None, Some(((p.prefix, p.depth, p.collect), rank))),
-        })
-    })
-}
-
-/// The ranks of quantile `q` among `n` values as pandas' linear
-/// interpolation takes them: `(low, high or None, fraction)`.
-#[pyfunction]
-fn quantile_ranks(py: Python<'_>, q: f64, n: u64) -> PyResult<(u64, Option<u64>, f64)> {
-    if !(0.0..=1.0).contains(&q) || n == 0 {
-        return Err(super::errors::invalid_argument(
-            py,
-            "q",
-            "needs q in [0, 1] and n >= 1",
-        ));
-    }
-    Ok(rank::quantile_ranks(q, n))
-}
-
-/// The quantile from the values at its ranks (see `quantile_ranks`).
-#[pyfunction]
-#[pyo3(signature = (low, high, fraction))]
-fn interpolate(low: f64, high: Option<f64>, fraction: f64) -> f64 {
-    rank::interpolate(low, high, fraction)
-}
-
 /// The facts the validation rules need of a shard, merged shard after shard
 /// into those of a data set (`crate::validation::Facts`).
 #[pyclass(module = "dwcp_data._core", frozen)]
@@ -291,30 +250,15 @@ impl ValidationFacts {
     }
 }
 
-/// The validation facts of one shard (arguments as `validate`'s).
+/// The validation facts of one shard (`options`: a `dwcp_data.ValidationOptions`).
 #[pyfunction]
-#[allow(clippy::too_many_arguments)]
 fn validation_facts(
     py: Python<'_>,
     df: &Bound<'_, PyAny>,
     enum_columns: Vec<String>,
-    profile: &Bound<'_, PyAny>,
-    min_rows: &Bound<'_, PyAny>,
-    max_missing_fraction: f64,
-    min_class_share: f64,
-    now_us: i64,
-    max_examples: &Bound<'_, PyAny>,
+    options: validation::Options,
 ) -> PyResult<ValidationFacts> {
     let df = guarded(py, "the frame", || df.extract::<PyDataFrame>())?;
-    let options = super::validation_options(
-        py,
-        profile,
-        min_rows,
-        max_missing_fraction,
-        min_class_share,
-        now_us,
-        max_examples,
-    )?;
     let facts = run(py, || validation::facts(&frame_in(df, &enum_columns)?, &options))?;
     Ok(ValidationFacts { facts, options })
 }
@@ -331,8 +275,5 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(duplicate_flags, m)?)?;
     m.add_function(wrap_pyfunction!(rank_partials, m)?)?;
     m.add_function(wrap_pyfunction!(merge_rank_partials, m)?)?;
-    m.add_function(wrap_pyfunction!(advance_rank, m)?)?;
-    m.add_function(wrap_pyfunction!(quantile_ranks, m)?)?;
-    m.add_function(wrap_pyfunction!(interpolate, m)?)?;
     Ok(())
 }

@@ -1,16 +1,15 @@
 //! Python values of the core's report types that are not plain structs (the
-//! structs themselves derive `IntoPyObject` and arrive as dicts keyed by
-//! their field names; `_core.pyi` spells them out as `TypedDict`s).
+//! plain structs derive `IntoPyObject` and arrive as dicts keyed by their
+//! field names; `_core.pyi` spells them out as `TypedDict`s).
 
 use std::convert::Infallible;
 
 use pyo3::prelude::*;
-use std::borrow::Cow;
 
-use pyo3::types::{PyFloat, PyString, PyTuple};
+use pyo3::types::{PyDict, PyFloat, PyString, PyTuple};
 
 use crate::cleaning::TimestampSource;
-use crate::validation::Observed;
+use crate::validation::{Observed, RuleResult};
 
 impl<'py> IntoPyObject<'py> for Observed {
     type Target = PyAny;
@@ -38,8 +37,24 @@ impl<'py> IntoPyObject<'py> for TimestampSource {
     }
 }
 
-/// A list field as a Python tuple (immutable, as the frozen Python reports keep it).
-#[allow(clippy::owned_cow)] // the signature `into_py_with` requires
-pub fn tuple_of<'py>(items: Cow<'_, Vec<u64>>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-    Ok(PyTuple::new(py, items.iter())?.into_any())
+impl<'py> IntoPyObject<'py> for RuleResult {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    /// A `dwcp_data.validation.RuleResult` (`examples` a tuple, as the
+    /// frozen dataclass keeps it): the report's one shape, built here.
+    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
+        let fields = PyDict::new(py);
+        fields.set_item("rule", self.rule)?;
+        fields.set_item("column", self.column)?;
+        fields.set_item("description", self.description)?;
+        fields.set_item("passed", self.passed)?;
+        fields.set_item("observed", self.observed)?;
+        fields.set_item("threshold", self.threshold)?;
+        fields.set_item("failing_rows", self.failing_rows)?;
+        fields.set_item("examples", PyTuple::new(py, self.examples)?)?;
+        let class = py.import("dwcp_data.validation")?.getattr("RuleResult")?;
+        class.call((), Some(&fields))
+    }
 }

@@ -59,7 +59,6 @@ pub enum Observed {
 
 /// The outcome of one rule (on one column, for column-wise rules).
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "python", derive(pyo3::IntoPyObject))]
 pub struct RuleResult {
     /// Stable rule identifier, e.g. `rtt_ms_range`.
     pub rule: &'static str,
@@ -75,8 +74,7 @@ pub struct RuleResult {
     pub threshold: String,
     /// Rows breaking the rule (0 for frame-level rules such as `min_rows`).
     pub failing_rows: u64,
-    /// The first failing rows (0-based); a tuple in Python, as the frozen report keeps it.
-    #[cfg_attr(feature = "python", pyo3(into_py_with = crate::python::reports::tuple_of))]
+    /// The first failing rows (0-based).
     pub examples: Vec<u64>,
 }
 
