@@ -40,6 +40,7 @@ from bench_influx import fresh_server, phase
 
 import dwcp_data
 from dwcp_data import influx
+from dwcp_data.influx import export as influx_export
 
 from _common import generate_shards, machine
 
@@ -125,13 +126,13 @@ def dag_tasks(rows: int, days: int, tmp: Path) -> None:
 def day_urls(url: str, start: datetime, end: datetime) -> list[str]:
     """The SELECT requests of a day-shard export of ``[start, end)``: each day's windows."""
     conn = influx.Connection(url, database="metrics")
-    a, b = influx._range_ns(start, end)
-    counts = influx._day_counts(conn, a, b) or {}
+    a, b = influx_export._range_ns(start, end)
+    counts = influx_export._day_counts(conn, a, b) or {}
     urls = []
-    for _, lo, hi in influx._days(a, b):
-        for w in influx._day_windows(conn, lo, hi, counts.get(lo - lo % influx._DAY_NS, 0)):
+    for _, lo, hi in influx_export._days(a, b):
+        for w in influx_export._day_windows(conn, lo, hi, counts.get(lo - lo % influx_export._DAY_NS, 0)):
             params = {"db": "metrics", "epoch": "ns", "chunked": "true", "chunk_size": "10000"}
-            params["q"] = f"SELECT * {influx._where(w.lo, w.hi)}"
+            params["q"] = f"SELECT * {influx_export._where(w.lo, w.hi)}"
             urls.append(f"{url}/query?{urllib.parse.urlencode(params)}")
     return urls
 

@@ -41,6 +41,7 @@ import polars as pl
 
 import dwcp_data
 from dwcp_data import influx
+from dwcp_data.influx import export as influx_export
 
 from _common import machine
 
@@ -145,7 +146,7 @@ def main() -> None:
     ns = df["timestamp"].dt.epoch("ns").sort()
     sample = min(OFFICIAL_ROWS, args.rows)
     cut = int(ns[sample]) if sample < args.rows else int(ns[-1]) + 1
-    one_answer = influx._fetch(conn, influx._Window(int(ns[0]), cut))
+    one_answer = influx_export._fetch(conn, influx_export._Window(int(ns[0]), cut))
 
     def official() -> int:
         from influxdb_client.client.flux_csv_parser import FluxCsvParser, FluxSerializationMode

@@ -43,6 +43,8 @@ import polars as pl
 import dwcp_data
 from dwcp_data import _core, influx
 from dwcp_data._frames import to_core
+from dwcp_data.influx import export as influx_export
+from dwcp_data.influx import write as influx_write
 
 from _common import machine
 from influx_server import InfluxServer
@@ -85,7 +87,7 @@ def phase(pid: int, fn: Callable[[], Any]) -> tuple[Timing, Any]:
 def encoded_batches(df: pl.DataFrame, folder: Path, gzipped: bool) -> list[Path]:
     """``df`` encoded exactly as write_metrics encodes it, one file per batch."""
     frame, codes = to_core(df)
-    level = influx._GZIP_LEVEL if gzipped else None
+    level = influx_write._GZIP_LEVEL if gzipped else None
     files = []
     for i, offset in enumerate(range(0, frame.height, BATCH)):
         body, _ = _core.encode_line_protocol(
@@ -125,9 +127,9 @@ def select_urls(url: str, start: Any, end: Any) -> list[str]:
     """The SELECT requests dwcp_data's default export sends for ``[start, end)``."""
     conn = influx.Connection(url, database="metrics")
     urls = []
-    for w in influx._plan(conn, start, end, None):
+    for w in influx_export._plan(conn, start, end, None):
         params = {"db": "metrics", "epoch": "ns", "chunked": "true", "chunk_size": "10000"}
-        params["q"] = f"SELECT * {influx._where(w.lo, w.hi)}"
+        params["q"] = f"SELECT * {influx_export._where(w.lo, w.hi)}"
         urls.append(f"{url}/query?{urllib.parse.urlencode(params)}")
     return urls
 

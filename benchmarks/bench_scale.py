@@ -197,6 +197,20 @@ def show_ray(rows: int, stats: dict, seconds: dict[str, list[float]]) -> None:
     print(json.dumps({"rows": rows, **stats}), flush=True)
 
 
+def _turns(args: argparse.Namespace, small: bool) -> list[tuple[str, str]]:
+    """The sides to run at one size, in order, as ``(name, code)``."""
+    turns = [("in memory", IN_MEMORY), ("out of core", OUT_OF_CORE)] * args.rounds
+    if not small:
+        turns = [("out of core", OUT_OF_CORE)]
+    if args.ray:
+        turns.append(("ray", ON_RAY))
+    if args.duckdb:
+        turns += [("clean out of core", CLEAN_OUT_OF_CORE), ("duckdb", DUCKDB)]
+    if not args.no_peer and (small or args.peer_at_scale):
+        turns.append(("polars streaming", POLARS_STREAMING))
+    return turns
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--small", type=int, default=10_000_000, help="rows for the three-way comparison")
@@ -234,15 +248,7 @@ def main() -> None:
             src = work / f"in-{rows}"
             generate(rows, src)
             small = rows == args.small
-            turns = [("in memory", IN_MEMORY), ("out of core", OUT_OF_CORE)] * args.rounds
-            if not small:
-                turns = [("out of core", OUT_OF_CORE)]
-            if args.ray:
-                turns.append(("ray", ON_RAY))
-            if args.duckdb:
-                turns += [("clean out of core", CLEAN_OUT_OF_CORE), ("duckdb", DUCKDB)]
-            if not args.no_peer and (small or args.peer_at_scale):
-                turns.append(("polars streaming", POLARS_STREAMING))
+            turns = _turns(args, small)
             seconds: dict[str, list[float]] = {}
             for side, code in turns:
                 out = work / f"out-{rows}-{side.replace(' ', '-')}"

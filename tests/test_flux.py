@@ -26,6 +26,7 @@ from polars.testing import assert_frame_equal
 import dwcp_data
 from dwcp_data import _flux, influx
 from dwcp_data.errors import InfluxError
+from dwcp_data.influx import export as influx_export
 
 from flux_stub import FluxStub, State, parse_line_protocol
 
@@ -73,7 +74,7 @@ def canonical(df: pl.DataFrame) -> pl.DataFrame:
 
 def parse(body: str) -> pl.DataFrame:
     conn = influx.Connection("http://recorded", bucket=BUCKET)
-    return influx._parse(conn, body.encode())
+    return influx_export._parse(conn, body.encode())
 
 
 @pytest.fixture()

@@ -27,6 +27,9 @@ from polars.testing import assert_frame_equal
 import dwcp_data
 from dwcp_data import influx
 from dwcp_data.errors import DataError, InfluxError, InvalidArgumentError
+from dwcp_data.influx import export as influx_export
+from dwcp_data.influx import transport as influx_transport
+from dwcp_data.influx import write as influx_write
 
 import collector
 from helpers import END
@@ -155,7 +158,7 @@ def test_spread_moves_only_what_collides():
         pl.Series("data_type", ["vm_disk"] * 6, dtype=base.schema["data_type"]),
         pl.Series("current_compression", ["hde"] * 6, dtype=base.schema["current_compression"]),
     )
-    ns = influx._spread(df, influx.TAGS)["timestamp"].dt.epoch("ns").to_list()
+    ns = influx_write._spread(df, influx.TAGS)["timestamp"].dt.epoch("ns").to_list()
     start = int(t0.replace(tzinfo=timezone.utc).timestamp()) * 10**9
     assert [t - start for t in ns] == [0, 1, 2, 1000, 10**9, 0]
 
@@ -407,6 +410,7 @@ def stub():
     Stub.calls, Stub.fail_first, Stub.fail_after, Stub.failure = [], 0, None, (503, b"")
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+    server.server_close()
 
 
 def test_v2_write_retries_on_503(stub):
@@ -458,7 +462,7 @@ def test_busy_server_gives_up_after_timeout(stub):
 
 
 def test_throttle_halves_on_busy_and_recovers():
-    throttle = influx._Throttle(4)
+    throttle = influx_write._Throttle(4)
     throttle.busy()
     assert throttle.limit == 2
     throttle.busy()
@@ -599,12 +603,13 @@ def hostile():
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture(params=["rust", "http.client"])
 def reader(request, monkeypatch):
     """Answers read from the socket in Rust, or through http.client as over TLS."""
-    monkeypatch.setattr(influx, "_RUST_READS", request.param == "rust")
+    monkeypatch.setattr(influx_transport, "_RUST_READS", request.param == "rust")
     return request.param
 
 
@@ -689,7 +694,7 @@ def test_flux_stub_matches_the_official_clients_parser():
     answer.release_conn = lambda: None  # what the parser calls on an HTTP response when done
     parser = FluxCsvParser(response=answer, serialization_mode=FluxSerializationMode.stream)
     records = [record.values for record in parser.generator()]
-    ours = influx._parse(influx.Connection("http://x", database="d"), body.encode())
+    ours = influx_export._parse(influx.Connection("http://x", database="d"), body.encode())
     assert_frame_equal(ours, df)
     assert len(records) == df.height
     text = ours.with_columns(pl.col(pl.Enum).cast(pl.String))
@@ -700,8 +705,13 @@ def test_flux_stub_matches_the_official_clients_parser():
         }
 
 
+#: What InfluxDB 1.x cannot read back as a tag value, as this test states it
+#: (independently of the encoder, which refuses such values): a run of an odd
+#: number of backslashes before a separator or at the end.
+UNWRITABLE_TAG = r"(?:^|[^\\])(?:\\\\)*\\(?:[,= ]|$)"
+
 _text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\r\n"), min_size=1, max_size=12)
-_tag_text = _text.filter(lambda t: not re.search(influx._UNWRITABLE_TAG, t))
+_tag_text = _text.filter(lambda t: not re.search(UNWRITABLE_TAG, t))
 _round_trips = itertools.count()
 
 
@@ -718,7 +728,7 @@ def test_any_text_round_trips_through_the_server(influxd, rows, extra):
     df = base.with_columns(
         pl.Series(
             "region",
-            [r + (extra if not re.search(influx._UNWRITABLE_TAG, r + extra) else "") for r in region],
+            [r + (extra if not re.search(UNWRITABLE_TAG, r + extra) else "") for r in region],
         ),
         pl.Series("az", az),
         pl.Series("node_id", [n + extra for n in node]),
@@ -895,17 +905,16 @@ def test_an_export_killed_part_way_resumes_from_the_finished_days(influxd, tmp_p
         # written atomically after each day's shard is in place: a day is done once recorded
         return json.loads(manifest.read_text())["days"] if manifest.exists() else {}
 
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120
-        while len(recorded()) < 5:
-            assert time.monotonic() < deadline and proc.poll() is None, (
-                proc.stderr.read() if proc.stderr else ""
-            )
-            time.sleep(0.02)
-    finally:
-        proc.kill()
-        proc.wait()
+    with subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
+        try:
+            deadline = time.monotonic() + 120
+            while len(recorded()) < 5:
+                assert time.monotonic() < deadline and proc.poll() is None, (
+                    proc.stderr.read() if proc.stderr else ""
+                )
+                time.sleep(0.02)
+        finally:
+            proc.kill()
     done = recorded()
     assert 5 <= len(done) < 31
     again = subprocess.run(args, capture_output=True, text=True, timeout=300)

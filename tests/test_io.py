@@ -205,14 +205,13 @@ def test_an_interrupted_write_leaves_no_partial_file(tmp_path):
         "print('ready', flush=True)\n"
         f"dwcp_data.write_training_data(df, {str(target)!r})\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    deadline = time.monotonic() + 60
-    while not list(tmp_path.glob(".big.csv.*.tmp")) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.2)  # well inside a write of ~1 GB
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".big.csv.*.tmp")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # well inside a write of ~1 GB
+        proc.send_signal(signal.SIGKILL)
     assert list(tmp_path.glob(".big.csv.*.tmp")), "the write had started"
     assert not target.exists()
     # The next write to the same file removes what the killed one left behind.
@@ -418,7 +417,8 @@ def test_cr_only_line_endings_are_read_as_lines(tmp_path, frame):
     with pytest.raises(CsvError) as e:
         dwcp_data.read_training_data(tmp_path / "cr.csv")
     assert e.value.line == 4
-    got = dwcp_data.read_training_data(tmp_path / "cr.csv", on_bad_rows="quarantine")
+    with pytest.warns(UserWarning, match="1 bad line"):
+        got = dwcp_data.read_training_data(tmp_path / "cr.csv", on_bad_rows="quarantine")
     assert got.height == 49
 
 
@@ -431,7 +431,8 @@ def test_a_byte_that_is_not_utf8_is_named_and_quarantined(tmp_path, frame):
     with pytest.raises(CsvError, match="not valid UTF-8") as e:
         dwcp_data.read_training_data(path)
     assert (e.value.line, e.value.column) == (8, "region")
-    got = dwcp_data.read_training_data(path, on_bad_rows="quarantine")
+    with pytest.warns(UserWarning, match="1 bad line"):
+        got = dwcp_data.read_training_data(path, on_bad_rows="quarantine")
     assert got.height == 49
     assert (tmp_path / "latin1.csv.rejects.csv").read_bytes().split(b"\n")[1] == lines[7]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latin1.csv", "latin1.csv.rejects.csv"]

@@ -331,7 +331,8 @@ def test_the_pipeline_quarantines_bad_csv_lines_of_a_folder(tmp_path):
     (folder / "b.csv").write_text("\n".join(lines) + "\n")
     with pytest.raises(dwcp_data.errors.CsvError):
         dwcp_data.run_pipeline(folder, tmp_path / "out", min_rows=10)
-    result = dwcp_data.run_pipeline(folder, tmp_path / "out", min_rows=10, on_bad_rows="quarantine")
+    with pytest.warns(UserWarning, match="b.csv: 1 bad line"):
+        result = dwcp_data.run_pipeline(folder, tmp_path / "out", min_rows=10, on_bad_rows="quarantine")
     assert result.report["source"]["rejected"] == {str(folder / "b.csv"): 1}
     assert result.report["stages"][0]["rows"] == 2999
     assert (folder / "b.csv.rejects.csv").read_text().splitlines()[1] == lines[10]

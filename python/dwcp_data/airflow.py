@@ -45,9 +45,9 @@ from dwcp_data._engine import ENGINES, EngineName
 from dwcp_data._outputs import atomic_path, publish_copy
 from dwcp_data.dataset import Dataset
 from dwcp_data.errors import InvalidArgumentError, ValidationError
+from dwcp_data.options import Profile, ValidationOptions
 from dwcp_data.pipeline import report_path_for, run_pipeline
 from dwcp_data.quality import flatten, to_line_protocol
-from dwcp_data.validation import Profile
 
 __all__ = [
     "CONNECTION_ID",
@@ -122,9 +122,7 @@ def _server_url(conn_id: str, scheme: str, host: str | None, port: int | None) -
         scheme, host, port = parts.scheme, parts.hostname or "", port or parts.port
     if not host or scheme not in ("http", "https"):
         problem = "has no host" if not host else f"has the scheme {scheme!r}, not 'http' or 'https'"
-        raise InvalidArgumentError(
-            f"invalid argument `conn_id`: the Airflow connection {conn_id!r} {problem}", param="conn_id"
-        )
+        raise InvalidArgumentError.of("conn_id", f"the Airflow connection {conn_id!r} {problem}")
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"  # an IPv6 address
     return f"{scheme}://{host}:{port or 8086}"
@@ -354,8 +352,8 @@ def ray_pipeline_task(
     source: str,
     out: str,
     address: str | None = None,
-    profile: Profile = "document",
-    min_rows: int = 10_000,
+    profile: Profile = ValidationOptions.profile,
+    min_rows: int = ValidationOptions.min_rows,
     by: str | Sequence[str] | None = None,
     cpu_weight: float = 0.0,
     **context: Any,
@@ -435,26 +433,68 @@ def deploy_task(*, conn_id: str, **context: Any) -> str:
 
 
 def _check_dag_arguments(
-    profile: object, lookback_days: object, min_rows: object, by: object, cpu_weight: object
+    profile: Profile, lookback_days: int, min_rows: int, by: str | None, cpu_weight: float
 ) -> None:
     """Refuses, when the DAG is defined, arguments its tasks would fail on every run."""
-    one_of(profile, ("document", "strict"), "profile")
+    ValidationOptions(profile, min_rows)  # checks both as the pipeline will
     positive_int(lookback_days, "lookback_days")
-    if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 0:
-        raise InvalidArgumentError(
-            f"invalid argument `min_rows`: must be a whole number >= 0, got {min_rows!r}", param="min_rows"
-        )
     if by is not None and not isinstance(by, str):
-        raise InvalidArgumentError(f"invalid argument `by`: a column name or None, got {by!r}", param="by")
+        raise InvalidArgumentError.of("by", f"a column name or None, got {by!r}")
     if (
         isinstance(cpu_weight, bool)
         or not isinstance(cpu_weight, (int, float))
         or not (math.isfinite(cpu_weight) and cpu_weight >= 0)
     ):
-        raise InvalidArgumentError(
-            f"invalid argument `cpu_weight`: must be a finite number >= 0, got {cpu_weight!r}",
-            param="cpu_weight",
+        raise InvalidArgumentError.of("cpu_weight", f"must be a finite number >= 0, got {cpu_weight!r}")
+
+
+def _source_task(source: str, conn_id: str, lookback_days: int, concurrency: int) -> PythonOperator:
+    """The DAG's first task: the incremental export from InfluxDB
+    (``source="influxdb"``), or the gathering of a landing folder."""
+    if not isinstance(source, str) or not source:
+        raise InvalidArgumentError.of("source", f"'influxdb' or a landing folder, got {source!r}")
+    if source == "influxdb":
+        return PythonOperator(
+            task_id=EXPORT_TASK,
+            python_callable=export_metrics_task,
+            op_kwargs={"conn_id": conn_id, "lookback_days": lookback_days, "concurrency": concurrency},
         )
+    return PythonOperator(
+        task_id=LANDING_TASK, python_callable=gather_landing_task, op_kwargs={"landing": source}
+    )
+
+
+def _model_tasks(
+    train: Callable[..., Any] | Literal["reference"] | None,
+    validate_model: Callable[..., Any] | None,
+    deploy: Callable[..., Any] | None,
+    conn_id: str,
+) -> list[PythonOperator]:
+    """The tasks after publishing that are given (``train="reference"``: the
+    reference selector's three), in order."""
+    if train == "reference":
+        train = train_reference_task
+        validate_model = validate_model or validate_model_task
+        deploy = deploy or functools.partial(deploy_task, conn_id=conn_id)
+    return [
+        PythonOperator(task_id=task_id, python_callable=callable_)
+        for task_id, callable_ in (
+            ("train_compression_model", train),
+            ("validate_model", validate_model),
+            ("deploy_to_staging", deploy),
+        )
+        if callable_ is not None
+    ]
+
+
+#: Every task's defaults: two retries five minutes apart, failures recorded.
+_DEFAULT_ARGS = {
+    "owner": "ml-team",
+    "depends_on_past": False,
+    "retries": 2,
+    "retry_delay": timedelta(minutes=5),
+    "on_failure_callback": record_task_failure,
+}
 
 
 def make_dag(
@@ -467,8 +507,8 @@ def make_dag(
     engine: EngineName = "local",
     lookback_days: int = 30,
     concurrency: int = influx.EXPORT_CONCURRENCY,
-    profile: Profile = "document",
-    min_rows: int = 10_000,
+    profile: Profile = ValidationOptions.profile,
+    min_rows: int = ValidationOptions.min_rows,
     by: str | None = None,
     cpu_weight: float = 0.0,
     train: Callable[..., Any] | Literal["reference"] | None = None,
@@ -522,27 +562,14 @@ def make_dag(
     ``email_on_failure``.
     """
     if isinstance(train, str) and train != "reference":
-        raise InvalidArgumentError(
-            f"invalid argument `train`: a callable, 'reference' or None, got {train!r}", param="train"
-        )
+        raise InvalidArgumentError.of("train", f"a callable, 'reference' or None, got {train!r}")
     _check_dag_arguments(profile, lookback_days, min_rows, by, cpu_weight)
     one_of(engine, ENGINES, "engine")
     positive_int(concurrency, "concurrency")
-    if not isinstance(source, str) or not source:
-        raise InvalidArgumentError(
-            f"invalid argument `source`: 'influxdb' or a landing folder, got {source!r}", param="source"
-        )
     notifiers = [_Notify(n) for n in ([on_failure] if callable(on_failure) else on_failure)]
-    default_args = {
-        "owner": "ml-team",
-        "depends_on_past": False,
-        "retries": 2,
-        "retry_delay": timedelta(minutes=5),
-        "on_failure_callback": record_task_failure,
-    }
     with DAG(
         dag_id,
-        default_args=default_args,
+        default_args=_DEFAULT_ARGS,
         description="Weekly training data for the compression selector",
         schedule=schedule,
         start_date=start_date,
@@ -554,18 +581,8 @@ def make_dag(
     ) as dag:
         for notifier in notifiers:
             notifier.dag = dag
-        if source == "influxdb":
-            source_task = EXPORT_TASK
-            first = PythonOperator(
-                task_id=EXPORT_TASK,
-                python_callable=export_metrics_task,
-                op_kwargs={"conn_id": conn_id, "lookback_days": lookback_days, "concurrency": concurrency},
-            )
-        else:
-            source_task = LANDING_TASK
-            first = PythonOperator(
-                task_id=LANDING_TASK, python_callable=gather_landing_task, op_kwargs={"landing": source}
-            )
+        first = _source_task(source, conn_id, lookback_days, concurrency)
+        source_task = first.task_id
         steps = [
             first,
             PythonOperator(
@@ -592,18 +609,7 @@ def make_dag(
             op_kwargs={"conn_id": conn_id, "source_task": source_task},
         )
         steps[-1] >> quality
-        if train == "reference":
-            train = train_reference_task
-            validate_model = validate_model or validate_model_task
-            deploy = deploy or functools.partial(deploy_task, conn_id=conn_id)
-        optional = [
-            ("train_compression_model", train),
-            ("validate_model", validate_model),
-            ("deploy_to_staging", deploy),
-        ]
-        for task_id, callable_ in optional:
-            if callable_ is not None:
-                steps.append(PythonOperator(task_id=task_id, python_callable=callable_))
+        steps += _model_tasks(train, validate_model, deploy, conn_id)
         for upstream, downstream in itertools.pairwise(steps):
             upstream >> downstream
     return dag

@@ -24,8 +24,9 @@ from dwcp_data.cleaning import clean
 from dwcp_data.dataset import clean_dataset, label_dataset, validate_dataset
 from dwcp_data.errors import DwcpDataError, InternalError, StorageError, ValidationError
 from dwcp_data.generator import generate_synthetic, iter_synthetic_shards
-from dwcp_data.io import read_training_data, write_frames, write_training_data
+from dwcp_data.io import file_format, read_training_data, write_frames, write_training_data
 from dwcp_data.labelling import LABEL_COLUMN, label_oracle
+from dwcp_data.options import ValidationOptions
 from dwcp_data.pipeline import label_shares, report_path_for, run_pipeline
 from dwcp_data.validation import validate
 
@@ -229,18 +230,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
     df = _read(args.path, args)
     numeric = [c for c, t in df.schema.items() if t.is_numeric()]
     stats: list[dict[str, Any]] = []
-    for c in numeric:
-        s = df[c]
-        stats.append(
-            {
-                "column": c,
-                "nulls": s.null_count(),
-                "mean": s.mean(),
-                "min": s.min(),
-                "median": s.median(),
-                "max": s.max(),
-            }
-        )
+    if numeric:
+        described = df.select(numeric).describe(percentiles=[0.5], interpolation="linear")
+        table = described.transpose(include_header=True, header_name="column", column_names="statistic")
+        stats = table.select(
+            "column",
+            pl.col("null_count").cast(pl.Int64).alias("nulls"),
+            "mean",
+            "min",
+            pl.col("50%").alias("median"),
+            "max",
+        ).to_dicts()
     summary: dict[str, Any] = {
         "rows": df.height,
         "first_timestamp": df["timestamp"].min() if "timestamp" in df.columns else None,
@@ -283,6 +283,12 @@ def _connection_args(args: argparse.Namespace) -> dict[str, Any]:
     return conn
 
 
+def _rows_in(path: Path) -> int:
+    """Rows of a Parquet (from its footer) or CSV file just written."""
+    scan = pl.scan_parquet(path) if file_format(path, "output") == "parquet" else pl.scan_csv(path)
+    return int(scan.select(pl.len()).collect().item())
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from dwcp_data import influx
 
@@ -315,9 +321,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
         )
         _emit(args, summary, [line])
         return EXIT_OK
-    path, rows = influx._export_file(
+    path = influx.export_to_file(
         args.output, start=start, end=end, chunk=args.chunk, **_connection_args(args)
     )
+    rows = _rows_in(path)
     seconds = round(time.perf_counter() - started, 3)
     _emit(
         args,
@@ -355,46 +362,72 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``dwcp-data``."""
-    parser = argparse.ArgumentParser(prog="dwcp-data", description=(__doc__ or "").splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+def _command(sub: Any, name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
+    """A subcommand ``name`` running ``func``, with ``--json``."""
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.set_defaults(func=func)
+    return p
 
-    def command(name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--json", action="store_true", help="print JSON instead of tables")
-        p.set_defaults(func=func)
-        return p
 
-    def reading(p: argparse.ArgumentParser) -> None:
-        p.add_argument("path", help="a .csv/.parquet file, a folder of shards, or a glob")
-        p.add_argument(
-            "--on-bad-rows",
-            choices=["raise", "quarantine"],
-            default="raise",
-            help="bad CSV lines: fail (default) or move them to <file>.rejects.csv",
-        )
+def _reading(p: argparse.ArgumentParser) -> None:
+    """The data set a command reads, and what to do with bad CSV lines."""
+    p.add_argument("path", help="a .csv/.parquet file, a folder of shards, or a glob")
+    p.add_argument(
+        "--on-bad-rows",
+        choices=["raise", "quarantine"],
+        default="raise",
+        help="bad CSV lines: fail (default) or move them to <file>.rejects.csv",
+    )
 
-    def progress_flag(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--progress",
-            action=argparse.BooleanOptionalAction,
-            default=None,
-            help="progress bars (default: when working shard by shard in a terminal)",
-        )
 
-    def overwrite_flag(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--overwrite",
-            action="store_true",
-            help="replace an --out folder that holds files dwcp-data did not write (all of them are lost)",
-        )
+def _progress_flag(p: argparse.ArgumentParser) -> None:
+    """``--progress``/``--no-progress``."""
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars (default: when working shard by shard in a terminal)",
+    )
 
-    def validation(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--profile", choices=["document", "strict"], default="document")
-        p.add_argument("--min-rows", type=int, default=10_000)
 
-    gen = command("generate", "generate synthetic training data (design document §6.1)", _cmd_generate)
+def _overwrite_flag(p: argparse.ArgumentParser) -> None:
+    """``--overwrite``."""
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an --out folder that holds files dwcp-data did not write (all of them are lost)",
+    )
+
+
+def _validation(p: argparse.ArgumentParser) -> None:
+    """The validation options, with :class:`~dwcp_data.ValidationOptions`' defaults."""
+    p.add_argument("--profile", choices=["document", "strict"], default=ValidationOptions.profile)
+    p.add_argument("--min-rows", type=int, default=ValidationOptions.min_rows)
+
+
+def _influx_options(p: argparse.ArgumentParser) -> None:
+    """Where the InfluxDB server is and how to sign in."""
+    p.add_argument("--influx-url", required=True, help="e.g. http://127.0.0.1:8086")
+    p.add_argument(
+        "--database",
+        default=None,
+        help="InfluxDB 1.x database, read with InfluxQL (else the 2.x API: --bucket)",
+    )
+    p.add_argument(
+        "--bucket",
+        default="dwcp_metrics",
+        help="2.x API bucket; on InfluxDB 1.8, db/rp or db (default %(default)s)",
+    )
+    p.add_argument("--org", default=None, help="InfluxDB 2.x organisation (1.8's 2.x API ignores it)")
+    p.add_argument("--token", default=None, help="API token (1.x: username:password)")
+    p.add_argument("--username", default=None)
+    p.add_argument("--password", default=None)
+
+
+def _add_generate(sub: Any) -> None:
+    """``dwcp-data generate``."""
+    gen = _command(sub, "generate", "generate synthetic training data (design document §6.1)", _cmd_generate)
     gen.add_argument("-n", "--rows", type=int, default=100_000, help="number of rows (default 100000)")
     gen.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     gen.add_argument("--end", type=_iso_datetime, default=None, help="last timestamp, ISO 8601 (default now)")
@@ -407,36 +440,45 @@ def build_parser() -> argparse.ArgumentParser:
         help="stream shards of this many rows into the --out folder (bounded memory)",
     )
     gen.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="shard format")
-    overwrite_flag(gen)
-    progress_flag(gen)
+    _overwrite_flag(gen)
+    _progress_flag(gen)
 
-    val = command(
-        "validate", "check a data set against the validation rules (exit 1 if it fails)", _cmd_validate
+
+def _add_cleaning_and_labelling(sub: Any) -> None:
+    """``dwcp-data validate``, ``clean``, ``label`` and ``report``."""
+    val = _command(
+        sub, "validate", "check a data set against the validation rules (exit 1 if it fails)", _cmd_validate
     )
-    reading(val)
-    validation(val)
-    progress_flag(val)
+    _reading(val)
+    _validation(val)
+    _progress_flag(val)
 
-    cl = command("clean", "remove duplicates and outliers, impute medians", _cmd_clean)
-    reading(cl)
+    cl = _command(sub, "clean", "remove duplicates and outliers, impute medians", _cmd_clean)
+    _reading(cl)
     cl.add_argument(
         "--out", required=True, help="output file, or a folder: one shard per input shard, in bounded memory"
     )
     cl.add_argument("--by", nargs="+", default=None, help="compute IQR fences per group of these columns")
-    overwrite_flag(cl)
-    progress_flag(cl)
+    _overwrite_flag(cl)
+    _progress_flag(cl)
 
-    lab = command("label", "add the oracle's estimates and label", _cmd_label)
-    reading(lab)
+    lab = _command(sub, "label", "add the oracle's estimates and label", _cmd_label)
+    _reading(lab)
     lab.add_argument(
         "--out", required=True, help="output file, or a folder: one shard per input shard, in bounded memory"
     )
     lab.add_argument("--cpu-weight", type=float, default=0.0)
-    overwrite_flag(lab)
-    progress_flag(lab)
+    _overwrite_flag(lab)
+    _progress_flag(lab)
 
-    pipe = command(
-        "pipeline", "load, validate, clean, label, validate and write a training set", _cmd_pipeline
+    rep = _command(sub, "report", "summary statistics and class/label shares of a data set", _cmd_report)
+    _reading(rep)
+
+
+def _add_pipeline(sub: Any) -> None:
+    """``dwcp-data pipeline``."""
+    pipe = _command(
+        sub, "pipeline", "load, validate, clean, label, validate and write a training set", _cmd_pipeline
     )
     pipe.add_argument("--source", default=None, help="files to read (default: synthetic data)")
     pipe.add_argument("--on-bad-rows", choices=["raise", "quarantine"], default="raise")
@@ -447,7 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="data/training.parquet",
         help="data set to write (default %(default)s); a folder: shard by shard from --source files",
     )
-    validation(pipe)
+    _validation(pipe)
     pipe.add_argument("--by", nargs="+", default=None, help="compute IQR fences per group of these columns")
     pipe.add_argument("--cpu-weight", type=float, default=0.0)
     pipe.add_argument("--continue-on-invalid", action="store_true", help="record validation failures, go on")
@@ -458,31 +500,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="'ray': a task per shard on the Ray cluster of RAY_ADDRESS (else a local one); needs a folder"
         " --out and a --source of files, or a URI Ray Data reads (s3://..., gs://...)",
     )
-    overwrite_flag(pipe)
-    progress_flag(pipe)
+    _overwrite_flag(pipe)
+    _progress_flag(pipe)
 
-    rep = command("report", "summary statistics and class/label shares of a data set", _cmd_report)
-    reading(rep)
 
-    def influx_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--influx-url", required=True, help="e.g. http://127.0.0.1:8086")
-        p.add_argument(
-            "--database",
-            default=None,
-            help="InfluxDB 1.x database, read with InfluxQL (else the 2.x API: --bucket)",
-        )
-        p.add_argument(
-            "--bucket",
-            default="dwcp_metrics",
-            help="2.x API bucket; on InfluxDB 1.8, db/rp or db (default %(default)s)",
-        )
-        p.add_argument("--org", default=None, help="InfluxDB 2.x organisation (1.8's 2.x API ignores it)")
-        p.add_argument("--token", default=None, help="API token (1.x: username:password)")
-        p.add_argument("--username", default=None)
-        p.add_argument("--password", default=None)
-
-    exp = command("export", "export compression metrics from InfluxDB into the training schema", _cmd_export)
-    influx_options(exp)
+def _add_influx(sub: Any) -> None:
+    """``dwcp-data export`` and ``ingest``."""
+    exp = _command(
+        sub, "export", "export compression metrics from InfluxDB into the training schema", _cmd_export
+    )
+    _influx_options(exp)
     exp.add_argument("--days", type=int, default=30, help="how far back from --end (default 30)")
     exp.add_argument(
         "--start", type=_iso_datetime, default=None, help="first time, ISO 8601 (default end - days)"
@@ -506,11 +533,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="days exported at once into a folder (default: measured)",
     )
     exp.add_argument("--prune", action="store_true", help="remove the folder's day shards outside the range")
-    overwrite_flag(exp)
+    _overwrite_flag(exp)
 
-    ing = command("ingest", "write a data set to InfluxDB as line protocol", _cmd_ingest)
-    reading(ing)
-    influx_options(ing)
+    ing = _command(sub, "ingest", "write a data set to InfluxDB as line protocol", _cmd_ingest)
+    _reading(ing)
+    _influx_options(ing)
     ing.add_argument("--batch-size", type=int, default=5000)
     ing.add_argument(
         "--tags",
@@ -530,6 +557,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="gzip each batch (default: unless the server is on this machine)",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``dwcp-data``."""
+    parser = argparse.ArgumentParser(prog="dwcp-data", description=(__doc__ or "").splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_generate(sub)
+    _add_cleaning_and_labelling(sub)
+    _add_pipeline(sub)
+    _add_influx(sub)
     return parser
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from dwcp_data import _json
@@ -79,10 +80,7 @@ class Selector:
         finds a card whose digest does not match the model refuses both."""
         path = Path(path)
         if path.is_dir():
-            raise InvalidArgumentError(
-                f"invalid argument `path`: {str(path)!r} is a folder; name the model file to write",
-                param="path",
-            )
+            raise InvalidArgumentError.of("path", f"{str(path)!r} is a folder; name the model file to write")
         model = self.booster.model_to_string().encode()
         with atomic_path(path) as tmp:
             tmp.write_bytes(model)
@@ -119,7 +117,7 @@ def load(path: str | os.PathLike[str]) -> Selector:
 
     path = Path(path)
     if not path.is_file():
-        raise InvalidArgumentError(f"invalid argument `path`: no saved model at {str(path)!r}", param="path")
+        raise InvalidArgumentError.of("path", f"no saved model at {str(path)!r}")
     card_file = card_path(path)
 
     def refuse(message: str, rule: str) -> DataError:
@@ -210,20 +208,10 @@ def train(
     rate = min(1.0, sample_rows / rows_train) if rows_train else 1.0
     names = features(parts.frame(0).head(0), columns=columns).feature_names
     sizes = parts.sample_sizes(cut, rate)
-    X = np.empty((sum(n for n, _ in sizes), len(names)), dtype=np.float32)
-    y = np.empty(X.shape[0], dtype=np.int8)
-    held: list[pl.DataFrame] = []
-    first = 0
-    for i, (n_train, n_held) in enumerate(sizes):
-        frame = parts.frame(i)
-        older = frame["timestamp"] < cut
-        train_part = _sample(frame.filter(older), n_train, seed + i)
-        y[first : first + n_train] = features(train_part, columns=columns, out=X[first : first + n_train]).y
-        first += n_train
-        held.append(_sample(frame.filter(~older), n_held, seed + i))
+    X, y, held_out = _sampled(parts, sizes, cut, columns, len(names), seed)
     labelled = y >= 0
     if not labelled.any():
-        raise InvalidArgumentError("invalid argument `data`: no labelled row to train on", param="data")
+        raise InvalidArgumentError.of("data", "no labelled row to train on")
     params: dict[str, Any] = {
         "n_estimators": n_estimators,
         "random_state": seed,
@@ -235,7 +223,6 @@ def train(
     selector = Selector(
         model.booster_, {"columns": list(columns), "classes": [int(c) for c in model.classes_]}
     )
-    held_out = pl.concat(held) if held else pl.DataFrame()
     chosen = selector.predict(held_out)
     selector.card = {
         "model": "lightgbm.LGBMClassifier",
@@ -264,6 +251,31 @@ def train(
         },
     }
     return selector
+
+
+def _sampled(
+    parts: _Parts,
+    sizes: list[tuple[int, int]],
+    cut: datetime,
+    columns: tuple[str, ...],
+    width: int,
+    seed: int,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int8], pl.DataFrame]:
+    """The training sample of every shard (``sizes``: rows to sample before
+    and after ``cut``, per shard) as one feature matrix and its labels,
+    written in place shard by shard, and the held-out sample as a frame."""
+    X = np.empty((sum(n for n, _ in sizes), width), dtype=np.float32)
+    y = np.empty(X.shape[0], dtype=np.int8)
+    held: list[pl.DataFrame] = []
+    first = 0
+    for i, (n_train, n_held) in enumerate(sizes):
+        frame = parts.frame(i)
+        older = frame["timestamp"] < cut
+        train_part = _sample(frame.filter(older), n_train, seed + i)
+        y[first : first + n_train] = features(train_part, columns=columns, out=X[first : first + n_train]).y
+        first += n_train
+        held.append(_sample(frame.filter(~older), n_held, seed + i))
+    return X, y, pl.concat(held) if held else pl.DataFrame()
 
 
 def _sample(frame: pl.DataFrame, n: int, seed: int) -> pl.DataFrame:

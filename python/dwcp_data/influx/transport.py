@@ -1,0 +1,419 @@
+"""HTTP to InfluxDB: one request with its retries, waits and deadline
+(:class:`RetryPolicy`), the answer read whole, and the server's errors read
+into :class:`~dwcp_data.errors.InfluxError` of the right kind."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import ipaddress
+import random
+import re
+import socket
+import ssl
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from dwcp_data import _core, _flux
+from dwcp_data.errors import DataError, InfluxError, InvalidArgumentError
+
+__all__ = ["Connection", "RetryPolicy"]
+
+_RETRY_STATUS = {429, 500, 502, 503, 504}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a request to InfluxDB is retried, as influxdb-client's ``WritesRetry``
+    puts it: ``retries`` retries after connection errors and 5xx answers, waits
+    growing exponentially from ``first_wait`` (each with up to as much again
+    of jitter) up to ``max_wait``, the longer of that and the server's
+    ``Retry-After``; all of it, the waits and the reading of answers
+    included, within ``timeout`` seconds of wall-clock time. A busy server
+    (429, 503, a full write cache) is waited for within that budget whatever
+    ``retries`` says.
+    """
+
+    retries: int = 4
+    timeout: float = 120.0
+    first_wait: float = 0.1
+    max_wait: float = 10.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
+            raise InvalidArgumentError.of("retries", f"must be a whole number >= 0, got {self.retries!r}")
+        for name in ("timeout", "first_wait", "max_wait"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+                raise InvalidArgumentError.of(name, f"must be a positive number of seconds, got {value!r}")
+
+    def start(self) -> _Attempts:
+        """The bookkeeping of one request under this policy, its clock started now."""
+        return _Attempts(self, time.monotonic() + self.timeout)
+
+    def backoff(self, waits: int) -> float:
+        """The wait before retry number ``waits + 1`` (jitter included)."""
+        return float(min(self.max_wait, self.first_wait * 2**waits) * (1 + random.random()))
+
+
+@dataclass
+class _Attempts:
+    """One request's failures and waits so far, under ``policy``, until ``deadline``."""
+
+    policy: RetryPolicy
+    deadline: float
+    failures: int = 0
+    waits: int = 0
+
+    def remaining(self) -> float:
+        """Seconds left (at least a millisecond: a timeout of 0 means none to sockets)."""
+        return max(self.deadline - time.monotonic(), 0.001)
+
+    def expired(self) -> bool:
+        """Whether the deadline has passed."""
+        return time.monotonic() >= self.deadline
+
+    def failed(self) -> bool:
+        """Counts a failure; whether a retry is left for it."""
+        self.failures += 1
+        return self.failures <= self.policy.retries
+
+    def wait(self, at_least: float) -> bool:
+        """Sleeps before the next try (at least ``at_least`` seconds, the
+        server's ``Retry-After``); ``False``, without sleeping, when the wait
+        would pass the deadline."""
+        delay = max(at_least, self.policy.backoff(self.waits))
+        if time.monotonic() + delay >= self.deadline:
+            return False
+        self.waits += 1
+        time.sleep(delay)
+        return True
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where and how to reach a server.
+
+    Exactly one of ``database`` (InfluxDB 1.x: InfluxQL) and ``bucket`` (the
+    2.x API: Flux) is given. ``org`` is the 2.x organisation; InfluxDB 1.8's
+    compatibility API, where ``bucket`` is ``db/rp`` (or ``db``), ignores it and
+    it may be left out. Credentials: ``token`` (2.x; ``username:password`` on
+    1.x and 1.8's 2.x API), or ``username`` and ``password`` (1.x basic auth).
+
+    ``timeout`` bounds each request in all: connecting, reading the answer,
+    retries and waits for a busy server (429, 503, or InfluxDB's
+    "cache-max-memory-size exceeded"); ``retries`` counts the retries after
+    connection errors and other 5xx. Credentials in ``url``
+    (``http://user:password@host``) are used as basic auth and removed from
+    the URL; no credential appears in a message or ``repr``.
+    """
+
+    url: str
+    database: str | None = None
+    bucket: str | None = None
+    org: str | None = None
+    token: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: float = 120.0
+    retries: int = 4
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.url, str) or not self.url.startswith(("http://", "https://")):
+            shown = _without_credentials(self.url) if isinstance(self.url, str) else type(self.url).__name__
+            raise InvalidArgumentError.of("url", f"expected http(s)://host:port, got {shown!r}")
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.username is not None:
+            # Credentials in the URL become basic auth; the URL kept (and shown) has none.
+            object.__setattr__(self, "url", _without_credentials(self.url))
+            if self.token is None and self.username is None:
+                object.__setattr__(self, "username", urllib.parse.unquote(parts.username))
+                object.__setattr__(self, "password", urllib.parse.unquote(parts.password or ""))
+        if (self.database is None) == (self.bucket is None):
+            raise InvalidArgumentError(
+                "give exactly one of `database` (InfluxDB 1.x) and `bucket` (2.x)", param="database"
+            )
+        RetryPolicy(retries=self.retries, timeout=self.timeout)  # checks both
+
+    @property
+    def base(self) -> str:
+        """The server URL, as errors show it."""
+        return self.url.rstrip("/")
+
+    def _headers(self) -> dict[str, str]:
+        # InfluxDB 1.x before 1.8 takes no Token header: a 1.x "username:password"
+        # token goes as basic auth, which every 1.x accepts.
+        if self.token and not (self.database is not None and ":" in self.token):
+            return {"Authorization": f"Token {self.token}"}
+        pair = self.token if self.token else None
+        if pair is None and self.username is not None:
+            pair = f"{self.username}:{self.password or ''}"
+        if pair is not None:
+            return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+        return {}
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the server is on this machine (a loopback host in the URL)."""
+        host = urllib.parse.urlsplit(self.url).hostname or ""
+        try:
+            return host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:  # a host name: not resolved here
+            return False
+
+    def write(self, body: bytes, on_busy: Callable[[], None] | None = None, *, gzipped: bool) -> None:
+        """Post line protocol (ns times) to the database or bucket, as ``body``
+        is: gzip-compressed when ``gzipped`` says so. ``on_busy`` is called
+        whenever the server asks to slow down."""
+        if self.database is not None:
+            path, params = "/write", {"db": self.database, "precision": "ns"}
+        else:
+            path, params = (
+                "/api/v2/write",
+                {**({"org": self.org} if self.org else {}), "bucket": self.bucket or "", "precision": "ns"},
+            )
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
+        self.request("POST", path, params, body, headers, on_busy)
+
+    def flux(self, query: str) -> bytes:
+        """The annotated-CSV answer to a Flux ``query`` (an in-band error table included)."""
+        params = {"org": self.org} if self.org else {}
+        headers = {"Content-Type": "application/json", "Accept": "application/csv"}
+        return self.request(
+            "POST", "/api/v2/query", params, _flux.request_body(query), headers, expect_csv=True
+        )
+
+    def server_version(self) -> str:
+        """The version ``/ping`` names (``X-Influxdb-Version``: ``1.8.3``,
+        ``v2.7.11``), or ``""`` where it names none."""
+        seen: dict[str, str] = {}
+        self.request("GET", "/ping", {}, answer_headers=seen)
+        return seen.get("X-Influxdb-Version", "")
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How this connection's requests are retried (from ``retries`` and ``timeout``)."""
+        return RetryPolicy(retries=self.retries, timeout=self.timeout)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        on_busy: Callable[[], None] | None = None,
+        expect_csv: bool = False,
+        answer_headers: dict[str, str] | None = None,
+    ) -> bytes:
+        """One HTTP request, retried as :attr:`retry_policy` says on connection
+        errors, 429 and 5xx; the response body, read whole.
+
+        ``timeout`` bounds all of it: connecting, a server that answers slowly
+        or never finishes, the retries and the waits. A busy server is waited
+        for within that time whatever ``retries`` says: it is asking the client
+        to slow down, not failing. With ``expect_csv`` an answer that is not
+        CSV (an error in JSON, an HTML page from a proxy) raises. The answer's
+        headers are copied into ``answer_headers`` where given.
+        """
+        url = f"{self.base}{path}?{urllib.parse.urlencode(params)}"
+        request = urllib.request.Request(
+            url, data=body, method=method, headers={**self._headers(), **(headers or {})}
+        )
+        attempts = self.retry_policy.start()
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=attempts.remaining()) as response:
+                    data = _read_before(response, attempts.deadline)
+                    if answer_headers is not None:
+                        answer_headers.update((k.title(), v) for k, v in response.headers.items())
+                    if expect_csv:
+                        self._check_csv(path, response.headers.get_content_type(), data)
+                    return data
+            except urllib.error.HTTPError as exc:
+                retry_after, why = self._refused(exc, path, attempts, on_busy)
+            except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+                retry_after, why = self._unreached(exc, path, attempts)
+            if not attempts.wait(retry_after):
+                raise self._timed_out(path, why)
+
+    def _refused(
+        self,
+        exc: urllib.error.HTTPError,
+        path: str,
+        attempts: _Attempts,
+        on_busy: Callable[[], None] | None,
+    ) -> tuple[float, str]:
+        """An HTTP error answer read: raises the ``InfluxError`` it means, or
+        gives the wait the server asks for (``Retry-After``) and why, when
+        the request is to be tried again."""
+        with exc:  # the answer's connection is closed once read
+            detail = exc.read().decode("utf-8", "replace").strip()
+        said = {k.title(): v for k, v in exc.headers.items()}
+        message = _flux.error_message(said, detail)
+        final = self._final_error(exc.code, path, detail, said, message)
+        if final is not None:
+            raise final from None
+        busy = exc.code in (429, 503) or "cache-max-memory-size exceeded" in detail
+        if busy:
+            if on_busy is not None:
+                on_busy()
+        elif exc.code not in _RETRY_STATUS or not attempts.failed():
+            raise InfluxError(
+                f"{self.base}{path}: HTTP {exc.code}: {message}", url=self.base, kind="server"
+            ) from None
+        why = f"HTTP {exc.code}: the server stayed busy: {message}" if busy else ""
+        return float(exc.headers.get("Retry-After") or 0), why
+
+    def _final_error(
+        self, code: int, path: str, detail: str, said: dict[str, str], message: str
+    ) -> InfluxError | None:
+        """The error an answer means when trying again cannot help: bad
+        credentials, no such API, database or bucket, a query the engine
+        refused, a partial write; ``None`` otherwise."""
+        if code in (401, 403):
+            return InfluxError(
+                f"{self.base}: not authorised ({code}): check the credentials", url=self.base, kind="auth"
+            )
+        if code == 404 and path.startswith("/api/v2") and "page not found" in detail:
+            return InfluxError(
+                f"{self.base}: the server has no {path} (InfluxDB 1.x has no Flux or v2 API): "
+                "give database= (--database) instead of bucket= and org=",
+                url=self.base,
+                kind="server",
+            )
+        if code in (404, 500) and _flux.names_unknown_bucket(message):
+            # 1.8 answers an unknown retention policy with a 500: never retried
+            return InfluxError(f"{self.base}: {message}", url=self.base, kind="database")
+        engine_said = "X-Influxdb-Error" in said or "X-Platform-Error-Code" in said
+        if path == "/api/v2/query" and code in (400, 500) and engine_said:
+            # the query engine's own verdict (syntax, types, plan, execution): never retried
+            return InfluxError(
+                f"{self.base}: the query failed: {_shortened(message)}", url=self.base, kind="query"
+            )
+        if code == 400 and "partial write" in message:
+            return InfluxError(
+                f"{self.base}{path}: the server stored only part of the batch: {_shortened(message)}",
+                url=self.base,
+                kind="partial",
+                dropped=_dropped(message),
+            )
+        return None
+
+    def _unreached(
+        self, exc: OSError | http.client.HTTPException, path: str, attempts: _Attempts
+    ) -> tuple[float, str]:
+        """A request that got no answer: raises once the deadline or the
+        retries are spent; else no extra wait, and why."""
+        reason = getattr(exc, "reason", exc)
+        if attempts.expired():
+            raise self._timed_out(path, reason) from None
+        if not attempts.failed():
+            raise InfluxError(
+                f"{self.base}: cannot reach the server after {attempts.failures} attempt(s): {reason}",
+                url=self.base,
+                kind="unreachable",
+            ) from None
+        return 0.0, str(reason)
+
+    def _timed_out(self, path: str, why: object) -> InfluxError:
+        return InfluxError(
+            f"{self.base}{path}: no complete answer within timeout={self.timeout:g} s"
+            + (f" ({why})" if why else ""),
+            url=self.base,
+            kind="timeout",
+        )
+
+    def _check_csv(self, path: str, content_type: str, data: bytes) -> None:
+        """Raise unless ``data`` is a CSV answer (InfluxDB may answer errors in JSON with 200)."""
+        if content_type.endswith("csv") or (not data and content_type == "text/plain"):
+            return
+        if content_type == "application/json":
+            text = _flux.error_message({}, data.decode("utf-8", "replace"))
+        else:
+            text = f"{content_type} instead of CSV: {data[:200]!r}"
+        raise InfluxError(f"{self.base}{path}: not an InfluxDB answer: {text}", url=self.base, kind="server")
+
+
+#: Whether plain-socket answers are read in Rust (Unix builds have the reader;
+#: TLS answers always go through http.client).
+_RUST_READS = hasattr(_core, "read_http_body")
+
+
+def _read_before(response: http.client.HTTPResponse, deadline: float) -> bytes:
+    """The whole body of ``response``, or ``TimeoutError`` once ``deadline`` passes
+    (a server may trickle its answer a byte at a time).
+
+    On a plain socket the body is read in Rust straight from the socket into one
+    buffer, chunked framing removed in place: http.client's layers (a buffered
+    reader, chunk-by-chunk decoding, a bytes object per read, a join) cost more
+    CPU than parsing the CSV, and on a 2-core machine that CPU is taken from the
+    server. The request asked the server to close the connection after the
+    answer, so the end of the stream ends an answer without a length.
+    """
+    fp = response.fp
+    sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    if not _RUST_READS or fp is None or sock is None or isinstance(sock, ssl.SSLSocket):
+        return _read_through_http_client(response, sock, deadline)
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("the answer did not finish in time")
+    length = None if response.chunked else response.length
+    if length == 0:
+        return b""
+    sock.settimeout(remaining)
+    buffered = fp.peek()  # bytes http.client's reader already holds (or one read)
+    prefix = fp.read(len(buffered))
+    remaining = max(deadline - time.monotonic(), 0.0)
+    try:
+        body = _core.read_http_body(sock.fileno(), prefix, length, bool(response.chunked), remaining)
+    except DataError as exc:
+        raise http.client.IncompleteRead(b"", None) from exc
+    response.close()  # every byte was consumed behind http.client's back
+    return body
+
+
+def _read_through_http_client(
+    response: http.client.HTTPResponse, sock: socket.socket | None, deadline: float
+) -> bytes:
+    """The whole body of ``response`` read through http.client (TLS connections)."""
+    chunks: list[bytes] = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the answer did not finish in time")
+        if sock is not None:
+            sock.settimeout(remaining)
+        chunk = response.read1(1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` without a ``user:password@`` part."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url.rpartition("@")[2]
+    host, slash, path = rest.partition("/")
+    return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
+
+
+def _shortened(text: str, keep: int = 120) -> str:
+    """``text`` with every run of more than ``keep`` characters without a
+    space cut (a server may echo a 64 KiB tag value back)."""
+    return re.sub(rf"\S{{{keep},}}", lambda m: f"{m[0][:keep]}...({len(m[0]):,} characters)", text)
+
+
+def _dropped(text: str) -> int | None:
+    """How many points a partial write lost: those InfluxDB could not parse
+    (1.x counts them apart) plus its ``dropped=N``; ``None`` if it does not say."""
+    counts = [int(n) for n in re.findall(r"dropped=(\d+)", text)]
+    unparsed = text.count("unable to parse")
+    return sum(counts) + unparsed if counts or unparsed else None
