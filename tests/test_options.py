@@ -1,0 +1,128 @@
+"""Options defined once: their defaults, their checks, and every entry point taking both from them."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import pickle
+from datetime import datetime, timezone
+
+import pytest
+
+import dwcp_data
+from dwcp_data import dataset, pipeline
+from dwcp_data.errors import InvalidArgumentError
+from dwcp_data.influx import RetryPolicy
+from dwcp_data.options import CleaningOptions, ValidationOptions
+
+ENTRY_POINTS = {
+    ValidationOptions: [dwcp_data.validate, dataset.validate_dataset, pipeline.run_pipeline],
+    CleaningOptions: [dwcp_data.clean, dataset.clean_dataset],
+}
+
+
+@pytest.mark.parametrize("options", [ValidationOptions, CleaningOptions])
+def test_every_entry_point_takes_its_defaults_from_the_options(options):
+    defaults = {f.name: f.default for f in dataclasses.fields(options)}
+    for function in ENTRY_POINTS[options]:
+        for name, parameter in inspect.signature(function).parameters.items():
+            if name in defaults:
+                assert parameter.default == defaults[name], (function.__qualname__, name)
+
+
+def test_the_ray_entry_points_take_the_same_defaults():
+    from dwcp_data import ray as dwcp_ray
+
+    for local, remote in [
+        (dataset.validate_dataset, dwcp_ray.validate_dataset),
+        (dataset.clean_dataset, dwcp_ray.clean_dataset),
+        (pipeline.run_pipeline, dwcp_ray.run_pipeline),
+    ]:
+        theirs = inspect.signature(remote).parameters
+        for name, parameter in inspect.signature(local).parameters.items():
+            if name in theirs and theirs[name].default is not inspect.Parameter.empty:
+                assert theirs[name].default == parameter.default, (remote.__qualname__, name)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "param"),
+    [
+        ({"profile": "lenient"}, "profile"),
+        ({"profile": None}, "profile"),
+        ({"min_rows": -1}, "min_rows"),
+        ({"min_rows": True}, "min_rows"),
+        ({"min_rows": 2.5}, "min_rows"),
+        ({"max_missing_fraction": 1.5}, "max_missing_fraction"),
+        ({"max_missing_fraction": "0.1"}, "max_missing_fraction"),
+        ({"min_class_share": float("nan")}, "min_class_share"),
+        ({"now": "yesterday"}, "now"),
+        ({"max_examples": -1}, "max_examples"),
+    ],
+)
+def test_validation_options_are_checked_when_made(kwargs, param):
+    with pytest.raises(InvalidArgumentError) as info:
+        ValidationOptions(**kwargs)
+    assert info.value.param == param and f"`{param}`" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "param"),
+    [
+        ({"dedupe": 1}, "dedupe"),
+        ({"outlier_columns": [1]}, "outlier_columns"),
+        ({"outlier_columns": b"rtt_ms"}, "outlier_columns"),
+        ({"outlier_columns": ["rtt_ms", "rtt_ms"]}, "outlier_columns"),
+        ({"iqr_k": -0.5}, "iqr_k"),
+        ({"iqr_k": float("inf")}, "iqr_k"),
+        ({"iqr_k": "1.5"}, "iqr_k"),
+        ({"by": []}, "by"),
+        ({"by": ["region", "region"]}, "by"),
+        ({"impute": "mean"}, "impute"),
+    ],
+)
+def test_cleaning_options_are_checked_when_made(kwargs, param):
+    with pytest.raises(InvalidArgumentError) as info:
+        CleaningOptions(**kwargs)
+    assert info.value.param == param
+
+
+def test_options_are_normalised_and_pickle():
+    options = CleaningOptions(outlier_columns="rtt_ms", by=["link_type", "region"], iqr_k=3)
+    assert options.outlier_columns == ("rtt_ms",) and options.by == ("link_type", "region")
+    assert pickle.loads(pickle.dumps(options)) == options
+    naive = ValidationOptions(now=datetime(2026, 1, 1))
+    assert naive.now == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert naive.resolved() is naive
+    fixed = ValidationOptions().resolved()
+    assert fixed.now is not None and fixed.resolved() == fixed
+    assert fixed.now_us == int(fixed.now.timestamp()) * 1_000_000
+
+
+def test_a_report_keeps_the_options_it_was_made_with():
+    df = dwcp_data.generate_synthetic(50, seed=1)
+    report = dwcp_data.validate(df, profile="strict", min_rows=10, max_examples=2)
+    assert report.options.profile == report.profile == "strict"
+    assert (report.options.min_rows, report.options.max_examples) == (10, 2)
+    assert report.options.now is not None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "param"),
+    [({"retries": -1}, "retries"), ({"timeout": 0}, "timeout"), ({"max_wait": float("inf")}, "max_wait")],
+)
+def test_a_retry_policy_is_checked(kwargs, param):
+    with pytest.raises(InvalidArgumentError) as info:
+        RetryPolicy(**kwargs)
+    assert info.value.param == param
+
+
+def test_a_retry_policy_waits_grow_to_their_cap():
+    policy = RetryPolicy(first_wait=0.5, max_wait=3.0)
+    for waits, base in [(0, 0.5), (1, 1.0), (2, 2.0), (3, 3.0), (10, 3.0)]:
+        for _ in range(20):
+            assert base <= policy.backoff(waits) <= 2 * base
+    conn = dwcp_data.influx.Connection("http://127.0.0.1:1", database="d", retries=2, timeout=5.0)
+    assert conn.retry_policy == RetryPolicy(retries=2, timeout=5.0)
+    with pytest.raises(InvalidArgumentError) as info:
+        dwcp_data.influx.Connection("http://127.0.0.1:1", database="d", retries=-1)
+    assert info.value.param == "retries"
