@@ -51,7 +51,7 @@ class RetryPolicy:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
                 raise InvalidArgumentError.of(name, f"must be a positive number of seconds, got {value!r}")
 
-    def start(self) -> _Attempts:
+    def _start(self) -> _Attempts:
         """The bookkeeping of one request under this policy, its clock started now."""
         return _Attempts(self, time.monotonic() + self.timeout)
 
@@ -226,7 +226,7 @@ class Connection:
         request = urllib.request.Request(
             url, data=body, method=method, headers={**self._headers(), **(headers or {})}
         )
-        attempts = self.retry_policy.start()
+        attempts = self.retry_policy._start()
         while True:
             try:
                 with urllib.request.urlopen(request, timeout=attempts.remaining()) as response:
