@@ -285,7 +285,8 @@ def _connection_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def _rows_in(path: Path) -> int:
     """Rows of a Parquet (from its footer) or CSV file just written."""
-    scan = pl.scan_parquet(path) if file_format(path, "output") == "parquet" else pl.scan_csv(path)
+    parquet = file_format(path, "output") == "parquet"
+    scan = pl.scan_parquet(path) if parquet else pl.scan_csv(path, infer_schema=False)
     return int(scan.select(pl.len()).collect().item())
 
 

@@ -165,6 +165,16 @@ impl Quantile {
         std::iter::once(&mut self.low).chain(self.high.as_mut())
     }
 
+    /// The `(group, probe)` of each of its searches still under way.
+    fn open(&self) -> impl Iterator<Item = (u32, Probe)> + '_ {
+        std::iter::once(&self.low)
+            .chain(self.high.as_ref())
+            .filter_map(move |s| match s {
+                Search::Probing { probe, .. } => Some((self.group, *probe)),
+                Search::Found(_) => None,
+            })
+    }
+
     /// The quantile, once its searches are done.
     fn value(&self) -> Option<f64> {
         let found = |s: &Search| match s {
@@ -294,18 +304,10 @@ impl Plan {
     }
 
     /// Per column under search, its open searches' distinct `(group, probe)`, sorted.
-    fn open_probes(&mut self) -> Vec<(String, Vec<(u32, Probe)>)> {
+    fn open_probes(&self) -> Vec<(String, Vec<(u32, Probe)>)> {
         let mut probes = Vec::new();
-        for (column, quantiles) in &mut self.quantiles {
-            let mut open: Vec<(u32, Probe)> = Vec::new();
-            for q in quantiles.iter_mut() {
-                let group = q.group;
-                for s in q.searches() {
-                    if let Search::Probing { probe, .. } = s {
-                        open.push((group, *probe));
-                    }
-                }
-            }
+        for (column, quantiles) in &self.quantiles {
+            let mut open: Vec<(u32, Probe)> = quantiles.iter().flat_map(Quantile::open).collect();
             if !open.is_empty() {
                 open.sort_by_key(|(g, p)| (*g, p.prefix, p.depth, p.collect));
                 open.dedup();
@@ -348,28 +350,25 @@ impl Plan {
                 self.end_quartiles(i);
             }
             Stage::Medians => {
-                self.quantiles = pass
-                    .probes
-                    .iter()
-                    .zip(&scan.partials)
-                    .zip(&scan.nulls)
-                    .filter(|(_, &nulls)| nulls > 0)
-                    .filter_map(|(((column, _), partials), _)| {
-                        let count = values(&partials[0]);
-                        (count > 0).then(|| (column.clone(), vec![Quantile::of(0, count, 0.5)]))
-                    })
-                    .collect();
-                self.imputed = pass
-                    .probes
-                    .iter()
-                    .zip(&scan.nulls)
-                    .filter(|(_, &nulls)| nulls > 0)
-                    .map(|((column, _), &nulls)| Imputation {
+                // the columns with nulls among the kept rows: a median for each that has values
+                self.quantiles.clear();
+                for (((column, _), partials), &nulls) in
+                    pass.probes.iter().zip(&scan.partials).zip(&scan.nulls)
+                {
+                    if nulls == 0 {
+                        continue;
+                    }
+                    let count = values(&partials[0]);
+                    if count > 0 {
+                        self.quantiles
+                            .push((column.clone(), vec![Quantile::of(0, count, 0.5)]));
+                    }
+                    self.imputed.push(Imputation {
                         column: column.clone(),
                         count: nulls,
                         value: None,
-                    })
-                    .collect();
+                    });
+                }
                 self.advance(&pass, &mut scan.partials)?;
                 self.stage = Stage::MedianSearch;
                 self.end_medians();
@@ -400,17 +399,22 @@ impl Plan {
             let Some(c) = pass.probes.iter().position(|(name, _)| name == column) else {
                 continue;
             };
-            let probes = &pass.probes[c].1;
+            // a group has a few searches and a pass a probe or two per group: look them up, not scan
+            let index: PlHashMap<(u32, Probe), usize> = pass.probes[c]
+                .1
+                .iter()
+                .enumerate()
+                .map(|(k, &gp)| (gp, k))
+                .collect();
             for q in quantiles.iter_mut() {
                 let group = q.group;
                 for s in q.searches() {
                     let Search::Probing { probe, .. } = *s else {
                         continue;
                     };
-                    let Some(k) = probes.iter().position(|&(g, p)| (g, p) == (group, probe)) else {
-                        continue;
-                    };
-                    *s = s.advance(&mut partials[c][k])?;
+                    if let Some(&k) = index.get(&(group, probe)) {
+                        *s = s.advance(&mut partials[c][k])?;
+                    }
                 }
             }
         }
