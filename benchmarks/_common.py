@@ -19,7 +19,9 @@ def generate_shards(folder: Path, rows: int, *options: str) -> float:
     """``dwcp-data generate -n rows [options] --out folder`` run by this
     interpreter's dwcp_data (whatever PATH holds); the seconds it took."""
     started = time.perf_counter()
-    command = [sys.executable, "-m", "dwcp_data", "generate", "-n", str(rows), *options]
+    # a minute apart unless given: 100M rows then span 190 years, within what timestamps hold
+    freq = () if "--freq" in options else ("--freq", "1m")
+    command = [sys.executable, "-m", "dwcp_data", "generate", "-n", str(rows), *freq, *options]
     subprocess.run([*command, "--out", str(folder), "--no-progress"], check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
 

@@ -22,7 +22,7 @@ from reference import pandas_clean, polars_clean
 
 def dirty(n: int) -> pl.DataFrame:
     """``n`` synthetic rows with duplicates and nulls."""
-    df = dwcp_data.generate_synthetic(n - n // 100, seed=3)
+    df = dwcp_data.generate_synthetic(n - n // 100, seed=3, freq="1m")
     df = pl.concat([df, df.sample(n // 100, seed=4)])
     null = pl.int_range(pl.len()) % 100 == 7
     return df.with_columns(

@@ -60,7 +60,7 @@ def main() -> None:
         f"{machine()}; polars {pl.__version__}, pandas {pd.__version__}, numpy {np.__version__}; "
         f"{args.rows:,} rows, median of {args.repeat} rounds (each side once per round)"
     )
-    df = dwcp_data.label_oracle(dwcp_data.generate_synthetic(args.rows, seed=1))
+    df = dwcp_data.label_oracle(dwcp_data.generate_synthetic(args.rows, seed=1, freq="1m"))
     pdf = df.select(*NUMERIC, *ONE_HOT, dwcp_data.LABEL_COLUMN).to_pandas()
     ours = dwcp_data.features(df)
     for name, (X, y) in [("polars", features_polars(df)), ("pandas", features_pandas(pdf))]:

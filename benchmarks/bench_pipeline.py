@@ -20,7 +20,7 @@ from _common import machine
 PIPELINE = """
 import json, resource, time, dwcp_data
 t0 = time.perf_counter()
-result = dwcp_data.run_pipeline(out={out!r}, rows={rows}, seed=1)
+result = dwcp_data.run_pipeline(out={out!r}, rows={rows}, seed=1, freq="1m")
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({{"stages": result.report["stages"], "seconds": time.perf_counter() - t0, "peak": peak}}))
 """
@@ -28,7 +28,7 @@ print(json.dumps({{"stages": result.report["stages"], "seconds": time.perf_count
 SHARDS = """
 import json, resource, subprocess, sys, time
 t0 = time.perf_counter()
-subprocess.run([sys.executable, "-m", "dwcp_data", "generate", "-n", "{rows}", "--shard-rows", "{shard}",
+subprocess.run([sys.executable, "-m", "dwcp_data", "generate", "-n", "{rows}", "--freq", "1m", "--shard-rows", "{shard}",
                 "--out", {out!r}, "--no-progress", "--json"], check=True, stdout=subprocess.DEVNULL)
 peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
 print(json.dumps({{"seconds": time.perf_counter() - t0, "peak": peak}}))

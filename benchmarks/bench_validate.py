@@ -80,7 +80,7 @@ def main() -> None:
         f"{machine()}; polars {pl.__version__}, pandas {pd.__version__}, numpy {np.__version__}; "
         f"{args.rows:,} rows, median of {args.repeat}"
     )
-    df = dwcp_data.generate_synthetic(args.rows, seed=1)
+    df = dwcp_data.generate_synthetic(args.rows, seed=1, freq="1m")
     pdf = df.to_pandas()
     assert dwcp_data.validate(df).passed and validate_polars(df) and validate_pandas(pdf)
     rows = [

@@ -12,6 +12,11 @@ pub const DATA_TYPES: [&str; 3] = ["vm_memory", "vm_disk", "database"];
 /// Categories of `current_compression` (and of the oracle label).
 pub const COMPRESSIONS: [&str; 3] = ["hde", "amst", "baseline"];
 
+/// The timestamps the package stores end to end, in µs since the epoch:
+/// nanoseconds in a signed 64-bit integer (1677-09-21 to 2262-04-11), which
+/// is what InfluxDB, line protocol and pandas' `datetime64[ns]` hold.
+pub const TIME_RANGE_US: (i64, i64) = (i64::MIN / 1000 + 1, i64::MAX / 1000);
+
 /// The logical type of a schema column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -76,7 +76,7 @@ thread.start()
 started.wait()
 signal.setitimer(signal.ITIMER_REAL, 0.05)
 try:
-    dwcp_data.generate_synthetic(30_000_000, seed=2)
+    dwcp_data.generate_synthetic(30_000_000, seed=2, freq="1s")
     print("main finished")
 except Timeout:
     print("main timed out")
@@ -92,7 +92,7 @@ print(result)
 def test_ctrl_c_stops_the_duplicate_search_of_clean():
     code = """
 import signal, time, dwcp_data
-df = dwcp_data.generate_synthetic(12_000_000, seed=1)
+df = dwcp_data.generate_synthetic(12_000_000, seed=1, freq="1s")
 options = dict(outlier_columns=[], impute=None)  # the duplicate search only
 t = time.perf_counter()
 dwcp_data.clean(df, **options)

@@ -198,7 +198,7 @@ READ_X = (
     + """
 import json
 import dwcp_data
-df = dwcp_data.label_oracle(dwcp_data.generate_synthetic(10_000_000, seed=1))
+df = dwcp_data.label_oracle(dwcp_data.generate_synthetic(10_000_000, seed=1, freq="1s"))
 dwcp_data.features(df.head(1000))  # warm up
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")

@@ -145,7 +145,7 @@ def test_ctrl_c_stops_a_long_call_between_chunks():
         "print('started', flush=True)\n"
         "started = time.perf_counter()\n"
         "try:\n"
-        "    dwcp_data.generate_synthetic(12_000_000, seed=1)\n"
+        "    dwcp_data.generate_synthetic(12_000_000, seed=1, freq='1s')\n"
         "    print('finished', time.perf_counter() - started, flush=True)\n"
         "except KeyboardInterrupt:\n"
         "    print('interrupted', time.perf_counter() - started, flush=True)\n"

@@ -17,7 +17,7 @@ import dwcp_data
 import polars as pl
 dwcp_data.generate_synthetic(1000)  # warm up: thread pools and lazy statics
 baseline = status_kib("VmRSS")
-df = dwcp_data.generate_synthetic(10_000_000, seed=1)
+df = dwcp_data.generate_synthetic(10_000_000, seed=1, freq="1s")
 peak = status_kib("VmHWM")
 # The frame's real buffers: estimated_size() leaves out the 16-byte views of String columns.
 size = df.to_arrow(compat_level=pl.CompatLevel.newest()).get_total_buffer_size()
@@ -43,7 +43,7 @@ READ_IN_PLACE = (
     + """
 import json
 import dwcp_data
-df = dwcp_data.generate_synthetic(10_000_000, seed=1)
+df = dwcp_data.generate_synthetic(10_000_000, seed=1, freq="1s")
 dwcp_data.validate(df.head(1000))  # warm up
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")  # reset the peak (VmHWM) to the current RSS
@@ -84,7 +84,7 @@ calls = {
     ),
 }
 if os.environ["GENERATE"] == "1":
-    calls["generate"] = lambda: dwcp_data.generate_synthetic(1_000_000_000)
+    calls["generate"] = lambda: dwcp_data.generate_synthetic(1_000_000_000, freq="1ms")
 out = {}
 for name, call in calls.items():
     started = time.perf_counter()

@@ -76,12 +76,30 @@ def utc_datetime(value: datetime | None, param: str) -> datetime:
         )
     if value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except (OverflowError, ValueError):  # 9999-12-31T23:00-14:00 is in the year 10000 in UTC
+        raise InvalidArgumentError.of(
+            param, f"{value.isoformat()} is outside the years 1 to 9999 in UTC, which a datetime holds"
+        ) from None
 
 
 def _microseconds(delta: timedelta) -> int:
     """Exact microseconds of a timedelta (also of subclasses such as pendulum's Duration)."""
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def iso_timestamp(micros: int) -> str:
+    """ISO 8601 (UTC) of a time in microseconds since the epoch, as
+    ``datetime.isoformat`` writes it; years a ``datetime`` cannot hold (before
+    1 or after 9999, which a Polars Datetime can) are written by Polars."""
+    try:
+        return (_EPOCH + timedelta(microseconds=micros)).isoformat()
+    except OverflowError:
+        import polars as pl
+
+        series = pl.Series([micros], dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
+        return str(series.dt.to_string("%Y-%m-%dT%H:%M:%S%.6f+00:00")[0])
 
 
 def epoch_us(value: datetime) -> int:

@@ -22,6 +22,7 @@ alerts through Airflow notifiers.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
@@ -331,8 +332,9 @@ def record_quality_task(*, conn_id: str, source_task: str, **context: Any) -> di
     report = json.loads(report_path_for(Path(ti.xcom_pull(task_ids=PREPARE_TASK))).read_text())
     metrics = dict(report["quality"])
     if metrics.get("newest_timestamp"):
-        newest = datetime.fromisoformat(metrics["newest_timestamp"])
-        metrics["freshness_hours"] = (datetime.now(timezone.utc) - newest).total_seconds() / 3600
+        with contextlib.suppress(ValueError):  # a year a datetime cannot hold: the report's figure stays
+            newest = datetime.fromisoformat(metrics["newest_timestamp"])
+            metrics["freshness_hours"] = (datetime.now(timezone.utc) - newest).total_seconds() / 3600
     run_fields: dict[str, Any] = {
         "success": True,
         "ok": 1,

@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 
 from dwcp_data import _json
+from dwcp_data._convert import iso_timestamp
 from dwcp_data._outputs import check_output_file, output_folder, shard_name
 from dwcp_data._progress import progress
 from dwcp_data.cleaning import clean
@@ -197,6 +198,7 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
             args.out,
             rows=args.rows,
             seed=args.seed,
+            freq=args.freq,
             profile=args.profile,
             min_rows=args.min_rows,
             on_invalid="continue" if args.continue_on_invalid else "stop",
@@ -226,6 +228,15 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
     return EXIT_OK if result.passed else EXIT_INVALID
 
 
+def _timestamp_text(df: pl.DataFrame, which: str) -> str | None:
+    """The first (``"min"``) or last (``"max"``) timestamp of ``df`` in ISO 8601,
+    taken as an integer (any year a Polars Datetime holds); ``None`` without one."""
+    if not isinstance(df.schema.get("timestamp"), pl.Datetime):
+        return None
+    micros = getattr(df["timestamp"].dt.epoch("us"), which)()
+    return None if micros is None else iso_timestamp(int(micros))
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     df = _read(args.path, args)
     numeric = [c for c, t in df.schema.items() if t.is_numeric()]
@@ -243,8 +254,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         ).to_dicts()
     summary: dict[str, Any] = {
         "rows": df.height,
-        "first_timestamp": df["timestamp"].min() if "timestamp" in df.columns else None,
-        "last_timestamp": df["timestamp"].max() if "timestamp" in df.columns else None,
+        "first_timestamp": _timestamp_text(df, "min"),
+        "last_timestamp": _timestamp_text(df, "max"),
         "class_shares": label_shares(df, "current_compression"),
         "label_shares": label_shares(df, LABEL_COLUMN),
         "link_type_shares": label_shares(df, "link_type"),
@@ -485,6 +496,7 @@ def _add_pipeline(sub: Any) -> None:
     pipe.add_argument("--on-bad-rows", choices=["raise", "quarantine"], default="raise")
     pipe.add_argument("-n", "--rows", type=int, default=100_000, help="synthetic rows (default 100000)")
     pipe.add_argument("--seed", type=int, default=42)
+    pipe.add_argument("--freq", default="1h", help="step between synthetic rows, e.g. 1h, 1m (default 1h)")
     pipe.add_argument(
         "--out",
         default="data/training.parquet",

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -80,6 +80,7 @@ def run_pipeline(
     rows: int = 100_000,
     seed: int = 42,
     end: datetime | None = None,
+    freq: str | timedelta = "1h",
     profile: Profile = ValidationOptions.profile,
     min_rows: int = ValidationOptions.min_rows,
     on_invalid: Literal["stop", "continue"] = "stop",
@@ -93,7 +94,8 @@ def run_pipeline(
     """Turn raw metrics into a validated, cleaned, labelled training set.
 
     Stages: load (``source``: ``None`` or ``"synthetic"`` generates ``rows``
-    synthetic rows from ``seed``; a path, glob or list reads CSV/Parquet files
+    synthetic rows from ``seed``, ``freq`` apart up to ``end``, as
+    :func:`~dwcp_data.generate_synthetic` does; a path, glob or list reads CSV/Parquet files
     with :func:`~dwcp_data.read_training_data`; a frame is used as it is) →
     validate (profile ``profile``) → :func:`~dwcp_data.clean` (``by`` for
     per-group fences) → :func:`~dwcp_data.label_oracle` (``cpu_weight``) →
@@ -153,7 +155,7 @@ def run_pipeline(
     run = _RunReport(Path(out), on_invalid)
     t0 = time.perf_counter()
     if synthetic:
-        df = generate_synthetic(rows, seed, end=end)
+        df = generate_synthetic(rows, seed, end=end, freq=freq)
         run.data["source"] = {"kind": "synthetic", "rows": rows, "seed": seed}
     elif isinstance(source, (str, os.PathLike, list, tuple)):
         df, read = read_training_data(source, on_bad_rows=on_bad_rows, report=True)

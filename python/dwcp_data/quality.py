@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 
 from dwcp_data import _core
-from dwcp_data._convert import utc_datetime
+from dwcp_data._convert import epoch_us, iso_timestamp, utc_datetime
 from dwcp_data._frames import FrameLike, to_polars
 from dwcp_data.dataset import DatasetSource, open_dataset
 from dwcp_data.errors import InvalidArgumentError
@@ -84,7 +84,9 @@ class QualityCounts:
         self.values: dict[str, Counter[str]] = {"current_compression": Counter(), LABEL_COLUMN: Counter()}
         self.hourly = _PeriodTotals()
         self.daily = _PeriodTotals()
-        self.newest: datetime | None = None
+        #: The newest timestamp, in µs since the epoch (an integer: a Polars
+        #: Datetime holds years a Python datetime cannot).
+        self.newest_us: int | None = None
 
     def add(self, frame: pl.DataFrame) -> None:
         """The next rows."""
@@ -100,9 +102,8 @@ class QualityCounts:
         self.hourly.add(frame.group_by(ts.dt.truncate("1h")).agg(pl.len().cast(pl.Int64)))
         if "data_size_bytes" in frame.columns:
             self.daily.add(frame.group_by(ts.dt.truncate("1d")).agg(pl.col("data_size_bytes").sum()))
-        newest = frame["timestamp"].max()
-        if isinstance(newest, datetime) and (self.newest is None or newest > self.newest):
-            self.newest = newest
+        if isinstance(frame.schema["timestamp"], pl.Datetime):
+            self._newest(frame["timestamp"].dt.epoch("us").max())
 
     def merge(self, later: QualityCounts) -> None:
         """Takes the counts of the rows that follow."""
@@ -114,8 +115,11 @@ class QualityCounts:
             counter.update(later.values[column])
         self.hourly.merge(later.hourly)
         self.daily.merge(later.daily)
-        if later.newest is not None and (self.newest is None or later.newest > self.newest):
-            self.newest = later.newest
+        self._newest(later.newest_us)
+
+    def _newest(self, micros: object) -> None:
+        if isinstance(micros, int) and (self.newest_us is None or micros > self.newest_us):
+            self.newest_us = micros
 
     def shares(self, column: str) -> dict[str, float]:
         """Each value's share of ``column`` (``current_compression`` or the oracle label)."""
@@ -136,10 +140,9 @@ class QualityCounts:
             out["samples_per_hour"] = self.hourly.spread(1)
             if "data_size_bytes" in columns:
                 out["volume_mb_per_day"] = self.daily.spread(1e6)
-            out["freshness_hours"] = (
-                None if self.newest is None else (now - self.newest).total_seconds() / 3600
-            )
-            out["newest_timestamp"] = None if self.newest is None else self.newest.isoformat()
+            newest = self.newest_us
+            out["freshness_hours"] = None if newest is None else (epoch_us(now) - newest) / 3.6e9
+            out["newest_timestamp"] = None if newest is None else iso_timestamp(newest)
         return out
 
 

@@ -23,7 +23,7 @@ use model::{CODE_COLUMNS, FLOAT_COLUMNS, INDEX_COLUMNS, INT_COLUMNS};
 use crate::cancel::Token;
 use crate::error::{DwcpError, Result};
 use crate::memory;
-use crate::schema::{self, Kind, SCHEMA};
+use crate::schema::{self, Kind, SCHEMA, TIME_RANGE_US};
 
 /// Rows per PCG stream. Changing it changes every generated frame.
 pub const CHUNK_ROWS: usize = 16_384;
@@ -66,21 +66,82 @@ impl Config {
         self.first_timestamp_us().map(|_| ())
     }
 
-    /// Timestamp of row 0: `end - (n - 1) * freq`.
+    /// Timestamp of row 0: `end - (n - 1) * freq`. Every timestamp must be
+    /// one the rest of the package and InfluxDB hold ([`TIME_RANGE_US`]); the
+    /// error says which `n` or `freq` fits.
     fn first_timestamp_us(&self) -> Result<i64> {
-        let steps = i64::try_from(self.n.saturating_sub(1)).unwrap_or(i64::MAX);
-        steps
-            .checked_mul(self.freq_us)
-            .and_then(|span| self.end_us.checked_sub(span))
-            .ok_or_else(|| {
-                DwcpError::invalid_argument(
-                    "freq",
-                    format!(
-                        "{} steps of {} µs before `end` fall outside the representable time range",
-                        steps, self.freq_us
-                    ),
-                )
-            })
+        let (earliest, latest) = TIME_RANGE_US;
+        if !(earliest..=latest).contains(&self.end_us) {
+            return Err(DwcpError::invalid_argument(
+                "end",
+                format!(
+                    "{} is outside the times the package and InfluxDB store (1677-09-21 to 2262-04-11)",
+                    time_text(self.end_us)
+                ),
+            ));
+        }
+        let steps = i128::try_from(self.n.saturating_sub(1)).unwrap_or(i128::MAX);
+        let first = i128::from(self.end_us) - steps * i128::from(self.freq_us);
+        if let Ok(first) = i64::try_from(first) {
+            if first >= earliest {
+                return Ok(first);
+            }
+        }
+        let room = i128::from(self.end_us) - i128::from(earliest);
+        Err(DwcpError::invalid_argument(
+            "n",
+            format!(
+                "{} rows {} apart ending at {} would begin in about the year {}, before 1677-09-21, the \
+                 earliest time the package and InfluxDB store: at this freq at most {} rows fit, and {} \
+                 rows fit with a freq of at most {}",
+                self.n,
+                duration_text(i128::from(self.freq_us)),
+                time_text(self.end_us),
+                1970 + first.div_euclid(MICROS_PER_YEAR),
+                room / i128::from(self.freq_us) + 1,
+                self.n,
+                duration_text(room / steps.max(1)),
+            ),
+        ))
+    }
+}
+
+/// Microseconds in an average Gregorian year.
+const MICROS_PER_YEAR: i128 = 31_556_952_000_000;
+
+/// A time in µs since the epoch as `YYYY-MM-DD HH:MM:SS UTC` (or the number).
+fn time_text(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros).map_or_else(
+        || format!("{micros} µs since the epoch"),
+        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
+}
+
+/// A duration in µs as the generator's `freq` is written (`1h`, `4m35s`):
+/// its two largest whole units, rounded down.
+fn duration_text(micros: i128) -> String {
+    const UNITS: [(&str, i128); 6] = [
+        ("d", 86_400_000_000),
+        ("h", 3_600_000_000),
+        ("m", 60_000_000),
+        ("s", 1_000_000),
+        ("ms", 1_000),
+        ("us", 1),
+    ];
+    let mut left = micros.max(0);
+    let mut parts = Vec::new();
+    for (unit, size) in UNITS {
+        if left >= size && parts.len() < 2 {
+            parts.push(format!("{}{unit}", left / size));
+            left %= size;
+        } else if !parts.is_empty() {
+            break;
+        }
+    }
+    if parts.is_empty() {
+        "0us".to_string()
+    } else {
+        parts.concat()
     }
 }
 

@@ -121,7 +121,31 @@ fn bad_configs_name_their_parameter() {
         end_us: i64::MIN + 5,
         ..config(10, 1)
     })
-    .contains("`freq`"));
+    .contains("`end`"));
+}
+
+#[test]
+fn timestamps_stay_within_what_influxdb_stores() {
+    // 40M hourly rows ending in 2025 would begin about 2537 BC: refused with what fits
+    let message = Config::validate(&config(40_000_000, 1)).unwrap_err().to_string();
+    assert!(message.contains("`n`"), "{message}");
+    assert!(message.contains("about the year -2538"), "{message}");
+    assert!(message.contains("at most 3051805 rows fit"), "{message}");
+    assert!(message.contains("with a freq of at most 4m34s"), "{message}");
+    // the most rows that fit at 1h, and one more
+    let room = config(1, 1).end_us - TIME_RANGE_US.0;
+    let fits = usize::try_from(room / 3_600_000_000 + 1).unwrap();
+    assert!(Config::validate(&config(fits, 1)).is_ok());
+    assert!(Config::validate(&config(fits + 1, 1)).is_err());
+    // an end InfluxDB cannot store is refused by name
+    let late = Config {
+        end_us: TIME_RANGE_US.1 + 1,
+        ..config(1, 1)
+    };
+    assert!(Config::validate(&late).unwrap_err().to_string().contains("`end`"));
+    assert_eq!(duration_text(3_600_000_000), "1h");
+    assert_eq!(duration_text(275_123_456), "4m35s");
+    assert_eq!(duration_text(86_400_000_001), "1d");
 }
 
 #[test]

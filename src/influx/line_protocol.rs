@@ -6,6 +6,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::error::{DwcpError, Result};
+use crate::schema::TIME_RANGE_US;
 
 /// The measurement every compression metric is written to.
 pub const MEASUREMENT: &str = "compression_metrics";
@@ -21,10 +22,6 @@ const BLOCK: usize = 4096;
 /// tags, escaped), `#!~#` and its longest field key (measured on a real
 /// server: one byte more and the point is refused).
 pub const MAX_SERIES_KEY_BYTES: usize = 65_535;
-
-/// The times line protocol can carry, in µs: nanoseconds in a signed 64-bit
-/// integer (1677-09-21 to 2262-04-11).
-const NS_RANGE_US: (i64, i64) = (i64::MIN / 1000 + 1, i64::MAX / 1000);
 
 /// How one column is written.
 enum Writer {
@@ -211,7 +208,7 @@ impl Prepared {
         let Some(us) = micros else {
             return Some(refused("timestamp", row, "a point needs a time"));
         };
-        if !(NS_RANGE_US.0..=NS_RANGE_US.1).contains(&us) {
+        if !(TIME_RANGE_US.0..=TIME_RANGE_US.1).contains(&us) {
             let why =
                 "the time is outside the times InfluxDB stores (nanoseconds from 1677-09-21 to 2262-04-11)";
             return Some(refused("timestamp", row, why));
@@ -518,7 +515,7 @@ mod tests {
                 frame(
                     ok(),
                     vec!["a", "b", "c"],
-                    vec![Some(1), Some(2), Some(NS_RANGE_US.1 + 1)],
+                    vec![Some(1), Some(2), Some(TIME_RANGE_US.1 + 1)],
                 ),
                 "timestamp",
                 2,
