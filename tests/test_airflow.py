@@ -247,15 +247,27 @@ print(json.dumps([influx_connection(c) for c in ("v2", "v1", "ours")]))
         "host": "influx.example",
         "port": 8086,
         "schema": "https",
-        "extra": {"token": "t0k", "org_name": "acme", "bucket": "metrics"},
+        "extra": {"token": "t0k", "org_name": "acme", "bucket": "metrics", "verify_ssl": "false"},
     }
-    v1 = {"conn_type": "influxdb", "host": "h", "port": 8087, "schema": "http", "extra": {"database": "db"}}
+    v1 = {
+        "conn_type": "influxdb",
+        "host": "h",
+        "port": 8087,
+        "schema": "https",
+        "extra": {"database": "db", "verify_ssl": True, "ca_bundle": "/etc/ssl/influx-ca.pem"},
+    }
     ours = {"conn_type": "http", "host": "h", "port": 8086, "schema": "dwcp", "login": "u", "password": "p"}
     env = {f"AIRFLOW_CONN_{k.upper()}": json.dumps(v) for k, v in {"v2": v2, "v1": v1, "ours": ours}.items()}
     got = json.loads(run_python(code, env={**env, "AIRFLOW_HOME": tempfile.mkdtemp()}).splitlines()[-1])
     assert got == [
-        {"url": "https://influx.example:8086", "bucket": "metrics", "org": "acme", "token": "t0k"},
-        {"url": "http://h:8087", "database": "db"},
+        {
+            "url": "https://influx.example:8086",
+            "bucket": "metrics",
+            "org": "acme",
+            "token": "t0k",
+            "verify": False,
+        },
+        {"url": "https://h:8087", "database": "db", "verify": True, "ca_bundle": "/etc/ssl/influx-ca.pem"},
         {"url": "http://h:8086", "database": "dwcp", "username": "u", "password": "p"},
     ]
 
@@ -312,6 +324,7 @@ def test_make_dag_refuses_an_unknown_train_name():
         ({"profile": "strcit"}, "profile"),
         ({"lookback_days": -1}, "lookback_days"),
         ({"lookback_days": 0}, "lookback_days"),
+        ({"lookback_days": 10**9}, "lookback_days"),
         ({"cpu_weight": float("nan")}, "cpu_weight"),
         ({"cpu_weight": -1.0}, "cpu_weight"),
         ({"min_rows": "x"}, "min_rows"),

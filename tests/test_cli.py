@@ -250,3 +250,59 @@ def test_a_progress_bar_ends_its_line_when_its_pass_stops_part_way(capsys):
                 raise RuntimeError("a failing shard")
     err = capsys.readouterr().err
     assert err.endswith("\n") and "pass [" in err and "2/5" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--days", "999999999"], "--days"),
+        (["--days", "0"], "--days"),
+        (["--concurrency", "0"], "--concurrency"),
+        (["--concurrency", "-3"], "--concurrency"),
+        (["--influx-url", "http://[::1"], "url"),
+        (["--influx-url", "http://host:99999"], "url"),
+    ],
+)
+def test_export_arguments_out_of_range_are_usage_errors(tmp_path, args, says):
+    base = {"--influx-url": "http://127.0.0.1:9", "--database": "d", "--output": str(tmp_path / "out")}
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        base[flag] = value
+    proc = dwcp("export", *[part for pair in base.items() for part in pair], timeout=60)
+    assert proc.returncode == 2 and says in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_generate_refuses_timestamps_influxdb_cannot_store_and_says_what_fits(tmp_path):
+    proc = dwcp("generate", "-n", "40000000", "--out", str(tmp_path / "x.parquet"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "before 1677-09-21" in proc.stderr and "with a freq of at most" in proc.stderr, proc.stderr
+    assert list(tmp_path.iterdir()) == []
+    # what it says fits, fits
+    fits = dwcp(
+        "generate", "-n", "40000000", "--freq", "4m", "--shard-rows", "10000000", "--out", str(tmp_path / "d")
+    )
+    assert fits.returncode == 0, fits.stderr
+
+
+def test_no_stage_crashes_on_years_a_python_datetime_cannot_hold(tmp_path):
+    # a Polars Datetime holds them; the rest of the package must not convert them to datetime
+    df = dwcp_data.generate_synthetic(20_000, seed=5, end=END, freq="1h").with_columns(
+        pl.col("timestamp") - pl.duration(days=365 * 4600)
+    )
+    assert df["timestamp"].dt.year().min() < 0
+    source = tmp_path / "ancient.parquet"
+    df.write_parquet(source)
+    report = dwcp("report", str(source), "--json")
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout)["first_timestamp"].startswith("-2")
+    pipeline = dwcp(
+        "pipeline", "--source", str(source), "--out", str(tmp_path / "t.parquet"), "--min-rows", "100"
+    )
+    assert pipeline.returncode in (0, 1) and "Traceback" not in pipeline.stderr, pipeline.stderr
+    quality = dwcp_data.quality_metrics(df)
+    assert quality["newest_timestamp"].startswith("-2") and quality["freshness_hours"] > 4e7
+    from dwcp_data import selector
+
+    model = selector.train(df, n_estimators=3)
+    assert model.card["window"]["train"][0].startswith("-2")

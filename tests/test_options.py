@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import pickle
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -56,6 +56,8 @@ def test_the_ray_entry_points_take_the_same_defaults():
         ({"max_missing_fraction": "0.1"}, "max_missing_fraction"),
         ({"min_class_share": float("nan")}, "min_class_share"),
         ({"now": "yesterday"}, "now"),
+        # a moment in the year 10000 once in UTC
+        ({"now": datetime(9999, 12, 31, 23, tzinfo=timezone(-timedelta(hours=14)))}, "now"),
         ({"max_examples": -1}, "max_examples"),
     ],
 )
@@ -78,6 +80,8 @@ def test_validation_options_are_checked_when_made(kwargs, param):
         ({"by": []}, "by"),
         ({"by": ["region", "region"]}, "by"),
         ({"impute": "mean"}, "impute"),
+        ({"impute": "None"}, "impute"),  # the text, as a config file or an Airflow param says it
+        ({"impute": "none"}, "impute"),
     ],
 )
 def test_cleaning_options_are_checked_when_made(kwargs, param):
@@ -108,7 +112,12 @@ def test_a_report_keeps_the_options_it_was_made_with():
 
 @pytest.mark.parametrize(
     ("kwargs", "param"),
-    [({"retries": -1}, "retries"), ({"timeout": 0}, "timeout"), ({"max_wait": float("inf")}, "max_wait")],
+    [
+        ({"retries": -1}, "retries"),
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": 1e10}, "timeout"),
+        ({"max_wait": float("inf")}, "max_wait"),
+    ],
 )
 def test_a_retry_policy_is_checked(kwargs, param):
     with pytest.raises(InvalidArgumentError) as info:

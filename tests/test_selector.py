@@ -132,3 +132,93 @@ def test_a_folder_trains_as_its_concatenation_and_the_sample_is_bounded(tmp_path
     with pytest.raises(InvalidArgumentError) as e:
         selector.train(folder, sample_rows=0)
     assert e.value.param == "sample_rows"
+
+
+def saved_with(path, model: str, card: dict) -> None:
+    """``model`` written at ``path`` with ``card`` beside it, the digest matching."""
+    path.write_text(model)
+    card = {**card, "model_sha256": hashlib.sha256(model.encode()).hexdigest()}
+    selector.card_path(path).write_text(json.dumps(card))
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda c: {**c, "columns": c["columns"][::-1]}, id="columns reordered"),
+        pytest.param(
+            lambda c: {**c, "columns": c["columns"][::-1], "feature_names": c["feature_names"][::-1]},
+            id="columns and names reordered",
+        ),
+        pytest.param(lambda c: {k: v for k, v in c.items() if k != "columns"}, id="no columns"),
+        pytest.param(lambda c: {**c, "classes": c["classes"][:2]}, id="fewer classes"),
+        pytest.param(lambda c: {**c, "classes": [0, 0, 1]}, id="repeated classes"),
+        pytest.param(lambda c: {**c, "classes": [0, 1, 7]}, id="no such engine"),
+        pytest.param(lambda c: {**c, "columns": ["rtt_ms", "oracle_compression"]}, id="a label column"),
+    ],
+)
+def test_a_card_that_does_not_describe_its_model_is_refused_at_load(tmp_path, trained, edit):
+    path = trained.save(tmp_path / "selector.txt")
+    card = json.loads(selector.card_path(path).read_text())
+    saved_with(path, path.read_text(), edit(card))
+    with pytest.raises(DataError) as e:
+        selector.load(path)
+    assert e.value.rule == "model_card", str(e.value)
+
+
+def crafted(model: str, case: str) -> str:
+    """``model`` edited as an attacker would, keeping it plausible."""
+    header, _, rest = model.partition("\nTree=0\n")
+    sizes = [int(v) for v in header.split("tree_sizes=")[1].split("\n")[0].split()]
+
+    def with_header(key: str, value: str) -> str:
+        lines = [f"{key}={value}" if line.startswith(f"{key}=") else line for line in header.split("\n")]
+        return "\n".join(lines) + "\nTree=0\n" + rest
+
+    if case == "huge tree_sizes":
+        return with_header("tree_sizes", " ".join(str(s * 10**9) for s in sizes))
+    if case == "huge num_tree_per_iteration":
+        return with_header("num_tree_per_iteration", str(2**31 - 1))
+    if case == "huge num_class":
+        return with_header("num_class", str(2**31 - 1))
+    if case == "cut after the first trees":
+        return model[: model.index("\nTree=3\n") + 1] + model[model.index("end of trees") :]
+    if case == "a child outside its tree":
+        return model.replace("\nleft_child=", "\nleft_child=900000 ", 1).replace(
+            f"tree_sizes={sizes[0]} ", f"tree_sizes={sizes[0] + 7} ", 1
+        )
+    if case == "a feature the model lacks":
+        first = model.index("split_feature=") + len("split_feature=")
+        return (
+            model[:first]
+            + "77"
+            + model[first + 1 :].replace(f"tree_sizes={sizes[0]} ", f"tree_sizes={sizes[0] + 1} ", 1)
+        )
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "huge tree_sizes",
+        "huge num_tree_per_iteration",
+        "huge num_class",
+        "cut after the first trees",
+        "a child outside its tree",
+        "a feature the model lacks",
+    ],
+)
+def test_a_crafted_model_with_a_matching_card_is_refused_before_lightgbm_reads_it(tmp_path, trained, case):
+    path = trained.save(tmp_path / "selector.txt")
+    card = json.loads(selector.card_path(path).read_text())
+    saved_with(path, crafted(path.read_text(), case), card)
+    with pytest.raises(DataError) as e:
+        selector.load(path)
+    assert e.value.rule in ("model_format", "model_card"), str(e.value)
+
+
+def test_the_checks_pass_every_model_train_makes(tmp_path, week):
+    two = week.filter(pl.col("current_compression") != "amst").head(4000)
+    for data in (week.head(8000), two):
+        model = selector.train(data, n_estimators=7)
+        path = model.save(tmp_path / f"m{len(model.card['classes'])}.txt")
+        assert_series_equal(selector.load(path).predict(week.head(50)), model.predict(week.head(50)))

@@ -83,7 +83,9 @@ def influx_connection(conn_id: str = CONNECTION_ID) -> dict[str, Any]:
     * any other type (``http``): host, port, ``schema`` = the 1.x database (or
       extras ``bucket`` and ``org`` for 2.x), extra ``ssl`` for https.
 
-    Credentials: extra ``token``, else login and password.
+    Credentials: extra ``token``, else login and password. TLS: extra
+    ``verify_ssl`` (the provider's; ``false`` for a test server only) and
+    ``ca_bundle`` (a PEM file of the CA that signed the server's certificate).
     """
     conn = BaseHook.get_connection(conn_id)
     extra = conn.extra_dejson
@@ -105,7 +107,25 @@ def influx_connection(conn_id: str = CONNECTION_ID) -> dict[str, Any]:
         kwargs["token"] = extra["token"]
     elif conn.login:
         kwargs.update(username=conn.login, password=conn.password)
+    if "verify_ssl" in extra:
+        kwargs["verify"] = _flag(extra["verify_ssl"], conn_id, "verify_ssl")
+    if extra.get("ca_bundle"):
+        kwargs["ca_bundle"] = extra["ca_bundle"]
     return kwargs
+
+
+def _flag(value: object, conn_id: str, name: str) -> bool:
+    """An extra that says yes or no (JSON ``true``, or text as the UI stores it)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise InvalidArgumentError.of(
+        "conn_id", f"the Airflow connection {conn_id!r} has {name}={value!r}: expected true or false"
+    )
 
 
 def _server_url(conn_id: str, scheme: str, host: str | None, port: int | None) -> str:
@@ -434,12 +454,21 @@ def deploy_task(*, conn_id: str, **context: Any) -> str:
     return str(staging / model.name)
 
 
+#: The longest window a run may look back over: a century (a longer one is a
+#: mistake, and soon reaches before the times InfluxDB stores).
+MAX_LOOKBACK_DAYS = 36_500
+
+
 def _check_dag_arguments(
     profile: Profile, lookback_days: int, min_rows: int, by: str | None, cpu_weight: float
 ) -> None:
     """Refuses, when the DAG is defined, arguments its tasks would fail on every run."""
     ValidationOptions(profile, min_rows)  # checks both as the pipeline will
     positive_int(lookback_days, "lookback_days")
+    if lookback_days > MAX_LOOKBACK_DAYS:
+        raise InvalidArgumentError.of(
+            "lookback_days", f"at most {MAX_LOOKBACK_DAYS:,} days (a century), got {lookback_days:,}"
+        )
     if by is not None and not isinstance(by, str):
         raise InvalidArgumentError.of("by", f"a column name or None, got {by!r}")
     if (

@@ -23,7 +23,13 @@ from dwcp_data._outputs import check_output_file, output_folder, shard_name
 from dwcp_data._progress import progress
 from dwcp_data.cleaning import clean
 from dwcp_data.dataset import clean_dataset, label_dataset, validate_dataset
-from dwcp_data.errors import DwcpDataError, InternalError, StorageError, ValidationError
+from dwcp_data.errors import (
+    DwcpDataError,
+    InternalError,
+    InvalidArgumentError,
+    StorageError,
+    ValidationError,
+)
 from dwcp_data.generator import generate_synthetic, iter_synthetic_shards
 from dwcp_data.io import file_format, read_training_data, write_frames, write_training_data
 from dwcp_data.labelling import LABEL_COLUMN, label_oracle
@@ -43,6 +49,17 @@ def _iso_datetime(text: str) -> datetime:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 datetime: {text!r}") from exc
+
+
+def _positive_int(text: str) -> int:
+    """An argument that must be a whole number above 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _emit(args: argparse.Namespace, summary: dict[str, Any], lines: list[str]) -> None:
@@ -286,6 +303,8 @@ def _connection_args(args: argparse.Namespace) -> dict[str, Any]:
         "token": args.token,
         "username": args.username,
         "password": args.password,
+        "verify": args.verify_tls,
+        "ca_bundle": args.ca_bundle,
     }
     if args.database:
         conn["database"] = args.database
@@ -305,7 +324,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from dwcp_data import influx
 
     end = args.end or datetime.now(timezone.utc)
-    start = args.start or end - timedelta(days=args.days)
+    try:
+        start = args.start or end - timedelta(days=args.days)
+    except OverflowError:
+        raise InvalidArgumentError.of(
+            "days", f"{args.days:,} days before {end.isoformat()} is not a date: give fewer --days"
+        ) from None
     started = time.perf_counter()
     if _to_folder(args.output):
         report = influx.export_to_folder(
@@ -435,6 +459,17 @@ def _influx_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--token", default=None, help="API token (1.x: username:password)")
     p.add_argument("--username", default=None)
     p.add_argument("--password", default=None)
+    p.add_argument(
+        "--ca-bundle",
+        default=None,
+        help="PEM file (or folder) of the CA that signed an https server's certificate (default: the system's)",
+    )
+    p.add_argument(
+        "--verify-tls",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="verify an https server's certificate (default); --no-verify-tls for a test server only",
+    )
 
 
 def _add_generate(sub: Any) -> None:
@@ -523,7 +558,7 @@ def _add_influx(sub: Any) -> None:
         sub, "export", "export compression metrics from InfluxDB into the training schema", _cmd_export
     )
     _influx_options(exp)
-    exp.add_argument("--days", type=int, default=30, help="how far back from --end (default 30)")
+    exp.add_argument("--days", type=_positive_int, default=30, help="how far back from --end (default 30)")
     exp.add_argument(
         "--start", type=_iso_datetime, default=None, help="first time, ISO 8601 (default end - days)"
     )
@@ -541,9 +576,9 @@ def _add_influx(sub: Any) -> None:
     )
     exp.add_argument(
         "--concurrency",
-        type=int,
+        type=_positive_int,
         default=None,
-        help="days exported at once into a folder (default: measured)",
+        help="days exported at once into a folder (default: measured, see EXPORT_CONCURRENCY)",
     )
     exp.add_argument("--prune", action="store_true", help="remove the folder's day shards outside the range")
     _overwrite_flag(exp)

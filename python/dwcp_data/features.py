@@ -126,6 +126,18 @@ def feature_matrix(
     return _core.feature_matrix(core_frame, enums, numeric, one_hot, out)
 
 
+def feature_names_of(columns: Sequence[str]) -> list[str]:
+    """The names of ``X``'s columns that the feature columns ``columns`` give
+    (one-hot columns named by category), without any data.
+
+    Raises:
+        dwcp_data.errors.InvalidArgumentError: ``columns`` are not feature columns.
+        dwcp_data.errors.DataError: a column is not in the schema.
+    """
+    names = _feature_columns(columns)
+    return feature_matrix(pl.DataFrame(schema=SCHEMA), names)[1]
+
+
 def _check_out(out: object) -> None:
     """Refuses an ``out`` that is not a writeable C-contiguous 2-D float32 array
     (its shape is checked against the matrix's in the core)."""

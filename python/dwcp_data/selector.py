@@ -14,22 +14,31 @@ import json
 import math
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
 from dwcp_data import _json
-from dwcp_data._convert import positive_int
+from dwcp_data._convert import iso_timestamp, positive_int
 from dwcp_data._core import __version__
 from dwcp_data._frames import FrameLike, to_polars
+from dwcp_data._model_text import ModelTextError, check_model_text
 from dwcp_data.dataset import Dataset
-from dwcp_data.errors import DataError, InvalidArgumentError
-from dwcp_data.features import FEATURES, check_test_fraction, feature_matrix, features, regret
+from dwcp_data.errors import DataError, DwcpDataError, InvalidArgumentError
+from dwcp_data.features import (
+    FEATURES,
+    check_test_fraction,
+    feature_matrix,
+    feature_names_of,
+    features,
+    regret,
+)
 from dwcp_data.io import Source, atomic_path
 from dwcp_data.labelling import LABEL_COLUMN, label_oracle
 from dwcp_data.schema import COMPRESSIONS
@@ -103,15 +112,21 @@ def card_path(path: str | os.PathLike[str]) -> Path:
 def load(path: str | os.PathLike[str]) -> Selector:
     """A selector saved by :meth:`Selector.save`.
 
-    The card is read and checked first; the model file must have the SHA-256
-    the card records, and is parsed as LightGBM's text format (no code runs,
-    unlike a pickle).
+    The card is read and checked first (its ``columns`` must make exactly
+    its ``feature_names``, its ``classes`` be distinct engines); the model
+    file must have the SHA-256 the card records; its text is checked before
+    LightGBM parses it (the header's classes, outputs and features are the
+    card's, every tree is whole and its indices stay inside it: LightGBM's
+    own parser trusts its input), and the parsed model's features and
+    outputs are compared with the card's once more. No code runs, unlike a
+    pickle.
 
     Raises:
         dwcp_data.errors.InvalidArgumentError: no model at ``path`` (``param="path"``).
-        dwcp_data.errors.DataError: the card is missing, not ours or corrupt, the
-            model's digest differs from the card's (rule ``model_digest``), or
-            the model cannot be parsed.
+        dwcp_data.errors.DataError: the card is missing, not ours, corrupt or
+            does not describe the model (rule ``model_card``), the model's
+            digest differs from the card's (rule ``model_digest``), or the
+            model is not a whole LightGBM text model (rule ``model_format``).
     """
     from lightgbm import Booster
 
@@ -143,11 +158,65 @@ def load(path: str | os.PathLike[str]) -> Selector:
             "was replaced or damaged, or the card belongs to another model",
             "model_digest",
         )
+    names, outputs = _card_shape(card, card_file, refuse)
+    try:
+        check_model_text(model.decode("utf-8"), names, outputs)
+    except UnicodeDecodeError:
+        raise refuse(f"{path}: not a LightGBM text model (not UTF-8 text)", "model_format") from None
+    except ModelTextError as exc:
+        raise refuse(f"{path}: not the model its card describes: {exc}", exc.rule) from None
     try:
         booster = Booster(model_str=model.decode())
     except Exception as exc:  # LightGBM raises its own LightGBMError, or a decoding error
         raise refuse(f"{path}: not a LightGBM model ({exc})", "model_format") from None
+    if booster.feature_name() != names or booster.num_model_per_iteration() != outputs:
+        raise refuse(
+            f"{path}: the model's features {booster.feature_name()} and {booster.num_model_per_iteration()} "
+            f"output(s) are not its card's {names} and {outputs}",
+            "model_card",
+        )
     return Selector(booster, card)
+
+
+def _card_shape(
+    card: dict[str, Any], card_file: Path, refuse: Callable[[str, str], DataError]
+) -> tuple[list[str], int]:
+    """The feature names and outputs per round the card promises, after
+    checking that its ``columns`` make exactly its ``feature_names`` (in
+    order) and its ``classes`` are distinct engines; raises ``DataError``
+    (rule ``model_card``) otherwise."""
+    columns, classes, names = card.get("columns"), card.get("classes"), card.get("feature_names")
+    if not (_strings(columns) and _strings(names)):
+        raise refuse(f"{card_file}: the card lists no `columns` and `feature_names`", "model_card")
+    engines = range(len(COMPRESSIONS))
+    if (
+        not isinstance(classes, list)
+        or len(classes) < 2
+        or len(set(classes)) != len(classes)
+        or not all(isinstance(c, int) and not isinstance(c, bool) and c in engines for c in classes)
+    ):
+        raise refuse(
+            f"{card_file}: the card's `classes` {classes!r} are not two or more distinct engines",
+            "model_card",
+        )
+    try:
+        made = list(feature_names_of(columns))
+    except DwcpDataError as exc:
+        raise refuse(
+            f"{card_file}: the card's `columns` are not model inputs ({exc})", "model_card"
+        ) from None
+    if made != names:
+        raise refuse(
+            f"{card_file}: the card's `columns` {columns} make the features {made}, not its `feature_names` "
+            f"{names}: the card was edited",
+            "model_card",
+        )
+    return names, 1 if len(classes) == 2 else len(classes)
+
+
+def _strings(value: object) -> TypeGuard[list[str]]:
+    """Whether ``value`` is a non-empty list of strings."""
+    return isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
 
 
 #: Rows the reference selector trains on at most (a time-stratified sample
@@ -219,7 +288,7 @@ def train(
         "force_row_wise": True,
         "verbose": -1,
     }
-    model = LGBMClassifier(**params).fit(X[labelled], y[labelled])
+    model = LGBMClassifier(**params).fit(X[labelled], y[labelled], feature_name=list(names))
     selector = Selector(
         model.booster_, {"columns": list(columns), "classes": [int(c) for c in model.classes_]}
     )
@@ -256,7 +325,7 @@ def train(
 def _sampled(
     parts: _Parts,
     sizes: list[tuple[int, int]],
-    cut: datetime,
+    cut: int,
     columns: tuple[str, ...],
     width: int,
     seed: int,
@@ -270,7 +339,7 @@ def _sampled(
     first = 0
     for i, (n_train, n_held) in enumerate(sizes):
         frame = parts.frame(i)
-        older = frame["timestamp"] < cut
+        older = frame["timestamp"].dt.epoch("us") < cut
         train_part = _sample(frame.filter(older), n_train, seed + i)
         y[first : first + n_train] = features(train_part, columns=columns, out=X[first : first + n_train]).y
         first += n_train
@@ -314,10 +383,12 @@ class _Parts:
             return self.whole["timestamp"]
         return self.dataset.read(i, ["timestamp"])["timestamp"]
 
-    def cut(self, test_fraction: float) -> tuple[datetime, int, int]:
-        """The second where the newest ``test_fraction`` of the rows begin
-        (from rows per second, merged over the parts), and the rows before and from it."""
-        per_second: Counter[datetime] = Counter()
+    def cut(self, test_fraction: float) -> tuple[int, int, int]:
+        """The second where the newest ``test_fraction`` of the rows begin (in
+        µs since the epoch, from rows per second, merged over the parts), and
+        the rows before and from it. Times are integers throughout: a Polars
+        Datetime holds years a Python datetime cannot."""
+        per_second: Counter[int] = Counter()
         for i in range(self.count):
             times = self._times(i)
             if times.null_count():
@@ -328,11 +399,11 @@ class _Parts:
                     row=row,
                     rule="split",
                 )
-            counts = times.dt.truncate("1s").value_counts()
+            counts = (times.dt.epoch("us") // 1_000_000).value_counts()
             per_second.update(dict(counts.iter_rows()))
         rows = sum(per_second.values())
         wanted, newest = math.ceil(rows * test_fraction), 0
-        cut = max(per_second, default=datetime.max.replace(tzinfo=timezone.utc))
+        cut = max(per_second, default=2**62)
         for second in sorted(per_second, reverse=True):
             cut = second
             newest += per_second[second]
@@ -341,18 +412,23 @@ class _Parts:
         held = sum(n for s, n in per_second.items() if s >= cut)
         older = [s for s in per_second if s < cut]
         newer = [s for s in per_second if s >= cut]
-        #: The first and last second of each part of the split, ISO 8601.
-        self.window = {
-            "train": [min(older).isoformat(), max(older).isoformat()] if older else [None, None],
-            "held_out": [min(newer).isoformat(), max(newer).isoformat()] if newer else [None, None],
-        }
-        return cut, rows - held, held
 
-    def sample_sizes(self, cut: datetime, rate: float) -> list[tuple[int, int]]:
+        def span(seconds: list[int]) -> list[str | None]:
+            return (
+                [iso_timestamp(min(seconds) * 10**6), iso_timestamp(max(seconds) * 10**6)]
+                if seconds
+                else [None, None]
+            )
+
+        #: The first and last second of each part of the split, ISO 8601.
+        self.window = {"train": span(older), "held_out": span(newer)}
+        return cut * 1_000_000, rows - held, held
+
+    def sample_sizes(self, cut: int, rate: float) -> list[tuple[int, int]]:
         """Each part's training and held-out sample sizes at ``rate``."""
         sizes = []
         for i in range(self.count):
-            older = int((self._times(i) < cut).sum())
+            older = int((self._times(i).dt.epoch("us") < cut).sum())
             newer = self._times(i).len() - older
             sizes.append((round(older * rate), round(newer * rate)))
         return sizes

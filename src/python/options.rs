@@ -73,23 +73,23 @@ fn column_names(value: &Bound<'_, PyAny>, param: &'static str, allow_empty: bool
     Ok(names)
 }
 
-/// One of a few literal choices, named by their Python `repr`s.
-fn choice<T: Copy>(value: &Bound<'_, PyAny>, param: &'static str, choices: &[(&str, T)]) -> PyResult<T> {
+/// One of a few literal text choices, named by their Python `repr`s (and
+/// `None`, which the caller checks, when `or_none`).
+fn choice<T: Copy>(
+    value: &Bound<'_, PyAny>,
+    param: &'static str,
+    choices: &[(&str, T)],
+    or_none: bool,
+) -> PyResult<T> {
     let text = value.cast::<PyString>().ok().map(|s| s.to_string());
     if let Some(&(_, chosen)) = choices.iter().find(|(name, _)| text.as_deref() == Some(*name)) {
         return Ok(chosen);
     }
-    // "None" stands for Python's None (never matched as text: None is checked before)
-    let names: Vec<String> = choices
-        .iter()
-        .map(|(n, _)| {
-            if *n == "None" {
-                "None".to_string()
-            } else {
-                format!("'{n}'")
-            }
-        })
-        .collect();
+    // Python's None is checked by the caller before: the text "None" is no choice
+    let mut names: Vec<String> = choices.iter().map(|(n, _)| format!("'{n}'")).collect();
+    if or_none {
+        names.push("None".to_string());
+    }
     let shown = value.repr().map_or_else(|_| "?".to_string(), |r| r.to_string());
     let message = format!("must be {}, got {shown}", names.join(" or "));
     Err(invalid_argument(value.py(), param, &message))
@@ -104,6 +104,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Profile {
             &obj,
             "profile",
             &[("document", Profile::Document), ("strict", Profile::Strict)],
+            false,
         )
     }
 }
@@ -159,7 +160,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for cleaning::Options {
             impute_median: if impute.is_none() {
                 false
             } else {
-                choice(&impute, "impute", &[("median", true), ("None", false)])?
+                choice(&impute, "impute", &[("median", true)], true)?
             },
         })
     }

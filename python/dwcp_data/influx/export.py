@@ -337,6 +337,8 @@ def export_metrics(
     chunk: timedelta | str | None = None,
     timeout: float = 120.0,
     retries: int = 4,
+    verify: bool = True,
+    ca_bundle: str | None = None,
 ) -> pl.DataFrame:
     """Export ``compression_metrics`` points in ``[start, end)`` into the training schema.
 
@@ -364,12 +366,17 @@ def export_metrics(
     1.8's ``range`` includes its stop), and a query that fails part way (an
     in-band error table) raises with the server's message.
 
+    The connection keywords are :class:`~dwcp_data.influx.Connection`'s (TLS:
+    ``verify`` and ``ca_bundle``); no redirect is followed.
+
     Raises:
         dwcp_data.errors.InfluxError: unreachable server, refused credentials,
             unknown database or bucket (``kind="database"``), a failed query
             (``"query"``), or an incomplete answer.
     """
-    conn = Connection(url, database, bucket, org, token, username, password, timeout, retries)
+    conn = Connection(
+        url, database, bucket, org, token, username, password, timeout, retries, verify, ca_bundle
+    )
     frames = list(_export_frames(conn, _plan(conn, start, end, chunk)))
     if not frames:
         return pl.DataFrame(schema=SCHEMA)
@@ -458,6 +465,8 @@ def export_to_folder(
     overwrite: bool = False,
     timeout: float = 120.0,
     retries: int = 4,
+    verify: bool = True,
+    ca_bundle: str | None = None,
 ) -> ExportReport:
     """Export ``[start, end)`` into the folder ``out``, one Parquet shard per
     UTC day (``day-YYYY-MM-DD.parquet``; the first and last may cover part of
@@ -490,7 +499,9 @@ def export_to_folder(
             that holds files dwcp-data did not write.
     """
     started = time.perf_counter()
-    conn = Connection(url, database, bucket, org, token, username, password, timeout, retries)
+    conn = Connection(
+        url, database, bucket, org, token, username, password, timeout, retries, verify, ca_bundle
+    )
     positive_int(concurrency, "concurrency")
     one_of(prune, (True, False), "prune")
     a, b = _range_ns(start, end)

@@ -5,8 +5,11 @@ into :class:`~dwcp_data.errors.InfluxError` of the right kind."""
 from __future__ import annotations
 
 import base64
+import email.utils
 import http.client
 import ipaddress
+import math
+import os
 import random
 import re
 import socket
@@ -17,6 +20,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from dwcp_data import _core, _flux
 from dwcp_data.errors import DataError, InfluxError, InvalidArgumentError
@@ -24,6 +28,9 @@ from dwcp_data.errors import DataError, InfluxError, InvalidArgumentError
 __all__ = ["Connection", "RetryPolicy"]
 
 _RETRY_STATUS = {429, 500, 502, 503, 504}
+#: The longest a request may take in all, retries and waits included (a week):
+#: longer is a mistake, and past what sockets and clocks take as a timeout.
+MAX_TIMEOUT = 7 * 86_400.0
 
 
 @dataclass(frozen=True)
@@ -48,8 +55,10 @@ class RetryPolicy:
             raise InvalidArgumentError.of("retries", f"must be a whole number >= 0, got {self.retries!r}")
         for name in ("timeout", "first_wait", "max_wait"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
-                raise InvalidArgumentError.of(name, f"must be a positive number of seconds, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_TIMEOUT:
+                raise InvalidArgumentError.of(
+                    name, f"must be a positive number of seconds, at most {MAX_TIMEOUT:,.0f}, got {value!r}"
+                )
 
     def _start(self) -> _Attempts:
         """The bookkeeping of one request under this policy, its clock started now."""
@@ -109,7 +118,19 @@ class Connection:
     "cache-max-memory-size exceeded"); ``retries`` counts the retries after
     connection errors and other 5xx. Credentials in ``url``
     (``http://user:password@host``) are used as basic auth and removed from
-    the URL; no credential appears in a message or ``repr``.
+    the URL (a password holding ``/``, ``?``, ``#`` or ``@`` unencoded is
+    read up to the last ``@``); no credential appears in a message or ``repr``.
+
+    No redirect is followed: InfluxDB's API never redirects, and a redirect
+    would carry the credentials (and a write's body) to whatever host it
+    names. A 3xx answer raises :class:`~dwcp_data.errors.InfluxError` with
+    ``kind="redirect"``, naming the ``Location``: give that URL instead.
+
+    TLS: certificates are verified against the system's CAs, or against
+    ``ca_bundle`` (a PEM file or folder, as ``requests``' ``verify=path``);
+    ``verify=False`` switches verification off (for a test server only). A
+    certificate that fails verification raises at once with ``kind="tls"``
+    (never retried).
     """
 
     url: str
@@ -121,23 +142,34 @@ class Connection:
     password: str | None = field(default=None, repr=False)
     timeout: float = 120.0
     retries: int = 4
+    verify: bool = True
+    ca_bundle: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.url, str) or not self.url.startswith(("http://", "https://")):
             shown = _without_credentials(self.url) if isinstance(self.url, str) else type(self.url).__name__
             raise InvalidArgumentError.of("url", f"expected http(s)://host:port, got {shown!r}")
-        parts = urllib.parse.urlsplit(self.url)
-        if parts.username is not None:
+        url, user, password = _split_credentials(self.url)
+        _check_url(url)
+        if user is not None:
             # Credentials in the URL become basic auth; the URL kept (and shown) has none.
-            object.__setattr__(self, "url", _without_credentials(self.url))
+            object.__setattr__(self, "url", url)
             if self.token is None and self.username is None:
-                object.__setattr__(self, "username", urllib.parse.unquote(parts.username))
-                object.__setattr__(self, "password", urllib.parse.unquote(parts.password or ""))
+                object.__setattr__(self, "username", user)
+                object.__setattr__(self, "password", password or "")
         if (self.database is None) == (self.bucket is None):
             raise InvalidArgumentError(
                 "give exactly one of `database` (InfluxDB 1.x) and `bucket` (2.x)", param="database"
             )
         RetryPolicy(retries=self.retries, timeout=self.timeout)  # checks both
+        if not isinstance(self.verify, bool):
+            raise InvalidArgumentError.of("verify", f"must be True or False, got {self.verify!r}")
+        if self.ca_bundle is not None:
+            if not isinstance(self.ca_bundle, (str, os.PathLike)) or not os.path.exists(self.ca_bundle):
+                raise InvalidArgumentError.of(
+                    "ca_bundle", f"must be an existing PEM file or folder, got {self.ca_bundle!r}"
+                )
+            object.__setattr__(self, "ca_bundle", os.fspath(self.ca_bundle))
 
     @property
     def base(self) -> str:
@@ -227,9 +259,10 @@ class Connection:
             url, data=body, method=method, headers={**self._headers(), **(headers or {})}
         )
         attempts = self.retry_policy._start()
+        opener = self._opener()
         while True:
             try:
-                with urllib.request.urlopen(request, timeout=attempts.remaining()) as response:
+                with opener.open(request, timeout=attempts.remaining()) as response:
                     data = _read_before(response, attempts.deadline)
                     if answer_headers is not None:
                         answer_headers.update((k.title(), v) for k, v in response.headers.items())
@@ -239,9 +272,34 @@ class Connection:
             except urllib.error.HTTPError as exc:
                 retry_after, why = self._refused(exc, path, attempts, on_busy)
             except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+                self._refuse_tls(exc)
                 retry_after, why = self._unreached(exc, path, attempts)
             if not attempts.wait(retry_after):
                 raise self._timed_out(path, why)
+
+    def _opener(self) -> urllib.request.OpenerDirector:
+        """An opener that follows no redirect and speaks TLS as ``verify`` and ``ca_bundle`` say."""
+        return urllib.request.build_opener(
+            _NoRedirects(), urllib.request.HTTPSHandler(context=_tls_context(self.verify, self.ca_bundle))
+        )
+
+    def _refuse_tls(self, exc: BaseException) -> None:
+        """Raises ``InfluxError`` (``kind="tls"``) when ``exc`` is a TLS failure:
+        a certificate that does not verify, or a handshake the server refused.
+        Trying again cannot help, and it is not the server being unreachable."""
+        reason = getattr(exc, "reason", exc)
+        if not isinstance(reason, ssl.SSLError):
+            return
+        hint = (
+            ": pass ca_bundle= with the CA that signed the server's certificate"
+            if isinstance(reason, ssl.SSLCertVerificationError)
+            else ""
+        )
+        raise InfluxError(
+            f"{self.base}: TLS failed: {getattr(reason, 'verify_message', None) or reason}{hint}",
+            url=self.base,
+            kind="tls",
+        ) from None
 
     def _refused(
         self,
@@ -256,6 +314,14 @@ class Connection:
         with exc:  # the answer's connection is closed once read
             detail = exc.read().decode("utf-8", "replace").strip()
         said = {k.title(): v for k, v in exc.headers.items()}
+        if 300 <= exc.code < 400:
+            where = _without_credentials(said.get("Location", "")) or "no Location"
+            raise InfluxError(
+                f"{self.base}{path}: the server redirects (HTTP {exc.code}) to {where!r}; redirects are not "
+                "followed (they would carry the credentials elsewhere): give that server's URL instead",
+                url=self.base,
+                kind="redirect",
+            ) from None
         message = _flux.error_message(said, detail)
         final = self._final_error(exc.code, path, detail, said, message)
         if final is not None:
@@ -269,7 +335,7 @@ class Connection:
                 f"{self.base}{path}: HTTP {exc.code}: {message}", url=self.base, kind="server"
             ) from None
         why = f"HTTP {exc.code}: the server stayed busy: {message}" if busy else ""
-        return float(exc.headers.get("Retry-After") or 0), why
+        return _retry_after(exc.headers.get("Retry-After")), why
 
     def _final_error(
         self, code: int, path: str, detail: str, said: dict[str, str], message: str
@@ -396,13 +462,81 @@ def _read_through_http_client(
         chunks.append(chunk)
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows no redirect: a 3xx reaches :meth:`Connection._refused` as an ``HTTPError``."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_TLS_CONTEXTS: dict[tuple[bool, str | None], ssl.SSLContext] = {}
+
+
+def _tls_context(verify: bool, ca_bundle: str | None) -> ssl.SSLContext:
+    """The TLS settings of a connection (made once per setting: loading CAs takes time)."""
+    key = (verify, ca_bundle)
+    if key not in _TLS_CONTEXTS:
+        if ca_bundle is not None and os.path.isdir(ca_bundle):
+            context = ssl.create_default_context(capath=ca_bundle)
+        else:
+            context = ssl.create_default_context(cafile=ca_bundle)
+        if not verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        _TLS_CONTEXTS[key] = context
+    return _TLS_CONTEXTS[key]
+
+
+def _retry_after(value: str | None) -> float:
+    """The wait a ``Retry-After`` header asks for, in seconds: a number of
+    seconds or an HTTP date (RFC 9110); 0 (no hint) for anything else, a
+    negative, non-finite or past one."""
+    text = (value or "").strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return 0.0
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    return seconds if math.isfinite(seconds) and seconds > 0 else 0.0
+
+
+def _split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """``url`` without its ``user:password@`` part, and the user and password
+    (percent-decoded; ``None`` without one). The credentials run to the last
+    ``@`` of the URL, so a password holding ``/``, ``?``, ``#`` or ``@``
+    unencoded is never taken for part of the host or path."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at:
+        return url, None, None
+    user, colon, password = userinfo.partition(":")
+    unquote = urllib.parse.unquote
+    return f"{scheme}://{host}", unquote(user), unquote(password) if colon else None
+
+
 def _without_credentials(url: str) -> str:
     """``url`` without a ``user:password@`` part."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
+    if "://" not in url:
         return url.rpartition("@")[2]
-    host, slash, path = rest.partition("/")
-    return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
+    return _split_credentials(url)[0]
+
+
+def _check_url(url: str) -> None:
+    """Refuses a server URL (credentials removed) that has no host or a port that is not one."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidArgumentError.of("url", f"{url!r} is not a URL: {exc}") from None
+    if not parts.hostname:
+        raise InvalidArgumentError.of("url", f"{url!r} names no host")
+    if port == 0:
+        raise InvalidArgumentError.of("url", f"{url!r}: port 0 is not a port")
 
 
 def _shortened(text: str, keep: int = 120) -> str:

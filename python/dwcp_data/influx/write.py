@@ -186,6 +186,8 @@ def write_metrics(
     gzip: bool | None = None,
     timeout: float = 120.0,
     retries: int = 4,
+    verify: bool = True,
+    ca_bundle: str | None = None,
 ) -> WriteReport:
     """Write a training-schema frame to InfluxDB as measurement ``compression_metrics``.
 
@@ -227,13 +229,18 @@ def write_metrics(
     fewer batches are kept in flight while it catches up (halved on each busy
     answer, raised again by one after ``concurrency`` writes in a row succeed).
 
+    The connection keywords are :class:`~dwcp_data.influx.Connection`'s (TLS:
+    ``verify`` and ``ca_bundle``); no redirect is followed.
+
     Raises:
         dwcp_data.errors.DataError: colliding points (``on_collision="raise"``),
             a null time or a line break in a text value; nothing was sent.
         dwcp_data.errors.InfluxError: the server is unreachable, refuses the
             credentials, does not know the database or bucket, or rejects a batch.
     """
-    conn = Connection(url, database, bucket, org, token, username, password, timeout, retries)
+    conn = Connection(
+        url, database, bucket, org, token, username, password, timeout, retries, verify, ca_bundle
+    )
     one_of(on_collision, ("raise", "spread"), "on_collision")
     positive_int(batch_size, "batch_size")
     positive_int(concurrency, "concurrency")
