@@ -412,8 +412,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if rest == _PIVOT and field_name is None:
             text = _pivoted(points, lo, hi, include_stop=stop_included, one_type=self.state.stop_included)
             text = self._misbehaving(text)
-        elif (count := _COUNT.fullmatch(rest)) is not None and field_name is not None:
-            text = counted((p.ns for p in points if field_name in p.fields), lo, hi, int(count[1]))
+        elif (count := _COUNT.fullmatch(rest)) is not None:
+            # one field's values, or (no field filter) every field's, as count() counts each table
+            times = (p.ns for p in points for f in p.fields if field_name in (None, f))
+            text = counted(times, lo, hi, int(count[1]))
         else:
             self._csv_error(500, f"the stub does not know this query: {query[:200]}")
             return

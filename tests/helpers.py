@@ -75,6 +75,26 @@ def hostile(n: int, seed: int) -> pl.DataFrame:
     )
 
 
+def mixed_layout_shards(tmp_path: Path) -> Path:
+    """The layouts a landing folder mixes: an older collector's shard without
+    nullable numeric columns (``hde_throughput_mbps``, ``jitter_ms``,
+    ``rtt_ms``) nor ``node_id`` (a ``by`` column), a zero-row shard, a shard
+    whose every column is Null-typed, a CSV shard, and a shard whose
+    timestamps are in nanoseconds."""
+    df = hostile(5000, seed=47)
+    folder = write_shards(
+        tmp_path / "in",
+        [
+            df.slice(0, 1500).drop("hde_throughput_mbps", "jitter_ms", "rtt_ms", "node_id"),
+            df.clear(),
+            pl.DataFrame({c: pl.Series(c, [None] * 20, dtype=pl.Null) for c in df.columns}),
+            df.slice(3000, 2000).with_columns(pl.col("timestamp").dt.cast_time_unit("ns")),
+        ],
+    )
+    df.slice(1500, 1500).write_csv(folder / "shard-002b.csv")
+    return folder
+
+
 def write_shards(folder: Path, shards: list[pl.DataFrame]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for i, shard in enumerate(shards):

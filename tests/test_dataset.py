@@ -16,7 +16,7 @@ import dwcp_data
 from dwcp_data.dataset import clean_dataset, label_dataset, validate_dataset
 from dwcp_data.errors import DataError, InvalidArgumentError
 
-from helpers import END, hostile, shard_validation_facts, tricky_shards, write_shards
+from helpers import END, hostile, mixed_layout_shards, shard_validation_facts, tricky_shards, write_shards
 
 
 @pytest.fixture(autouse=True)
@@ -407,3 +407,40 @@ def test_states_kept_in_the_work_folder_give_the_same_answers(tmp_path, monkeypa
     assert saved, "the states went to files"
     assert_frame_equal(dwcp_data.read_training_data(tmp_path / "out"), expected)
     assert report == expected_report and list(work.iterdir()) == []
+
+
+ABSENT = "ignore:.*schema column\\(s\\) absent, read as nulls"
+
+
+@pytest.mark.filterwarnings(ABSENT)
+@pytest.mark.parametrize("by", [None, "link_type", "node_id"])  # node_id: absent from a shard
+def test_mixed_shard_layouts_give_the_in_memory_answers(tmp_path, by):
+    folder = mixed_layout_shards(tmp_path)
+    whole = dwcp_data.read_training_data(folder)
+    assert whole["rtt_ms"].null_count() >= 1520  # the older collector's rows
+    expected, expected_report = dwcp_data.clean(whole, by=by, report=True)
+    assert clean_dataset(folder, tmp_path / "clean", by=by) == expected_report
+    assert_frame_equal(dwcp_data.read_training_data(tmp_path / "clean"), expected)
+    for profile in ("document", "strict"):
+        got = validate_dataset(folder, profile=profile, now=END, min_rows=100)
+        in_memory = dwcp_data.validate(whole, profile=profile, now=END, min_rows=100)
+        assert (got.results, got.n_rows) == (in_memory.results, in_memory.n_rows)
+    assert label_dataset(folder, tmp_path / "labelled") == whole.height
+    assert_frame_equal(dwcp_data.read_training_data(tmp_path / "labelled"), dwcp_data.label_oracle(whole))
+    assert dwcp_data.quality_metrics(folder, now=END) == dwcp_data.quality_metrics(whole, now=END)
+
+
+@pytest.mark.filterwarnings(ABSENT)
+def test_the_pipeline_and_the_cli_on_mixed_shard_layouts(tmp_path):
+    from dwcp_data.cli import main
+
+    folder = mixed_layout_shards(tmp_path)
+    options = {"min_rows": 100, "on_invalid": "continue", "by": "link_type"}
+    whole = dwcp_data.run_pipeline(folder, tmp_path / "whole.parquet", **options)
+    sharded = dwcp_data.run_pipeline(folder, tmp_path / "sharded", **options)
+    assert_frame_equal(dwcp_data.read_training_data(sharded.dataset), pl.read_parquet(whole.dataset))
+    assert whole.report["cleaning"] == sharded.report["cleaning"]
+    assert main(["clean", str(folder), "--out", str(tmp_path / "cli")]) == 0
+    assert_frame_equal(
+        dwcp_data.read_training_data(tmp_path / "cli"), dwcp_data.clean(dwcp_data.read_training_data(folder))
+    )

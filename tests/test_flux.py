@@ -321,6 +321,21 @@ def test_export_to_folder_over_flux_reuses_unchanged_days(server, tmp_path):
     assert len(second.reused) == 13
 
 
+def test_a_late_point_without_rtt_is_exported_over_flux_too(server, tmp_path):
+    def export():
+        return influx.export_to_folder(tmp_path / "days", url=server.url, bucket=BUCKET, start=START, end=END)
+
+    assert export().rows == 329
+    # a timed-out probe: the collector writes no rtt_ms, which the completeness check counts
+    late = parse_line_protocol(
+        "compression_metrics,region=eu-west-1,az=eu-west-1a,link_type=dc,data_type=database,"
+        "current_compression=hde data_size_bytes=10i 1795608000000000000"
+    )
+    server.state.points["dwcp_metrics"].extend(late)
+    second = export()
+    assert second.exported == ("2026-11-25",) and second.rows == 330
+
+
 def test_requests_carry_the_token_and_the_org_where_given(server):
     influx.export_metrics(url=server.url, bucket=BUCKET, org="acme", token="t0k", start=START, end=END)
     queries = [c for c in server.state.calls if c[1] == "/api/v2/query"]

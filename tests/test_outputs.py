@@ -183,6 +183,8 @@ def test_a_killed_generate_publishes_nothing_and_the_next_run_clears_its_work(tm
             "generate",
             "-n",
             "50000000",
+            "--freq",
+            "1s",
             "--shard-rows",
             "200000",
             "--out",
@@ -376,3 +378,122 @@ def test_a_full_work_dir_is_named_as_such(tmp_path, small_disk):
         clean_dataset(shards, tmp_path / "out", work_dir=small_disk)
     assert e.value.path.startswith(str(small_disk)) and not (tmp_path / "out").exists()
     assert list(small_disk.iterdir()) == [], "the work folder is removed"
+
+
+@pytest.fixture
+def mount_point(tmp_path: Path):
+    """An empty folder that is a mount point, as a container volume is."""
+    mount = tmp_path / "volume"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def test_a_mount_point_as_out_is_refused_before_any_work(tmp_path, shards, mount_point):
+    for writer in WRITERS.values():
+        with pytest.raises(InvalidArgumentError, match="mount point") as e:
+            writer(shards, mount_point)
+        assert e.value.param in ("out", "path") and str(mount_point / "training") in str(e.value)
+    proc = dwcp("clean", str(shards), "--out", str(mount_point))
+    assert proc.returncode == 2 and "mount point" in proc.stderr and "Traceback" not in proc.stderr
+    # a folder inside the volume is where the output goes
+    clean_dataset(shards, mount_point / "training")
+    assert dwcp_data.read_training_data(mount_point / "training").height > 0
+    assert sorted(p.name for p in mount_point.iterdir()) == ["training"]
+
+
+@pytest.fixture
+def read_only(tmp_path: Path):
+    """A read-only file system holding an empty folder ``sub``."""
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
+    (mount / "sub").mkdir()
+    subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+@pytest.mark.parametrize("name", ["sub/out.parquet", "new/out.parquet", "sub/out.csv"])
+def test_a_file_on_a_read_only_file_system_is_a_storage_error(tmp_path, read_only, name):
+    df = dwcp_data.generate_synthetic(100, seed=4, end=END)
+    with pytest.raises(dwcp_data.errors.StorageError, match="Read-only file system") as e:
+        dwcp_data.write_training_data(df, read_only / name)
+    assert e.value.errno == 30 and e.value.path == str(read_only / name)
+    source = tmp_path / "in.parquet"
+    df.write_parquet(source)
+    proc = dwcp("clean", str(source), "--out", str(read_only / name))
+    assert proc.returncode == 4 and "Read-only file system" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_work_of_a_killed_run_is_removed_when_the_name_holds_a_line_break(tmp_path, shards):
+    host = socket.gethostname().split(".")[0]
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    stale = tmp_path / f".two\nlines.{host}.{int(dead.stdout)}-123.abcd1234.build"
+    stale.mkdir()
+    clean_dataset(shards, tmp_path / "two\nlines")
+    assert not stale.exists() and (tmp_path / "two\nlines" / MANIFEST).exists()
+
+
+def name_of(length: int, suffix: str = "") -> str:
+    """A file name of ``length`` UTF-8 bytes, mostly two-byte letters, ending in ``suffix``."""
+    room = length - len(suffix)
+    return "é" * (room // 2) + "x" * (room % 2) + suffix
+
+
+@pytest.mark.parametrize("length", [200, 225, 240, 255])
+def test_long_output_names_are_written(tmp_path, shards, length):
+    df = dwcp_data.read_training_data(shards)
+    file = tmp_path / name_of(length, ".parquet")
+    assert len(file.name.encode()) == length
+    dwcp_data.write_training_data(df, file)
+    assert dwcp_data.read_training_data(file).height == df.height
+    folder = tmp_path / name_of(length)
+    clean_dataset(shards, folder)
+    assert (folder / MANIFEST).exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [], "no work left"
+
+
+def test_a_nul_byte_in_out_is_refused_by_name(tmp_path, shards):
+    df = dwcp_data.read_training_data(shards)
+    with pytest.raises(InvalidArgumentError, match="NUL") as e:
+        dwcp_data.write_training_data(df, tmp_path / "a\0b.parquet")
+    assert e.value.param == "path"
+    with pytest.raises(InvalidArgumentError, match="NUL") as e:
+        clean_dataset(shards, tmp_path / "a\0b")
+    assert e.value.param == "out"
+
+
+def test_a_folder_of_ours_is_read_only_as_its_manifest_describes_it(tmp_path, shards):
+    out, other = tmp_path / "out", tmp_path / "other"
+    clean_dataset(shards, out)
+    label_dataset(shards, other)
+    # a shard replaced by another output's shard of the same name
+    shutil.copy(other / "part-00000.parquet", out / "part-00000.parquet")
+    with pytest.raises(DataError, match=r"part-00000\.parquet: has .* bytes where") as e:
+        dwcp_data.read_training_data(out)
+    assert e.value.rule == "manifest"
+    clean_dataset(shards, out)
+    # a shard put there by hand
+    shutil.copy(other / "part-00001.parquet", out / "part-00007.parquet")
+    with pytest.raises(DataError, match="not listed"):
+        validate_dataset(out)
+    (out / "part-00007.parquet").unlink()
+    # a manifest cut short no longer switches the check off
+    manifest = (out / MANIFEST).read_text()
+    (out / MANIFEST).write_text(manifest[: len(manifest) // 2])
+    with pytest.raises(DataError, match="not JSON") as e:
+        dwcp_data.read_training_data(out)
+    assert e.value.rule == "manifest"
+    # such a folder is no longer ours to replace without overwrite=True
+    with pytest.raises(InvalidArgumentError, match="did not write"):
+        clean_dataset(shards, out)
+    clean_dataset(shards, out, overwrite=True)
+    assert dwcp_data.read_training_data(out).height > 0

@@ -16,7 +16,7 @@ from polars.testing import assert_frame_equal
 import dwcp_data
 from dwcp_data.errors import DataError
 
-from helpers import END, hostile, tricky_shards, write_shards
+from helpers import END, hostile, mixed_layout_shards, tricky_shards, write_shards
 
 ray = pytest.importorskip("ray", reason="the Ray engine needs the extra dwcp-data[ray]")
 dwcp_ray = pytest.importorskip("dwcp_data.ray")
@@ -57,8 +57,9 @@ def many_blocks(tmp_path: Path) -> Path:
     return write_shards(tmp_path / "many", [df.slice(k, 106) for k in range(0, df.height, 106)])
 
 
+@pytest.mark.filterwarnings("ignore:.*schema column\\(s\\) absent, read as nulls")
 @pytest.mark.parametrize("by", [None, "link_type", ["link_type", "region"]])
-@pytest.mark.parametrize("shards", [tricky_shards, many_blocks])
+@pytest.mark.parametrize("shards", [tricky_shards, many_blocks, mixed_layout_shards])
 def test_clean_on_ray_equals_the_one_machine_clean(tmp_path, by, shards):
     folder = shards(tmp_path)
     expected = dwcp_data.clean_dataset(folder, tmp_path / "local", by=by)
@@ -174,9 +175,11 @@ def comparable(report: dict) -> dict:
     return kept
 
 
+@pytest.mark.filterwarnings("ignore:.*schema column\\(s\\) absent, read as nulls")
 @pytest.mark.parametrize("profile", ["document", "strict"])
-def test_the_pipeline_on_ray_equals_the_one_machine_run(tmp_path, profile):
-    folder = many_blocks(tmp_path)
+@pytest.mark.parametrize("shards", [many_blocks, mixed_layout_shards])
+def test_the_pipeline_on_ray_equals_the_one_machine_run(tmp_path, profile, shards):
+    folder = shards(tmp_path)
     options = {"profile": profile, "min_rows": 100, "on_invalid": "continue", "by": "link_type"}
     local = dwcp_data.run_pipeline(folder, tmp_path / "local", **options)
     on_ray = dwcp_data.run_pipeline(folder, tmp_path / "ray", engine="ray", **options)

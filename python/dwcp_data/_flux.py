@@ -75,9 +75,10 @@ def data_query(bucket: str, measurement: str, lo: int, hi: int) -> str:
     )
 
 
-def count_query(bucket: str, measurement: str, field: str, lo: int, hi: int, step: int) -> str:
-    """The values of ``field`` in ``[lo, hi)``, counted per ``step``-ns window
-    aligned to the epoch, summed over the series: one row per window that has any."""
+def count_query(bucket: str, measurement: str, field: str | None, lo: int, hi: int, step: int) -> str:
+    """The values of ``field`` (of every field: ``None``) in ``[lo, hi)``,
+    counted per ``step``-ns window aligned to the epoch, summed over the
+    series: one row per window that has any."""
     return (
         _source(bucket, measurement, lo, hi, field)
         + f" |> window(every: {step}ns, createEmpty: false)"

@@ -44,6 +44,7 @@ from dwcp_data.errors import DataError, InvalidArgumentError, StorageError
 
 __all__ = [
     "MANIFEST",
+    "ExportFolder",
     "FolderBuild",
     "atomic_path",
     "check_manifest_files",
@@ -67,8 +68,12 @@ _FORMAT = "dwcp-data output"
 #: Our temporary files and folders: ``.<name>.<host>.<pid>-<start>.<random>.<kind>``.
 _WORK_NAME = re.compile(
     r"^\.(?P<name>.+)\.(?P<host>[^.]+)\.(?P<pid>\d+)-(?P<start>\d+)\.(?P<rand>[0-9a-f]+)"
-    r"\.(?P<kind>tmp|build|old|work)$"
+    r"\.(?P<kind>tmp|build|old|work)$",
+    re.DOTALL,  # an output's name may hold a line break
 )
+#: Names longer than this (in UTF-8 bytes) are shortened in work names, so that
+#: the host, process and random parts fit the 255 bytes a file name may have.
+_STEM_BYTES = 100
 
 
 def _umask() -> int:
@@ -100,17 +105,28 @@ def _host() -> str:
     return socket.gethostname().split(".")[0] or "host"
 
 
+def _work_stem(name: str) -> str:
+    """``name`` as our work names hold it: whole, or when long its first bytes
+    and a digest of the whole (the same name always gives the same stem)."""
+    encoded = name.encode("utf-8", "surrogateescape")
+    if len(encoded) <= _STEM_BYTES:
+        return name
+    head = encoded[: _STEM_BYTES - 9].decode("utf-8", "ignore")
+    return f"{head}~{hashlib.sha256(encoded).hexdigest()[:8]}"
+
+
 def _work_name(name: str, kind: str) -> str:
     """A fresh name for our temporary ``kind`` of ``name`` (see :data:`_WORK_NAME`)."""
     pid = os.getpid()
-    return f".{name}.{_host()}.{pid}-{_start_time(pid)}.{secrets.token_hex(4)}.{kind}"
+    host = _host()[:63]
+    return f".{_work_stem(name)}.{host}.{pid}-{_start_time(pid)}.{secrets.token_hex(4)}.{kind}"
 
 
 def _is_stale(entry: str) -> bool:
     """Whether ``entry`` is our temporary file or folder, left by a process of
     this host that is gone (a live one's, or another host's, is never stale)."""
     found = _WORK_NAME.match(entry)
-    if found is None or found["host"] != _host():
+    if found is None or found["host"] != _host()[:63]:
         return False
     pid, start = int(found["pid"]), int(found["start"])
     try:
@@ -130,7 +146,8 @@ def _remove_stale(folder: Path, pattern: str) -> None:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
             else:
-                path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):  # a read-only file system: left for later
+                    path.unlink()
 
 
 #: Write failures for want of room or rights to grow a file: full device,
@@ -171,17 +188,19 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     ``target`` had, or else the one the umask gives a new file. Temporary files
     that dead processes of this host left beside ``target`` are removed.
     """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(target.parent, f".{glob.escape(target.name)}.*.tmp")
+    target = Path(_path_text(target, "path"))
+    _check_not_mount_point(target, "path")
     tmp_path = target.parent / _work_name(target.name, "tmp")
     try:
         with storage_errors(target, "the file"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _remove_stale(target.parent, f".{glob.escape(_work_stem(target.name))}.*.tmp")
             tmp_path.touch(mode=0o600, exist_ok=False)
             yield tmp_path
             publish_file(tmp_path, target)
     finally:
-        tmp_path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # never hides the error that brought us here
+            tmp_path.unlink(missing_ok=True)
 
 
 def publish_file(finished: Path, target: Path) -> None:
@@ -216,9 +235,30 @@ def work_folder(kind: str, work_dir: str | os.PathLike[str] | None = None) -> It
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _real(path: str | os.PathLike[str]) -> Path:
+def _path_text(path: str | os.PathLike[str], param: str) -> str:
+    """``path`` as text; refuses one no file system can hold (a NUL byte)."""
+    text = os.fspath(path)
+    if "\0" in str(text):
+        raise InvalidArgumentError.of(param, f"{text!r} holds a NUL byte, which no file name can hold")
+    return str(text)
+
+
+def _check_not_mount_point(target: Path, param: str) -> None:
+    """Refuses a ``target`` that is a mount point (a container volume, a bind
+    mount): nothing can be renamed onto it, so an output cannot be published
+    there in one step. An output inside it is fine."""
+    if os.path.ismount(target) and target.parent != target:
+        raise InvalidArgumentError.of(
+            param,
+            f"{str(target)!r} is a mount point (a container volume?): an output is published by "
+            "renaming it into place, which a mount point does not allow. Name a folder or file inside "
+            f"it instead, e.g. {str(target / 'training')!r}",
+        )
+
+
+def _real(path: str | os.PathLike[str], param: str = "out") -> Path:
     """``path`` absolute, with every symlink of its existing part resolved."""
-    return Path(os.path.realpath(os.path.abspath(path)))
+    return Path(os.path.realpath(os.path.abspath(_path_text(path, param))))
 
 
 def _within(inner: Path, outer: Path) -> bool:
@@ -250,30 +290,86 @@ def check_output_file(
     Raises:
         dwcp_data.errors.InvalidArgumentError: it overlaps an input.
     """
-    _check_not_input(_real(path), inputs, param, folder=False)
+    _check_not_input(_real(path, param), inputs, param, folder=False)
     return Path(path)
 
 
+def _manifest_error(file: Path, problem: str) -> DataError:
+    return DataError(
+        f"{file}: {problem}; the manifest was edited or damaged, so the folder is not trusted. Write the "
+        "output again (or remove the folder)",
+        column="",
+        row=None,
+        rule="manifest",
+    )
+
+
+def _is_plain_name(name: object) -> bool:
+    """Whether ``name`` names a file in its folder and nothing else: no
+    separator, not ``.`` or ``..``, no NUL."""
+    return (
+        isinstance(name, str)
+        and name not in ("", ".", "..")
+        and not any(c in name for c in ("/", "\\", "\0"))
+        and os.path.basename(name) == name
+    )
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _checked_entry(file: Path, entry: object) -> None:
+    """Refuses a manifest's file entry that does not name a file of its folder, or has odd figures."""
+    if not isinstance(entry, dict) or not _is_plain_name(entry.get("name")):
+        name = entry.get("name") if isinstance(entry, dict) else entry
+        raise _manifest_error(file, f"it lists {name!r}, which is not the name of a file in its folder")
+    rows = entry.get("rows")
+    if not _is_count(entry.get("bytes")) or not (rows is None or _is_count(rows)):
+        raise _manifest_error(file, f"its entry for {entry['name']!r} has no valid bytes and rows")
+
+
 def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The manifest of an output folder of ours, or ``None`` when ``folder`` has none."""
+    """The manifest of an output folder of ours, checked; ``None`` when
+    ``folder`` has none.
+
+    Raises:
+        dwcp_data.errors.DataError: ``folder`` has a manifest file that is
+            not one of ours as written (rule ``manifest``): not JSON (cut
+            short), another format, or an entry naming a file outside the
+            folder (a separator, ``..``) or with figures that are not counts.
+    """
+    file = Path(folder) / MANIFEST
     try:
-        data = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = file.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
         return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _manifest_error(file, f"it cannot be read ({exc})") from None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise _manifest_error(file, "it is not JSON (cut short?)") from None
     if not isinstance(data, dict) or data.get("format") != _FORMAT or not isinstance(data.get("files"), list):
-        return None
+        raise _manifest_error(file, "it is not a dwcp-data manifest")
+    for entry in data["files"]:
+        _checked_entry(file, entry)
     return data
 
 
 def _listed(manifest: dict[str, Any]) -> list[str]:
     """The file names a manifest lists."""
-    return [f["name"] for f in manifest["files"] if isinstance(f, dict) and isinstance(f.get("name"), str)]
+    return [f["name"] for f in manifest["files"]]
 
 
 def _foreign_entries(folder: Path) -> list[str]:
-    """The entries of ``folder`` that are not part of an earlier output of ours."""
+    """The entries of ``folder`` that are not part of an earlier output of ours
+    (all of them, where its manifest is damaged)."""
     entries = sorted(os.listdir(folder))
-    manifest = read_manifest(folder)
+    try:
+        manifest = read_manifest(folder)
+    except DataError:
+        manifest = None
     if manifest is None:
         return entries
     ours = {MANIFEST, *_listed(manifest)}
@@ -304,24 +400,30 @@ def check_output_folder(
     inputs: Iterable[str | os.PathLike[str]] = (),
     overwrite: bool = False,
     param: str = "out",
+    replaced: bool = True,
 ) -> Path:
     """The folder ``out`` resolved (symlinks followed), if an output may be
     published there; :func:`output_folder` checks again as it publishes.
+    ``replaced=False``: the folder is filled in place, not replaced (an export
+    folder), so it may be a mount point.
 
     Raises:
         dwcp_data.errors.InvalidArgumentError: ``out`` overlaps one of
             ``inputs``, holds files not ours (without ``overwrite``), is a
-            file, or cannot be replaced (the root, or the working folder or one above it).
+            file, or cannot be replaced (the root, the working folder or one
+            above it, a mount point).
     """
     if not isinstance(overwrite, bool):
         raise InvalidArgumentError.of("overwrite", f"must be True or False, got {overwrite!r}")
-    target = _real(out)
+    target = _real(out, param)
     if target.parent == target or _within(Path.cwd().resolve(), target):
         what = "the root folder" if target.parent == target else "the working folder or one above it"
         raise InvalidArgumentError.of(
             param, f"{os.fspath(out)!r} is {what}, which cannot be replaced: name a folder for the output"
         )
     _check_not_input(target, inputs, param, folder=True)
+    if replaced:
+        _check_not_mount_point(target, param)
     _check_replaceable(target, param, overwrite)
     return target
 
@@ -430,12 +532,12 @@ def output_folder(
         dwcp_data.errors.InvalidArgumentError: see :func:`check_output_folder`.
     """
     target = check_output_folder(out, inputs=inputs, overwrite=overwrite, param=param)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(target.parent, f".{glob.escape(target.name)}.*")
     build = target.parent / _work_name(target.name, "build")
     writing = f"the output folder {os.fspath(out)!r}"
     try:
         with storage_errors(build, writing):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _remove_stale(target.parent, f".{glob.escape(_work_stem(target.name))}.*")
             build.mkdir(mode=0o700)
             _folder_mode(build, target)
         folder = FolderBuild(target, build, param, overwrite, {"kind": kind})
@@ -484,14 +586,19 @@ def publish_copy(
     return build.target
 
 
-def check_manifest_files(folder: Path, names: Iterable[str]) -> None:
-    """Raises ``DataError`` when ``folder`` is an output of ours whose manifest
-    lists a data file that is gone: the data set is incomplete."""
+def check_manifest_files(folder: Path, found: Iterable[Path]) -> None:
+    """Raises ``DataError`` (rule ``manifest``) when ``folder`` is an output of
+    ours and its data files ``found`` are not what its manifest lists: a
+    listed file is gone (the data set is incomplete), a file is not listed
+    (another output's, or put there by hand), or a file's size differs from
+    the manifest's (replaced or changed since it was written); or when the
+    manifest itself is damaged (see :func:`read_manifest`)."""
     manifest = read_manifest(folder)
     if manifest is None:
         return
-    present = set(names)
-    for name in _listed(manifest):
+    listed = {entry["name"]: entry for entry in manifest["files"]}
+    present = {path.name: path for path in found}
+    for name in listed:
         if name.endswith((".parquet", ".csv")) and name not in present:
             raise DataError(
                 f"{folder}: its manifest lists {name!r}, which is missing: the data set is incomplete",
@@ -499,17 +606,41 @@ def check_manifest_files(folder: Path, names: Iterable[str]) -> None:
                 row=None,
                 rule="manifest",
             )
+    for name, path in present.items():
+        entry = listed.get(name)
+        size = path.stat().st_size
+        if entry is None or entry["bytes"] != size:
+            problem = (
+                "is not listed in its folder's manifest (another output's file, or one put there by hand)"
+                if entry is None
+                else f"has {size:,} bytes where its folder's manifest records {entry['bytes']:,} (replaced or "
+                "changed since dwcp-data wrote it)"
+            )
+            raise DataError(
+                f"{path}: {problem}: the data set is not the output that was written",
+                column="",
+                row=None,
+                rule="manifest",
+            )
+
+
+#: A day as an export folder names it.
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class ExportFolder:
     """A folder of ours filled a file at a time (day shards of an export):
     each file is written atomically and recorded in the manifest as soon as it
-    is done, so a run killed part way keeps what it finished."""
+    is done, so a run killed part way keeps what it finished.
+
+    The manifest is trusted only as far as it checks out: every day entry
+    must name exactly that day's shard (nothing is ever read, linked or
+    removed outside the folder), and a day is reused only while its shard
+    has the size and the rows recorded."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        manifest = read_manifest(path)
-        self._days: dict[str, dict[str, Any]] = dict((manifest or {}).get("days", {}))
+        self._days = _recorded_days(path)
 
     @staticmethod
     def file(day: str) -> str:
@@ -522,13 +653,18 @@ class ExportFolder:
 
     def holds(self, recorded: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
         """Whether a day ``recorded`` so holds what ``wanted`` describes, and its
-        shard is still the file that was recorded (same size)."""
+        shard is still the file that was recorded: the same size, and the rows
+        its footer counts are those recorded."""
         if recorded is None or any(recorded.get(k) != v for k, v in wanted.items()):
             return False
+        shard = self.path / recorded["name"]
         try:
-            return bool((self.path / recorded["name"]).stat().st_size == recorded["bytes"])
-        except (OSError, KeyError):
+            if shard.stat().st_size != recorded.get("bytes"):
+                return False
+            rows = pl.scan_parquet(shard).select(pl.len()).collect().item()
+        except (OSError, pl.exceptions.PolarsError):
             return False
+        return bool(_is_count(recorded.get("rows")) and rows == recorded["rows"])
 
     def record(self, day: str, info: dict[str, Any]) -> None:
         """Records ``day``'s shard, just written, with ``info``."""
@@ -539,7 +675,8 @@ class ExportFolder:
     def prune(self, keep: set[str]) -> None:
         """Removes the shards of the days not in ``keep``."""
         for day in sorted(set(self._days) - keep):
-            (self.path / self._days.pop(day)["name"]).unlink(missing_ok=True)
+            (self.path / self.file(day)).unlink(missing_ok=True)
+            del self._days[day]
         self._write()
 
     def _write(self) -> None:
@@ -556,15 +693,66 @@ class ExportFolder:
             tmp.write_text(_json.dumps(manifest, indent=2), encoding="utf-8")
 
 
-def export_folder(out: str | os.PathLike[str], *, overwrite: bool = False) -> ExportFolder:
-    """The export folder ``out``: new, empty, or an export folder of ours
-    (another folder is refused, or with ``overwrite=True`` emptied first).
+def _recorded_days(folder: Path) -> dict[str, dict[str, Any]]:
+    """The days an export folder's manifest records, each checked to name
+    exactly its day's shard; raises ``DataError`` (rule ``manifest``) otherwise."""
+    manifest = read_manifest(folder)
+    days = (manifest or {}).get("days", {})
+    file = folder / MANIFEST
+    if not isinstance(days, dict):
+        raise _manifest_error(file, "its `days` is not an object")
+    for day, entry in days.items():
+        if (
+            not _DAY.fullmatch(day)
+            or not isinstance(entry, dict)
+            or entry.get("name") != ExportFolder.file(day)
+        ):
+            shown = entry.get("name") if isinstance(entry, dict) else entry
+            raise _manifest_error(
+                file, f"its entry for the day {day!r} does not name that day's shard ({shown!r})"
+            )
+    return dict(days)
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """Holds an exclusive lock on ``folder`` (``flock`` on the folder itself,
+    released when the process dies): a second holder waits. Where there is no
+    ``flock`` (Windows), no lock is taken."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def export_folder(out: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[ExportFolder]:
+    """The export folder ``out``, locked while the body runs: new, empty, or an
+    export folder of ours (another folder is refused, or with
+    ``overwrite=True`` emptied first). Its manifest is read under the lock, so
+    two exports into one folder take turns and each sees what the other
+    recorded. It may be a mount point: it is filled in place.
 
     Raises:
         dwcp_data.errors.InvalidArgumentError: see :func:`check_output_folder`.
+        dwcp_data.errors.DataError: its manifest is damaged (without ``overwrite``).
     """
-    target = check_output_folder(out, overwrite=True)  # the root, the working folder, a file
-    manifest = read_manifest(target) if target.is_dir() else None
+    target = check_output_folder(out, overwrite=True, replaced=False)  # the root, the working folder, a file
+    try:
+        manifest = read_manifest(target)
+        if manifest is not None and manifest.get("kind") == "export":
+            _recorded_days(target)
+    except DataError:
+        if not overwrite:
+            raise
+        manifest = None
     ours = manifest is not None and manifest.get("kind") == "export"
     if target.is_dir() and not ours and os.listdir(target):
         if not overwrite:
@@ -574,6 +762,17 @@ def export_folder(out: str | os.PathLike[str], *, overwrite: bool = False) -> Ex
                 f"{str(target)!r} holds another dwcp-data output, not an "
                 "export; choose another folder, or pass overwrite=True (--overwrite) to replace it",
             )
-        shutil.rmtree(target)
-    target.mkdir(parents=True, exist_ok=True)  # the umask's mode, a parent's setgid bit
-    return ExportFolder(target)
+        _empty(target)
+    with storage_errors(target, "the export folder"):
+        target.mkdir(parents=True, exist_ok=True)  # the umask's mode, a parent's setgid bit
+    with _locked(target):
+        yield ExportFolder(target)
+
+
+def _empty(folder: Path) -> None:
+    """Removes everything in ``folder`` (kept itself: it may be a mount point)."""
+    for entry in os.scandir(folder):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)

@@ -36,7 +36,7 @@ from dwcp_data._engine import Blocks, Engine, Repeats, Sink, first_rows, in_orde
 from dwcp_data._frames import to_core
 from dwcp_data._outputs import FolderBuild, shard_name
 from dwcp_data.cleaning import CleaningReport
-from dwcp_data.io import conform, write_frames
+from dwcp_data.io import conform, stored_columns, write_frames
 from dwcp_data.labelling import label_oracle
 from dwcp_data.options import CleaningOptions, ValidationOptions
 from dwcp_data.validation import ValidationReport
@@ -84,7 +84,7 @@ def block_read(block: Any, columns: Sequence[str] | None = None) -> pl.DataFrame
         df: pl.DataFrame = block.read(0, columns)
         return df
     if columns is not None:
-        block = block.select([c for c in columns if c in block.column_names])
+        block = block.select(stored_columns(block.column_names, columns))
     df, _ = conform(pl.DataFrame(pl.from_arrow(block)), Path("<a ray.data block>"), False, columns)
     return df
 

@@ -40,6 +40,7 @@ from dwcp_data.io import (
     parquet_errors,
     read_parquet_file,
     read_training_data,
+    stored_columns,
     warn_absent,
     write_training_data,
 )
@@ -203,7 +204,7 @@ class Dataset:
     ) -> pl.DataFrame:
         """Parquet shard ``i`` conformed to the schema (``columns`` of it, ``rows`` of it)."""
         file = self.files[i]
-        wanted = None if columns is None else [c for c in columns if c in self._stored(i)]
+        wanted = stored_columns(list(self._stored(i)), columns)
         df, missing = self._checked(
             i, lambda: conform(read_parquet_file(file, wanted, rows), file, False, columns)
         )

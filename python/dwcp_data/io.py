@@ -358,7 +358,7 @@ def data_files(source: Source) -> list[Path]:
     path = Path(text)
     if path.is_dir():
         found = sorted(p for p in path.iterdir() if _is_data_file(p) and not p.name.startswith("."))
-        check_manifest_files(path, (p.name for p in found))
+        check_manifest_files(path, found)
     elif any(ch in text for ch in "*?["):
         seen: set[str] = set()
         found = []
@@ -453,6 +453,17 @@ def parquet_errors(file: Path) -> Iterator[None]:
             row=None,
             rule="parquet",
         ) from None
+
+
+def stored_columns(stored: Sequence[str], columns: Sequence[str] | None) -> list[str] | None:
+    """Which of a file's ``stored`` columns to read for ``columns`` (all:
+    ``None``): those it stores, or its first column when it stores none of
+    them, so that the read still counts the file's rows (a read of no
+    columns has no rows, and the absent columns would come back empty)."""
+    if columns is None:
+        return None
+    wanted = [c for c in columns if c in stored]
+    return wanted or list(stored[:1])
 
 
 def read_parquet_file(

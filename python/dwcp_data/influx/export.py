@@ -21,7 +21,7 @@ import polars as pl
 from dwcp_data import _core, _flux
 from dwcp_data._convert import duration_us, epoch_us, one_of, positive_int, utc_datetime
 from dwcp_data._frames import from_core
-from dwcp_data._outputs import export_folder
+from dwcp_data._outputs import ExportFolder, export_folder
 from dwcp_data.errors import DataError, InfluxError, InvalidArgumentError
 from dwcp_data.influx.transport import Connection, _shortened
 from dwcp_data.influx.write import MEASUREMENT
@@ -42,7 +42,8 @@ __all__ = [
 ]
 
 #: The field counted to check an export window is complete: a required field, so
-#: its count is (nearly) the number of points, at a fraction of ``COUNT(*)``'s cost.
+#: its count is (nearly) the number of points, at a fraction of ``COUNT(*)``'s cost
+#: (a point without it, a timed-out probe, is read but not counted).
 _COUNTED_FIELD = "rtt_ms"
 
 
@@ -110,9 +111,16 @@ def _where(lo: int, hi: int) -> str:
     return f'FROM "{MEASUREMENT}" WHERE time >= {lo} AND time < {hi}'
 
 
-def _counted_windows(conn: Connection, a: int, b: int, step: int, cuts: Sequence[int] = ()) -> list[_Window]:
+def _counted_windows(
+    conn: Connection,
+    a: int,
+    b: int,
+    step: int,
+    cuts: Sequence[int] = (),
+    field: str | None = _COUNTED_FIELD,
+) -> list[_Window]:
     """``[a, b)`` cut into ``step``-long windows with the server's count of
-    :data:`_COUNTED_FIELD` values in each. InfluxQL: windows from ``a``, one
+    ``field``'s values in each (every field's, with ``None``: Flux only). InfluxQL: windows from ``a``, one
     ``GROUP BY time`` query. Flux: windows aligned to the epoch (the first and
     last may be shorter) and cut at ``cuts`` (see :func:`_shard_group_cuts`),
     one query per stretch between cuts."""
@@ -120,7 +128,7 @@ def _counted_windows(conn: Connection, a: int, b: int, step: int, cuts: Sequence
         edges = sorted({a, b, *cuts, *range(a - a % step + step, b, step)})
         counts: dict[int, int] = {}
         for lo, hi in itertools.pairwise([a, *cuts, b]):
-            query = _flux.count_query(conn.bucket or "", MEASUREMENT, _COUNTED_FIELD, lo, hi, step)
+            query = _flux.count_query(conn.bucket or "", MEASUREMENT, field, lo, hi, step)
             for start, n in _flux_counts(conn, conn.flux(query)).items():
                 at = edges[bisect.bisect_right(edges, max(start, lo)) - 1]
                 counts[at] = counts.get(at, 0) + n
@@ -424,21 +432,46 @@ def _days(a: int, b: int) -> list[tuple[str, int, int]]:
     return days
 
 
-def _day_counts(conn: Connection, a: int, b: int) -> dict[int, int]:
-    """The server's count of :data:`_COUNTED_FIELD` values per UTC day of
-    ``[a, b)``, keyed by the day's midnight (ns), from one query (Flux on 1.x:
-    one per shard group)."""
-    days: dict[int, int] = {}
+@dataclass(frozen=True)
+class _DayCount:
+    """What the server holds of one day: ``points``, its count of
+    :data:`_COUNTED_FIELD` values (a lower bound of the points an export
+    must return), and ``values``, its count of every field's values (which
+    any point added to the day changes, whichever fields it has)."""
+
+    points: int = 0
+    values: int = 0
+
+    def recorded(self) -> dict[str, int]:
+        """As the export folder's manifest records it (the day's reuse key)."""
+        return {"count": self.points, "values": self.values}
+
+
+def _day_counts(conn: Connection, a: int, b: int) -> dict[int, _DayCount]:
+    """The server's counts (see :class:`_DayCount`) per UTC day of ``[a, b)``,
+    keyed by the day's midnight (ns): InfluxQL in one query; Flux in two, on
+    1.x one of each per shard group."""
     if conn.database is None:
-        windows = _counted_windows(conn, a, b, _DAY_NS, _shard_group_cuts(conn, a, b))
-        for w in windows:
-            days[w.lo - w.lo % _DAY_NS] = days.get(w.lo - w.lo % _DAY_NS, 0) + w.expected
-        return days
+        cuts = _shard_group_cuts(conn, a, b)
+        points: dict[int, int] = {}
+        values: dict[int, int] = {}
+        for field, totals in ((_COUNTED_FIELD, points), (None, values)):
+            for w in _counted_windows(conn, a, b, _DAY_NS, cuts, field):
+                totals[w.lo - w.lo % _DAY_NS] = totals.get(w.lo - w.lo % _DAY_NS, 0) + w.expected
+        return {day: _DayCount(points.get(day, 0), n) for day, n in values.items()}
     _check_database(conn)
-    query = f'SELECT COUNT("{_COUNTED_FIELD}") {_where(a, b)} GROUP BY time({_DAY_NS}ns) fill(0)'
+    query = f"SELECT COUNT(*) {_where(a, b)} GROUP BY time({_DAY_NS}ns) fill(0)"
     answer = conn.request("GET", "/query", {"db": conn.database, "epoch": "ns", "q": query})
-    result = _json_result(conn, answer)
-    return {int(row[0]): int(row[1] or 0) for s in result.get("series", []) for row in s.get("values", [])}
+    days: dict[int, _DayCount] = {}
+    for series in _json_result(conn, answer).get("series", []):
+        columns = series.get("columns", [])
+        for row in series.get("values", []):
+            counted = dict(zip(columns, row, strict=False))
+            days[int(row[0])] = _DayCount(
+                int(counted.get(f"count_{_COUNTED_FIELD}") or 0),
+                sum(int(v or 0) for c, v in counted.items() if c.startswith("count_")),
+            )
+    return days
 
 
 def _export_key(conn: Connection) -> str:
@@ -472,16 +505,27 @@ def export_to_folder(
     UTC day (``day-YYYY-MM-DD.parquet``; the first and last may cover part of
     their day), incrementally.
 
-    One count query gives, per day, how many points the server holds (the
-    values of ``rtt_ms``, as :func:`export_metrics` counts them). A day whose
-    shard is already in ``out`` for the same range, server, database or bucket
-    and count is reused; every other day is exported again (windows sized from
-    counts, checked for completeness, as :func:`export_metrics` reads them).
-    So a weekly run over a 30-day window reads only the new or changed days,
-    and a run killed part way resumes from the days it finished: each shard is
+    Count queries give, per day, how many values of every field the server
+    holds, and how many of ``rtt_ms`` (a lower bound of the points, which
+    checks the day's export is complete, as :func:`export_metrics` checks
+    it). A day whose shard is already in ``out`` for the same range, server,
+    database or bucket and both counts, with the size and rows recorded,
+    is reused; every other day is exported again (windows sized from counts,
+    checked for completeness, as :func:`export_metrics` reads them). So a
+    weekly run over a 30-day window reads only the new or changed days, and a
+    run killed part way resumes from the days it finished: each shard is
     written atomically and recorded in the folder's manifest
-    (``_dwcp_manifest.json``) as soon as it is done. A change that keeps a
-    day's count (a point rewritten in place) is not seen.
+    (``_dwcp_manifest.json``) as soon as it is done. Any point written late
+    into a day changes its count of values, whichever fields it has (a
+    timed-out probe without ``rtt_ms`` too). What a reuse can still miss:
+    a point rewritten in place (same series and time, new values), and
+    deletions and additions that leave every day's two counts as they were.
+
+    Two exports into one folder take turns (the folder is locked while one
+    runs; where the platform has no ``flock``, Windows, they must not overlap).
+    A day entry of the manifest that does not name that day's shard is
+    refused (:class:`~dwcp_data.errors.DataError`, rule ``manifest``): no file
+    outside the folder is ever read or removed.
 
     ``concurrency`` days are read at once (default :data:`EXPORT_CONCURRENCY`,
     measured on a 2-core machine with the server beside the client; a server
@@ -505,21 +549,28 @@ def export_to_folder(
     positive_int(concurrency, "concurrency")
     one_of(prune, (True, False), "prune")
     a, b = _range_ns(start, end)
-    folder = export_folder(out, overwrite=overwrite)
+    with export_folder(out, overwrite=overwrite) as folder:
+        return _export_days(conn, folder, a, b, concurrency, prune, started)
+
+
+def _export_days(
+    conn: Connection, folder: ExportFolder, a: int, b: int, concurrency: int, prune: bool, started: float
+) -> ExportReport:
+    """:func:`export_to_folder`'s work, in the locked ``folder``."""
     counts = _day_counts(conn, a, b)
     key = _export_key(conn)
     days = _days(a, b)
     recorded = folder.days()
-    todo = [(name, lo, hi, counts.get(lo - lo % _DAY_NS, 0)) for name, lo, hi in days]
+    todo = [(name, lo, hi, counts.get(lo - lo % _DAY_NS, _DayCount())) for name, lo, hi in days]
     reused = [
         name
         for name, lo, hi, count in todo
-        if folder.holds(recorded.get(name), {"lo": lo, "hi": hi, "key": key, "count": count})
+        if folder.holds(recorded.get(name), {"lo": lo, "hi": hi, "key": key, **count.recorded()})
     ]
     missing = [t for t in todo if t[0] not in reused]
 
-    def export_day(name: str, lo: int, hi: int, count: int) -> int:
-        frames = _export_frames(conn, _day_windows(conn, lo, hi, count))
+    def export_day(name: str, lo: int, hi: int, count: _DayCount) -> int:
+        frames = _export_frames(conn, _day_windows(conn, lo, hi, count.points))
         return write_frames(frames, folder.path / folder.file(name), SCHEMA)[1]
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
@@ -528,7 +579,7 @@ def export_to_folder(
             for future in as_completed(futures):
                 name, lo, hi, count = futures[future]
                 rows = future.result()
-                folder.record(name, {"lo": lo, "hi": hi, "key": key, "count": count, "rows": rows})
+                folder.record(name, {"lo": lo, "hi": hi, "key": key, **count.recorded(), "rows": rows})
         except BaseException:
             for future in futures:
                 future.cancel()
