@@ -3,11 +3,13 @@ odd ``Retry-After`` values, credentials in URLs, out-of-range settings."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email.utils
 import http.server
 import ipaddress
 import json
+import os
 import shutil
 import ssl
 import subprocess
@@ -306,3 +308,102 @@ def test_the_cli_takes_a_ca_bundle_and_names_a_certificate_failure(tls_server, t
     assert trusted.returncode == 0 and json.loads(trusted.stdout)["points"] == 50, trusted.stderr
     unverified = subprocess.run([*base, "--no-verify-tls"], capture_output=True, text=True, timeout=60)
     assert unverified.returncode == 0, unverified.stderr
+
+
+# --- one configuration object ---------------------------------------------------------------------
+
+
+def test_a_connection_from_the_environment_the_official_clients_read(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("x")
+    v2 = {
+        "INFLUXDB_V2_URL": "https://influx.example:8086",
+        "INFLUXDB_V2_TOKEN": SECRET,
+        "INFLUXDB_V2_ORG": "acme",
+        "INFLUXDB_V2_TIMEOUT": "30000",
+        "INFLUXDB_V2_VERIFY_SSL": "False",
+        "INFLUXDB_V2_SSL_CA_CERT": str(ca),
+        "INFLUX_BUCKET": "metrics",
+    }
+    conn = influx.Connection.from_env(v2)
+    assert (conn.url, conn.bucket, conn.org, conn.token) == (
+        "https://influx.example:8086",
+        "metrics",
+        "acme",
+        SECRET,
+    )
+    assert (conn.timeout, conn.verify, conn.ca_bundle, conn.database) == (30.0, False, str(ca), None)
+    assert SECRET not in repr(conn)
+    # the influx CLI's names win; a keyword given wins over both; a database given wins over a bucket found
+    cli = {
+        **v2,
+        "INFLUX_HOST": "http://other:8086",
+        "INFLUX_TOKEN": "cli-token",
+        "INFLUX_SKIP_VERIFY": "false",
+    }
+    conn = influx.Connection.from_env(cli, token="flag-token", database="dwcp")
+    assert (conn.url, conn.token, conn.verify, conn.database, conn.bucket) == (
+        "http://other:8086",
+        "flag-token",
+        True,
+        "dwcp",
+        None,
+    )
+    one_x = {
+        "INFLUX_HOST": "http://h:8086",
+        "INFLUX_DATABASE": "db",
+        "INFLUX_USERNAME": "u",
+        "INFLUX_PASSWORD": "p",
+    }
+    conn = influx.Connection.from_env(one_x)
+    assert (conn.database, conn.username, conn.password) == ("db", "u", "p")
+    with pytest.raises(InvalidArgumentError) as info:
+        influx.Connection.from_env({})
+    assert info.value.param == "url"
+    with pytest.raises(InvalidArgumentError) as info:
+        influx.Connection.from_env(
+            {"INFLUX_HOST": "http://h", "INFLUX_BUCKET": "b", "INFLUX_SKIP_VERIFY": "maybe"}
+        )
+    assert info.value.param == "verify"
+
+
+def test_the_writers_and_exports_take_one_connection_object(servers):
+    first, _ = servers
+    policy = influx.RetryPolicy(retries=0, timeout=2.0, first_wait=0.01, max_wait=0.02)
+    conn = influx.Connection(first.url, database="d", token=SECRET, retry=policy)
+    assert (conn.timeout, conn.retries, conn.retry_policy) == (2.0, 0, policy)
+    assert influx.write_metrics(frame(), connection=conn).points == 50
+    first.answer(500, {}, b'{"error": "boom"}')
+    with pytest.raises(InfluxError) as info:  # retries=0: one request, then the error
+        influx.write_metrics(frame(), connection=conn)
+    assert info.value.kind == "server"
+    assert len(first.seen) == 2 and first.seen[0][2]["Authorization"] == f"Token {SECRET}"
+    with pytest.raises(InvalidArgumentError) as info:
+        influx.write_metrics(frame(), connection=conn, url=first.url)
+    assert info.value.param == "url"
+    with pytest.raises(InvalidArgumentError) as info:
+        influx.export_metrics(connection=conn, start=START, end=END, token="t")
+    assert info.value.param == "token"
+    with pytest.raises(InvalidArgumentError) as info:
+        influx.write_metrics(frame())
+    assert info.value.param == "url"
+    with pytest.raises(InvalidArgumentError) as info:
+        influx.Connection(first.url, database="d", retry=policy, timeout=5)
+    assert info.value.param == "retry"
+
+
+def test_the_cli_reads_secrets_from_the_environment(servers, tmp_path):
+    first, _ = servers
+    source = dwcp_data.write_training_data(frame(), tmp_path / "in.parquet")
+    exe = shutil.which("dwcp-data")
+    assert exe
+    env = {**os.environ, "INFLUX_HOST": first.url, "INFLUX_DATABASE": "d", "INFLUX_TOKEN": f"u:{SECRET}"}
+    proc = subprocess.run(
+        [exe, "ingest", str(source), "--json"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    (_, path, headers, _) = first.seen[0]
+    assert (
+        "db=d" in path
+        and headers["Authorization"] == "Basic " + base64.b64encode(f"u:{SECRET}".encode()).decode()
+    )

@@ -296,21 +296,29 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _connection_args(args: argparse.Namespace) -> dict[str, Any]:
-    """Connection keywords of :mod:`dwcp_data.influx` from the command line."""
-    conn: dict[str, Any] = {
+def _connection(args: argparse.Namespace) -> Any:
+    """The InfluxDB connection: the flags given, else the environment the
+    official clients read (``INFLUX_HOST``, ``INFLUX_TOKEN``, ...: see
+    :meth:`dwcp_data.influx.Connection.from_env`), else bucket ``dwcp_metrics``."""
+    from dwcp_data import influx
+
+    given = {
         "url": args.influx_url,
+        "database": args.database,
+        "bucket": args.bucket,
+        "org": args.org,
         "token": args.token,
         "username": args.username,
         "password": args.password,
         "verify": args.verify_tls,
         "ca_bundle": args.ca_bundle,
     }
-    if args.database:
-        conn["database"] = args.database
-    else:
-        conn.update(bucket=args.bucket, org=args.org)
-    return conn
+    try:
+        return influx.Connection.from_env(**given)
+    except InvalidArgumentError as exc:
+        if exc.param != "database":  # neither a database nor a bucket anywhere: the default bucket
+            raise
+    return influx.Connection.from_env(**{**given, "bucket": "dwcp_metrics"})
 
 
 def _rows_in(path: Path) -> int:
@@ -339,7 +347,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             concurrency=args.concurrency or influx.EXPORT_CONCURRENCY,
             prune=args.prune,
             overwrite=args.overwrite,
-            **_connection_args(args),
+            connection=_connection(args),
         )
         summary = {
             "output": str(report.folder),
@@ -358,7 +366,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         _emit(args, summary, [line])
         return EXIT_OK
     path = influx.export_to_file(
-        args.output, start=start, end=end, chunk=args.chunk, **_connection_args(args)
+        args.output, start=start, end=end, chunk=args.chunk, connection=_connection(args)
     )
     rows = _rows_in(path)
     seconds = round(time.perf_counter() - started, 3)
@@ -380,7 +388,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         on_collision=args.on_collision,
         batch_size=args.batch_size,
         gzip=args.gzip,
-        **_connection_args(args),
+        connection=_connection(args),
     )
     _emit(
         args,
@@ -443,22 +451,27 @@ def _validation(p: argparse.ArgumentParser) -> None:
 
 
 def _influx_options(p: argparse.ArgumentParser) -> None:
-    """Where the InfluxDB server is and how to sign in."""
-    p.add_argument("--influx-url", required=True, help="e.g. http://127.0.0.1:8086")
+    """Where the InfluxDB server is and how to sign in: flags, else the
+    environment (secrets belong there: ``ps`` shows a command line)."""
+    p.add_argument("--influx-url", default=None, help="e.g. http://127.0.0.1:8086 (default: $INFLUX_HOST)")
     p.add_argument(
         "--database",
         default=None,
-        help="InfluxDB 1.x database, read with InfluxQL (else the 2.x API: --bucket)",
+        help="InfluxDB 1.x database, read with InfluxQL (else the 2.x API: --bucket; default: $INFLUX_DATABASE)",
     )
     p.add_argument(
         "--bucket",
-        default="dwcp_metrics",
-        help="2.x API bucket; on InfluxDB 1.8, db/rp or db (default %(default)s)",
+        default=None,
+        help="2.x API bucket; on InfluxDB 1.8, db/rp or db (default: $INFLUX_BUCKET, else dwcp_metrics)",
     )
-    p.add_argument("--org", default=None, help="InfluxDB 2.x organisation (1.8's 2.x API ignores it)")
-    p.add_argument("--token", default=None, help="API token (1.x: username:password)")
-    p.add_argument("--username", default=None)
-    p.add_argument("--password", default=None)
+    p.add_argument("--org", default=None, help="InfluxDB 2.x organisation (default: $INFLUX_ORG)")
+    p.add_argument(
+        "--token",
+        default=None,
+        help="API token (1.x: username:password); better: $INFLUX_TOKEN, which ps does not show",
+    )
+    p.add_argument("--username", default=None, help="1.x user (default: $INFLUX_USERNAME)")
+    p.add_argument("--password", default=None, help="1.x password; better: $INFLUX_PASSWORD")
     p.add_argument(
         "--ca-bundle",
         default=None,
@@ -467,8 +480,9 @@ def _influx_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--verify-tls",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="verify an https server's certificate (default); --no-verify-tls for a test server only",
+        default=None,
+        help="verify an https server's certificate (default, or $INFLUX_SKIP_VERIFY); --no-verify-tls for a test"
+        " server only",
     )
 
 

@@ -333,7 +333,8 @@ def _export_frames(conn: Connection, windows: list[_Window]) -> Iterator[pl.Data
 
 def export_metrics(
     *,
-    url: str,
+    connection: Connection | None = None,
+    url: str | None = None,
     start: datetime,
     end: datetime,
     database: str | None = None,
@@ -374,16 +375,29 @@ def export_metrics(
     1.8's ``range`` includes its stop), and a query that fails part way (an
     in-band error table) raises with the server's message.
 
-    The connection keywords are :class:`~dwcp_data.influx.Connection`'s (TLS:
-    ``verify`` and ``ca_bundle``); no redirect is followed.
+    Where the server is and how to sign in: ``connection``, an
+    :class:`~dwcp_data.influx.Connection` (e.g. ``Connection.from_env()``),
+    or the same settings as keywords (``url``, ``token``, ..., TLS ``verify``
+    and ``ca_bundle``), not both. No redirect is followed.
 
     Raises:
         dwcp_data.errors.InfluxError: unreachable server, refused credentials,
             unknown database or bucket (``kind="database"``), a failed query
             (``"query"``), or an incomplete answer.
     """
-    conn = Connection(
-        url, database, bucket, org, token, username, password, timeout, retries, verify, ca_bundle
+    conn = Connection.of(
+        connection,
+        url=url,
+        database=database,
+        bucket=bucket,
+        org=org,
+        token=token,
+        username=username,
+        password=password,
+        timeout=timeout,
+        retries=retries,
+        verify=verify,
+        ca_bundle=ca_bundle,
     )
     frames = list(_export_frames(conn, _plan(conn, start, end, chunk)))
     if not frames:
@@ -484,7 +498,8 @@ def _export_key(conn: Connection) -> str:
 def export_to_folder(
     out: str | os.PathLike[str],
     *,
-    url: str,
+    connection: Connection | None = None,
+    url: str | None = None,
     start: datetime,
     end: datetime,
     database: str | None = None,
@@ -543,8 +558,19 @@ def export_to_folder(
             that holds files dwcp-data did not write.
     """
     started = time.perf_counter()
-    conn = Connection(
-        url, database, bucket, org, token, username, password, timeout, retries, verify, ca_bundle
+    conn = Connection.of(
+        connection,
+        url=url,
+        database=database,
+        bucket=bucket,
+        org=org,
+        token=token,
+        username=username,
+        password=password,
+        timeout=timeout,
+        retries=retries,
+        verify=verify,
+        ca_bundle=ca_bundle,
     )
     positive_int(concurrency, "concurrency")
     one_of(prune, (True, False), "prune")
@@ -618,7 +644,7 @@ def export_to_file(out: str | os.PathLike[str], **kwargs: Any) -> Path:
     start, end = kwargs.pop("start"), kwargs.pop("end")
     chunk = kwargs.pop("chunk", None)
     try:
-        conn = Connection(**kwargs)
+        conn = Connection.of(kwargs.pop("connection", None), **kwargs)
     except TypeError as exc:
         raise InvalidArgumentError(f"invalid arguments: {exc}", param="kwargs") from None
     return write_frames(_export_frames(conn, _plan(conn, start, end, chunk)), out, SCHEMA)[0]

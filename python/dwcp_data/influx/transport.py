@@ -5,6 +5,7 @@ into :class:`~dwcp_data.errors.InfluxError` of the right kind."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import email.utils
 import http.client
 import ipaddress
@@ -18,9 +19,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from dwcp_data import _core, _flux
 from dwcp_data.errors import DataError, InfluxError, InvalidArgumentError
@@ -105,7 +107,11 @@ class _Attempts:
 
 @dataclass(frozen=True)
 class Connection:
-    """Where and how to reach a server.
+    """Where and how to reach a server: the one configuration object that
+    :func:`~dwcp_data.influx.write_metrics`, the exports and the DAG take
+    (``connection=``). Made from keywords, from the environment
+    (:meth:`from_env`, as the official clients read it) or from an Airflow
+    connection (``Connection(**dwcp_data.airflow.influx_connection(conn_id))``).
 
     Exactly one of ``database`` (InfluxDB 1.x: InfluxQL) and ``bucket`` (the
     2.x API: Flux) is given. ``org`` is the 2.x organisation; InfluxDB 1.8's
@@ -116,7 +122,8 @@ class Connection:
     ``timeout`` bounds each request in all: connecting, reading the answer,
     retries and waits for a busy server (429, 503, or InfluxDB's
     "cache-max-memory-size exceeded"); ``retries`` counts the retries after
-    connection errors and other 5xx. Credentials in ``url``
+    connection errors and other 5xx; ``retry``, a :class:`RetryPolicy`, sets
+    both and the waits at once (instead of ``timeout`` and ``retries``). Credentials in ``url``
     (``http://user:password@host``) are used as basic auth and removed from
     the URL (a password holding ``/``, ``?``, ``#`` or ``@`` unencoded is
     read up to the last ``@``); no credential appears in a message or ``repr``.
@@ -144,6 +151,7 @@ class Connection:
     retries: int = 4
     verify: bool = True
     ca_bundle: str | None = None
+    retry: RetryPolicy | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.url, str) or not self.url.startswith(("http://", "https://")):
@@ -161,7 +169,7 @@ class Connection:
             raise InvalidArgumentError(
                 "give exactly one of `database` (InfluxDB 1.x) and `bucket` (2.x)", param="database"
             )
-        RetryPolicy(retries=self.retries, timeout=self.timeout)  # checks both
+        self._take_retry_policy()
         if not isinstance(self.verify, bool):
             raise InvalidArgumentError.of("verify", f"must be True or False, got {self.verify!r}")
         if self.ca_bundle is not None:
@@ -170,6 +178,118 @@ class Connection:
                     "ca_bundle", f"must be an existing PEM file or folder, got {self.ca_bundle!r}"
                 )
             object.__setattr__(self, "ca_bundle", os.fspath(self.ca_bundle))
+
+    def _take_retry_policy(self) -> None:
+        """Checks ``timeout`` and ``retries``, or takes them from ``retry``."""
+        if self.retry is None:
+            RetryPolicy(retries=self.retries, timeout=self.timeout)  # checks both
+            return
+        if not isinstance(self.retry, RetryPolicy):
+            raise InvalidArgumentError.of("retry", f"a RetryPolicy or None, got {self.retry!r}")
+        if (self.timeout, self.retries) != (_DEFAULTS["timeout"], _DEFAULTS["retries"]):
+            raise InvalidArgumentError.of("retry", "give either retry= or timeout= and retries=, not both")
+        object.__setattr__(self, "timeout", self.retry.timeout)
+        object.__setattr__(self, "retries", self.retry.retries)
+
+    @classmethod
+    def of(cls, connection: Connection | None, **keywords: Any) -> Connection:
+        """``connection``, or (``None``) one made of the connection ``keywords``
+        a function took: one or the other, never both.
+
+        Raises:
+            dwcp_data.errors.InvalidArgumentError: both or neither given.
+        """
+        if connection is None:
+            if keywords.get("url") is None:
+                raise InvalidArgumentError.of("url", "give connection= (an influx.Connection) or url=")
+            return cls(**keywords)
+        if not isinstance(connection, Connection):
+            raise InvalidArgumentError.of(
+                "connection", f"an influx.Connection, got {type(connection).__name__}"
+            )
+        given = [k for k, v in keywords.items() if v != _DEFAULTS.get(k)]
+        if given:
+            raise InvalidArgumentError.of(
+                given[0], "give either connection= or the connection keywords (url=, token=, ...), not both"
+            )
+        return connection
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **given: Any) -> Connection:
+        """A connection from the environment variables the official clients
+        read, each overridden by a keyword in ``given`` that is not ``None``:
+
+        ========================  =============================================
+        setting                   variables, first found
+        ========================  =============================================
+        ``url``                   ``INFLUX_HOST`` (influx CLI), ``INFLUXDB_V2_URL``
+        ``token``                 ``INFLUX_TOKEN``, ``INFLUXDB_V2_TOKEN``
+        ``org``                   ``INFLUX_ORG``, ``INFLUXDB_V2_ORG``
+        ``bucket``                ``INFLUX_BUCKET``, ``INFLUXDB_V2_BUCKET``
+        ``database``              ``INFLUX_DATABASE`` (1.x)
+        ``username``/``password``  ``INFLUX_USERNAME``, ``INFLUX_PASSWORD`` (1.x CLI)
+        ``verify``                not ``INFLUX_SKIP_VERIFY``; ``INFLUXDB_V2_VERIFY_SSL``
+        ``ca_bundle``             ``INFLUXDB_V2_SSL_CA_CERT``
+        ``timeout``               ``INFLUXDB_V2_TIMEOUT`` (milliseconds)
+        ========================  =============================================
+
+        Secrets stay out of command lines (where ``ps`` shows them) and out of
+        code. A ``database`` given or found wins over a bucket found in the
+        environment.
+
+        Raises:
+            dwcp_data.errors.InvalidArgumentError: no URL, a value that is not
+                one, or neither a database nor a bucket.
+        """
+        env = os.environ if environ is None else environ
+
+        def first(*names: str) -> str | None:
+            return next((env[n] for n in names if env.get(n)), None)
+
+        found: dict[str, Any] = {
+            "url": first("INFLUX_HOST", "INFLUXDB_V2_URL"),
+            "token": first("INFLUX_TOKEN", "INFLUXDB_V2_TOKEN"),
+            "org": first("INFLUX_ORG", "INFLUXDB_V2_ORG"),
+            "bucket": first("INFLUX_BUCKET", "INFLUXDB_V2_BUCKET"),
+            "database": first("INFLUX_DATABASE"),
+            "username": first("INFLUX_USERNAME"),
+            "password": first("INFLUX_PASSWORD"),
+            "ca_bundle": first("INFLUXDB_V2_SSL_CA_CERT"),
+        }
+        if first("INFLUX_SKIP_VERIFY") is not None:
+            found["verify"] = not _env_flag(env, "INFLUX_SKIP_VERIFY")
+        elif first("INFLUXDB_V2_VERIFY_SSL") is not None:
+            found["verify"] = _env_flag(env, "INFLUXDB_V2_VERIFY_SSL")
+        if (milliseconds := first("INFLUXDB_V2_TIMEOUT")) is not None:
+            try:
+                found["timeout"] = float(milliseconds) / 1000
+            except ValueError:
+                raise InvalidArgumentError.of(
+                    "timeout", f"INFLUXDB_V2_TIMEOUT={milliseconds!r} is not milliseconds"
+                ) from None
+        settings = {**found, **{k: v for k, v in given.items() if v is not None}}
+        # one target: a database or bucket given wins, then one found (a database first)
+        target = next(
+            (
+                (key, value)
+                for key, value in (
+                    ("database", given.get("database")),
+                    ("bucket", given.get("bucket")),
+                    ("database", found["database"]),
+                    ("bucket", found["bucket"]),
+                )
+                if value is not None
+            ),
+            None,
+        )
+        settings["database"] = settings["bucket"] = None
+        if target is not None:
+            settings[target[0]] = target[1]
+        if settings.get("url") is None:
+            raise InvalidArgumentError.of(
+                "url", "no server URL: set INFLUX_HOST (or INFLUXDB_V2_URL) or give url"
+            )
+        return cls(**{k: v for k, v in settings.items() if v is not None})
 
     @property
     def base(self) -> str:
@@ -230,8 +350,9 @@ class Connection:
 
     @property
     def retry_policy(self) -> RetryPolicy:
-        """How this connection's requests are retried (from ``retries`` and ``timeout``)."""
-        return RetryPolicy(retries=self.retries, timeout=self.timeout)
+        """How this connection's requests are retried: ``retry``, or one made
+        of ``retries`` and ``timeout``."""
+        return self.retry or RetryPolicy(retries=self.retries, timeout=self.timeout)
 
     def request(
         self,
@@ -460,6 +581,22 @@ def _read_through_http_client(
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
+
+
+#: Each keyword's default, to tell given keywords from left-out ones.
+_DEFAULTS: dict[str, Any] = {
+    f.name: f.default for f in dataclasses.fields(Connection) if f.default is not dataclasses.MISSING
+}
+
+
+def _env_flag(env: Mapping[str, str], name: str) -> bool:
+    """A yes-or-no environment variable (``true``/``1``/``yes``, ``false``/``0``/``no``)."""
+    text = env[name].strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise InvalidArgumentError.of("verify", f"{name}={env[name]!r}: expected true or false")
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):

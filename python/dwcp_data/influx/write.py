@@ -172,7 +172,8 @@ def _not_stored(frame: pl.DataFrame) -> dict[str, int]:
 def write_metrics(
     df: FrameLike,
     *,
-    url: str,
+    connection: Connection | None = None,
+    url: str | None = None,
     database: str | None = None,
     bucket: str | None = None,
     org: str | None = None,
@@ -229,8 +230,10 @@ def write_metrics(
     fewer batches are kept in flight while it catches up (halved on each busy
     answer, raised again by one after ``concurrency`` writes in a row succeed).
 
-    The connection keywords are :class:`~dwcp_data.influx.Connection`'s (TLS:
-    ``verify`` and ``ca_bundle``); no redirect is followed.
+    Where the server is and how to sign in: ``connection``, an
+    :class:`~dwcp_data.influx.Connection` (e.g. ``Connection.from_env()``),
+    or the same settings as keywords (``url``, ``token``, ..., TLS ``verify``
+    and ``ca_bundle``), not both. No redirect is followed.
 
     Raises:
         dwcp_data.errors.DataError: colliding points (``on_collision="raise"``),
@@ -238,8 +241,19 @@ def write_metrics(
         dwcp_data.errors.InfluxError: the server is unreachable, refuses the
             credentials, does not know the database or bucket, or rejects a batch.
     """
-    conn = Connection(
-        url, database, bucket, org, token, username, password, timeout, retries, verify, ca_bundle
+    conn = Connection.of(
+        connection,
+        url=url,
+        database=database,
+        bucket=bucket,
+        org=org,
+        token=token,
+        username=username,
+        password=password,
+        timeout=timeout,
+        retries=retries,
+        verify=verify,
+        ca_bundle=ca_bundle,
     )
     one_of(on_collision, ("raise", "spread"), "on_collision")
     positive_int(batch_size, "batch_size")
