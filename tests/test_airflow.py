@@ -32,7 +32,7 @@ from pathlib import Path
 import dwcp_data
 dags = Path(sys.argv[2])
 if not list(dags.glob("*.py")):
-    shutil.copy(Path(dwcp_data.__file__).parent / "dags" / "compression_selector_training.py", dags)
+    shutil.copy(Path(dwcp_data.__file__).parent / "airflow" / "dags" / "compression_selector_training.py", dags)
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=str(dags))
 assert not bag.import_errors, bag.import_errors
@@ -106,6 +106,13 @@ def run_dag(
     return result
 
 
+def published_sets(out: Path) -> list[Path]:
+    """The published data sets (folders; each has its ``.quality.json`` beside it)."""
+    sets = sorted(p for p in (out / "published").iterdir() if p.is_dir())
+    assert all(p.with_name(f"{p.name}.quality.json").exists() for p in sets)
+    return sets
+
+
 def http_connection(server, database: str) -> dict:
     """Our own connection form: conn_type http, ``schema`` = the 1.x database."""
     host, port = server.url.removeprefix("http://").split(":")
@@ -151,7 +158,7 @@ def test_weekly_dag_publishes_the_collectors_data_and_records_quality(influxd, t
     collector.post_lines(influxd.url, "dag_ok", collector.collector_lines(df))
     result = run_dag(tmp_path, influxdb_connection(influxd, "dag_ok"))
     assert result["state"] == "success", result
-    (published,) = (result["out"] / "published").iterdir()
+    (published,) = published_sets(result["out"])
     data = dwcp_data.read_training_data(published)
     assert data.height > 10_000 and data["oracle_compression"].null_count() == 0
     manifest = json.loads((published / "_dwcp_manifest.json").read_text())
@@ -287,7 +294,7 @@ def test_the_reference_selector_is_deployed_only_when_it_beats_the_logged_policy
     influxd.query(f"CREATE DATABASE {database}")
     collector.post_lines(influxd.url, database, collector.collector_lines(df))
     result = run_dag(tmp_path, http_connection(influxd, database), dag_file=REFERENCE_DAG)
-    staging = result["out"] / "staging"
+    staging = result["out"] / "staging" / "compression_selector_training"
     if logged_policy == "as generated":
         assert result["state"] == "success", result["tasks"]
         assert sorted(p.name for p in staging.iterdir()) == ["selector.txt", "selector.txt.card.json"]
@@ -481,7 +488,7 @@ def test_the_dag_on_a_landing_folder_gives_the_in_memory_run(influxd, tmp_path, 
     dag_file = LANDING_DAG.replace("LANDING", repr(str(landing))).replace("ENGINE", repr(engine))
     result = run_dag(tmp_path, http_connection(influxd, "dag_landing"), dag_file=dag_file, env=env)
     assert result["state"] == "success", result["log"][-3000:]
-    (published,) = (result["out"] / "published").iterdir()
+    (published,) = published_sets(result["out"])
     manifest = json.loads((published / "_dwcp_manifest.json").read_text())
     memory = dwcp_data.run_pipeline(df, tmp_path / "memory.parquet", min_rows=1000)
     expected = dwcp_data.read_training_data(memory.dataset)
@@ -522,7 +529,7 @@ def test_a_second_weekly_run_exports_only_the_day_that_changed(influxd, tmp_path
     assert fresh["state"] == "success"
 
     def published(run_out: Path) -> pl.DataFrame:
-        (folder,) = (run_out / "published").iterdir()
+        (folder,) = published_sets(run_out)
         return dwcp_data.read_training_data(folder)
 
     assert published(out).equals(published(tmp_path / "fresh-out"))

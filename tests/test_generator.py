@@ -117,7 +117,11 @@ def test_bit_identical_across_thread_counts():
         ({"end": "2025-01-01"}, "end"),
         ({"end": date(2025, 1, 1)}, "end"),
         ({"end": 1700000000}, "end"),
-        ({"n": 1000, "freq": "100000w", "end": datetime(1, 1, 1, tzinfo=timezone.utc)}, "freq"),
+        # timestamps outside what InfluxDB stores (1677-09-21 .. 2262-04-11)
+        ({"end": datetime(1, 1, 1, tzinfo=timezone.utc)}, "end"),
+        ({"end": datetime(2262, 4, 12, tzinfo=timezone.utc)}, "end"),
+        ({"n": 1000, "freq": "100000w"}, "n"),
+        ({"n": 4_000_000}, "n"),  # 4M hours back from now: before 1677
     ],
 )
 def test_bad_arguments_name_the_parameter(kwargs, param):

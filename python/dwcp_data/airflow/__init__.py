@@ -1,8 +1,11 @@
 """Airflow 3 glue: the weekly ``compression_selector_training`` DAG and its task callables.
 
 Install with ``pip install dwcp-data[airflow]``. The DAG file
-``dwcp_data/dags/compression_selector_training.py`` ships with the package:
-copy it (or link it) into the DAGs folder.
+``dwcp_data/airflow/dags/compression_selector_training.py`` ships with the package:
+copy it (or link it) into the DAGs folder. Which window each kind of run
+reads (scheduled, manual with or without a date, backfill) is in
+``dwcp_data.airflow._runs``; which failures are retried in
+``dwcp_data.airflow._failures``.
 
 Configuration comes from Airflow, never from code:
 
@@ -28,7 +31,6 @@ import itertools
 import json
 import logging
 import math
-import re
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -38,14 +40,18 @@ from typing import Any, Literal
 
 import polars as pl
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, BaseHook, Variable
+from airflow.sdk import DAG, BaseHook
+from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
 from dwcp_data import _json, influx
 from dwcp_data._convert import one_of, positive_int
 from dwcp_data._engine import ENGINES, EngineName
-from dwcp_data._outputs import atomic_path, publish_copy
+from dwcp_data._outputs import atomic_path, publish_copy, read_manifest
+from dwcp_data.airflow._failures import fail_fast
+from dwcp_data.airflow._retention import keep_newest
+from dwcp_data.airflow._runs import OUTPUT_VARIABLE, dag_folder, output, published_name, run_dir, run_window
 from dwcp_data.dataset import Dataset
-from dwcp_data.errors import InvalidArgumentError, ValidationError
+from dwcp_data.errors import DwcpDataError, InvalidArgumentError, ValidationError
 from dwcp_data.options import Profile, ValidationOptions
 from dwcp_data.pipeline import report_path_for, run_pipeline
 from dwcp_data.quality import flatten, to_line_protocol
@@ -65,8 +71,6 @@ _log = logging.getLogger(__name__)
 
 #: The Airflow connection to InfluxDB.
 CONNECTION_ID = "dwcp_influxdb"
-#: The Airflow variable naming the output folder.
-OUTPUT_VARIABLE = "dwcp_data_output_dir"
 
 
 def influx_connection(conn_id: str = CONNECTION_ID) -> dict[str, Any]:
@@ -149,31 +153,20 @@ def _server_url(conn_id: str, scheme: str, host: str | None, port: int | None) -
     return f"{scheme}://{host}:{port or 8086}"
 
 
-def _run_dir(context: dict[str, Any]) -> Path:
-    base = Path(Variable.get(OUTPUT_VARIABLE))
-    run = re.sub(r"[^A-Za-z0-9_.-]", "_", context["run_id"])
-    path: Path = base / "runs" / context["dag"].dag_id / run
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def _task(step: Callable[..., Any]) -> Callable[..., Any]:
+    """A task callable: failing at once on what a retry cannot fix
+    (:func:`~dwcp_data.airflow._failures.fail_fast`), its seconds pushed to
+    XCom (key ``seconds``) for the pipeline metrics."""
+    checked = fail_fast(step)
 
-
-def _timed(step: Callable[..., Any]) -> Callable[..., Any]:
-    """Pushes the step's seconds to XCom (key ``seconds``) for the pipeline metrics."""
-
+    @functools.wraps(step)
     def run(**context: Any) -> Any:
         started = time.perf_counter()
-        result = step(**context)
+        result = checked(**context)
         context["ti"].xcom_push(key="seconds", value=time.perf_counter() - started)
         return result
 
-    run.__name__ = step.__name__
-    run.__doc__ = step.__doc__
     return run
-
-
-def _output() -> Path:
-    """The output folder (variable :data:`OUTPUT_VARIABLE`)."""
-    return Path(Variable.get(OUTPUT_VARIABLE))
 
 
 #: The first task: the window's shards, exported from InfluxDB or found in a landing folder.
@@ -181,20 +174,21 @@ EXPORT_TASK = "export_influxdb_data"
 LANDING_TASK = "gather_landing_shards"
 #: The task that builds the training set.
 PREPARE_TASK = "prepare_training_set"
-#: Where the exported day shards stay between runs, in the output folder.
+#: Where the exported day shards stay between runs: ``<output>/exports/<dag_id>``.
 EXPORTS = "exports"
 
 
-@_timed
+@_task
 def export_metrics_task(*, conn_id: str, lookback_days: int, concurrency: int, **context: Any) -> list[str]:
-    """Export the ``lookback_days`` before the data interval's end into day shards
-    kept in ``<output>/exports`` between runs (only new or changed days are read
-    from the server, see :func:`~dwcp_data.influx.export_to_folder`); the
-    window's shards, through XCom."""
-    end = context["data_interval_end"]
+    """Export the run's window (the ``lookback_days`` before its end, see
+    ``dwcp_data.airflow._runs``) into day shards kept in
+    ``<output>/exports/<dag_id>`` between runs (only new or changed days are
+    read from the server, see :func:`~dwcp_data.influx.export_to_folder`);
+    the window's shards, through XCom."""
+    start, end = run_window(context, lookback_days)
     report = influx.export_to_folder(
-        _output() / EXPORTS,
-        start=end - timedelta(days=lookback_days),
+        dag_folder(EXPORTS, context),
+        start=start,
         end=end,
         concurrency=concurrency,
         prune=True,
@@ -211,7 +205,7 @@ def export_metrics_task(*, conn_id: str, lookback_days: int, concurrency: int, *
     return [str(f) for f in report.files]
 
 
-@_timed
+@_task
 def gather_landing_task(*, landing: str, **context: Any) -> list[str]:
     """The Parquet/CSV shards of the landing folder ``landing`` (a backfill lands
     the window it wants), through XCom."""
@@ -229,7 +223,7 @@ def _connect_ray(engine: str) -> None:
             ray.init(log_to_driver=False)
 
 
-@_timed
+@_task
 def prepare_task(
     *,
     source_task: str,
@@ -243,15 +237,14 @@ def prepare_task(
     """Validate, clean, label and validate again the window's shards, out of core
     (:func:`~dwcp_data.run_pipeline` on a folder, on the engine of the run's
     param ``engine``); a failed validation fails the run without retries."""
-    from airflow.sdk.exceptions import AirflowFailException
-
     files = context["ti"].xcom_pull(task_ids=source_task)
     engine = context["params"].get("engine", engine)
+    one_of(engine, ENGINES, "engine")
     _connect_ray(engine)
     try:
         result = run_pipeline(
             files,
-            _run_dir(context) / "training",
+            run_dir(context) / "training",
             profile=profile,
             min_rows=min_rows,
             by=by,
@@ -261,27 +254,75 @@ def prepare_task(
         )
     except ValidationError as exc:
         raise AirflowFailException(str(exc)) from exc
+    _log_stages(result.report)
     return str(result.dataset)
 
 
-@_timed
-def publish_task(*, lookback_days: int, **context: Any) -> str:
-    """Publish the training set as ``<output>/published/<dag_id>_<date>/``: its
-    shards and a manifest (window, source, schema, rows and SHA-256 per shard,
-    the input and output validations, the cleaning), in one step."""
+def _log_stages(report: dict[str, Any]) -> None:
+    """One log line per pipeline stage (rows, seconds), and the task's peak memory."""
+    for stage in report["stages"]:
+        _log.info("stage %-18s %12s rows %9.2f s", stage["stage"], f"{stage['rows']:,}", stage["seconds"])
+    _log.info(
+        "pipeline %s: %s rows published from %s in %.1f s, peak memory %.2f GiB",
+        report["status"],
+        f"{report['stages'][-1]['rows']:,}",
+        f"{report['stages'][0]['rows']:,}",
+        report["seconds"],
+        _peak_gib(),
+    )
+
+
+def _peak_gib() -> float:
+    """This process's peak resident memory, in GiB (0 where unknown)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return 0.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 << 20)
+
+
+@_task
+def publish_task(*, lookback_days: int, keep: int | None = None, **context: Any) -> str:
+    """Publish the training set as ``<output>/published/<dag_id>_<window end>/``
+    (see :func:`~dwcp_data.airflow._runs.published_name`): its shards and a
+    manifest (the run, the window, source, schema, rows and SHA-256 per shard,
+    the input and output validations, the cleaning), in one step. Replacing
+    another run's publication of the same name is logged and recorded in the
+    manifest (``replaces``). With ``keep``, all but this DAG's ``keep`` newest
+    published sets and run folders are then removed (see
+    ``dwcp_data.airflow._retention``)."""
     training = Path(context["ti"].xcom_pull(task_ids=PREPARE_TASK))
     report = json.loads(report_path_for(training).read_text())
-    end = context["data_interval_end"]
-    name = f"{context['dag'].dag_id}_{end:%Y%m%dT%H%M%S}"
+    start, end = run_window(context, lookback_days)
+    target = output() / "published" / published_name(context, end)
     info = {
-        "window": {"start": end - timedelta(days=lookback_days), "end": end},
+        "dag_id": context["dag"].dag_id,
+        "run_id": context["run_id"],
+        "window": {"start": start, "end": end},
         "source": report["source"],
         "schema": {c: str(t) for c, t in pl.read_parquet_schema(next(training.glob("*.parquet"))).items()},
         "input_validation": report["input_validation"],
         "output_validation": report["output_validation"],
         "cleaning": report["cleaning"],
     }
-    return str(publish_copy(training, _output() / "published" / name, kind="published", info=info))
+    earlier = _published_by(target)
+    if earlier is not None and earlier != context["run_id"]:
+        _log.warning("%s replaces the data set run %s published under the same name", target, earlier)
+        info["replaces"] = {"run_id": earlier}
+    published = publish_copy(training, target, kind="published", info=info)
+    if keep is not None:
+        for path in keep_newest(context, keep):
+            _log.info("retention (keep=%d): removed %s", keep, path)
+    return str(published)
+
+
+def _published_by(target: Path) -> str | None:
+    """The run that published ``target``, if it is a published set of ours."""
+    try:
+        manifest = read_manifest(target)
+    except DwcpDataError:
+        return None
+    return str(manifest.get("run_id", "an earlier run")) if manifest is not None else None
 
 
 #: The file in a run's folder where a failed task records what went wrong.
@@ -302,7 +343,7 @@ def record_task_failure(context: dict[str, Any]) -> None:
         "error_class": type(cause).__name__ if cause is not None else "unknown",
         "error": str(cause or "")[:2000],
     }
-    with atomic_path(_run_dir(context) / FAILURE_FILE) as tmp:
+    with atomic_path(run_dir(context) / FAILURE_FILE) as tmp:
         tmp.write_text(_json.dumps(failure))
 
 
@@ -310,7 +351,7 @@ def record_run_failure(context: dict[str, Any], *, conn_id: str = CONNECTION_ID)
     """DAG-level failure callback: a ``pipeline_runs`` point with ``success=false``
     (``ok=0``), the failed task and the error class, so that §8's ETL success
     rate counts failed runs too."""
-    path = _run_dir(context) / FAILURE_FILE
+    path = run_dir(context) / FAILURE_FILE
     failure = json.loads(path.read_text()) if path.exists() else {}
     fields = {
         "success": False,
@@ -319,7 +360,11 @@ def record_run_failure(context: dict[str, Any], *, conn_id: str = CONNECTION_ID)
         "error_class": failure.get("error_class", "unknown"),
         "reason": str(context.get("reason") or "failed"),
     }
-    _write_points(conn_id, context, {"pipeline_runs": fields})
+    _log.error("run %s failed: %s", context.get("run_id"), _json.dumps(fields))
+    try:
+        _write_points(conn_id, context, {"pipeline_runs": fields})
+    except Exception:  # a callback must not fail silently: say why the point is missing
+        _log.exception("the failed run's pipeline_runs point could not be written to %r", conn_id)
 
 
 class _Notify:
@@ -335,19 +380,30 @@ class _Notify:
         self.notifier({**context, "dag": self.dag or context["dag"]})
 
 
-def _write_points(conn_id: str, context: dict[str, Any], points: dict[str, dict[str, Any]]) -> None:
-    """One point per measurement, tagged with the DAG id, time now."""
+def _write_points(conn_id: str, context: dict[str, Any], points: dict[str, dict[str, Any]]) -> bool:
+    """One point per measurement, tagged with the DAG id, time now, written to
+    the connection ``conn_id``; without that connection (monitoring is
+    optional) nothing is written, which the log says. Whether they were written."""
+    try:
+        connection = influx_connection(conn_id)
+    except AirflowNotFoundException:
+        _log.info("no Airflow connection %r: the %s points are not written", conn_id, ", ".join(points))
+        return False
     now = datetime.now(timezone.utc)
     tags = {"dag_id": context["dag"].dag_id}
     body = "".join(to_line_protocol(m, fields, tags=tags, time=now) for m, fields in points.items())
-    influx.Connection(**influx_connection(conn_id)).write(body.encode(), gzipped=False)
+    influx.Connection(**connection).write(body.encode(), gzipped=False)
+    return True
 
 
+@_task
 def record_quality_task(*, conn_id: str, source_task: str, **context: Any) -> dict[str, Any]:
-    """Write §8's metrics as ``data_quality`` and ``pipeline_runs`` points to
-    InfluxDB: the published data set's figures, which the pipeline gathered as
+    """§8's metrics of the published data set, which the pipeline gathered as
     it wrote the rows (freshness counted to now), and each stage's rows, all
-    from the run report, without reading the data again."""
+    from the run report, without reading the data again: written beside the
+    published set (``<published>.quality.json``) and to the task log, and as
+    ``data_quality`` and ``pipeline_runs`` points to InfluxDB when the
+    connection ``conn_id`` exists."""
     ti = context["ti"]
     report = json.loads(report_path_for(Path(ti.xcom_pull(task_ids=PREPARE_TASK))).read_text())
     metrics = dict(report["quality"])
@@ -365,8 +421,13 @@ def record_quality_task(*, conn_id: str, source_task: str, **context: Any) -> di
         "rows_published": metrics["rows"],
         "freshness_hours": metrics.get("freshness_hours"),
     }
+    figures = {"data_quality": metrics, "pipeline_runs": run_fields}
+    published = Path(ti.xcom_pull(task_ids="publish_dataset"))
+    with atomic_path(published.with_name(f"{published.name}.quality.json")) as tmp:
+        tmp.write_text(_json.dumps(figures, indent=2))
+    _log.info("data quality of %s: %s", published, _json.dumps(figures))
     _write_points(conn_id, context, {"data_quality": flatten(metrics), "pipeline_runs": run_fields})
-    return {"data_quality": metrics, "pipeline_runs": run_fields}
+    return figures
 
 
 def ray_pipeline_task(
@@ -407,15 +468,13 @@ def train_reference_task(**context: Any) -> str:
     from dwcp_data import selector
 
     published = context["ti"].xcom_pull(task_ids="publish_dataset")
-    return str(selector.train(published).save(_run_dir(context) / "model" / "selector.txt"))
+    return str(selector.train(published).save(run_dir(context) / "model" / "selector.txt"))
 
 
 def validate_model_task(**context: Any) -> dict[str, float]:
     """Fail the run (without retries) unless the model's regret on the held-out
     newest rows is below the logged policy's: a model that does not beat the
     selector in production is never deployed."""
-    from airflow.sdk.exceptions import AirflowFailException
-
     from dwcp_data import selector
 
     path = context["ti"].xcom_pull(task_ids="train_compression_model")
@@ -430,7 +489,7 @@ def validate_model_task(**context: Any) -> dict[str, float]:
 
 
 def deploy_task(*, conn_id: str, **context: Any) -> str:
-    """Copy the validated model and its card into ``<output>/staging`` (each
+    """Copy the validated model and its card into ``<output>/staging/<dag_id>`` (each
     atomically, the model first: until the card follows, a reader finds the
     old card, whose digest the new model does not match, and refuses to load)
     and record a ``model_deployments`` point."""
@@ -438,7 +497,7 @@ def deploy_task(*, conn_id: str, **context: Any) -> str:
 
     model = Path(context["ti"].xcom_pull(task_ids="train_compression_model"))
     judged = context["ti"].xcom_pull(task_ids="validate_model")
-    staging = Path(Variable.get(OUTPUT_VARIABLE)) / "staging"
+    staging = dag_folder("staging", context)
     for source in (model, selector.card_path(model)):
         with atomic_path(staging / source.name) as tmp:
             tmp.write_bytes(source.read_bytes())
@@ -546,6 +605,8 @@ def make_dag(
     validate_model: Callable[..., Any] | None = None,
     deploy: Callable[..., Any] | None = None,
     on_failure: Callable[..., Any] | Sequence[Callable[..., Any]] = (),
+    default_args: dict[str, Any] | None = None,
+    keep: int | None = None,
 ) -> DAG:
     """The weekly training-data DAG (design document §4.2, for Airflow 3).
 
@@ -553,8 +614,10 @@ def make_dag(
     out of core, so that no task's memory grows with the rows:
 
     * ``export_influxdb_data``: the ``lookback_days`` (default §4.1's 30)
-      before the data interval's end, one Parquet shard per UTC day in
-      ``<output>/exports``, kept between runs: a weekly run reads only the new
+      before the run's window end (the data interval's end for scheduled and
+      backfill runs, the given date or the trigger time for manual ones: see
+      ``dwcp_data.airflow._runs``), one Parquet shard per UTC day in
+      ``<output>/exports/<dag_id>``, kept between runs: a weekly run reads only the new
       or changed days (:func:`~dwcp_data.influx.export_to_folder`,
       ``concurrency`` days at once). With ``source`` a folder instead of
       ``"influxdb"`` (backfills, tests), ``gather_landing_shards`` takes that
@@ -564,10 +627,13 @@ def make_dag(
       folder), on the ``engine`` (``"local"`` or ``"ray"``: the Ray cluster of
       ``RAY_ADDRESS``; also the run's param ``engine``). A failed validation
       fails the run without retries; the run report stays in the run folder.
-    * ``publish_dataset``: ``<output>/published/<dag_id>_<date>/`` with a
-      manifest (window, source, schema, rows and SHA-256 per shard, both
+    * ``publish_dataset``: ``<output>/published/<dag_id>_<window end>/`` with a
+      manifest (run, window, source, schema, rows and SHA-256 per shard, both
       validations, the cleaning report), published in one step.
-    * ``record_quality``: §8's ``data_quality`` and ``pipeline_runs`` points.
+    * ``record_quality``: §8's figures beside the published set
+      (``<name>.quality.json``), in the task log, and as ``data_quality`` and
+      ``pipeline_runs`` points where the connection exists (monitoring is
+      optional for a landing-folder DAG).
 
     The selector team's ``train``, ``validate_model`` and ``deploy``
     callables (§4.2's last three tasks) follow publishing when given; each
@@ -581,8 +647,18 @@ def make_dag(
     and ``deploy`` given alongside replace those two.
 
     Every Sunday at 02:00, no catch-up, one run at a time (runs share the
-    export folder), owner ``ml-team``, 2 retries 5 minutes apart (a failed
-    validation is not retried).
+    DAG's export folder), owner ``ml-team``, 2 retries 5 minutes apart for
+    what a retry can fix (network and server errors, a full disk); what it
+    cannot fix fails the task at once: a failed validation, an empty or
+    missing landing folder, a corrupt shard, a missing connection or package,
+    a bad argument (see ``dwcp_data.airflow._failures``). ``default_args``
+    are Airflow's task arguments (``retries``, ``retry_delay``, ``pool``,
+    ``queue``, ``execution_timeout``, ``email``, ...), laid over these.
+    Every folder a DAG writes is its own (``exports/<dag_id>``,
+    ``runs/<dag_id>``, ``staging/<dag_id>``), so DAGs sharing an output
+    folder never prune or replace each other's files. ``keep=N`` keeps the
+    DAG's N newest published sets and run folders and removes the older ones
+    (only ever this DAG's own); ``None`` keeps everything.
 
     A failed run is recorded and alerted: a task that fails for good records
     its error (:func:`record_task_failure`), and the DAG's failure callback
@@ -597,10 +673,14 @@ def make_dag(
     _check_dag_arguments(profile, lookback_days, min_rows, by, cpu_weight)
     one_of(engine, ENGINES, "engine")
     positive_int(concurrency, "concurrency")
+    if keep is not None:
+        positive_int(keep, "keep")
+    if default_args is not None and not isinstance(default_args, dict):
+        raise InvalidArgumentError.of("default_args", f"a dict of task arguments, got {default_args!r}")
     notifiers = [_Notify(n) for n in ([on_failure] if callable(on_failure) else on_failure)]
     with DAG(
         dag_id,
-        default_args=_DEFAULT_ARGS,
+        default_args={**_DEFAULT_ARGS, **(default_args or {})},
         description="Weekly training data for the compression selector",
         schedule=schedule,
         start_date=start_date,
@@ -631,7 +711,7 @@ def make_dag(
             PythonOperator(
                 task_id="publish_dataset",
                 python_callable=publish_task,
-                op_kwargs={"lookback_days": lookback_days},
+                op_kwargs={"lookback_days": lookback_days, "keep": keep},
             ),
         ]
         quality = PythonOperator(

@@ -1,0 +1,272 @@
+"""The weekly DAG on a real Airflow deployment, driven as a team drives it:
+manual triggers from the CLI (no logical date) and the REST API (with one), a
+backfill, permanent errors, two DAGs on one output folder, no metrics
+connection. Not ``dag.test()``: the scheduler, the dag-processor and the
+api-server run as separate processes (see ``airflow_deployment.py``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from airflow_deployment import AirflowDeployment
+
+import dwcp_data
+
+import collector
+from helpers import END
+
+pytestmark = pytest.mark.slow
+
+#: The deployment's InfluxDB connection (the test influxd, database ``deployed``).
+METRICS = "deployed"
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory) -> Path:
+    """Three weeks of hourly landing shards, 5,000 rows each (Parquet)."""
+    folder = tmp_path_factory.mktemp("landing") / "shards"
+    df = dwcp_data.generate_synthetic(20_000, seed=5, end=END, freq="1m")
+    dwcp_data.write_training_data(df, folder, shard_rows=5000)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory, influxd):
+    influxd.query(f"CREATE DATABASE {METRICS}")
+    connection = {"conn_type": "http", "host": "127.0.0.1", "port": influxd.port, "schema": METRICS}
+    deployment = AirflowDeployment(
+        tmp_path_factory.mktemp("deployment"),
+        env={"AIRFLOW_CONN_DWCP_INFLUXDB": json.dumps(connection)},
+    )
+    deployment.start()
+    yield deployment
+    deployment.stop()
+
+
+def dag_file(dag_id: str, **arguments: object) -> str:
+    args = ", ".join(f"{k}={v!r}" for k, v in arguments.items())
+    # reprs of datetimes name the module
+    return (
+        f"import datetime\n\nfrom dwcp_data.airflow import make_dag\n\ndag = make_dag({dag_id!r}, {args})\n"
+    )
+
+
+def published(airflow: AirflowDeployment, dag_id: str) -> list[Path]:
+    return sorted(p for p in (airflow.out / "published").glob(f"{dag_id}_*") if p.is_dir())
+
+
+def manifest(folder: Path) -> dict:
+    return json.loads((folder / "_dwcp_manifest.json").read_text())
+
+
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def test_a_manual_trigger_without_a_date_reads_the_week_before_the_trigger(airflow, landing):
+    dag = airflow.deploy(
+        "manual_landing",
+        dag_file(
+            "manual_landing",
+            schedule=None,
+            source=str(landing),
+            min_rows=100,
+            conn_id="no_metrics_here",
+            lookback_days=7,
+        ),
+    )
+    run_id = airflow.trigger_cli(dag)  # what the UI's Trigger button does too: no logical date
+    run = airflow.wait(dag, run_id)
+    assert run["state"] == "success", (airflow.tasks(dag, run_id), airflow.logs())
+    assert run["logical_date"] is None
+    (folder,) = published(airflow, dag)
+    window = manifest(folder)["window"]
+    run_after = instant(run["run_after"])
+    assert instant(window["end"]) == run_after
+    assert instant(window["start"]) == run_after - timedelta(days=7)
+    assert manifest(folder)["run_id"] == run_id
+    # no metrics connection: the figures beside the published set and in the log, the run succeeds
+    figures = json.loads(folder.with_name(f"{folder.name}.quality.json").read_text())
+    assert figures["data_quality"]["rows"] == manifest(folder)["files"][0]["rows"] + sum(
+        f["rows"] for f in manifest(folder)["files"][1:]
+    )
+    log = airflow.task_log(dag, run_id, "record_quality")
+    assert "no Airflow connection 'no_metrics_here'" in log and "data quality of" in log
+    prepare = airflow.task_log(dag, run_id, "prepare_training_set")
+    assert "stage clean" in prepare and "peak memory" in prepare
+
+
+def test_a_date_given_through_the_rest_api_or_the_cli_sets_the_window(airflow, landing):
+    dag = airflow.deploy(
+        "dated_landing",
+        dag_file(
+            "dated_landing", schedule=None, source=str(landing), min_rows=100, conn_id="no_metrics_here"
+        ),
+    )
+    rest = airflow.trigger_rest(dag, logical_date="2025-11-10T06:00:00Z")
+    cli = airflow.trigger_cli(dag, "-l", "2025-11-12T06:00:00+00:00")
+    for run_id in (rest, cli):
+        assert airflow.wait(dag, run_id)["state"] == "success", airflow.tasks(dag, run_id)
+    names = [p.name for p in published(airflow, dag)]
+    assert names == ["dated_landing_20251110T060000", "dated_landing_20251112T060000"]
+    ends = [manifest(p)["window"]["end"] for p in published(airflow, dag)]
+    assert [instant(e) for e in ends] == [
+        datetime(2025, 11, 10, 6, tzinfo=timezone.utc),
+        datetime(2025, 11, 12, 6, tzinfo=timezone.utc),
+    ]
+
+
+def test_a_backfill_publishes_one_set_per_week_with_its_window(airflow, landing):
+    dag = airflow.deploy(
+        "weekly_backfill",
+        dag_file(
+            "weekly_backfill",
+            source=str(landing),
+            min_rows=100,
+            conn_id="no_metrics_here",
+            start_date=datetime(2025, 10, 1, tzinfo=timezone.utc),
+        ),
+    )
+    time.sleep(2)
+    automatic = {r["dag_run_id"] for r in airflow.runs(dag)}  # the latest week, run as the DAG appears
+    airflow.request(
+        "POST",
+        "/api/v2/backfills",
+        {"dag_id": dag, "from_date": "2025-10-19T00:00:00Z", "to_date": "2025-11-08T00:00:00Z"},
+    )
+    deadline = time.monotonic() + 300
+    while True:
+        backfill = [r for r in airflow.runs(dag) if r["run_type"] == "backfill"]
+        if len(backfill) == 3 and all(r["state"] in ("success", "failed") for r in backfill):
+            break
+        assert time.monotonic() < deadline, (backfill, airflow.logs())
+        time.sleep(2)
+    assert [r["state"] for r in backfill] == ["success"] * 3
+    for run_id in automatic:
+        airflow.wait(dag, run_id)
+    names = {p.name for p in published(airflow, dag)}
+    assert {
+        "weekly_backfill_20251019T020000",
+        "weekly_backfill_20251026T020000",
+        "weekly_backfill_20251102T020000",
+    } <= names
+    for sunday in ("20251019", "20251026", "20251102"):
+        window = manifest(airflow.out / "published" / f"weekly_backfill_{sunday}T020000")["window"]
+        assert instant(window["end"]) == datetime.strptime(sunday + "02", "%Y%m%d%H").replace(
+            tzinfo=timezone.utc
+        )
+
+
+@pytest.mark.parametrize(
+    ("case", "arguments", "conf", "task", "message"),
+    [
+        (
+            "missing_landing",
+            {"source": "/nonexistent/landing"},
+            {},
+            "gather_landing_shards",
+            "does not exist",
+        ),
+        ("empty_landing", {"source": "EMPTY"}, {}, "gather_landing_shards", "no .csv or .parquet files"),
+        ("corrupt_shard", {"source": "CORRUPT"}, {}, "gather_landing_shards", "DataError"),
+        ("bad_engine", {}, {"engine": "spark"}, "prepare_training_set", "engine"),
+        (
+            "no_connection",
+            {"source": "influxdb", "conn_id": "absent"},
+            {},
+            "export_influxdb_data",
+            "isn't defined",
+        ),
+    ],
+)
+def test_a_permanent_error_fails_at_once_with_its_message_in_the_task_log(
+    airflow, landing, tmp_path, case, arguments, conf, task, message
+):
+    source = arguments.get("source", str(landing))
+    if source == "EMPTY":
+        source = str(tmp_path / "empty")
+        Path(source).mkdir()
+    elif source == "CORRUPT":
+        source = str(tmp_path / "corrupt")
+        shutil.copytree(landing, source)
+        shard = sorted(Path(source).glob("*.parquet"))[1]
+        shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    dag = airflow.deploy(
+        f"fails_{case}",
+        dag_file(f"fails_{case}", schedule=None, min_rows=100, **{**arguments, "source": source}),
+    )
+    started = time.monotonic()
+    run_id = airflow.trigger_rest(dag, conf=conf)
+    run = airflow.wait(dag, run_id, timeout=120)
+    assert run["state"] == "failed" and time.monotonic() - started < 60
+    tasks = airflow.tasks(dag, run_id)
+    assert tasks[task]["state"] == "failed" and tasks[task]["try_number"] == 1, tasks[task]
+    log = airflow.task_log(dag, run_id, task)
+    assert message in log and "not retried" in log, log[-3000:]
+
+
+def test_two_dags_on_one_output_folder_keep_their_own_exports(airflow, influxd):
+    df = dwcp_data.generate_synthetic(24 * 40, seed=9, end=datetime.now(timezone.utc), freq="1h")
+    collector.post_lines(influxd.url, METRICS, collector.collector_lines(df))
+    week = airflow.deploy(
+        "exports_week", dag_file("exports_week", schedule=None, lookback_days=7, min_rows=50)
+    )
+    month = airflow.deploy(
+        "exports_month", dag_file("exports_month", schedule=None, lookback_days=30, min_rows=50)
+    )
+    runs = {dag: airflow.trigger_rest(dag) for dag in (month, week)}
+    for dag, run_id in runs.items():
+        assert airflow.wait(dag, run_id)["state"] == "success", airflow.tasks(dag, run_id)
+    exports = airflow.out / "exports"
+    assert sorted(p.name for p in exports.iterdir()) == ["exports_month", "exports_week"]
+    assert len(list((exports / "exports_month").glob("day-*.parquet"))) == 31
+    assert len(list((exports / "exports_week").glob("day-*.parquet"))) == 8
+    # each published set holds its own window, read whole
+    for dag, days in ((week, 7), (month, 30)):
+        (folder,) = published(airflow, dag)
+        window = manifest(folder)["window"]
+        assert instant(window["end"]) - instant(window["start"]) == timedelta(days=days)
+    rows = {
+        dag: sum(f["rows"] for f in manifest(published(airflow, dag)[0])["files"]) for dag in (week, month)
+    }
+    assert rows[week] < rows[month]
+    points = json.loads(influxd.query('SELECT * FROM "pipeline_runs"', db=METRICS))["results"][0]["series"][0]
+    succeeded = {
+        row[points["columns"].index("dag_id")]
+        for row in points["values"]
+        if row[points["columns"].index("success")] is True
+    }
+    assert {week, month} <= succeeded
+
+
+def test_retention_keeps_the_newest_sets_and_runs_of_its_own_dag(airflow, landing):
+    other = airflow.out / "published" / "someone_elses"
+    other.mkdir(parents=True, exist_ok=True)
+    (other / "keep.txt").write_text("not ours")
+    dag = airflow.deploy(
+        "kept_landing",
+        dag_file(
+            "kept_landing",
+            schedule=None,
+            source=str(landing),
+            min_rows=100,
+            conn_id="no_metrics_here",
+            keep=2,
+        ),
+    )
+    dates = ["2025-11-01T00:00:00Z", "2025-11-02T00:00:00Z", "2025-11-03T00:00:00Z"]
+    for date in dates:
+        run_id = airflow.trigger_rest(dag, logical_date=date)
+        assert airflow.wait(dag, run_id)["state"] == "success", airflow.tasks(dag, run_id)
+    assert [p.name for p in published(airflow, dag)] == [
+        "kept_landing_20251102T000000",
+        "kept_landing_20251103T000000",
+    ]
+    assert not (airflow.out / "published" / "kept_landing_20251101T000000.quality.json").exists()
+    assert len(list((airflow.out / "runs" / dag).iterdir())) == 2
+    assert (other / "keep.txt").read_text() == "not ours"
