@@ -304,7 +304,11 @@ def test_an_answer_that_stays_short_is_refused(server):
     assert info.value.kind == "incomplete"
 
 
-def test_export_to_folder_over_flux_reuses_unchanged_days(server, tmp_path):
+@pytest.mark.parametrize(
+    "fields",
+    ["rtt_ms=1.5,data_size_bytes=10i", "data_size_bytes=10i"],  # the second: a timed-out probe, no rtt_ms
+)
+def test_export_to_folder_over_flux_reuses_unchanged_days(server, tmp_path, fields):
     def export():
         return influx.export_to_folder(tmp_path / "days", url=server.url, bucket=BUCKET, start=START, end=END)
 
@@ -313,27 +317,12 @@ def test_export_to_folder_over_flux_reuses_unchanged_days(server, tmp_path):
     # one point more on 11-25, written as the collector writes them
     extra = parse_line_protocol(
         "compression_metrics,region=eu-west-1,az=eu-west-1a,link_type=dc,data_type=database,"
-        "current_compression=hde rtt_ms=1.5,data_size_bytes=10i 1795608000000000000"
+        f"current_compression=hde {fields} 1795608000000000000"
     )
     server.state.points["dwcp_metrics"].extend(extra)
     second = export()
     assert second.exported == ("2026-11-25",) and second.rows == 330
     assert len(second.reused) == 13
-
-
-def test_a_late_point_without_rtt_is_exported_over_flux_too(server, tmp_path):
-    def export():
-        return influx.export_to_folder(tmp_path / "days", url=server.url, bucket=BUCKET, start=START, end=END)
-
-    assert export().rows == 329
-    # a timed-out probe: the collector writes no rtt_ms, which the completeness check counts
-    late = parse_line_protocol(
-        "compression_metrics,region=eu-west-1,az=eu-west-1a,link_type=dc,data_type=database,"
-        "current_compression=hde data_size_bytes=10i 1795608000000000000"
-    )
-    server.state.points["dwcp_metrics"].extend(late)
-    second = export()
-    assert second.exported == ("2026-11-25",) and second.rows == 330
 
 
 def test_requests_carry_the_token_and_the_org_where_given(server):

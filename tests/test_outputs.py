@@ -3,6 +3,7 @@ folders are built beside their target and published whole, with the umask's mode
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -344,16 +345,27 @@ def test_the_pipeline_quarantines_bad_csv_lines_of_a_folder(tmp_path):
     assert pl.read_csv(folder / "b.csv.rejects.csv").height == 1
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path):
-    """A 1 MiB file system (tmpfs, mounted here: the tests run as root, as CI does)."""
-    mount = tmp_path / "small"
+@contextlib.contextmanager
+def tmpfs(mount: Path, size: str, read_only: bool = False, holding: str | None = None):
+    """A file system of ``size`` mounted at the new folder ``mount`` (the tests
+    run as root, as CI does), holding an empty folder ``holding``, read-only if asked."""
     mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], check=True)
     try:
+        if holding is not None:
+            (mount / holding).mkdir()
+        if read_only:
+            subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 1 MiB file system."""
+    with tmpfs(tmp_path / "small", "1m") as mount:
+        yield mount
 
 
 def test_a_full_disk_names_the_file_and_publishes_nothing(tmp_path, small_disk):
@@ -383,13 +395,8 @@ def test_a_full_work_dir_is_named_as_such(tmp_path, small_disk):
 @pytest.fixture
 def mount_point(tmp_path: Path):
     """An empty folder that is a mount point, as a container volume is."""
-    mount = tmp_path / "volume"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], check=True)
-    try:
+    with tmpfs(tmp_path / "volume", "64m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
 def test_a_mount_point_as_out_is_refused_before_any_work(tmp_path, shards, mount_point):
@@ -408,15 +415,8 @@ def test_a_mount_point_as_out_is_refused_before_any_work(tmp_path, shards, mount
 @pytest.fixture
 def read_only(tmp_path: Path):
     """A read-only file system holding an empty folder ``sub``."""
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
-    (mount / "sub").mkdir()
-    subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
-    try:
+    with tmpfs(tmp_path / "ro", "1m", read_only=True, holding="sub") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
 @pytest.mark.parametrize("name", ["sub/out.parquet", "new/out.parquet", "sub/out.csv"])

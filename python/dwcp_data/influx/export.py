@@ -23,7 +23,7 @@ from dwcp_data._convert import duration_us, epoch_us, one_of, positive_int, utc_
 from dwcp_data._frames import from_core
 from dwcp_data._outputs import ExportFolder, export_folder
 from dwcp_data.errors import DataError, InfluxError, InvalidArgumentError
-from dwcp_data.influx.transport import Connection, _shortened
+from dwcp_data.influx.transport import Connection, _shortened, connection_keywords
 from dwcp_data.influx.write import MEASUREMENT
 from dwcp_data.io import write_frames
 from dwcp_data.schema import SCHEMA
@@ -385,20 +385,7 @@ def export_metrics(
             unknown database or bucket (``kind="database"``), a failed query
             (``"query"``), or an incomplete answer.
     """
-    conn = Connection.of(
-        connection,
-        url=url,
-        database=database,
-        bucket=bucket,
-        org=org,
-        token=token,
-        username=username,
-        password=password,
-        timeout=timeout,
-        retries=retries,
-        verify=verify,
-        ca_bundle=ca_bundle,
-    )
+    conn = Connection.of(connection, **connection_keywords(locals()))
     frames = list(_export_frames(conn, _plan(conn, start, end, chunk)))
     if not frames:
         return pl.DataFrame(schema=SCHEMA)
@@ -558,20 +545,7 @@ def export_to_folder(
             that holds files dwcp-data did not write.
     """
     started = time.perf_counter()
-    conn = Connection.of(
-        connection,
-        url=url,
-        database=database,
-        bucket=bucket,
-        org=org,
-        token=token,
-        username=username,
-        password=password,
-        timeout=timeout,
-        retries=retries,
-        verify=verify,
-        ca_bundle=ca_bundle,
-    )
+    conn = Connection.of(connection, **connection_keywords(locals()))
     positive_int(concurrency, "concurrency")
     one_of(prune, (True, False), "prune")
     a, b = _range_ns(start, end)

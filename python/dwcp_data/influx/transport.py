@@ -589,6 +589,12 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
+def connection_keywords(scope: Mapping[str, Any]) -> dict[str, Any]:
+    """The connection keywords among a function's arguments (its ``locals()``),
+    for :meth:`Connection.of`."""
+    return {name: scope[name] for name in ("url", *_DEFAULTS) if name in scope}
+
+
 def _env_flag(env: Mapping[str, str], name: str) -> bool:
     """A yes-or-no environment variable (``true``/``1``/``yes``, ``false``/``0``/``no``)."""
     text = env[name].strip().lower()

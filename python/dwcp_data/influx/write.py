@@ -17,7 +17,7 @@ from dwcp_data import _core
 from dwcp_data._convert import one_of, positive_int
 from dwcp_data._frames import FrameLike, to_core, to_polars
 from dwcp_data.errors import DataError, InfluxError, InvalidArgumentError
-from dwcp_data.influx.transport import Connection
+from dwcp_data.influx.transport import Connection, connection_keywords
 
 __all__ = [
     "MEASUREMENT",
@@ -241,20 +241,7 @@ def write_metrics(
         dwcp_data.errors.InfluxError: the server is unreachable, refuses the
             credentials, does not know the database or bucket, or rejects a batch.
     """
-    conn = Connection.of(
-        connection,
-        url=url,
-        database=database,
-        bucket=bucket,
-        org=org,
-        token=token,
-        username=username,
-        password=password,
-        timeout=timeout,
-        retries=retries,
-        verify=verify,
-        ca_bundle=ca_bundle,
-    )
+    conn = Connection.of(connection, **connection_keywords(locals()))
     one_of(on_collision, ("raise", "spread"), "on_collision")
     positive_int(batch_size, "batch_size")
     positive_int(concurrency, "concurrency")
