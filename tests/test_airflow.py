@@ -178,7 +178,7 @@ def test_weekly_dag_publishes_the_collectors_data_and_records_quality(influxd, t
 
     # Every field the dashboard shows exists on the server, in the measurement it names.
     dashboard = json.loads(DASHBOARD.read_text())
-    tags = {"current_compression", "region"}
+    tags = {"current_compression", "region", "dag_id"}
     for panel in dashboard["panels"]:
         for target in panel["targets"]:
             query = target["query"]

@@ -270,3 +270,30 @@ def test_retention_keeps_the_newest_sets_and_runs_of_its_own_dag(airflow, landin
     assert not (airflow.out / "published" / "kept_landing_20251101T000000.quality.json").exists()
     assert len(list((airflow.out / "runs" / dag).iterdir())) == 2
     assert (other / "keep.txt").read_text() == "not ours"
+
+
+def test_every_dashboard_panel_shows_the_chosen_dags_points(airflow, influxd):
+    """Run after the two DAGs above wrote their points: each panel's query, as
+    Grafana sends it for the DAG chosen in the ``dag_id`` variable."""
+    dashboard = json.loads(
+        (Path(dwcp_data.__file__).parent / "grafana" / "dwcp_data_quality.json").read_text()
+    )
+    variable = next(v for v in dashboard["templating"]["list"] if v["name"] == "dag_id")
+    answer = json.loads(influxd.query(variable["query"], db=METRICS))["results"][0]["series"][0]["values"]
+    assert {"exports_week", "exports_month"} <= {value for _, value in answer}
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            query = (
+                target["query"]
+                .replace("$timeFilter", "time > now() - 400d")
+                .replace("$__interval", "1h")
+                .replace("$dag_id", "exports_week")
+            )
+            result = json.loads(influxd.query(query, db=METRICS))["results"][0]
+            assert "error" not in result, (panel["title"], result)
+            series = result.get("series", [])
+            assert series, (panel["title"], query)
+            if "dag_id" in query:  # the DAG's own points, and no other DAG's
+                assert {s["tags"]["dag_id"] for s in series} == {"exports_week"}, panel["title"]
+            values = [v for s in series for row in s["values"] for v in row[1:] if v is not None]
+            assert values, (panel["title"], query)
