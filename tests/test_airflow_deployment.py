@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import polars as pl
 import pytest
 from airflow_deployment import AirflowDeployment
 
@@ -28,11 +29,29 @@ METRICS = "deployed"
 
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory) -> Path:
-    """Three weeks of hourly landing shards, 5,000 rows each (Parquet)."""
+    """A landing folder of shards of 5,000 rows a minute apart: two weeks up to
+    ``END`` (2025-11-14) and the two weeks up to now."""
     folder = tmp_path_factory.mktemp("landing") / "shards"
-    df = dwcp_data.generate_synthetic(20_000, seed=5, end=END, freq="1m")
-    dwcp_data.write_training_data(df, folder, shard_rows=5000)
+    folder.mkdir()
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    for name, end in (("past", END), ("recent", now)):
+        df = dwcp_data.generate_synthetic(20_000, seed=5, end=end, freq="1m")
+        for i in range(4):
+            df.slice(i * 5000, 5000).write_parquet(folder / f"{name}-{i}.parquet")
     return folder
+
+
+@pytest.fixture(scope="module")
+def daily_landing(tmp_path_factory) -> tuple[Path, pl.DataFrame]:
+    """Four weeks up to 2025-11-09, 15 minutes apart, a folder per day (``dt=YYYY-MM-DD``)."""
+    root = tmp_path_factory.mktemp("daily")
+    df = dwcp_data.generate_synthetic(
+        28 * 96, seed=8, end=datetime(2025, 11, 8, 23, 45, tzinfo=timezone.utc), freq="15m"
+    )
+    for (day,), part in df.group_by(pl.col("timestamp").dt.date(), maintain_order=True):
+        (root / f"dt={day}").mkdir()
+        part.write_parquet(root / f"dt={day}" / "part.parquet")
+    return root, df
 
 
 @pytest.fixture(scope="module")
@@ -121,19 +140,19 @@ def test_a_date_given_through_the_rest_api_or_the_cli_sets_the_window(airflow, l
     ]
 
 
-def test_a_backfill_publishes_one_set_per_week_with_its_window(airflow, landing):
+def test_a_backfill_reads_each_weeks_own_days_of_a_templated_landing(airflow, daily_landing):
+    root, df = daily_landing
     dag = airflow.deploy(
         "weekly_backfill",
         dag_file(
             "weekly_backfill",
-            source=str(landing),
+            source=str(root / "dt={date:%Y-%m-%d}"),
+            lookback_days=7,
             min_rows=100,
             conn_id="no_metrics_here",
             start_date=datetime(2025, 10, 1, tzinfo=timezone.utc),
         ),
     )
-    time.sleep(2)
-    automatic = {r["dag_run_id"] for r in airflow.runs(dag)}  # the latest week, run as the DAG appears
     airflow.request(
         "POST",
         "/api/v2/backfills",
@@ -147,19 +166,18 @@ def test_a_backfill_publishes_one_set_per_week_with_its_window(airflow, landing)
         assert time.monotonic() < deadline, (backfill, airflow.logs())
         time.sleep(2)
     assert [r["state"] for r in backfill] == ["success"] * 3
-    for run_id in automatic:
-        airflow.wait(dag, run_id)
-    names = {p.name for p in published(airflow, dag)}
-    assert {
-        "weekly_backfill_20251019T020000",
-        "weekly_backfill_20251026T020000",
-        "weekly_backfill_20251102T020000",
-    } <= names
-    for sunday in ("20251019", "20251026", "20251102"):
-        window = manifest(airflow.out / "published" / f"weekly_backfill_{sunday}T020000")["window"]
-        assert instant(window["end"]) == datetime.strptime(sunday + "02", "%Y%m%d%H").replace(
-            tzinfo=timezone.utc
-        )
+    for sunday in ("2025-10-19", "2025-10-26", "2025-11-02"):
+        end = datetime.fromisoformat(f"{sunday}T02:00:00+00:00")
+        folder = airflow.out / "published" / f"weekly_backfill_{end:%Y%m%dT%H%M%S}"
+        window = manifest(folder)["window"]
+        assert (instant(window["start"]), instant(window["end"])) == (end - timedelta(days=7), end)
+        in_window = df.filter(pl.col("timestamp").is_between(end - timedelta(days=7), end, closed="left"))
+        read = manifest(folder)["read"]
+        assert read["rows"] == in_window.height  # the week's rows, each once: days cut at the window's edges
+        assert instant(read["first"]) == in_window["timestamp"].min()
+        assert instant(read["last"]) == in_window["timestamp"].max()
+        times = dwcp_data.read_training_data(folder)["timestamp"]
+        assert end - timedelta(days=7) <= times.min() and times.max() < end
 
 
 @pytest.mark.parametrize(

@@ -48,9 +48,9 @@ from dwcp_data._convert import one_of, positive_int
 from dwcp_data._engine import ENGINES, EngineName
 from dwcp_data._outputs import atomic_path, publish_copy, read_manifest
 from dwcp_data.airflow._failures import fail_fast
+from dwcp_data.airflow._landing import window_shards
 from dwcp_data.airflow._retention import keep_newest
 from dwcp_data.airflow._runs import OUTPUT_VARIABLE, dag_folder, output, published_name, run_dir, run_window
-from dwcp_data.dataset import Dataset
 from dwcp_data.errors import DwcpDataError, InvalidArgumentError, ValidationError
 from dwcp_data.options import Profile, ValidationOptions
 from dwcp_data.pipeline import report_path_for, run_pipeline
@@ -206,12 +206,21 @@ def export_metrics_task(*, conn_id: str, lookback_days: int, concurrency: int, *
 
 
 @_task
-def gather_landing_task(*, landing: str, **context: Any) -> list[str]:
-    """The Parquet/CSV shards of the landing folder ``landing`` (a backfill lands
-    the window it wants), through XCom."""
-    shards = Dataset(landing)
-    context["ti"].xcom_push(key="rows", value=sum(shards.rows()))
-    return [str(f) for f in shards.files]
+def gather_landing_task(*, landing: str, lookback_days: int, **context: Any) -> list[str]:
+    """The Parquet/CSV shards of the landing ``landing`` that hold the run's
+    window, cut to it (see ``dwcp_data.airflow._landing``: a path may name
+    each day, ``/landing/dt={date:%Y-%m-%d}/``), through XCom; the rows and
+    the first and last time read, as XCom ``rows`` and ``read``."""
+    start, end = run_window(context, lookback_days)
+    work = run_dir(context) / "window"
+    work.mkdir(exist_ok=True)
+    files, read = window_shards(landing, start, end, work)
+    _log.info(
+        "landing %s, window %s .. %s: %s", landing, start.isoformat(), end.isoformat(), _json.dumps(read)
+    )
+    context["ti"].xcom_push(key="rows", value=read["rows"])
+    context["ti"].xcom_push(key="read", value=read)
+    return files
 
 
 def _connect_ray(engine: str) -> None:
@@ -299,6 +308,7 @@ def publish_task(*, lookback_days: int, keep: int | None = None, **context: Any)
         "dag_id": context["dag"].dag_id,
         "run_id": context["run_id"],
         "window": {"start": start, "end": end},
+        "read": context["ti"].xcom_pull(task_ids=LANDING_TASK, key="read"),
         "source": report["source"],
         "schema": {c: str(t) for c, t in pl.read_parquet_schema(next(training.glob("*.parquet"))).items()},
         "input_validation": report["input_validation"],
@@ -550,7 +560,9 @@ def _source_task(source: str, conn_id: str, lookback_days: int, concurrency: int
             op_kwargs={"conn_id": conn_id, "lookback_days": lookback_days, "concurrency": concurrency},
         )
     return PythonOperator(
-        task_id=LANDING_TASK, python_callable=gather_landing_task, op_kwargs={"landing": source}
+        task_id=LANDING_TASK,
+        python_callable=gather_landing_task,
+        op_kwargs={"landing": source, "lookback_days": lookback_days},
     )
 
 
