@@ -7,7 +7,9 @@ api-server run as separate processes (see ``airflow_deployment.py``)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -315,3 +317,36 @@ def test_every_dashboard_panel_shows_the_chosen_dags_points(airflow, influxd):
                 assert {s["tags"]["dag_id"] for s in series} == {"exports_week"}, panel["title"]
             values = [v for s in series for row in s["values"] for v in row[1:] if v is not None]
             assert values, (panel["title"], query)
+
+
+def test_a_task_killed_mid_run_is_retried_and_publishes_the_same_bytes(airflow, tmp_path):
+    source = tmp_path / "big"
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    df = dwcp_data.generate_synthetic(2_000_000, seed=12, end=now - timedelta(hours=1), freq="300ms")
+    dwcp_data.write_training_data(df, source, shard_rows=500_000)
+    arguments = {
+        "schedule": None,
+        "source": str(source),
+        "lookback_days": 7,
+        "conn_id": "no_metrics_here",
+        "default_args": {"retry_delay": timedelta(seconds=1)},
+    }
+    killed, clean = (
+        airflow.deploy(name, dag_file(name, **arguments)) for name in ("killed_run", "clean_run")
+    )
+    date = (now - timedelta(minutes=30)).isoformat()
+    run_id = airflow.trigger_rest(killed, logical_date=date)
+    deadline = time.monotonic() + 120
+    while (task := airflow.tasks(killed, run_id).get("prepare_training_set", {})).get("state") != "running":
+        assert time.monotonic() < deadline, airflow.tasks(killed, run_id)
+        time.sleep(0.2)
+    time.sleep(1.5)  # part way through its passes
+    os.kill(task["pid"], signal.SIGKILL)
+    assert airflow.wait(killed, run_id)["state"] == "success", airflow.tasks(killed, run_id)
+    assert airflow.tasks(killed, run_id)["prepare_training_set"]["try_number"] == 2
+    other = airflow.trigger_rest(clean, logical_date=date)
+    assert airflow.wait(clean, other)["state"] == "success"
+    (a,), (b,) = published(airflow, killed), published(airflow, clean)
+    assert [(f["name"], f["sha256"]) for f in manifest(a)["files"]] == [
+        (f["name"], f["sha256"]) for f in manifest(b)["files"]
+    ]
