@@ -27,6 +27,21 @@ def positive_int(value: object, param: str) -> int:
     return value
 
 
+def yes_or_no(value: object, param: str, where: str) -> bool:
+    """``value`` as a yes-or-no setting: a bool, or text as configuration files,
+    environment variables and UIs write it (``true``/``1``/``yes``/``on``,
+    ``false``/``0``/``no``/``off``); else ``InvalidArgumentError`` naming
+    ``param`` and ``where`` the value came from."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise InvalidArgumentError.of(param, f"{where} is {value!r}: expected true or false")
+
+
 def one_of(value: object, choices: tuple[object, ...], param: str) -> None:
     """Refuses a ``value`` not among ``choices`` with ``InvalidArgumentError`` naming ``param``."""
     if not any(value == c and type(value) is type(c) for c in choices):

@@ -44,7 +44,7 @@ from airflow.sdk import DAG, BaseHook
 from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
 from dwcp_data import _json, influx
-from dwcp_data._convert import one_of, positive_int
+from dwcp_data._convert import one_of, positive_int, yes_or_no
 from dwcp_data._engine import ENGINES, EngineName
 from dwcp_data._outputs import atomic_path, publish_copy, read_manifest
 from dwcp_data.airflow._failures import fail_fast
@@ -112,24 +112,11 @@ def influx_connection(conn_id: str = CONNECTION_ID) -> dict[str, Any]:
     elif conn.login:
         kwargs.update(username=conn.login, password=conn.password)
     if "verify_ssl" in extra:
-        kwargs["verify"] = _flag(extra["verify_ssl"], conn_id, "verify_ssl")
+        where = f"the Airflow connection {conn_id!r}'s extra verify_ssl"
+        kwargs["verify"] = yes_or_no(extra["verify_ssl"], "conn_id", where)
     if extra.get("ca_bundle"):
         kwargs["ca_bundle"] = extra["ca_bundle"]
     return kwargs
-
-
-def _flag(value: object, conn_id: str, name: str) -> bool:
-    """An extra that says yes or no (JSON ``true``, or text as the UI stores it)."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off"):
-        return False
-    raise InvalidArgumentError.of(
-        "conn_id", f"the Airflow connection {conn_id!r} has {name}={value!r}: expected true or false"
-    )
 
 
 def _server_url(conn_id: str, scheme: str, host: str | None, port: int | None) -> str:

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from dwcp_data import _core, _flux
+from dwcp_data._convert import yes_or_no
 from dwcp_data.errors import DataError, InfluxError, InvalidArgumentError
 
 __all__ = ["Connection", "RetryPolicy"]
@@ -257,9 +258,9 @@ class Connection:
             "ca_bundle": first("INFLUXDB_V2_SSL_CA_CERT"),
         }
         if first("INFLUX_SKIP_VERIFY") is not None:
-            found["verify"] = not _env_flag(env, "INFLUX_SKIP_VERIFY")
+            found["verify"] = not yes_or_no(env["INFLUX_SKIP_VERIFY"], "verify", "INFLUX_SKIP_VERIFY")
         elif first("INFLUXDB_V2_VERIFY_SSL") is not None:
-            found["verify"] = _env_flag(env, "INFLUXDB_V2_VERIFY_SSL")
+            found["verify"] = yes_or_no(env["INFLUXDB_V2_VERIFY_SSL"], "verify", "INFLUXDB_V2_VERIFY_SSL")
         if (milliseconds := first("INFLUXDB_V2_TIMEOUT")) is not None:
             try:
                 found["timeout"] = float(milliseconds) / 1000
@@ -593,16 +594,6 @@ def connection_keywords(scope: Mapping[str, Any]) -> dict[str, Any]:
     """The connection keywords among a function's arguments (its ``locals()``),
     for :meth:`Connection.of`."""
     return {name: scope[name] for name in ("url", *_DEFAULTS) if name in scope}
-
-
-def _env_flag(env: Mapping[str, str], name: str) -> bool:
-    """A yes-or-no environment variable (``true``/``1``/``yes``, ``false``/``0``/``no``)."""
-    text = env[name].strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off", ""):
-        return False
-    raise InvalidArgumentError.of("verify", f"{name}={env[name]!r}: expected true or false")
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
