@@ -227,9 +227,12 @@ def counted(times: Iterable[int], lo: int, hi: int, step: int) -> str:
 # --- the queries dwcp_data sends ---------------------------------------------------------------
 
 _FLUX_STRING = r'"((?:[^"\\]|\\.)*)"'
+#: ``r._field == "name"`` (the name not captured).
+_FIELD = r'r\._field == "(?:[^"\\]|\\.)*"'
 _SOURCE = re.compile(
     rf"from\(bucket: {_FLUX_STRING}\) \|> range\(start: time\(v: (-?\d+)\), stop: time\(v: (-?\d+)\)\)"
-    rf" \|> filter\(fn: \(r\) => r\._measurement == {_FLUX_STRING}(?: and r\._field == {_FLUX_STRING})?\)"
+    rf" \|> filter\(fn: \(r\) => r\._measurement == {_FLUX_STRING}"
+    rf"( and (?:{_FIELD}|\({_FIELD}(?: or {_FIELD})+\)))?\)"
     r"( \|> filter\(fn: \(r\) => r\._time < time\(v: (-?\d+)\)\))?"
 )
 _PIVOT = (
@@ -405,16 +408,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._csv_error(500, bucket)
             return
         lo, hi = int(source[2]), int(source[3])
-        measurement, field_name = _unescape(source[4]), source[5] and _unescape(source[5])
+        measurement = _unescape(source[4])
+        # no field filter, one field (`and r._field == "f"`) or several (`and (... or ...)`)
+        fields = {_unescape(f) for f in re.findall(rf"r\._field == {_FLUX_STRING}", source[5] or "")}
         stop_included = self.state.stop_included and source[6] is None
         points = [p for p in self.state.points.get(bucket[0], []) if p.measurement == measurement]
         rest = query[source.end() :]
-        if rest == _PIVOT and field_name is None:
+        if rest == _PIVOT and not fields:
             text = _pivoted(points, lo, hi, include_stop=stop_included, one_type=self.state.stop_included)
             text = self._misbehaving(text)
         elif (count := _COUNT.fullmatch(rest)) is not None:
-            # one field's values, or (no field filter) every field's, as count() counts each table
-            times = (p.ns for p in points for f in p.fields if field_name in (None, f))
+            # the chosen fields' values (every field's without a filter), as count() counts each table
+            times = (p.ns for p in points for f in p.fields if not fields or f in fields)
             text = counted(times, lo, hi, int(count[1]))
         else:
             self._csv_error(500, f"the stub does not know this query: {query[:200]}")

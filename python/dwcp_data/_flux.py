@@ -23,7 +23,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 #: Nanoseconds from Go's zero time (0001-01-01 UTC, a Monday) to the Unix
 #: epoch: InfluxDB aligns shard groups to multiples of their duration from it.
@@ -54,13 +54,14 @@ def string(text: str) -> str:
     return f'"{escaped}"'
 
 
-def _source(bucket: str, measurement: str, lo: int, hi: int, field: str | None = None) -> str:
-    """Points of ``measurement`` (and of one ``field``) with ``lo <= _time < hi`` (ns)."""
-    fields = f" and r._field == {string(field)}" if field is not None else ""
+def _source(bucket: str, measurement: str, lo: int, hi: int, fields: Sequence[str] = ()) -> str:
+    """Points of ``measurement`` (and of ``fields`` only, where given) with ``lo <= _time < hi`` (ns)."""
+    tests = [f"r._field == {string(field)}" for field in fields]
+    chosen = "" if not tests else f" and {tests[0]}" if len(tests) == 1 else f" and ({' or '.join(tests)})"
     return (
         f"from(bucket: {string(bucket)})"
         f" |> range(start: time(v: {lo}), stop: time(v: {hi}))"
-        f" |> filter(fn: (r) => r._measurement == {string(measurement)}{fields})"
+        f" |> filter(fn: (r) => r._measurement == {string(measurement)}{chosen})"
         # 1.8 includes `stop`; a filter of its own keeps the first one pushed down
         f" |> filter(fn: (r) => r._time < time(v: {hi}))"
     )
@@ -75,12 +76,12 @@ def data_query(bucket: str, measurement: str, lo: int, hi: int) -> str:
     )
 
 
-def count_query(bucket: str, measurement: str, field: str | None, lo: int, hi: int, step: int) -> str:
-    """The values of ``field`` (of every field: ``None``) in ``[lo, hi)``,
-    counted per ``step``-ns window aligned to the epoch, summed over the
-    series: one row per window that has any."""
+def count_query(bucket: str, measurement: str, fields: Sequence[str], lo: int, hi: int, step: int) -> str:
+    """The values of ``fields`` in ``[lo, hi)``, counted per ``step``-ns window
+    aligned to the epoch, summed over the series and the fields: one row per
+    window that has any."""
     return (
-        _source(bucket, measurement, lo, hi, field)
+        _source(bucket, measurement, lo, hi, fields)
         + f" |> window(every: {step}ns, createEmpty: false)"
         + ' |> count() |> group(columns: ["_start"]) |> sum() |> group()'
         + ' |> keep(columns: ["_start", "_value"])'
