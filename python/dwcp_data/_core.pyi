@@ -134,8 +134,10 @@ def rank_partials(
 ) -> list[pl.Series]:
     """One shard's partials for ``(group, probe)`` pairs over the non-null ``values``."""
 
-def merge_rank_partials(a: pl.Series, b: pl.Series) -> pl.Series:
-    """Two partials of one probe merged (counts added, values appended)."""
+def merge_rank_partials(a: list[pl.Series], b: list[pl.Series]) -> list[pl.Series]:
+    """Partials merged pairwise: ``a[i]`` and ``b[i]`` are of one probe (counts
+    added, dense or sparse; values appended). One call for a block's partials:
+    a call per probe cost more than the merge itself."""
 
 @final
 class ValidationFacts:

@@ -266,7 +266,7 @@ def _merge(merged: list[pl.Series], partials: list[pl.Series]) -> list[pl.Series
     """Rank partials merged (none: ``[]``); the merge is a sum, so in any order."""
     if not merged:
         return partials
-    return [_core.merge_rank_partials(a, b) for a, b in zip(merged, partials, strict=True)]
+    return _core.merge_rank_partials(merged, partials)
 
 
 @dataclass

@@ -551,6 +551,7 @@ impl Plan {
 fn values(partial: &Partial) -> u64 {
     match partial {
         Partial::Counts(c) => c.iter().sum(),
+        Partial::Sparse(pairs) => pairs.iter().map(|&(_, c)| c).sum(),
         Partial::Values(v) => v.len() as u64,
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! A value's rank is searched in its 64-bit order key ([`order_key`]): a pass
 //! over the shards counts the values by the next 16 bits of their key among
-//! those sharing the prefix found so far ([`Partial::Counts`], 65,536 counters
-//! whatever the rows), the counts of all shards are added, and the bucket
+//! those sharing the prefix found so far ([`Partial::Sparse`] while few
+//! digits have values, [`Partial::Counts`], 65,536 counters, past that:
+//! a search per group of many small groups stays small), the counts of all
+//! shards are added, and the bucket
 //! holding the rank extends the prefix. Once the prefix holds at most
 //! [`COLLECT_AT_MOST`] values, the next pass collects them
 //! ([`Partial::Values`]) and selection finishes the search; a full 64-bit
@@ -20,6 +22,10 @@ const DIGIT: u32 = 16;
 
 /// A prefix holding at most this many values is resolved by collecting them.
 pub const COLLECT_AT_MOST: u64 = 1 << 18;
+
+/// Digits a [`Partial::Sparse`] holds at most before it becomes [`Partial::Counts`]
+/// (16 bytes a digit: well under the dense counters' 512 KiB).
+pub const SPARSE_AT_MOST: usize = 1 << 10;
 
 /// The order-preserving key of a float: `a.total_cmp(&b)` is `key(a).cmp(&key(b))`.
 pub fn order_key(x: f64) -> u64 {
@@ -52,6 +58,9 @@ pub struct Probe {
 pub enum Partial {
     /// Matching values per next digit of their key.
     Counts(Vec<u64>),
+    /// The same counts where few digits have values: `(digit, count)` of
+    /// those that do, in digit order (at most [`SPARSE_AT_MOST`]).
+    Sparse(Vec<(u16, u64)>),
     /// The matching values themselves.
     Values(Vec<f64>),
 }
@@ -81,7 +90,7 @@ impl Probe {
         if self.collect {
             Partial::Values(Vec::new())
         } else {
-            Partial::Counts(vec![0; 1 << DIGIT])
+            Partial::Sparse(Vec::new())
         }
     }
 
@@ -94,18 +103,105 @@ impl Probe {
         }
         match partial {
             Partial::Counts(counts) => counts[self.digit(key)] += 1,
+            Partial::Sparse(pairs) => {
+                add_sparse(pairs, self.digit(key) as u16, 1);
+                if pairs.len() > SPARSE_AT_MOST {
+                    *partial = Partial::Counts(dense(pairs));
+                }
+            }
             Partial::Values(values) => values.push(value),
         }
     }
 }
 
+/// Adds `count` values of `digit` to sorted sparse counts.
+fn add_sparse(pairs: &mut Vec<(u16, u64)>, digit: u16, count: u64) {
+    match pairs.binary_search_by_key(&digit, |&(d, _)| d) {
+        Ok(at) => pairs[at].1 += count,
+        Err(at) => pairs.insert(at, (digit, count)),
+    }
+}
+
+/// Sparse counts as the 65,536 counters.
+fn dense(pairs: &[(u16, u64)]) -> Vec<u64> {
+    let mut counts = vec![0; 1 << DIGIT];
+    for &(digit, count) in pairs {
+        counts[digit as usize] += count;
+    }
+    counts
+}
+
+/// Two sorted sparse counts added, in digit order.
+fn sum_sparse(a: &[(u16, u64)], b: &[(u16, u64)]) -> Vec<(u16, u64)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let next = match (a.get(i), b.get(j)) {
+            (Some(&x), Some(&y)) if x.0 == y.0 => {
+                i += 1;
+                j += 1;
+                (x.0, x.1 + y.1)
+            }
+            (Some(&x), Some(&y)) if x.0 < y.0 => {
+                i += 1;
+                x
+            }
+            (Some(&x), None) => {
+                i += 1;
+                x
+            }
+            (_, Some(&y)) => {
+                j += 1;
+                y
+            }
+            (None, None) => unreachable!("the loop stops when both are done"),
+        };
+        out.push(next);
+    }
+    out
+}
+
 impl Partial {
+    /// `(digit, count)` of the digits that have values, in digit order (a count partial).
+    fn digit_counts(&self) -> Box<dyn Iterator<Item = (u64, u64)> + '_> {
+        match self {
+            Partial::Counts(counts) => Box::new(
+                counts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &c)| c > 0)
+                    .map(|(d, &c)| (d as u64, c)),
+            ),
+            Partial::Sparse(pairs) => Box::new(pairs.iter().map(|&(d, c)| (u64::from(d), c))),
+            Partial::Values(_) => Box::new(std::iter::empty()),
+        }
+    }
+
     /// `other` merged into `self`: counts added, values appended. The order
     /// of merging does not change any answer.
     pub fn merge(&mut self, other: &Partial) -> Result<()> {
-        match (self, other) {
+        match (&mut *self, other) {
             (Partial::Counts(a), Partial::Counts(b)) if a.len() == b.len() => {
                 a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                Ok(())
+            }
+            (Partial::Counts(a), Partial::Sparse(b)) if a.len() == 1 << DIGIT => {
+                b.iter().for_each(|&(d, c)| a[d as usize] += c);
+                Ok(())
+            }
+            (Partial::Sparse(a), Partial::Counts(b)) if b.len() == 1 << DIGIT => {
+                let mut counts = b.clone();
+                a.iter().for_each(|&(d, c)| counts[d as usize] += c);
+                *self = Partial::Counts(counts);
+                Ok(())
+            }
+            (Partial::Sparse(a), Partial::Sparse(b)) => {
+                let sum = sum_sparse(a, b);
+                *self = if sum.len() > SPARSE_AT_MOST {
+                    Partial::Counts(dense(&sum))
+                } else {
+                    Partial::Sparse(sum)
+                };
                 Ok(())
             }
             (Partial::Values(a), Partial::Values(b)) => {
@@ -159,16 +255,14 @@ impl Search {
                 let (_, v, _) = values.select_nth_unstable_by(r, f64::total_cmp);
                 Ok(Self::Found(*v))
             }
-            Partial::Counts(counts) => {
+            Partial::Counts(_) | Partial::Sparse(_) => {
                 let mut below = 0u64;
-                let (digit, count) = counts
-                    .iter()
-                    .enumerate()
-                    .find(|(_, &c)| {
+                let (digit, count) = merged
+                    .digit_counts()
+                    .find(|&(_, c)| {
                         below += c;
                         rank < below
                     })
-                    .map(|(d, &c)| (d as u64, c))
                     .ok_or_else(beyond)?;
                 let depth = probe.depth + DIGIT;
                 let prefix = probe.prefix | digit << (64 - depth);
@@ -358,10 +452,10 @@ mod tests {
         };
         let got = shard_partials(&values, Some(&groups), &[(1, collect), (0, Probe::ALL)]).unwrap();
         assert_eq!(got[0], Partial::Values(vec![3.0, 2.0]));
-        let Partial::Counts(counts) = &got[1] else {
-            panic!()
-        };
-        assert_eq!(counts.iter().sum::<u64>(), 1);
+        assert_eq!(
+            got[1].digit_counts().collect::<Vec<_>>(),
+            [(Probe::ALL.digit(order_key(1.0)) as u64, 1)]
+        );
         assert!(shard_partials(&values, Some(&groups.slice(0, 2)), &[]).is_err());
         assert!(shard_partials(&values, None, &[(u32::MAX, Probe::ALL)]).is_err());
     }
@@ -378,5 +472,51 @@ mod tests {
         assert!(Search::new(0).advance(&mut counts).is_err());
         let values = Partial::Values(vec![1.0]);
         assert!(counts.merge(&values).is_err());
+    }
+
+    #[test]
+    fn sparse_and_dense_counts_give_the_same_searches() {
+        // few values: every shard's partial stays sparse; many: they become dense part way
+        let few: Vec<Vec<f64>> = (0..5)
+            .map(|k| (0..40).map(|i| f64::from(i * 7 + k) * 0.3 - 20.0).collect())
+            .collect();
+        let many: Vec<Vec<f64>> = (0..3)
+            .map(|k| {
+                (0..5_000)
+                    .map(|i| ((i * 7919 + k * 104_729) % 9_973) as f64 * 1.7e-3)
+                    .collect()
+            })
+            .collect();
+        for shards in [few, many] {
+            let mut sorted: Vec<f64> = shards.concat();
+            sorted.sort_by(f64::total_cmp);
+            for rank in [0, sorted.len() / 4, sorted.len() / 2, sorted.len() - 1] {
+                assert_eq!(search(&shards, rank as u64).0, sorted[rank], "rank {rank}");
+            }
+        }
+    }
+
+    #[test]
+    fn sparse_partials_merge_with_dense_ones_and_grow_dense() {
+        let probe = Probe::ALL;
+        let (mut sparse, mut dense_one) = (probe.empty(), Partial::Counts(vec![0; 1 << DIGIT]));
+        for v in [1.0, 2.0, 2.0, -3.5] {
+            probe.add(&mut sparse, v);
+            probe.add(&mut dense_one, v);
+        }
+        assert!(matches!(sparse, Partial::Sparse(ref p) if p.len() == 3));
+        let mut a = sparse.clone();
+        a.merge(&dense_one).unwrap();
+        let mut b = dense_one.clone();
+        b.merge(&sparse).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.digit_counts().map(|(_, c)| c).sum::<u64>(), 8);
+        let mut wide = probe.empty();
+        (0..=SPARSE_AT_MOST).for_each(|i| probe.add(&mut wide, from_order_key((i as u64) << 48)));
+        assert!(
+            matches!(wide, Partial::Counts(_)),
+            "past SPARSE_AT_MOST digits a partial is dense"
+        );
+        assert!(sparse.merge(&Partial::Values(vec![1.0])).is_err());
     }
 }

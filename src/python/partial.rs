@@ -39,16 +39,39 @@ fn probe_of((prefix, depth, collect): ProbeTuple) -> Result<Probe> {
     })
 }
 
+/// Bits of a sparse count's encoding that hold the count (the digit above them).
+const SPARSE_COUNT_BITS: u32 = 48;
+
 fn series_of(partial: Partial) -> PySeries {
     PySeries(match partial {
         Partial::Counts(c) => Series::new("counts".into(), c),
+        Partial::Sparse(pairs) if pairs.iter().all(|&(_, c)| c >> SPARSE_COUNT_BITS == 0) => {
+            let encoded: Vec<u64> = pairs
+                .iter()
+                .map(|&(d, c)| u64::from(d) << SPARSE_COUNT_BITS | c)
+                .collect();
+            Series::new("sparse".into(), encoded)
+        }
+        Partial::Sparse(pairs) => {
+            let mut counts = vec![0u64; 1 << 16];
+            pairs.iter().for_each(|&(d, c)| counts[d as usize] += c);
+            Series::new("counts".into(), counts)
+        }
         Partial::Values(v) => Series::new("values".into(), v),
     })
 }
 
 pub(super) fn partial_of(series: &Series) -> Result<Partial> {
+    let mask = (1u64 << SPARSE_COUNT_BITS) - 1;
     match (series.name().as_str(), series.dtype()) {
         ("counts", DataType::UInt64) => Ok(Partial::Counts(series.u64()?.into_no_null_iter().collect())),
+        ("sparse", DataType::UInt64) => Ok(Partial::Sparse(
+            series
+                .u64()?
+                .into_no_null_iter()
+                .map(|e| ((e >> SPARSE_COUNT_BITS) as u16, e & mask))
+                .collect(),
+        )),
         ("values", DataType::Float64) => Ok(Partial::Values(series.f64()?.into_no_null_iter().collect())),
         _ => Err(DwcpError::invalid_argument(
             "partial",
@@ -160,15 +183,28 @@ fn rank_partials(
     Ok(partials.into_iter().map(series_of).collect())
 }
 
-/// Two partials of one probe merged (counts added, values appended).
+/// Partials merged pairwise: `a[i]` and `b[i]` are of one probe (counts
+/// added, dense or sparse; values appended). One call for a block's partials:
+/// a call per probe cost more than the merge itself.
 #[pyfunction]
-fn merge_rank_partials(py: Python<'_>, a: PySeries, b: PySeries) -> PyResult<PySeries> {
+fn merge_rank_partials(py: Python<'_>, a: Vec<PySeries>, b: Vec<PySeries>) -> PyResult<Vec<PySeries>> {
     let merged = run(py, || {
-        let mut a = partial_of(&a.0)?;
-        a.merge(&partial_of(&b.0)?)?;
-        Ok(a)
+        if a.len() != b.len() {
+            return Err(DwcpError::invalid_argument(
+                "partials",
+                format!("{} partials cannot be merged with {}", a.len(), b.len()),
+            ));
+        }
+        a.iter()
+            .zip(&b)
+            .map(|(x, y)| {
+                let mut x = partial_of(&x.0)?;
+                x.merge(&partial_of(&y.0)?)?;
+                Ok(x)
+            })
+            .collect::<Result<Vec<_>>>()
     })?;
-    Ok(series_of(merged))
+    Ok(merged.into_iter().map(series_of).collect())
 }
 
 /// The facts the validation rules need of a shard, merged shard after shard
