@@ -77,6 +77,12 @@ def dag_file(dag_id: str, **arguments: object) -> str:
     )
 
 
+def deploy_landing(airflow: AirflowDeployment, dag_id: str, landing: Path, **arguments: object) -> str:
+    """A manually triggered DAG ``dag_id`` on ``landing``, with no metrics connection."""
+    defaults = {"schedule": None, "source": str(landing), "min_rows": 100, "conn_id": "no_metrics_here"}
+    return airflow.deploy(dag_id, dag_file(dag_id, **{**defaults, **arguments}))
+
+
 def published(airflow: AirflowDeployment, dag_id: str) -> list[Path]:
     return sorted(p for p in (airflow.out / "published").glob(f"{dag_id}_*") if p.is_dir())
 
@@ -90,17 +96,7 @@ def instant(text: str) -> datetime:
 
 
 def test_a_manual_trigger_without_a_date_reads_the_week_before_the_trigger(airflow, landing):
-    dag = airflow.deploy(
-        "manual_landing",
-        dag_file(
-            "manual_landing",
-            schedule=None,
-            source=str(landing),
-            min_rows=100,
-            conn_id="no_metrics_here",
-            lookback_days=7,
-        ),
-    )
+    dag = deploy_landing(airflow, "manual_landing", landing, lookback_days=7)
     run_id = airflow.trigger_cli(dag)  # what the UI's Trigger button does too: no logical date
     run = airflow.wait(dag, run_id)
     assert run["state"] == "success", (airflow.tasks(dag, run_id), airflow.logs())
@@ -123,12 +119,7 @@ def test_a_manual_trigger_without_a_date_reads_the_week_before_the_trigger(airfl
 
 
 def test_a_date_given_through_the_rest_api_or_the_cli_sets_the_window(airflow, landing):
-    dag = airflow.deploy(
-        "dated_landing",
-        dag_file(
-            "dated_landing", schedule=None, source=str(landing), min_rows=100, conn_id="no_metrics_here"
-        ),
-    )
+    dag = deploy_landing(airflow, "dated_landing", landing)
     rest = airflow.trigger_rest(dag, logical_date="2025-11-10T06:00:00Z")
     cli = airflow.trigger_cli(dag, "-l", "2025-11-12T06:00:00+00:00")
     for run_id in (rest, cli):
@@ -268,17 +259,7 @@ def test_retention_keeps_the_newest_sets_and_runs_of_its_own_dag(airflow, landin
     other = airflow.out / "published" / "someone_elses"
     other.mkdir(parents=True, exist_ok=True)
     (other / "keep.txt").write_text("not ours")
-    dag = airflow.deploy(
-        "kept_landing",
-        dag_file(
-            "kept_landing",
-            schedule=None,
-            source=str(landing),
-            min_rows=100,
-            conn_id="no_metrics_here",
-            keep=2,
-        ),
-    )
+    dag = deploy_landing(airflow, "kept_landing", landing, keep=2)
     dates = ["2025-11-01T00:00:00Z", "2025-11-02T00:00:00Z", "2025-11-03T00:00:00Z"]
     for date in dates:
         run_id = airflow.trigger_rest(dag, logical_date=date)

@@ -102,7 +102,8 @@ def _start_time(pid: int) -> int:
 
 
 def _host() -> str:
-    return socket.gethostname().split(".")[0] or "host"
+    """This host's short name as work names hold it (at most 63 characters)."""
+    return (socket.gethostname().split(".")[0] or "host")[:63]
 
 
 def _work_stem(name: str) -> str:
@@ -118,15 +119,14 @@ def _work_stem(name: str) -> str:
 def _work_name(name: str, kind: str) -> str:
     """A fresh name for our temporary ``kind`` of ``name`` (see :data:`_WORK_NAME`)."""
     pid = os.getpid()
-    host = _host()[:63]
-    return f".{_work_stem(name)}.{host}.{pid}-{_start_time(pid)}.{secrets.token_hex(4)}.{kind}"
+    return f".{_work_stem(name)}.{_host()}.{pid}-{_start_time(pid)}.{secrets.token_hex(4)}.{kind}"
 
 
 def _is_stale(entry: str) -> bool:
     """Whether ``entry`` is our temporary file or folder, left by a process of
     this host that is gone (a live one's, or another host's, is never stale)."""
     found = _WORK_NAME.match(entry)
-    if found is None or found["host"] != _host()[:63]:
+    if found is None or found["host"] != _host():
         return False
     pid, start = int(found["pid"]), int(found["start"])
     try:

@@ -29,8 +29,11 @@ from typing import Any
 
 from airflow.sdk import Variable
 
+from dwcp_data._convert import epoch_us, utc_datetime
+
 __all__ = ["OUTPUT_VARIABLE", "dag_folder", "output", "published_name", "run_dir", "run_window", "window_end"]
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: The Airflow variable naming the output folder.
 OUTPUT_VARIABLE = "dwcp_data_output_dir"
 
@@ -42,11 +45,11 @@ def _run_type(context: dict[str, Any]) -> str:
 
 
 def _utc(value: Any) -> datetime | None:
-    """An aware datetime (pendulum's too) in UTC, or ``None``."""
+    """A datetime (pendulum's too; naive is UTC) as a plain UTC datetime, to
+    the microsecond, or ``None``."""
     if not isinstance(value, datetime):
         return None
-    value = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-    return datetime.fromtimestamp(value.timestamp(), tz=timezone.utc)
+    return _EPOCH + timedelta(microseconds=epoch_us(utc_datetime(value, "date")))
 
 
 def window_end(context: dict[str, Any]) -> datetime:

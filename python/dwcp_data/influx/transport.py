@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import email.utils
+import functools
 import http.client
 import ipaddress
 import math
@@ -603,22 +604,17 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_TLS_CONTEXTS: dict[tuple[bool, str | None], ssl.SSLContext] = {}
-
-
+@functools.lru_cache(maxsize=16)
 def _tls_context(verify: bool, ca_bundle: str | None) -> ssl.SSLContext:
     """The TLS settings of a connection (made once per setting: loading CAs takes time)."""
-    key = (verify, ca_bundle)
-    if key not in _TLS_CONTEXTS:
-        if ca_bundle is not None and os.path.isdir(ca_bundle):
-            context = ssl.create_default_context(capath=ca_bundle)
-        else:
-            context = ssl.create_default_context(cafile=ca_bundle)
-        if not verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        _TLS_CONTEXTS[key] = context
-    return _TLS_CONTEXTS[key]
+    if ca_bundle is not None and os.path.isdir(ca_bundle):
+        context = ssl.create_default_context(capath=ca_bundle)
+    else:
+        context = ssl.create_default_context(cafile=ca_bundle)
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _retry_after(value: str | None) -> float:
