@@ -24,6 +24,7 @@ from influx_server import free_port
 
 LOGICAL = datetime(2025, 11, 16, 2, 0, tzinfo=timezone.utc)
 DASHBOARD = Path(dwcp_data.__file__).parent / "grafana" / "dwcp_data_quality.json"
+FLUX_DASHBOARD = DASHBOARD.with_name("dwcp_data_quality_flux.json")
 
 RUN_DAG = """
 import json, shutil, sys
@@ -533,3 +534,55 @@ def test_a_second_weekly_run_exports_only_the_day_that_changed(influxd, tmp_path
         return dwcp_data.read_training_data(folder)
 
     assert published(out).equals(published(tmp_path / "fresh-out"))
+
+
+def _influxql_shape(query: str) -> dict[str, object]:
+    """What an InfluxQL panel query reads and how: measurement, fields, aggregate, grouping, DAG filter."""
+    return {
+        "measurement": re.search(r'FROM "(\w+)"', query)[1],
+        "fields": sorted(re.findall(r'\w+\("(\w+)"\)', query)),
+        "aggregate": sorted(set(re.findall(r'(\w+)\("\w+"\)', query))),
+        "tags": sorted(re.findall(r'GROUP BY time\([^)]*\), "(\w+)"', query)),
+        "dag_filter": '"dag_id" =~ /^$dag_id$/' in query,
+        "window": re.search(r"GROUP BY time\(([^)]*)\)", query)[1].replace("$__interval", "auto"),
+    }
+
+
+def _flux_shape(query: str) -> dict[str, object]:
+    """The same facts read from a Flux panel query of the shipped Flux dashboard."""
+    assert query.startswith(
+        'from(bucket: "${bucket}")\n  |> range(start: v.timeRangeStart, stop: v.timeRangeStop)'
+    )
+    assert query.count("(") == query.count(")") and query.count('"') % 2 == 0
+    groups = re.search(r"group\(columns: \[([^\]]*)\]\)", query)[1]
+    window = re.search(r"aggregateWindow\(every: ([^,]+), fn: (\w+)", query)
+    return {
+        "measurement": re.search(r'r\._measurement == "(\w+)"', query)[1],
+        "fields": sorted(re.findall(r'r\._field == "(\w+)"', query)),
+        "aggregate": [window[2]],
+        "tags": sorted(t for t in re.findall(r'"(\w+)"', groups) if t != "_field"),
+        "dag_filter": "r.dag_id =~ /^${dag_id:regex}$/" in query,
+        "window": window[1].replace("v.windowPeriod", "auto"),
+    }
+
+
+def test_the_flux_dashboard_shows_what_the_influxql_one_shows():
+    """The Flux variant (InfluxDB 2.x) has the InfluxQL dashboard's panels, in
+    its places, each reading the same measurement, fields, aggregate, grouping
+    and DAG filter. Its queries are not run here: no Flux engine runs on these
+    machines (influxd 1.6.7 has none; the recorded 1.8 answers cover only the
+    export's queries)."""
+    influxql, flux = json.loads(DASHBOARD.read_text()), json.loads(FLUX_DASHBOARD.read_text())
+    assert flux["uid"] != influxql["uid"]
+    variables = {v["name"]: v for v in flux["templating"]["list"]}
+    assert set(variables) == {"datasource", "bucket", "dag_id"}
+    assert "schema.measurementTagValues" in variables["dag_id"]["query"]
+    assert '"pipeline_runs"' in variables["dag_id"]["query"] and variables["dag_id"]["multi"]
+    assert len(flux["panels"]) == len(influxql["panels"]) == 13
+    for ql, fx in zip(influxql["panels"], flux["panels"], strict=True):
+        assert {k: v for k, v in ql.items() if k != "targets"} == {
+            k: v for k, v in fx.items() if k != "targets"
+        }
+        (ql_target,), (flux_target,) = ql["targets"], fx["targets"]
+        assert _flux_shape(flux_target["query"]) == _influxql_shape(ql_target["query"]), ql["title"]
+        assert set(re.findall(r"\$\{(\w+)", flux_target["query"])) <= set(variables)
