@@ -115,3 +115,18 @@ def tricky_shards(tmp_path: Path) -> Path:
         pl.concat([df.slice(3500, 2500), df.slice(0, 3)]),
     ]
     return write_shards(tmp_path / "in", shards)
+
+
+def tiny_shards(tmp_path: Path) -> Path:
+    """A collector's landing folder: 600 shards of 0 to 12 hostile rows, with
+    duplicates across them, an older layout (no ``jitter_ms``) for 150 shards
+    in the middle, and empty shards."""
+    df = hostile(3000, seed=53)
+    df = pl.concat([df, df.slice(100, 40), df.slice(2000, 25)])
+    cuts, shards, at = [0, 3, 12, 7, 1, 9, 5, 11], [], 0
+    for k in range(600):
+        n = cuts[k % len(cuts)]
+        shard = df.slice(at, n)
+        shards.append(shard.drop("jitter_ms") if 200 <= k < 350 else shard)
+        at += n
+    return write_shards(tmp_path / "tiny", shards)

@@ -16,7 +16,15 @@ import dwcp_data
 from dwcp_data.dataset import clean_dataset, label_dataset, validate_dataset
 from dwcp_data.errors import DataError, InvalidArgumentError
 
-from helpers import END, hostile, mixed_layout_shards, shard_validation_facts, tricky_shards, write_shards
+from helpers import (
+    END,
+    hostile,
+    mixed_layout_shards,
+    shard_validation_facts,
+    tiny_shards,
+    tricky_shards,
+    write_shards,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -128,14 +136,21 @@ def test_a_bad_shard_leaves_the_old_output_untouched(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
 
 
+@pytest.mark.filterwarnings("ignore:.*schema column\\(s\\) absent, read as nulls")
 @pytest.mark.parametrize("profile", ["document", "strict"])
-def test_the_pipeline_on_a_folder_equals_the_in_memory_run(tmp_path, profile):
-    folder = tricky_shards(tmp_path)
+@pytest.mark.parametrize("shards", [tricky_shards, tiny_shards])
+def test_the_pipeline_on_a_folder_equals_the_in_memory_run(tmp_path, monkeypatch, profile, shards):
+    """Tiny shards are read together, in blocks of at most 40 rows here."""
+    import dwcp_data.dataset
+
+    monkeypatch.setattr(dwcp_data.dataset, "GROUP_ROWS", 40)
+    folder = shards(tmp_path)
+    blocks = len(dwcp_data.dataset.Dataset(folder).block_ranges())
     options = {"profile": profile, "min_rows": 100, "on_invalid": "continue", "by": "link_type"}
     whole = dwcp_data.run_pipeline(folder, tmp_path / "whole.parquet", **options)
     sharded = dwcp_data.run_pipeline(folder, tmp_path / "sharded", **options)
     assert sharded.dataset == tmp_path / "sharded"
-    assert len(list(sharded.dataset.iterdir())) == 5 + 1  # and the manifest
+    assert len(list(sharded.dataset.iterdir())) == blocks + 1  # and the manifest
     assert_frame_equal(dwcp_data.read_training_data(sharded.dataset), pl.read_parquet(whole.dataset))
     a, b = whole.report, sharded.report
     for key in ["status", "cleaning", "label_shares", "class_shares_in", "class_shares_out", "source"]:
@@ -153,13 +168,9 @@ def test_the_pipeline_on_a_folder_equals_the_in_memory_run(tmp_path, profile):
     # §8's figures, gathered as the rows were written, are those of the data written
     written = dwcp_data.quality_metrics(sharded.dataset)
     assert figures(a["quality"]) == figures(b["quality"]) == figures(written)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "in",
-        "sharded",
-        "sharded.report.json",
-        "whole.parquet",
-        "whole.parquet.report.json",
-    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [folder.name, "sharded", "sharded.report.json", "whole.parquet", "whole.parquet.report.json"]
+    )
 
 
 def test_hostile_text_is_grouped_and_deduplicated_exactly(tmp_path):
@@ -444,3 +455,72 @@ def test_the_pipeline_and_the_cli_on_mixed_shard_layouts(tmp_path):
     assert_frame_equal(
         dwcp_data.read_training_data(tmp_path / "cli"), dwcp_data.clean(dwcp_data.read_training_data(folder))
     )
+
+
+@pytest.mark.filterwarnings(ABSENT)
+@pytest.mark.parametrize("group_rows", [1 << 16, 40])  # all small shards of a layout in one block; ~6 a block
+def test_many_tiny_shards_are_read_together_with_the_in_memory_answers(tmp_path, monkeypatch, group_rows):
+    import dwcp_data.dataset
+
+    monkeypatch.setattr(dwcp_data.dataset, "GROUP_ROWS", group_rows)
+    folder = tiny_shards(tmp_path)
+    ds = dwcp_data.dataset.Dataset(folder)
+    blocks = ds.block_ranges()
+    assert [i for r in blocks for i in r] == list(range(600))  # every shard once, in order
+    rows = ds.rows()
+    assert all(sum(rows[i] for i in r) <= group_rows for r in blocks)
+    assert not any(r.start < edge < r.stop for r in blocks for edge in (200, 350))  # one layout a block
+    if group_rows > 1000:
+        assert blocks == [range(0, 200), range(200, 350), range(350, 600)]
+    else:
+        assert 40 < len(blocks) < 200
+    whole = dwcp_data.read_training_data(folder)
+    expected, expected_report = dwcp_data.clean(whole, by="link_type", report=True)
+    assert clean_dataset(folder, tmp_path / "clean", by="link_type") == expected_report
+    assert expected_report.duplicates_removed >= 40
+    assert_frame_equal(dwcp_data.read_training_data(tmp_path / "clean"), expected)
+    got = validate_dataset(folder, profile="strict", now=END, min_rows=100)
+    in_memory = dwcp_data.validate(whole, profile="strict", now=END, min_rows=100)
+    assert (got.results, got.n_rows) == (in_memory.results, in_memory.n_rows)
+    assert label_dataset(folder, tmp_path / "labelled") == whole.height
+    assert_frame_equal(dwcp_data.read_training_data(tmp_path / "labelled"), dwcp_data.label_oracle(whole))
+    assert dwcp_data.quality_metrics(folder, now=END) == dwcp_data.quality_metrics(whole, now=END)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clean", "labelled", "tiny"], "no work files left"
+
+
+@pytest.mark.filterwarnings(ABSENT)
+def test_a_tiny_shard_read_with_others_is_named_when_bad_or_changed(tmp_path, monkeypatch):
+    folder = tiny_shards(tmp_path)
+    (folder / "shard-100.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(DataError, match=r"shard-100\.parquet: not a readable Parquet file"):
+        clean_dataset(folder, tmp_path / "out")
+    folder = tiny_shards(tmp_path / "again")
+    shard = folder / "shard-401.parquet"
+    _change_shard_when(monkeypatch, "clean: medians", lambda: _other_rows(shard, 3))
+    with pytest.raises(DataError, match=r"shard-401\.parquet: the shard changed") as e:
+        clean_dataset(folder, tmp_path / "out")
+    assert e.value.rule == "shard_changed" and not (tmp_path / "out").exists()
+
+
+def test_data_sets_opened_on_one_engine_read_their_own_small_shards(tmp_path):
+    """A run opens its input and its output on one engine: each keeps its
+    blocks of small shards apart, and reads them back (from the work folder)
+    as they are."""
+    from dwcp_data._engine import engine_for
+
+    df = hostile(400, seed=3)
+    folders = [
+        write_shards(tmp_path / n, [df.slice(k, 10) for k in range(s, 400, 20)])
+        for n, s in [("a", 0), ("b", 10)]
+    ]
+    with (
+        engine_for("local") as engine,
+        engine.open(folders[0], None) as a,
+        engine.open(folders[1], None) as b,
+    ):
+        for blocks, folder in [(a, folders[0]), (b, folders[1])] * 2:  # the second time from the spill
+            assert len(blocks) == 1 and len(blocks.files) == 20
+            assert_frame_equal(blocks.read(0), dwcp_data.read_training_data(folder))
+            assert_frame_equal(
+                blocks.read(0, ["rtt_ms", "node_id"]), blocks.read(0).select("rtt_ms", "node_id")
+            )

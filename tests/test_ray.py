@@ -43,10 +43,13 @@ def local_ray():
 @pytest.fixture(autouse=True)
 def small_slices(monkeypatch):
     """Tasks read, clean and write their blocks in slices of 700 rows (taken from
-    the driver's ``dwcp_data._passes.SLICE_ROWS``): slice edges fall inside blocks."""
+    the driver's ``dwcp_data._passes.SLICE_ROWS``): slice edges fall inside blocks.
+    Small shards are read in blocks of at most 300 rows (two of ``many_blocks``)."""
     import dwcp_data._passes
+    import dwcp_data.dataset
 
     monkeypatch.setattr(dwcp_data._passes, "SLICE_ROWS", 700)
+    monkeypatch.setattr(dwcp_data.dataset, "GROUP_ROWS", 300)
 
 
 def many_blocks(tmp_path: Path) -> Path:

@@ -259,6 +259,7 @@ class LocalEngine(Engine):
         self.work = work
         self.states: dict[int, Any] = {}
         self._shuffles = itertools.count()
+        self._opened = itertools.count()
 
     @contextlib.contextmanager
     def open(
@@ -271,8 +272,10 @@ class LocalEngine(Engine):
     ) -> Iterator[Blocks]:
         from dwcp_data.dataset import open_dataset
 
+        spill = self.work / f"blocks-{next(self._opened)}"  # a folder per data set opened
+        spill.mkdir()
         with open_dataset(source, work_dir, on_bad_rows=on_bad_rows, rejects_dir=rejects_dir) as ds:
-            yield ds.as_blocks()
+            yield ds.as_blocks(spill=spill)
 
     def map(
         self,

@@ -517,7 +517,7 @@ def _add_cleaning_and_labelling(sub: Any) -> None:
     cl = _command(sub, "clean", "remove duplicates and outliers, impute medians", _cmd_clean)
     _reading(cl)
     cl.add_argument(
-        "--out", required=True, help="output file, or a folder: one shard per input shard, in bounded memory"
+        "--out", required=True, help="output file, or a folder: one shard per input block, in bounded memory"
     )
     cl.add_argument("--by", nargs="+", default=None, help="compute IQR fences per group of these columns")
     _overwrite_flag(cl)
@@ -526,7 +526,7 @@ def _add_cleaning_and_labelling(sub: Any) -> None:
     lab = _command(sub, "label", "add the oracle's estimates and label", _cmd_label)
     _reading(lab)
     lab.add_argument(
-        "--out", required=True, help="output file, or a folder: one shard per input shard, in bounded memory"
+        "--out", required=True, help="output file, or a folder: one shard per input block, in bounded memory"
     )
     lab.add_argument("--cpu-weight", type=float, default=0.0)
     _overwrite_flag(lab)

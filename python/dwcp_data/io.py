@@ -479,9 +479,11 @@ def read_parquet_file(
         return (scan if columns is None else scan.select(columns)).slice(*rows).collect()
 
 
-def warn_absent(file: Path, missing: Sequence[str]) -> None:
-    """Warns that ``file`` lacks the schema columns ``missing`` (read as nulls)."""
-    warnings.warn(f"{file}: schema column(s) absent, read as nulls: {', '.join(missing)}", stacklevel=3)
+def warn_absent(file: Path, missing: Sequence[str], others: int = 0) -> None:
+    """Warns that ``file`` (and ``others`` more shards stored alike) lacks the
+    schema columns ``missing`` (read as nulls)."""
+    also = f" (and {others:,} more shards storing the same columns)" if others else ""
+    warnings.warn(f"{file}{also}: schema column(s) absent, read as nulls: {', '.join(missing)}", stacklevel=3)
 
 
 def _csv_frame(file: Path) -> pl.DataFrame:

@@ -108,7 +108,7 @@ def run_pipeline(
     ``source`` is files or a LazyFrame, every stage works shard by
     shard (:func:`~dwcp_data.validate_dataset`,
     :func:`~dwcp_data.clean_dataset`, :func:`~dwcp_data.label_dataset`) and
-    ``out`` gets one Parquet shard per input shard (a LazyFrame is first
+    ``out`` gets one Parquet shard per input block (a shard, or small shards read together; a LazyFrame is first
     streamed once into temporary shards of ``SHARD_ROWS`` rows, beside ``out``). The rows, reports and
     shares are exactly those of the in-memory run; ``show_progress`` draws a
     bar per pass. Bad CSV lines follow ``on_bad_rows`` there too.
