@@ -193,6 +193,17 @@ def test_the_pipeline_on_ray_equals_the_one_machine_run(tmp_path, profile, shard
     )
 
 
+@pytest.mark.filterwarnings("ignore:.*schema column\\(s\\) absent, read as nulls")
+@pytest.mark.parametrize("shards", [many_blocks, mixed_layout_shards])
+def test_quality_metrics_on_ray_equal_the_whole_frames(tmp_path, shards):
+    folder = shards(tmp_path)
+    whole = dwcp_data.read_training_data(folder)
+    expected = dwcp_data.quality_metrics(whole, now=END)
+    assert dwcp_data.quality_metrics(folder, now=END, engine="ray") == expected
+    assert dwcp_data.quality_metrics(whole.lazy(), now=END, engine="ray") == expected
+    assert dwcp_data.quality_metrics(ray.data.from_arrow(whole.to_arrow()), now=END, engine="ray") == expected
+
+
 def test_the_cli_pipeline_on_ray(tmp_path):
     from dwcp_data.cli import main
 

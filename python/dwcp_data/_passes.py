@@ -35,6 +35,7 @@ from dwcp_data import _core
 from dwcp_data._engine import Blocks, Engine, Repeats, Sink, first_rows, in_order
 from dwcp_data._frames import to_core
 from dwcp_data._outputs import FolderBuild, shard_name
+from dwcp_data._quality_counts import QualityCounts
 from dwcp_data.cleaning import CleaningReport
 from dwcp_data.io import conform, stored_columns, write_frames
 from dwcp_data.labelling import label_oracle
@@ -51,6 +52,7 @@ __all__ = [
     "block_slices",
     "label_blocks",
     "nan_as_null",
+    "quality_blocks",
     "repeated_keys",
     "validate_blocks",
 ]
@@ -225,6 +227,27 @@ def label_blocks(engine: Engine, blocks: Blocks, out: FolderBuild, cpu_weight: f
     for i, rows in engine.map("label", label_kernel, blocks, args):
         out.rows[names[i]] = rows
     return sum(out.rows[name] for name in names)
+
+
+# --- §8's figures -----------------------------------------------------------------------------
+
+
+def quality_kernel(block: Any, slice_rows: int) -> QualityCounts:
+    """A block's §8 counts, a slice at a time."""
+    counts = QualityCounts()
+    for df in block_slices(block, slice_rows):
+        counts.add(df)
+    return counts
+
+
+def quality_blocks(engine: Engine, blocks: Blocks) -> QualityCounts:
+    """Every block's §8 counts, merged in block order."""
+    counts = QualityCounts()
+    for part in in_order(
+        engine.map("quality", quality_kernel, blocks, [(SLICE_ROWS,)] * len(blocks)), len(blocks)
+    ):
+        counts.merge(part)
+    return counts
 
 
 # --- cleaning ---------------------------------------------------------------------------------
