@@ -296,10 +296,10 @@ def test_validation_facts_travel_between_processes(tmp_path):
 
 def _change_shard_when(monkeypatch, label: str, change) -> list[str]:
     """Calls ``change()`` as the pass named ``label`` begins; the labels seen."""
-    from dwcp_data._engine import LocalEngine
+    from dwcp_data._engine import LocalRunner
 
     seen: list[str] = []
-    passes = LocalEngine.map
+    passes = LocalRunner.map
 
     def patched(self, name, *args, **kwargs):
         seen.append(name)
@@ -307,7 +307,7 @@ def _change_shard_when(monkeypatch, label: str, change) -> list[str]:
             change()
         return passes(self, name, *args, **kwargs)
 
-    monkeypatch.setattr(LocalEngine, "map", patched)
+    monkeypatch.setattr(LocalRunner, "map", patched)
     return seen
 
 
@@ -407,13 +407,13 @@ def test_states_kept_in_the_work_folder_give_the_same_answers(tmp_path, monkeypa
     work = tmp_path / "work"
     work.mkdir()
     saved: list[str] = []
-    keep = _engine.LocalEngine._keep
+    keep = _engine.LocalRunner._keep
 
     def spy(self, i, state, in_memory):
         keep(self, i, state, in_memory)
         saved.extend(p.name for p in self.work.glob("state-*.arrow"))
 
-    monkeypatch.setattr(_engine.LocalEngine, "_keep", spy)
+    monkeypatch.setattr(_engine.LocalRunner, "_keep", spy)
     report = clean_dataset(folder, tmp_path / "out", by=by, work_dir=work)
     assert saved, "the states went to files"
     assert_frame_equal(dwcp_data.read_training_data(tmp_path / "out"), expected)

@@ -30,18 +30,32 @@ def test_every_entry_point_takes_its_defaults_from_the_options(options):
                 assert parameter.default == defaults[name], (function.__qualname__, name)
 
 
-def test_the_ray_entry_points_take_the_same_defaults():
-    from dwcp_data import ray as dwcp_ray
+def test_every_data_set_stage_takes_an_engine_name_or_object(tmp_path):
+    """``engine=`` on every stage: a name or an engine object (the old
+    ``dwcp_data.ray`` wrappers are gone); anything else is refused by name."""
+    from dwcp_data import quality
 
-    for local, remote in [
-        (dataset.validate_dataset, dwcp_ray.validate_dataset),
-        (dataset.clean_dataset, dwcp_ray.clean_dataset),
-        (pipeline.run_pipeline, dwcp_ray.run_pipeline),
-    ]:
-        theirs = inspect.signature(remote).parameters
-        for name, parameter in inspect.signature(local).parameters.items():
-            if name in theirs and theirs[name].default is not inspect.Parameter.empty:
-                assert theirs[name].default == parameter.default, (remote.__qualname__, name)
+    stages = [dataset.validate_dataset, dataset.clean_dataset, dataset.label_dataset, pipeline.run_pipeline]
+    for stage in [*stages, quality.quality_metrics]:
+        assert inspect.signature(stage).parameters["engine"].default == "local", stage.__qualname__
+    folder = tmp_path / "in"
+    dwcp_data.write_training_data(dwcp_data.generate_synthetic(2000, seed=1), folder, shard_rows=700)
+    now = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    expected = dwcp_data.validate_dataset(folder, min_rows=10, now=now).results
+    assert (
+        dwcp_data.validate_dataset(folder, min_rows=10, now=now, engine=dwcp_data.LocalEngine()).results
+        == expected
+    )
+    for bad in ["spark", None, dwcp_data.LocalEngine, 1]:
+        with pytest.raises(InvalidArgumentError, match="`engine`: must be 'local', 'ray', LocalEngine"):
+            dwcp_data.validate_dataset(folder, engine=bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="`num_cpus`"):
+        dwcp_data.RayEngine(num_cpus=0)
+    with pytest.raises(InvalidArgumentError, match="`address`"):
+        dwcp_data.RayEngine(address=6379)  # type: ignore[arg-type]
+    engine = dwcp_data.RayEngine(address="auto", runtime_env={"env_vars": {"TOKEN": "s3cr3t"}})
+    assert "s3cr3t" not in repr(engine) and "auto" in repr(engine)
+    assert engine.init_arguments() == {"address": "auto", "runtime_env": {"env_vars": {"TOKEN": "s3cr3t"}}}
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import dwcp_data
-from dwcp_data.errors import DataError
+from dwcp_data.errors import DataError, InvalidArgumentError
 
 from helpers import END, hostile, mixed_layout_shards, tricky_shards, write_shards
 
@@ -66,7 +66,7 @@ def many_blocks(tmp_path: Path) -> Path:
 def test_clean_on_ray_equals_the_one_machine_clean(tmp_path, by, shards):
     folder = shards(tmp_path)
     expected = dwcp_data.clean_dataset(folder, tmp_path / "local", by=by)
-    report = dwcp_ray.clean_dataset(folder, tmp_path / "ray", by=by)
+    report = dwcp_data.clean_dataset(folder, tmp_path / "ray", by=by, engine="ray")
     assert report == expected
     assert report.duplicates_removed > 0 and report.imputed
     assert sorted(p.name for p in (tmp_path / "ray").iterdir()) == sorted(
@@ -82,7 +82,7 @@ def test_clean_options_on_ray(tmp_path):
     folder = tricky_shards(tmp_path)
     options = {"dedupe": False, "outlier_columns": ["rtt_ms"], "iqr_k": 0.5, "impute": None}
     expected, expected_report = dwcp_data.clean(dwcp_data.read_training_data(folder), report=True, **options)
-    assert dwcp_ray.clean_dataset(folder, tmp_path / "out", **options) == expected_report
+    assert dwcp_data.clean_dataset(folder, tmp_path / "out", **options, engine="ray") == expected_report
     assert_frame_equal(dwcp_data.read_training_data(tmp_path / "out"), expected)
 
 
@@ -92,14 +92,14 @@ def test_a_ray_dataset_gives_the_in_memory_answers(tmp_path, blocks):
     df = pl.concat([df, df.slice(2500, 100), df.head(20)])
     ds = ray.data.from_arrow(df.to_arrow()).repartition(blocks)
     expected, expected_report = dwcp_data.clean(df, report=True)
-    assert dwcp_ray.clean_dataset(ds, tmp_path / "clean") == expected_report
+    assert dwcp_data.clean_dataset(ds, tmp_path / "clean", engine="ray") == expected_report
     assert_frame_equal(dwcp_data.read_training_data(tmp_path / "clean"), expected)
     assert len(list((tmp_path / "clean").iterdir())) == blocks + 1  # and the manifest
     for profile in ["document", "strict"]:
-        got = dwcp_ray.validate_dataset(ds, profile=profile, now=END, max_examples=3)
+        got = dwcp_data.validate_dataset(ds, profile=profile, now=END, max_examples=3, engine="ray")
         assert got.results == dwcp_data.validate(df, profile=profile, now=END, max_examples=3).results
-    assert dwcp_ray.label_dataset(ds, tmp_path / "labelled") == df.height
-    result = dwcp_ray.run_pipeline(ds, tmp_path / "run", min_rows=100, on_invalid="continue")
+    assert dwcp_data.label_dataset(ds, tmp_path / "labelled", engine="ray") == df.height
+    result = dwcp_data.run_pipeline(ds, tmp_path / "run", min_rows=100, on_invalid="continue", engine="ray")
     assert result.report["source"] == {"kind": "ray dataset", "blocks": blocks, "rows": df.height}
     assert result.report["cleaning"] == expected_report.to_dict()
     assert_frame_equal(dwcp_data.read_training_data(tmp_path / "labelled"), dwcp_data.label_oracle(df))
@@ -133,12 +133,12 @@ def test_hostile_blocks_give_the_in_memory_answers(tmp_path):
     conformed = df.with_columns(pl.col("cpu_usage").cast(pl.Float32).cast(pl.Float64))
     for by in [None, ["node_id", "peer_id"]]:
         expected, expected_report = dwcp_data.clean(conformed, by=by, report=True)
-        assert dwcp_ray.clean_dataset(ds, tmp_path / "out", by=by) == expected_report
+        assert dwcp_data.clean_dataset(ds, tmp_path / "out", by=by, engine="ray") == expected_report
         assert_frame_equal(dwcp_data.read_training_data(tmp_path / "out"), expected)
         assert expected_report.duplicates_removed >= 40
     # pandas carries NaN as missing: Ray Data's blocks hold nulls there (cleaning treats both alike)
     as_pandas_has_it = conformed.with_columns(pl.col(pl.Float64).fill_nan(None))
-    got = dwcp_ray.validate_dataset(ds, profile="strict", now=END)
+    got = dwcp_data.validate_dataset(ds, profile="strict", now=END, engine="ray")
     assert got.results == dwcp_data.validate(as_pandas_has_it, profile="strict", now=END).results
 
 
@@ -151,16 +151,16 @@ def test_validate_on_ray_equals_the_one_machine_report(tmp_path, profile):
             pl.when(pl.int_range(pl.len()) % 50 == 1).then(-5.0).otherwise(pl.col("rtt_ms")).alias("rtt_ms"),
         ).write_parquet(shard)
     expected = dwcp_data.validate_dataset(folder, profile=profile, now=END)
-    got = dwcp_ray.validate_dataset(folder, profile=profile, now=END)
+    got = dwcp_data.validate_dataset(folder, profile=profile, now=END, engine="ray")
     assert got.results == expected.results and not got.passed
     assert (got.n_rows, got.profile) == (expected.n_rows, expected.profile)
 
 
 def test_label_on_ray_equals_the_one_machine_labels(tmp_path):
     folder = tricky_shards(tmp_path)
-    assert dwcp_ray.label_dataset(folder, tmp_path / "ray", cpu_weight=0.3) == dwcp_data.label_dataset(
-        folder, tmp_path / "local", cpu_weight=0.3
-    )
+    assert dwcp_data.label_dataset(
+        folder, tmp_path / "ray", cpu_weight=0.3, engine="ray"
+    ) == dwcp_data.label_dataset(folder, tmp_path / "local", cpu_weight=0.3)
     assert_frame_equal(
         dwcp_data.read_training_data(tmp_path / "ray"), dwcp_data.read_training_data(tmp_path / "local")
     )
@@ -240,17 +240,17 @@ def test_ray_needs_shards_and_a_folder(tmp_path):
 
 def test_a_bad_block_raises_its_own_error_and_leaves_no_output(tmp_path):
     folder = tricky_shards(tmp_path)
-    dwcp_ray.clean_dataset(folder, tmp_path / "out")
+    dwcp_data.clean_dataset(folder, tmp_path / "out", engine="ray")
     before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
     (folder / "shard-009.parquet").write_bytes(b"PAR1 truncated")
     with pytest.raises(DataError, match=r"shard-009\.parquet") as raised:
-        dwcp_ray.clean_dataset(folder, tmp_path / "out")
+        dwcp_data.clean_dataset(folder, tmp_path / "out", engine="ray")
     assert not isinstance(raised.value, ray.exceptions.RayError), "the task's own error, not Ray's wrapper"
     assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
     (folder / "shard-009.parquet").unlink()
     with pytest.raises(DataError) as raised:
-        dwcp_ray.clean_dataset(folder, tmp_path / "out", outlier_columns=["not_a_column"])
+        dwcp_data.clean_dataset(folder, tmp_path / "out", outlier_columns=["not_a_column"], engine="ray")
     assert (raised.value.column, raised.value.rule) == ("not_a_column", "outlier_column")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
 
@@ -285,7 +285,7 @@ def test_a_worker_killed_mid_run_is_retried_with_the_same_result(tmp_path, task,
     killer = WorkerKiller(task)
     killer.start()
     try:
-        report = dwcp_ray.clean_dataset(folder, tmp_path / "ray", by="link_type")
+        report = dwcp_data.clean_dataset(folder, tmp_path / "ray", by="link_type", engine="ray")
     finally:
         killer.done.set()
         killer.join()
@@ -314,7 +314,7 @@ def test_a_shard_changed_between_passes_stops_the_ray_run(tmp_path, monkeypatch)
 
     monkeypatch.setattr(Cleaner, "scan", scan_after_a_change)
     with pytest.raises(DataError, match=r"shard-002\.parquet: the shard") as raised:
-        dwcp_ray.clean_dataset(folder, tmp_path / "out")
+        dwcp_data.clean_dataset(folder, tmp_path / "out", engine="ray")
     assert raised.value.rule == "shard_changed"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
 
@@ -325,12 +325,21 @@ def test_ray_outputs_never_replace_what_is_not_ours(tmp_path):
     home.mkdir()
     (home / "thesis.tex").write_text("x")
     for call in (
-        lambda: dwcp_ray.clean_dataset(folder, home),
-        lambda: dwcp_ray.label_dataset(folder, home),
+        lambda: dwcp_data.clean_dataset(folder, home, engine="ray"),
+        lambda: dwcp_data.label_dataset(folder, home, engine="ray"),
         lambda: dwcp_data.run_pipeline(folder, home, engine="ray"),
     ):
         with pytest.raises(dwcp_data.errors.InvalidArgumentError, match=r"thesis\.tex"):
             call()
     with pytest.raises(dwcp_data.errors.InvalidArgumentError, match="overlaps the input"):
-        dwcp_ray.clean_dataset(folder, folder / "clean", overwrite=True)
+        dwcp_data.clean_dataset(folder, folder / "clean", overwrite=True, engine="ray")
     assert sorted(p.name for p in home.iterdir()) == ["thesis.tex"]
+
+
+def test_an_engine_object_runs_the_stages_and_keeps_the_connection(tmp_path):
+    folder = tricky_shards(tmp_path)
+    expected = dwcp_data.clean_dataset(folder, tmp_path / "local")
+    assert dwcp_data.clean_dataset(folder, tmp_path / "ray", engine=dwcp_data.RayEngine()) == expected
+    with pytest.raises(InvalidArgumentError, match="connected to Ray already") as e:
+        dwcp_data.clean_dataset(folder, tmp_path / "other", engine=dwcp_data.RayEngine(num_cpus=1))
+    assert e.value.param == "engine" and not (tmp_path / "other").exists()

@@ -22,7 +22,6 @@ import ray
 import psutil
 from ray.cluster_utils import Cluster
 import dwcp_data, dwcp_data._passes
-from dwcp_data.ray import clean_dataset
 
 tmp = Path(sys.argv[1])
 dwcp_data._passes.SLICE_ROWS = 5_000  # several slices a block: passes take a while
@@ -33,12 +32,12 @@ dwcp_data.write_training_data(df, shards, shard_rows=10_000)
 node = {"num_cpus": 1, "node_ip_address": "127.0.0.1", "object_store_memory": 150 << 20}
 cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
 worker = cluster.add_node(**node)
-ray.init(address=cluster.address, log_to_driver=False)
+engine = dwcp_data.RayEngine(address=cluster.address)  # the stage joins the cluster
 result = {}
 
 def clean():
     try:
-        result["report"] = clean_dataset(shards, tmp / "ray", by="link_type").to_dict()
+        result["report"] = dwcp_data.clean_dataset(shards, tmp / "ray", by="link_type", engine=engine).to_dict()
     except BaseException as exc:
         result["error"] = repr(exc)
 

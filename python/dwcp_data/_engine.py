@@ -1,12 +1,12 @@
 """Where the data-set stages run: one seam for one machine and a Ray cluster.
 
-A stage (see :mod:`dwcp_data._passes`) is a driver: it asks an :class:`Engine`
+A stage (see :mod:`dwcp_data._passes`) is a driver: it asks a :class:`Runner`
 to run a *kernel*, a pure function of one block and small arguments, over
 every block of a data set, and merges the small results as they arrive. The
 engine decides
 
-* where kernels run: one after the other in this process (:class:`LocalEngine`),
-  or as Ray tasks (``dwcp_data.ray.RayEngine``);
+* where kernels run: one after the other in this process (:class:`LocalRunner`),
+  or as Ray tasks (``dwcp_data.ray.RayRunner``);
 * where each block's state lives between passes (group ids and kept flags, 9
   bytes a row): here, in memory or the work folder; on Ray, in the object store;
 * how rows are shuffled by hash to find the repeated ones (:class:`Shuffle`):
@@ -32,18 +32,18 @@ import numpy.typing as npt
 import polars as pl
 
 from dwcp_data import _core
-from dwcp_data._convert import one_of
 from dwcp_data._frames import to_core
 from dwcp_data._outputs import work_folder
 from dwcp_data._progress import progress
+from dwcp_data.engines import LocalEngine, engine_of
 
 __all__ = [
     "ENGINES",
     "Blocks",
-    "Engine",
     "EngineName",
-    "LocalEngine",
+    "LocalRunner",
     "Repeats",
+    "Runner",
     "Shuffle",
     "Sink",
     "engine_for",
@@ -131,7 +131,7 @@ class Shuffle(ABC):
         each) are in, with the first ``keep`` of them."""
 
 
-class Engine(ABC):
+class Runner(ABC):
     """Runs kernels over blocks and keeps each block's state between passes."""
 
     name: EngineName
@@ -246,7 +246,7 @@ class _LocalShuffle(Shuffle):
         return _LocalRepeats(self.folder, self.parts, rows, keep)
 
 
-class LocalEngine(Engine):
+class LocalRunner(Runner):
     """Kernels run one after the other in this process; a block's state is
     kept in memory while the data set's fit in :data:`STATE_MEMORY`, else in
     the work folder; shuffles go through partition files there."""
@@ -325,20 +325,21 @@ class LocalEngine(Engine):
 
 @contextlib.contextmanager
 def engine_for(
-    name: object, work_dir: str | os.PathLike[str] | None = None, show_progress: bool | None = None
-) -> Iterator[Engine]:
-    """The engine ``name`` (``"local"`` or ``"ray"``) for one run, with a work
-    folder of its own in ``work_dir`` (default: the system's temporary folder),
-    removed afterwards. ``"ray"`` needs the extra ``dwcp-data[ray]``.
+    engine: object, work_dir: str | os.PathLike[str] | None = None, show_progress: bool | None = None
+) -> Iterator[Runner]:
+    """The runner of ``engine`` (a name or an engine object, see
+    :mod:`dwcp_data.engines`) for one run, with a work folder of its own in
+    ``work_dir`` (default: the system's temporary folder), removed afterwards.
+    The Ray engine needs the extra ``dwcp-data[ray]``.
 
     Raises:
         dwcp_data.errors.InvalidArgumentError: an unknown engine.
     """
-    one_of(name, ENGINES, "engine")
-    with work_folder(str(name), work_dir) as work:
-        if name == "local":
-            yield LocalEngine(work, show_progress)
+    config = engine_of(engine)
+    with work_folder(config.name, work_dir) as work:
+        if isinstance(config, LocalEngine):
+            yield LocalRunner(work, show_progress)
         else:
-            from dwcp_data.ray import RayEngine
+            from dwcp_data.ray import RayRunner  # the one place the optional Ray backend is imported
 
-            yield RayEngine(work, show_progress)
+            yield RayRunner(work, show_progress, config)

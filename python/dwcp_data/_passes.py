@@ -32,7 +32,7 @@ import numpy as np
 import polars as pl
 
 from dwcp_data import _core
-from dwcp_data._engine import Blocks, Engine, Repeats, Sink, first_rows, in_order
+from dwcp_data._engine import Blocks, Repeats, Runner, Sink, first_rows, in_order
 from dwcp_data._frames import to_core
 from dwcp_data._outputs import FolderBuild, shard_name
 from dwcp_data._quality_counts import QualityCounts
@@ -183,7 +183,7 @@ def facts_kernel(block: Any, slice_rows: int, validation: Validation) -> _core.V
     return facts
 
 
-def validate_blocks(engine: Engine, blocks: Blocks, validation: Validation) -> ValidationReport:
+def validate_blocks(engine: Runner, blocks: Blocks, validation: Validation) -> ValidationReport:
     """``validation``'s report of every block, facts merged in block order."""
     results = engine.map("validate", facts_kernel, blocks, [(SLICE_ROWS, validation)] * len(blocks))
     for facts in in_order(results, len(blocks)):
@@ -199,7 +199,7 @@ def key_hashes_kernel(block: Any, sink: Sink, key: list[str], first_row: int) ->
     return None, sink.payload()
 
 
-def repeated_keys(engine: Engine, blocks: Blocks, key: list[str], keep: int) -> tuple[int, list[int]]:
+def repeated_keys(engine: Runner, blocks: Blocks, key: list[str], keep: int) -> tuple[int, list[int]]:
     """Rows whose ``key`` columns repeat an earlier row's: how many, and the
     first ``keep`` (row numbers in the data set), through a shuffle of the keys' hashes."""
     rows = blocks.rows()
@@ -220,7 +220,7 @@ def label_kernel(block: Any, slice_rows: int, path: Path, cpu_weight: float) -> 
     return write_frames((label_oracle(df, cpu_weight=cpu_weight) for df in slices), path)[1]
 
 
-def label_blocks(engine: Engine, blocks: Blocks, out: FolderBuild, cpu_weight: float) -> int:
+def label_blocks(engine: Runner, blocks: Blocks, out: FolderBuild, cpu_weight: float) -> int:
     """Every block labelled into the folder being built, one shard per block; the rows labelled."""
     names = [shard_name(i, len(blocks)) for i in range(len(blocks))]
     args = [(SLICE_ROWS, out.file(name), float(cpu_weight)) for name in names]
@@ -240,7 +240,7 @@ def quality_kernel(block: Any, slice_rows: int) -> QualityCounts:
     return counts
 
 
-def quality_blocks(engine: Engine, blocks: Blocks) -> QualityCounts:
+def quality_blocks(engine: Runner, blocks: Blocks) -> QualityCounts:
     """Every block's §8 counts, merged in block order."""
     counts = QualityCounts()
     for part in in_order(
@@ -489,7 +489,7 @@ class Cleaner:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Runner,
         blocks: Blocks,
         options: CleaningOptions,
         hooks: tuple[ShardHooks, DriverHooks] | None = None,

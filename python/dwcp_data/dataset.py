@@ -3,7 +3,7 @@
 A data set is a folder (or glob, or list) of Parquet and CSV shards, in name
 order, or a LazyFrame (streamed once into temporary shards). The stages here
 run their passes on an engine (``engine="local"``: one machine, one shard at
-a time; ``"ray"``: a Ray task per shard, see :mod:`dwcp_data.ray`); the passes
+a time; ``"ray"``: a Ray task per block, see :mod:`dwcp_data.engines`); the passes
 themselves, and why their answers are exactly the in-memory ones, are in
 ``dwcp_data._passes``.
 
@@ -26,11 +26,12 @@ from typing import Any, Literal, TypeVar
 import polars as pl
 
 from dwcp_data._convert import one_of
-from dwcp_data._engine import EngineName, engine_for
+from dwcp_data._engine import engine_for
 from dwcp_data._outputs import check_output_folder, output_folder, work_folder
 from dwcp_data._passes import SLICE_ROWS, Cleaner, Validation, label_blocks, validate_blocks
 from dwcp_data._progress import progress
 from dwcp_data.cleaning import CleaningReport
+from dwcp_data.engines import EngineLike
 from dwcp_data.errors import DataError, DwcpDataError
 from dwcp_data.io import (
     Source,
@@ -478,7 +479,7 @@ def validate_dataset(
     max_examples: int = ValidationOptions.max_examples,
     on_bad_rows: Literal["raise", "quarantine"] = "raise",
     rejects_dir: str | os.PathLike[str] | None = None,
-    engine: EngineName = "local",
+    engine: EngineLike = "local",
     work_dir: str | os.PathLike[str] | None = None,
     show_progress: bool | None = None,
 ) -> ValidationReport:
@@ -497,7 +498,7 @@ def validate_dataset(
     CSV lines raise, or with ``on_bad_rows="quarantine"`` go to rejects files
     (see :func:`~dwcp_data.read_training_data`).
 
-    ``engine="ray"`` runs a Ray task per shard (extra ``dwcp-data[ray]``, see
+    ``engine="ray"`` (or a :class:`~dwcp_data.RayEngine`) runs a Ray task per block (extra ``dwcp-data[ray]``, see
     :mod:`dwcp_data.ray`), with the same report.
 
     Returns:
@@ -524,7 +525,7 @@ def clean_dataset(
     on_bad_rows: Literal["raise", "quarantine"] = "raise",
     rejects_dir: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
-    engine: EngineName = "local",
+    engine: EngineLike = "local",
     work_dir: str | os.PathLike[str] | None = None,
     show_progress: bool | None = None,
 ) -> CleaningReport:
@@ -552,7 +553,7 @@ def clean_dataset(
     bytes per row) go to ``work_dir`` (default: a temporary folder) and are
     removed afterwards.
 
-    ``engine="ray"`` runs each pass as a Ray task per shard (extra
+    ``engine="ray"`` (or a :class:`~dwcp_data.RayEngine`) runs each pass as a Ray task per block (extra
     ``dwcp-data[ray]``, see :mod:`dwcp_data.ray`), with the same rows and report.
 
     Returns:
@@ -581,7 +582,7 @@ def label_dataset(
     on_bad_rows: Literal["raise", "quarantine"] = "raise",
     rejects_dir: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
-    engine: EngineName = "local",
+    engine: EngineLike = "local",
     work_dir: str | os.PathLike[str] | None = None,
     show_progress: bool | None = None,
 ) -> int:
@@ -591,7 +592,7 @@ def label_dataset(
     order, and a manifest). ``out`` is written as :func:`clean_dataset`
     writes it: built beside itself, published once whole, never over files
     dwcp-data did not write (unless ``overwrite=True``) nor over its input.
-    ``engine="ray"``: a Ray task per shard.
+    ``engine="ray"`` (or a :class:`~dwcp_data.RayEngine`): a Ray task per block.
 
     Returns:
         The number of rows labelled.

@@ -17,12 +17,13 @@ import polars as pl
 from dwcp_data import _json
 from dwcp_data._convert import one_of
 from dwcp_data._core import __version__
-from dwcp_data._engine import Blocks, EngineName, engine_for
+from dwcp_data._engine import Blocks, engine_for
 from dwcp_data._frames import to_polars
 from dwcp_data._outputs import atomic_path, check_output_file, check_output_folder, output_folder
 from dwcp_data._passes import Cleaner, Validation, repeated_keys
 from dwcp_data.cleaning import clean_frame
 from dwcp_data.dataset import named_paths
+from dwcp_data.engines import EngineLike, LocalEngine, RayEngine, engine_of
 from dwcp_data.errors import InvalidArgumentError
 from dwcp_data.generator import generate_synthetic
 from dwcp_data.io import data_files, is_folder, read_training_data, write_training_data
@@ -88,7 +89,7 @@ def run_pipeline(
     by: str | Sequence[str] | None = None,
     cpu_weight: float = 0.0,
     show_progress: bool | None = None,
-    engine: EngineName = "local",
+    engine: EngineLike = "local",
     overwrite: bool = False,
 ) -> PipelineResult:
     """Turn raw metrics into a validated, cleaned, labelled training set.
@@ -118,8 +119,9 @@ def run_pipeline(
     earlier output of ours (or, with ``overwrite=True``, any folder). An
     ``out`` that is, holds or lies inside the source is refused.
 
-    ``engine="ray"`` runs those shard-by-shard stages as Ray tasks, one per
-    shard (extra ``dwcp-data[ray]``, see :mod:`dwcp_data.ray`), with the same
+    ``engine="ray"`` (or a :class:`~dwcp_data.RayEngine` with its settings)
+    runs those block-by-block stages as Ray tasks, one per block (extra
+    ``dwcp-data[ray]``, see :mod:`dwcp_data.ray`), with the same
     rows and report; it needs a folder ``out`` and files, a LazyFrame or a
     ``ray.data.Dataset`` as ``source``.
 
@@ -139,15 +141,15 @@ def run_pipeline(
         cpu_weight,
         overwrite,
     )
-    one_of(engine, ("local", "ray"), "engine")
+    config = engine_of(engine)
     synthetic = source is None or (isinstance(source, str) and source == "synthetic")
     files = isinstance(source, (str, os.PathLike, list, tuple)) and not synthetic
-    if engine == "ray" and (not is_folder(out) or synthetic or isinstance(source, pl.DataFrame)):
+    if config.name == "ray" and (not is_folder(out) or synthetic or isinstance(source, pl.DataFrame)):
         raise InvalidArgumentError.of(
             "engine", "'ray' needs a folder `out` and files, a LazyFrame or a ray.data.Dataset as `source`"
         )
-    if is_folder(out) and (files or engine == "ray" or isinstance(source, pl.LazyFrame)):
-        return _run_dataset_pipeline(source, Path(out), settings, show_progress, engine)
+    if is_folder(out) and (files or config.name == "ray" or isinstance(source, pl.LazyFrame)):
+        return _run_dataset_pipeline(source, Path(out), settings, show_progress, config)
     if is_folder(out):  # from a frame or synthetic rows: refused now rather than after the work
         check_output_folder(out, overwrite=overwrite)
     elif files:
@@ -315,7 +317,7 @@ class _Gathered:
 
 
 def _run_dataset_pipeline(
-    source: Any, out: Path, settings: _Settings, show_progress: bool | None, engine: EngineName
+    source: Any, out: Path, settings: _Settings, show_progress: bool | None, engine: LocalEngine | RayEngine
 ) -> PipelineResult:
     """:func:`run_pipeline` shard by shard, from files or a LazyFrame (with
     Ray, also a ``ray.data.Dataset``) into the folder ``out``.
@@ -327,7 +329,7 @@ def _run_dataset_pipeline(
     the stage seconds of the checks and labels are then the tasks' summed time.
     """
     run = _RunReport(out, settings.on_invalid)
-    run.data["engine"] = engine
+    run.data["engine"] = engine.name
     work = _ShardChecks(settings.validation, settings.cpu_weight)
     gathered = _Gathered(work)
     seconds = gathered.seconds

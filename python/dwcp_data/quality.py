@@ -10,11 +10,12 @@ import polars as pl
 
 from dwcp_data import _core
 from dwcp_data._convert import utc_datetime
-from dwcp_data._engine import EngineName, engine_for
+from dwcp_data._engine import engine_for
 from dwcp_data._frames import FrameLike, to_polars
 from dwcp_data._passes import quality_blocks
 from dwcp_data._quality_counts import QualityCounts, count_values, shares_of
 from dwcp_data.dataset import DatasetSource
+from dwcp_data.engines import EngineLike, engine_of
 from dwcp_data.errors import InvalidArgumentError
 from dwcp_data.io import lazy_batches
 
@@ -25,7 +26,7 @@ def quality_metrics(
     df: FrameLike | DatasetSource,
     *,
     now: datetime | None = None,
-    engine: EngineName = "local",
+    engine: EngineLike = "local",
     work_dir: str | os.PathLike[str] | None = None,
     show_progress: bool | None = None,
 ) -> dict[str, Any]:
@@ -50,12 +51,13 @@ def quality_metrics(
         it), and that ``newest_timestamp``.
     """
     counts = QualityCounts()
-    if isinstance(df, pl.LazyFrame) and engine == "local":
+    local = engine_of(engine).name == "local"
+    if isinstance(df, pl.LazyFrame) and local:
         for batch in lazy_batches(df):
             counts.add(batch)
         if counts.columns is None:
             counts.add(df.clear().collect())
-    elif isinstance(df, (str, os.PathLike, list, tuple, pl.LazyFrame)) or engine != "local":
+    elif isinstance(df, (str, os.PathLike, list, tuple, pl.LazyFrame)) or not local:
         with engine_for(engine, work_dir, show_progress) as runner, runner.open(df, work_dir) as blocks:
             counts = quality_blocks(runner, blocks)
     else:

@@ -1,9 +1,11 @@
 """The data-set stages on a Ray cluster (extra ``dwcp-data[ray]``), with the one-machine answers.
 
-``engine="ray"`` on :func:`~dwcp_data.validate_dataset`,
-:func:`~dwcp_data.clean_dataset`, :func:`~dwcp_data.label_dataset` and
-:func:`~dwcp_data.run_pipeline` runs every pass of those stages as one Ray task
-per block (:class:`RayEngine`). The passes are the one-machine passes
+``engine="ray"`` (or ``engine=RayEngine(address=..., num_cpus=...)``, see
+:mod:`dwcp_data.engines`) on :func:`~dwcp_data.validate_dataset`,
+:func:`~dwcp_data.clean_dataset`, :func:`~dwcp_data.label_dataset`,
+:func:`~dwcp_data.quality_metrics` and :func:`~dwcp_data.run_pipeline` runs
+every pass of those stages as one Ray task per block (:class:`RayRunner`);
+this module is where the optional Ray backend is imported. The passes are the one-machine passes
 (``dwcp_data._passes``): their kernels become Ray tasks, and the driver merges
 the tasks' small partials as they arrive (``ray.wait``), with the same merge
 functions, so the rows, their order and the reports are exactly the
@@ -13,8 +15,9 @@ partial per probe, never rows; partials whose merge needs the block order
 
 Blocks:
 
-* a folder, glob or list of shards: one block per shard file, read by the
-  task that works on it (workers need the files at the same path: a shared
+* a folder, glob or list of shards: one block per shard file (consecutive
+  small shards together, see ``Dataset.block_ranges``), read by the task that
+  works on it (workers need the files at the same path: a shared
   file system);
 * a ``ray.data.Dataset``: its blocks, in order (``materialize`` then
   ``to_arrow_refs``), held in Ray's object store and handed to the Rust
@@ -38,8 +41,9 @@ partials over a whole pipeline, measured: see BENCHMARKS.md); the hash
 shuffle (partition tasks each sorting ``rows / partitions`` records: about
 8M); and that every pass rereads each block's columns.
 
-Operations: call ``ray.init(address=...)`` (or set ``RAY_ADDRESS``) before
-these functions, else a local Ray starts. Workers need the same
+Operations: pass ``engine=RayEngine(address=...)``, or call
+``ray.init(address=...)`` (or set ``RAY_ADDRESS``) before the stages, else a
+local Ray starts. Workers need the same
 ``dwcp-data`` wheel. A worker (or a whole node) lost mid-pass is retried by
 Ray (tasks are pure functions of their block); the output folder appears only
 once the whole run succeeded (written to a folder beside it, then published),
@@ -51,7 +55,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,28 +66,16 @@ import ray
 import ray.data
 import ray.exceptions
 
-from dwcp_data import _core, dataset, pipeline
-from dwcp_data._engine import Blocks, Engine, EngineName, Repeats, Shuffle, Sink
+from dwcp_data import _core, dataset
+from dwcp_data._engine import Blocks, EngineName, Repeats, Runner, Shuffle, Sink
 from dwcp_data._frames import to_core
 from dwcp_data._passes import block_read
-from dwcp_data.cleaning import CleaningReport
 from dwcp_data.dataset import DatasetSource
+from dwcp_data.engines import RayEngine
 from dwcp_data.errors import DwcpDataError, InvalidArgumentError
 from dwcp_data.labelling import label_oracle
-from dwcp_data.options import CleaningOptions, Profile, ValidationOptions
-from dwcp_data.pipeline import PipelineResult
-from dwcp_data.validation import ValidationReport
 
-__all__ = [
-    "RayEngine",
-    "RaySource",
-    "clean_dataset",
-    "label",
-    "label_dataset",
-    "run_pipeline",
-    "source_of",
-    "validate_dataset",
-]
+__all__ = ["RayRunner", "RaySource", "connect", "label", "source_of"]
 
 #: What the Ray stages read: shard files, a LazyFrame, or a ``ray.data.Dataset``.
 RaySource = DatasetSource | ray.data.Dataset
@@ -226,16 +217,20 @@ def _run_shuffled(kernel: Callable[..., Any], *args: Any) -> Any:
     return (result, *payload)
 
 
-class RayEngine(Engine):
+class RayRunner(Runner):
     """Kernels as Ray tasks, one per block, all blocks at once; results merged
     as they arrive (``ray.wait``); each block's state left in the object store."""
 
     name: EngineName = "ray"
 
-    def __init__(self, work: Path, show_progress: bool | None = None) -> None:
+    def __init__(
+        self, work: Path, show_progress: bool | None = None, config: RayEngine | None = None
+    ) -> None:
+        """Connects to Ray as ``config`` says (see :class:`~dwcp_data.engines.RayEngine`)."""
         super().__init__(show_progress)
         self.work = work
         self.states: dict[int, ray.ObjectRef[Any]] = {}
+        connect(config or RayEngine())
 
     @contextlib.contextmanager
     def open(
@@ -295,6 +290,23 @@ class RayEngine(Engine):
         self.states.clear()
 
 
+def connect(engine: RayEngine) -> None:
+    """``ray.init`` with ``engine``'s settings, unless this process is connected
+    already (then the settings must be unset: a connection cannot change).
+
+    Raises:
+        dwcp_data.errors.InvalidArgumentError: settings given to a connected process.
+    """
+    if not ray.is_initialized():
+        ray.init(**engine.init_arguments(), log_to_driver=False)
+    elif engine.init_arguments():
+        raise InvalidArgumentError.of(
+            "engine",
+            f"this process is connected to Ray already; {engine!r} cannot change the connection "
+            "(call ray.shutdown() first, or pass RayEngine() to use the connection as it is)",
+        )
+
+
 def label(ds: ray.data.Dataset, *, cpu_weight: float = 0.0) -> ray.data.Dataset:
     """``ds`` with :func:`~dwcp_data.label_oracle`'s columns, lazily: a
     ``map_batches`` over whole Arrow blocks (labels are row by row, so no block
@@ -306,124 +318,3 @@ def label(ds: ray.data.Dataset, *, cpu_weight: float = 0.0) -> ray.data.Dataset:
         return label_oracle(block_read(batch), cpu_weight=weight).to_arrow()
 
     return ds.map_batches(labelled, batch_size=None, batch_format="pyarrow", zero_copy_batch=True)
-
-
-def validate_dataset(
-    source: RaySource,
-    *,
-    profile: Profile = ValidationOptions.profile,
-    min_rows: int = ValidationOptions.min_rows,
-    max_missing_fraction: float = ValidationOptions.max_missing_fraction,
-    min_class_share: float = ValidationOptions.min_class_share,
-    now: datetime | None = ValidationOptions.now,
-    max_examples: int = ValidationOptions.max_examples,
-    on_bad_rows: Literal["raise", "quarantine"] = "raise",
-    rejects_dir: str | os.PathLike[str] | None = None,
-    work_dir: str | os.PathLike[str] | None = None,
-) -> ValidationReport:
-    """:func:`dwcp_data.validate_dataset` with ``engine="ray"``: the same report
-    as on one machine (examples as data-set row numbers). ``source``: a
-    ``ray.data.Dataset``, a folder, glob or list of shards, or a LazyFrame."""
-    return dataset.validate_dataset(
-        source,  # type: ignore[arg-type]
-        profile=profile,
-        min_rows=min_rows,
-        max_missing_fraction=max_missing_fraction,
-        min_class_share=min_class_share,
-        now=now,
-        max_examples=max_examples,
-        on_bad_rows=on_bad_rows,
-        rejects_dir=rejects_dir,
-        engine="ray",
-        work_dir=work_dir,
-        show_progress=False,
-    )
-
-
-def clean_dataset(
-    source: RaySource,
-    out: str | os.PathLike[str],
-    *,
-    dedupe: bool = CleaningOptions.dedupe,
-    outlier_columns: str | Sequence[str] = CleaningOptions.outlier_columns,
-    iqr_k: float = CleaningOptions.iqr_k,
-    by: str | Sequence[str] | None = CleaningOptions.by,
-    impute: Literal["median"] | None = CleaningOptions.impute,
-    on_bad_rows: Literal["raise", "quarantine"] = "raise",
-    rejects_dir: str | os.PathLike[str] | None = None,
-    overwrite: bool = False,
-    work_dir: str | os.PathLike[str] | None = None,
-) -> CleaningReport:
-    """:func:`dwcp_data.clean_dataset` with ``engine="ray"``: the same rows in
-    the same order in the folder ``out`` (one Parquet shard per block, and a
-    manifest) and the same report, published as on one machine."""
-    return dataset.clean_dataset(
-        source,  # type: ignore[arg-type]
-        out,
-        dedupe=dedupe,
-        outlier_columns=outlier_columns,
-        iqr_k=iqr_k,
-        by=by,
-        impute=impute,
-        on_bad_rows=on_bad_rows,
-        rejects_dir=rejects_dir,
-        overwrite=overwrite,
-        engine="ray",
-        work_dir=work_dir,
-        show_progress=False,
-    )
-
-
-def label_dataset(
-    source: RaySource,
-    out: str | os.PathLike[str],
-    *,
-    cpu_weight: float = 0.0,
-    on_bad_rows: Literal["raise", "quarantine"] = "raise",
-    rejects_dir: str | os.PathLike[str] | None = None,
-    overwrite: bool = False,
-    work_dir: str | os.PathLike[str] | None = None,
-) -> int:
-    """:func:`dwcp_data.label_dataset` with ``engine="ray"``: each block
-    labelled by a task into the folder ``out``. Returns the rows labelled."""
-    return dataset.label_dataset(
-        source,  # type: ignore[arg-type]
-        out,
-        cpu_weight=cpu_weight,
-        on_bad_rows=on_bad_rows,
-        rejects_dir=rejects_dir,
-        overwrite=overwrite,
-        engine="ray",
-        work_dir=work_dir,
-        show_progress=False,
-    )
-
-
-def run_pipeline(
-    source: RaySource,
-    out: str | os.PathLike[str],
-    *,
-    profile: Profile = ValidationOptions.profile,
-    min_rows: int = ValidationOptions.min_rows,
-    on_invalid: Literal["stop", "continue"] = "stop",
-    on_bad_rows: Literal["raise", "quarantine"] = "raise",
-    by: str | Sequence[str] | None = None,
-    cpu_weight: float = 0.0,
-    overwrite: bool = False,
-) -> PipelineResult:
-    """:func:`dwcp_data.run_pipeline` with ``engine="ray"``: ``source`` a
-    folder, glob or list of shards, a LazyFrame or a ``ray.data.Dataset``;
-    ``out`` a folder. The same data set and report as on one machine."""
-    return pipeline.run_pipeline(
-        source,  # type: ignore[arg-type]
-        out,
-        profile=profile,
-        min_rows=min_rows,
-        on_invalid=on_invalid,
-        on_bad_rows=on_bad_rows,
-        by=by,
-        cpu_weight=cpu_weight,
-        show_progress=False,
-        engine="ray",
-        overwrite=overwrite,
-    )

@@ -51,6 +51,7 @@ from dwcp_data.airflow._failures import fail_fast
 from dwcp_data.airflow._landing import window_shards
 from dwcp_data.airflow._retention import keep_newest
 from dwcp_data.airflow._runs import OUTPUT_VARIABLE, dag_folder, output, published_name, run_dir, run_window
+from dwcp_data.engines import RayEngine
 from dwcp_data.errors import DwcpDataError, InvalidArgumentError, ValidationError
 from dwcp_data.options import Profile, ValidationOptions
 from dwcp_data.pipeline import report_path_for, run_pipeline
@@ -210,15 +211,6 @@ def gather_landing_task(*, landing: str, lookback_days: int, **context: Any) -> 
     return files
 
 
-def _connect_ray(engine: str) -> None:
-    """Joins the Ray cluster of ``RAY_ADDRESS`` (else a local Ray) for the Ray engine."""
-    if engine == "ray":
-        import ray
-
-        if not ray.is_initialized():
-            ray.init(log_to_driver=False)
-
-
 @_task
 def prepare_task(
     *,
@@ -236,7 +228,6 @@ def prepare_task(
     files = context["ti"].xcom_pull(task_ids=source_task)
     engine = context["params"].get("engine", engine)
     one_of(engine, ENGINES, "engine")
-    _connect_ray(engine)
     try:
         result = run_pipeline(
             files,
@@ -449,12 +440,17 @@ def ray_pipeline_task(
     :class:`~dwcp_data.errors.ValidationError` (the run report is written)."""
     import ray
 
-    from dwcp_data import ray as dwcp_ray
+    from dwcp_data.ray import source_of
 
-    if not ray.is_initialized():
-        ray.init(address=address, log_to_driver=False)
-    result = dwcp_ray.run_pipeline(
-        dwcp_ray.source_of(source), out, profile=profile, min_rows=min_rows, by=by, cpu_weight=cpu_weight
+    engine = RayEngine() if ray.is_initialized() else RayEngine(address=address)
+    result = run_pipeline(
+        source_of(source),  # type: ignore[arg-type]  # a ray.data.Dataset: the Ray engine reads it
+        out,
+        profile=profile,
+        min_rows=min_rows,
+        by=by,
+        cpu_weight=cpu_weight,
+        engine=engine,
     )
     return str(result.dataset)
 
