@@ -195,10 +195,29 @@ def test_validate_reports_columns_a_file_lacks(tmp_path, dataset):
     assert proc.returncode == 1 and "required_columns" in proc.stdout and "rtt_ms_range" in proc.stdout
 
 
+def test_a_folder_is_what_does_not_end_in_a_data_file_suffix(tmp_path):
+    """One rule for the CLI, the stages, ``run_pipeline`` and ``write_training_data``."""
+    shards = tmp_path / "in"
+    dwcp_data.write_training_data(dwcp_data.generate_synthetic(3000, seed=2), shards, shard_rows=1000)
+    assert dwcp("generate", "-n", "100", "--out", str(tmp_path / "gen.v2")).returncode == 0
+    assert dwcp("clean", str(shards), "--out", str(tmp_path / "clean.v2")).returncode == 0
+    assert (
+        dwcp(
+            "pipeline", "--source", str(shards), "--out", str(tmp_path / "cli.v2"), "--min-rows", "10"
+        ).returncode
+        == 0
+    )
+    dwcp_data.write_training_data(dwcp_data.generate_synthetic(10, seed=2), tmp_path / "api.v2")
+    dwcp_data.run_pipeline(shards, tmp_path / "run.v2", min_rows=10)
+    for name in ["gen.v2", "clean.v2", "cli.v2", "api.v2", "run.v2"]:
+        assert (tmp_path / name / "_dwcp_manifest.json").is_file(), name
+    assert dwcp("generate", "-n", "100", "--out", str(tmp_path / "one.PARQUET")).returncode == 0
+    assert (tmp_path / "one.PARQUET").is_file()
+
+
 def test_bad_usage_exits_2(tmp_path):
     proc = dwcp("generate", "-n", "-5", "--out", str(tmp_path / "x.parquet"))
     assert proc.returncode == 2 and "`n`" in proc.stderr
-    assert dwcp("generate", "--out", str(tmp_path / "x.txt")).returncode == 2
     assert dwcp("generate").returncode == 2
     assert dwcp("validate", str(tmp_path / "missing.parquet")).returncode == 2
     assert dwcp("frobnicate").returncode == 2

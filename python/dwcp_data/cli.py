@@ -31,7 +31,7 @@ from dwcp_data.errors import (
     ValidationError,
 )
 from dwcp_data.generator import generate_synthetic, iter_synthetic_shards
-from dwcp_data.io import file_format, read_training_data, write_frames, write_training_data
+from dwcp_data.io import file_format, is_folder, read_training_data, write_frames, write_training_data
 from dwcp_data.labelling import LABEL_COLUMN, label_oracle
 from dwcp_data.options import ValidationOptions
 from dwcp_data.pipeline import label_shares, report_path_for, run_pipeline
@@ -149,14 +149,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK if report.passed else EXIT_INVALID
 
 
-def _to_folder(out: str) -> bool:
-    """Whether ``--out`` names a folder of shards (no .parquet/.csv suffix): the
-    data set is then processed shard by shard, in bounded memory."""
-    return Path(out).suffix.lower() not in (".parquet", ".pq", ".csv")
-
-
 def _cmd_clean(args: argparse.Namespace) -> int:
-    if _to_folder(args.out):
+    if is_folder(args.out):
         report = clean_dataset(
             args.path,
             args.out,
@@ -176,7 +170,7 @@ def _cmd_clean(args: argparse.Namespace) -> int:
 
 
 def _cmd_label(args: argparse.Namespace) -> int:
-    if _to_folder(args.out):
+    if is_folder(args.out):
         rows = label_dataset(
             args.path,
             args.out,
@@ -339,7 +333,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             "days", f"{args.days:,} days before {end.isoformat()} is not a date: give fewer --days"
         ) from None
     started = time.perf_counter()
-    if _to_folder(args.output):
+    if is_folder(args.output):
         report = influx.export_to_folder(
             args.output,
             start=start,

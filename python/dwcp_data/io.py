@@ -91,7 +91,7 @@ def write_training_data(
     ISO 8601 UTC timestamps to the microsecond. Schema columns come first, in
     order, then the oracle's columns, then any others.
 
-    A ``path`` without a suffix (or an existing folder) gets a folder of
+    Any other ``path`` (see :func:`is_folder`: ``out``, ``data.v2``, an existing folder) gets a folder of
     Parquet shards of ``shard_rows`` rows, ``part-00000.parquet``, … (at
     least one) and a manifest, ``_dwcp_manifest.json`` (the files, their rows
     and bytes). The folder is built beside ``path`` and appears once complete.
@@ -146,10 +146,13 @@ def lazy_batches(lf: pl.LazyFrame) -> Iterator[pl.DataFrame]:
 
 
 def is_folder(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` names a folder of shards: an existing folder, or a
-    path without a suffix (``out``, not ``out.parquet``)."""
+    """Whether an output ``path`` names a folder of shards: the one rule that
+    :func:`write_training_data`, :func:`~dwcp_data.run_pipeline`, the data-set
+    stages and the CLI follow. A path is a file when it ends in a data file's
+    suffix (``.parquet``, ``.pq``, ``.csv``, any case) and is not an existing
+    folder; anything else is a folder (``out``, ``training.2026-11``, ``data.v2``)."""
     path = Path(path)
-    return path.is_dir() or not path.suffix
+    return path.is_dir() or path.suffix.lower() not in _FORMATS
 
 
 def write_shards(

@@ -105,7 +105,7 @@ def run_pipeline(
     (:func:`report_path_for`): rows and seconds per stage, every rule result,
     the cleaning report, label and class shares.
 
-    Data sets larger than memory: when ``out`` names a folder (no suffix) and
+    Data sets larger than memory: when ``out`` names a folder (see :func:`~dwcp_data.io.is_folder`: no ``.parquet``/``.pq``/``.csv`` suffix) and
     ``source`` is files or a LazyFrame, every stage works shard by
     shard (:func:`~dwcp_data.validate_dataset`,
     :func:`~dwcp_data.clean_dataset`, :func:`~dwcp_data.label_dataset`) and
