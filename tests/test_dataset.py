@@ -524,3 +524,24 @@ def test_data_sets_opened_on_one_engine_read_their_own_small_shards(tmp_path):
             assert_frame_equal(
                 blocks.read(0, ["rtt_ms", "node_id"]), blocks.read(0).select("rtt_ms", "node_id")
             )
+
+
+def test_a_block_fence_is_the_cores_rule_and_travels_pickled():
+    import pickle
+
+    from dwcp_data import _core
+
+    fence = _core.BlockFence("rtt_ms", [0.0, None, float("nan")], [6.0, None, float("nan")])
+    again = pickle.loads(pickle.dumps(fence))
+    assert (again.column, again.lower[:2], again.upper[:2]) == ("rtt_ms", [0.0, None], [6.0, None])
+    values = pl.Series([1.0, 9.0, None, 5.0, 7.0, float("inf")])
+    groups = pl.Series([0, 0, 0, 1, 2, 0], dtype=pl.UInt32)
+    applied = again.apply(values, groups, pl.Series([True, True, True, True, True, False]))
+    assert applied.keep.to_list() == [True, False, True, True, False, False]  # a NaN fence keeps nothing
+    assert (applied.judged, applied.removed) == ([2, 1, 1], [1, 0, 1])
+    with pytest.raises(InvalidArgumentError, match="group id 3 has no fence"):
+        fence.apply(values, pl.Series([3] * 6, dtype=pl.UInt32), pl.Series([True] * 6))
+    with pytest.raises(InvalidArgumentError, match="must be as many"):
+        fence.apply(values, groups.head(2), pl.Series([True] * 6))
+    with pytest.raises(InvalidArgumentError, match="pair up"):
+        _core.BlockFence("rtt_ms", [0.0], [None])

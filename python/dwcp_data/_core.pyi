@@ -16,7 +16,10 @@ __all__ = [
     "DUPLICATE_KEY",
     "INFLUX_TAG_COLUMNS",
     "MAX_SERIES_KEY_BYTES",
+    "BlockFence",
+    "CleaningPass",
     "CleaningPlan",
+    "FenceResult",
     "ValidationFacts",
     "__version__",
     "check_cleaning_columns",
@@ -177,16 +180,58 @@ def check_cleaning_columns(options: CleaningOptions, schema: _CoreFrame) -> None
 
 #: A frame as ``dwcp_data._frames.to_core`` gives it: the frame and its Enum columns sent as codes.
 _CoreFrame = tuple[pl.DataFrame, list[str]]
-#: A pass of a cleaning plan: ``(label, fence, probes per column, grouped)``; a
-#: fence is ``(column, lower bounds, upper bounds)`` per group id.
-_Pass = tuple[
-    str,
-    tuple[str, list[float | None], list[float | None]] | None,
-    list[tuple[str, list[tuple[int, _Probe]]]],
-    bool,
-]
 #: Row counts: ``(total, per group, per link type)``.
 _RowCounts = tuple[int, list[int], list[int]]
+
+@final
+class BlockFence:
+    """A column's fences as each block applies them (the core's one fence rule)."""
+
+    def __new__(cls, column: str, lower: list[float | None], upper: list[float | None]) -> BlockFence:
+        """Per group id the lower and upper bounds (``None`` both for a group without values)."""
+    @property
+    def column(self) -> str:
+        """The outlier column."""
+    @property
+    def lower(self) -> list[float | None]:
+        """Per group id, the lowest value kept."""
+    @property
+    def upper(self) -> list[float | None]:
+        """Per group id, the highest value kept."""
+    def apply(self, values: pl.Series, groups: pl.Series, keep: pl.Series) -> FenceResult:
+        """The fences applied to a block's ``values`` (group ids ``groups``, rows still kept ``keep``)."""
+    def __reduce__(self) -> tuple[type[BlockFence], tuple[str, list[float | None], list[float | None]]]: ...
+
+@final
+class FenceResult:
+    """What a block's fence did."""
+
+    @property
+    def keep(self) -> pl.Series:
+        """The rows kept after the fence."""
+    @property
+    def judged(self) -> list[int]:
+        """Kept rows with a value, per group id."""
+    @property
+    def removed(self) -> list[int]:
+        """Rows removed, per group id."""
+
+@final
+class CleaningPass:
+    """One pass of a cleaning plan over every block."""
+
+    @property
+    def label(self) -> str:
+        """What the pass is called."""
+    @property
+    def fence(self) -> BlockFence | None:
+        """The fence every block applies first, if any."""
+    @property
+    def probes(self) -> list[tuple[str, list[tuple[int, _Probe]]]]:
+        """Per column, the rank probes to answer over the rows still kept."""
+    @property
+    def grouped(self) -> bool:
+        """Whether the probes are per group."""
 
 @final
 class CleaningPlan:
@@ -202,7 +247,7 @@ class CleaningPlan:
     ) -> CleaningPlan:
         """The plan for data of ``schema`` whose columns hold ``nulls``, with the group
         keys of ``by`` (one row per group id; ``None`` when pooled) and the link types."""
-    def next_pass(self) -> _Pass | None:
+    def next_pass(self) -> CleaningPass | None:
         """The next pass to run over every block, or ``None`` once done."""
     def take(
         self, partials: list[list[pl.Series]], nulls: list[int], judged: list[int], removed: list[int]

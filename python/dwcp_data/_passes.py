@@ -313,21 +313,6 @@ class _Scan:
         )
 
 
-#: A fence as the plan gives it: the column, and per group the lower and
-#: upper bounds (``None`` for a group without values).
-_Fence = tuple[str, list[float | None], list[float | None]]
-#: A fence as blocks apply it: the bounds as Series (null for a group without values).
-_BlockFence = tuple[str, pl.Series, pl.Series]
-
-
-def _block_fence(fence: _Fence | None) -> _BlockFence | None:
-    """``fence`` as blocks apply it."""
-    if fence is None:
-        return None
-    name, lower, upper = fence
-    return name, pl.Series(lower, dtype=pl.Float64), pl.Series(upper, dtype=pl.Float64)
-
-
 @dataclass
 class _FirstPass:
     """What the first cleaning pass found in one block (or slice of it)."""
@@ -405,7 +390,7 @@ def scan_kernel(
     block: Any,
     state: pl.DataFrame,
     columns: list[str],
-    fence: _BlockFence | None,
+    fence: _core.BlockFence | None,
     probes: dict[str, list[tuple[int, _Probe]]],
     n: int,
     grouped: bool,
@@ -415,16 +400,10 @@ def scan_kernel(
     as null). With a fence, ``(new state, scan)``; else the scan."""
     df = nan_as_null(block_read(block, columns))
     judged, removed = [0] * n, [0] * n
-    if fence is not None:
-        name, lower, upper = fence
-        values = df[name].cast(pl.Float64)
-        lo, hi = lower.gather(state["gid"]), upper.gather(state["gid"])
-        present = state["keep"] & values.is_not_null()
-        # as in memory, a NaN fence (from infinite values) keeps nothing
-        outside = present & lo.is_not_null() & ~((values >= lo) & (values <= hi))
-        judged = _bincount(state["gid"].filter(present), n)
-        removed = _bincount(state["gid"].filter(outside), n)
-        state = pl.DataFrame([state["gid"], state["lid"], (state["keep"] & ~outside).alias("keep")])
+    if fence is not None:  # the core's fence rule, which the in-memory clean applies too
+        applied = fence.apply(df[fence.column], state["gid"], state["keep"])
+        judged, removed = applied.judged, applied.removed
+        state = pl.DataFrame([state["gid"], state["lid"], applied.keep])
     keep = state["keep"]
     kept = {column: df[column].filter(keep) for column in probes}
     gids = state["gid"].filter(keep) if grouped else None
@@ -549,7 +528,7 @@ class Cleaner:
         self,
         label: str,
         probes: dict[str, list[tuple[int, _Probe]]],
-        fence: _Fence | None = None,
+        fence: _core.BlockFence | None = None,
         grouped: bool = True,
     ) -> _Scan:
         """One pass: applies ``fence`` (column, bounds per group) to the rows
@@ -558,8 +537,8 @@ class Cleaner:
         nulls there; and per group the values the fence judged and the rows it
         removed. Results merge as they come."""
         n = self.groups.count()
-        read = sorted(set(probes) | ({fence[0]} if fence else set()))
-        args = [(read, _block_fence(fence), probes, n, grouped)] * len(self.blocks)
+        read = sorted(set(probes) | ({fence.column} if fence else set()))
+        args = [(read, fence, probes, n, grouped)] * len(self.blocks)
         total = _Scan({c: [] for c in probes}, dict.fromkeys(probes, 0), [0] * n, [0] * n)
         results = self.engine.map(label, scan_kernel, self.blocks, args, state=True, keep=fence is not None)
         for _, scan in results:
@@ -570,11 +549,10 @@ class Cleaner:
         """Every pass after the first, as the plan asks for them; the report."""
         plan = self.plan
         while (step := plan.next_pass()) is not None:
-            label, fence, probes, grouped = step
-            scan = self.scan(label, dict(probes), fence, grouped)
+            scan = self.scan(step.label, dict(step.probes), step.fence, step.grouped)
             plan.take(
-                [scan.partials[c] for c, _ in probes],
-                [scan.nulls[c] for c, _ in probes],
+                [scan.partials[c] for c, _ in step.probes],
+                [scan.nulls[c] for c, _ in step.probes],
                 scan.judged,
                 scan.removed,
             )

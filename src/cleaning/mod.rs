@@ -8,6 +8,7 @@
 //!   column selection, so §5.2 fills nothing);
 //! * float NaN counts as missing, as it does in pandas.
 
+pub mod fence;
 mod keys;
 mod plan;
 mod quantile;
@@ -17,6 +18,7 @@ use polars::prelude::*;
 use polars_arrow::bitmap::Bitmap;
 use rayon::prelude::*;
 
+pub use fence::FenceCounts;
 pub use keys::RowKeys;
 pub use plan::{Bounds, ColumnFence, GroupOrder, Pass, Plan, RowCounts, Scan};
 pub use quantile::{quantiles, quantiles_where};
@@ -353,34 +355,11 @@ fn apply_fences(
         .collect();
 
     // Drop the rows outside their group's fences; count values and removals.
-    let counts: Vec<(Vec<u64>, Vec<u64>)> = keep
-        .par_chunks_mut(BLOCK)
-        .enumerate()
-        .map(|(b, block)| {
-            let (mut sizes, mut removed) = (vec![0u64; n_groups], vec![0u64; n_groups]);
-            for (i, kept) in block.iter_mut().enumerate() {
-                let row = b * BLOCK + i;
-                if !*kept || present.as_ref().is_some_and(|p| !p[row]) {
-                    continue;
-                }
-                let g = group_of(row);
-                sizes[g] += 1;
-                if let Some(b) = bounds[g] {
-                    if !(b.lower..=b.upper).contains(&values[row]) {
-                        *kept = false;
-                        removed[g] += 1;
-                    }
-                }
-            }
-            (sizes, removed)
-        })
-        .collect();
-    let sizes: Vec<u64> = (0..n_groups)
-        .map(|g| counts.iter().map(|c| c.0[g]).sum())
-        .collect();
-    let removed: Vec<u64> = (0..n_groups)
-        .map(|g| counts.iter().map(|c| c.1[g]).sum())
-        .collect();
+    let ids = groups.map(|g| g.ids.as_slice());
+    let FenceCounts {
+        judged: sizes,
+        removed,
+    } = fence::apply(values, present.as_deref(), ids, &bounds, keep);
 
     let fences: Vec<Fence> = (0..n_groups)
         .map(|g| {

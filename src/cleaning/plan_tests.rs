@@ -4,7 +4,7 @@
 use polars::prelude::*;
 
 use super::*;
-use crate::cleaning::clean;
+use crate::cleaning::{clean, fence, FenceCounts};
 use crate::partial::rank::{shard_partials, Partial};
 
 /// Rows with nulls, ties and heavy tails; `g` groups them (first seen: b, a, c).
@@ -68,23 +68,23 @@ fn clean_in_blocks(df: &DataFrame, options: &Options, block: usize) -> CleaningR
     let mut plan = Plan::new(options.clone(), &df.clear(), &nulls, groups, None).unwrap();
     let mut keep = vec![true; n];
     while let Some(pass) = plan.next_pass() {
-        let (mut judged, mut removed) = (vec![0u64; n_groups], vec![0u64; n_groups]);
-        if let Some(fence) = &pass.fence {
-            let values = df
-                .column(&fence.column)
-                .unwrap()
-                .cast(&DataType::Float64)
-                .unwrap();
-            for (row, v) in values.f64().unwrap().iter().enumerate() {
-                let (Some(v), true) = (v, keep[row]) else { continue };
-                let g = gids[row] as usize;
-                judged[g] += 1;
-                if fence.bounds[g].is_some_and(|b| !(b.lower..=b.upper).contains(&v)) {
-                    keep[row] = false;
-                    removed[g] += 1;
-                }
+        let FenceCounts { judged, removed } = match &pass.fence {
+            Some(fence) => {
+                let values = df
+                    .column(&fence.column)
+                    .unwrap()
+                    .cast(&DataType::Float64)
+                    .unwrap();
+                let values: Vec<Option<f64>> = values.f64().unwrap().iter().collect();
+                let present: Vec<bool> = values.iter().map(Option::is_some).collect();
+                let values: Vec<f64> = values.iter().map(|v| v.unwrap_or(0.0)).collect();
+                fence::apply(&values, Some(&present), Some(&gids), &fence.bounds, &mut keep)
             }
-        }
+            None => FenceCounts {
+                judged: vec![0; n_groups],
+                removed: vec![0; n_groups],
+            },
+        };
         let mask = BooleanChunked::from_slice("keep".into(), &keep);
         let (mut partials, mut nulls) = (Vec::new(), Vec::new());
         for (column, probes) in &pass.probes {

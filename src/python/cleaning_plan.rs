@@ -3,30 +3,195 @@
 
 use std::collections::HashMap;
 
-use polars::prelude::{DataFrame, PlHashMap};
+use polars::prelude::{DataFrame, DataType, NamedFrom, PlHashMap, Series};
 use pyo3::prelude::*;
+use pyo3::types::PyType;
 use pyo3_polars::{PyDataFrame, PySeries};
 
-use super::errors::{guarded, run};
+use super::errors::{guarded, invalid_argument, run};
 use super::frames::frame_in;
 use super::partial::{partial_of, ProbeTuple};
-use crate::cleaning::{self, CleaningReport, GroupOrder, Pass, Plan, RowCounts, Scan};
-use crate::error::Result;
+use crate::cleaning::{
+    self, fence, Bounds, CleaningReport, ColumnFence, GroupOrder, Pass, Plan, RowCounts, Scan,
+};
+use crate::error::{DwcpError, Result};
 
 /// A frame as `dwcp_data._frames.to_core` gives it: the frame and its Enum columns sent as codes.
 type CoreFrame<'py> = (Bound<'py, PyAny>, Vec<String>);
 
-/// A fence as Python applies it: the column, and per group id the lower and
-/// upper bounds (`None` for a group without values).
-type FenceTuple = (String, Vec<Option<f64>>, Vec<Option<f64>>);
+/// A probe list as Python gives it to `rank_partials`: per group id, a probe.
+type ProbeList = Vec<(u32, ProbeTuple)>;
 
-/// A pass as Python runs it: `(label, fence, probes per column, grouped)`.
-type PassTuple = (
-    String,
-    Option<FenceTuple>,
-    Vec<(String, Vec<(u32, ProbeTuple)>)>,
-    bool,
-);
+/// One pass of a cleaning plan over every block (see `crate::cleaning::Pass`).
+#[pyclass(module = "dwcp_data._core", frozen, get_all)]
+pub struct CleaningPass {
+    /// What the pass is called (a progress bar's label).
+    label: String,
+    /// The fence every block applies first, if any.
+    fence: Option<Py<BlockFence>>,
+    /// Per column, the rank probes to answer over the rows still kept.
+    probes: Vec<(String, ProbeList)>,
+    /// Whether the probes are per group (else pooled in group 0).
+    grouped: bool,
+}
+
+/// The arguments that make a `BlockFence` again: column, lower and upper bounds.
+type FenceArgs = (String, Vec<Option<f64>>, Vec<Option<f64>>);
+
+/// A column's fences as each block applies them: the one fence rule of the
+/// core (`crate::cleaning::fence`), which the in-memory `clean` applies too.
+#[pyclass(module = "dwcp_data._core", frozen)]
+pub struct BlockFence {
+    fence: ColumnFence,
+}
+
+#[pymethods]
+impl BlockFence {
+    /// The fences of `column`: per group id, the lower and upper bounds
+    /// (`None` both for a group without values).
+    #[new]
+    fn new(
+        py: Python<'_>,
+        column: String,
+        lower: Vec<Option<f64>>,
+        upper: Vec<Option<f64>>,
+    ) -> PyResult<Self> {
+        let paired =
+            lower.len() == upper.len() && lower.iter().zip(&upper).all(|(l, u)| l.is_some() == u.is_some());
+        if !paired {
+            return Err(invalid_argument(
+                py,
+                "fence",
+                "lower and upper bounds must pair up, group by group",
+            ));
+        }
+        let bounds = lower
+            .into_iter()
+            .zip(upper)
+            .map(|(l, u)| {
+                l.zip(u).map(|(lower, upper)| Bounds {
+                    q1: lower,
+                    q3: upper,
+                    lower,
+                    upper,
+                })
+            })
+            .collect();
+        Ok(Self {
+            fence: ColumnFence { column, bounds },
+        })
+    }
+
+    /// The outlier column.
+    #[getter]
+    fn column(&self) -> &str {
+        &self.fence.column
+    }
+
+    /// Per group id, the lowest value kept (`None`: the group removes nothing).
+    #[getter]
+    fn lower(&self) -> Vec<Option<f64>> {
+        self.fence.bounds.iter().map(|b| b.map(|b| b.lower)).collect()
+    }
+
+    /// Per group id, the highest value kept.
+    #[getter]
+    fn upper(&self) -> Vec<Option<f64>> {
+        self.fence.bounds.iter().map(|b| b.map(|b| b.upper)).collect()
+    }
+
+    /// Applies the fences to a block: `values` of the column (nulls are not
+    /// judged), each row's group id `groups` (UInt32) and the rows still kept
+    /// `keep` (Boolean). The rows kept after it, and per group what it judged
+    /// and removed.
+    fn apply(
+        &self,
+        py: Python<'_>,
+        values: PySeries,
+        groups: PySeries,
+        keep: PySeries,
+    ) -> PyResult<FenceResult> {
+        let fence = &self.fence;
+        run(py, || {
+            let values = values.0.cast(&DataType::Float64)?;
+            let values = values.f64()?.rechunk();
+            let groups = groups.0.cast(&DataType::UInt32)?;
+            let groups = groups.u32()?.rechunk();
+            let mut kept: Vec<bool> = keep.0.bool()?.iter().map(|k| k == Some(true)).collect();
+            let (n, g) = (values.len(), groups.len());
+            if n != kept.len() || n != g {
+                return Err(DwcpError::invalid_argument(
+                    "values",
+                    format!(
+                        "{n} values, {g} group ids and {} keep flags must be as many",
+                        kept.len()
+                    ),
+                ));
+            }
+            let ids: Vec<u32> = groups.into_no_null_iter().collect();
+            if let Some(id) = ids.iter().find(|&&id| id as usize >= fence.bounds.len()) {
+                return Err(DwcpError::invalid_argument(
+                    "groups",
+                    format!("group id {id} has no fence ({} groups)", fence.bounds.len()),
+                ));
+            }
+            let (slice, present) = match values.downcast_iter().next() {
+                Some(array) => (
+                    array.values().as_slice(),
+                    array
+                        .validity()
+                        .filter(|v| v.unset_bits() > 0)
+                        .map(|v| v.iter().collect::<Vec<bool>>()),
+                ),
+                None => (&[][..], None),
+            };
+            let counts = fence::apply(slice, present.as_deref(), Some(&ids), &fence.bounds, &mut kept);
+            Ok(FenceResult {
+                keep: Series::new("keep".into(), kept),
+                judged: counts.judged,
+                removed: counts.removed,
+            })
+        })
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyType>, FenceArgs)> {
+        let this = slf.get();
+        Ok((
+            slf.get_type(),
+            (this.fence.column.clone(), this.lower(), this.upper()),
+        ))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "BlockFence({:?}, {} groups)",
+            self.fence.column,
+            self.fence.bounds.len()
+        )
+    }
+}
+
+/// What a block's fence did: the rows kept after it, and per group the
+/// values it judged and the rows it removed.
+#[pyclass(module = "dwcp_data._core", frozen)]
+pub struct FenceResult {
+    keep: Series,
+    /// Kept rows with a value, per group id.
+    #[pyo3(get)]
+    judged: Vec<u64>,
+    /// Rows removed, per group id.
+    #[pyo3(get)]
+    removed: Vec<u64>,
+}
+
+#[pymethods]
+impl FenceResult {
+    /// The rows kept after the fence (Boolean).
+    #[getter]
+    fn keep(&self) -> PySeries {
+        PySeries(self.keep.clone())
+    }
+}
 
 /// Row counts as Python gives them: `(total, per group, per link type)`.
 type CountsTuple = (u64, Vec<u64>, Vec<u64>);
@@ -36,12 +201,11 @@ fn frame_of(py: Python<'_>, (df, enums): CoreFrame<'_>) -> PyResult<DataFrame> {
     run(py, || frame_in(df, &enums))
 }
 
-fn pass_tuple(pass: Pass) -> PassTuple {
-    let fence = pass.fence.map(|f| {
-        let lower = f.bounds.iter().map(|b| b.map(|b| b.lower)).collect();
-        let upper = f.bounds.iter().map(|b| b.map(|b| b.upper)).collect();
-        (f.column, lower, upper)
-    });
+fn pass_of(py: Python<'_>, pass: Pass) -> PyResult<CleaningPass> {
+    let fence = pass
+        .fence
+        .map(|fence| Py::new(py, BlockFence { fence }))
+        .transpose()?;
     let probes = pass
         .probes
         .into_iter()
@@ -53,7 +217,12 @@ fn pass_tuple(pass: Pass) -> PassTuple {
             (column, probes)
         })
         .collect();
-    (pass.label, fence, probes, pass.grouped)
+    Ok(CleaningPass {
+        label: pass.label,
+        fence,
+        probes,
+        grouped: pass.grouped,
+    })
 }
 
 fn counts_of((total, groups, links): CountsTuple) -> RowCounts {
@@ -101,9 +270,9 @@ impl CleaningPlan {
         Ok(Self { plan })
     }
 
-    /// The next pass, `(label, fence, probes, grouped)`, or `None` once done.
-    fn next_pass(&mut self) -> Option<PassTuple> {
-        self.plan.next_pass().map(pass_tuple)
+    /// The next pass, or `None` once done.
+    fn next_pass(&mut self, py: Python<'_>) -> PyResult<Option<CleaningPass>> {
+        self.plan.next_pass().map(|pass| pass_of(py, pass)).transpose()
     }
 
     /// Takes the pass's results merged over every block: per column of the
@@ -169,5 +338,8 @@ fn check_cleaning_columns(py: Python<'_>, options: cleaning::Options, schema: Co
 /// Registers this module's class and function on `_core`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CleaningPlan>()?;
+    m.add_class::<CleaningPass>()?;
+    m.add_class::<BlockFence>()?;
+    m.add_class::<FenceResult>()?;
     m.add_function(wrap_pyfunction!(check_cleaning_columns, m)?)
 }
