@@ -23,6 +23,8 @@ the rows.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +48,9 @@ __all__ = [
     "SLICE_ROWS",
     "Cleaner",
     "DriverHooks",
+    "FusedChecks",
     "ShardHooks",
+    "Stopwatch",
     "Validation",
     "block_read",
     "block_slices",
@@ -135,6 +139,42 @@ class DriverHooks(Protocol):
 
     def finished(self, seen: Any) -> None:
         """Takes the next block's (or slice's) ``ShardHooks.finish`` result."""
+
+
+@dataclass(frozen=True)
+class FusedChecks:
+    """What a pipeline fuses into the cleaning passes, named by where it runs:
+    ``per_block`` where each block is (its ``inspect`` on the rows as read in
+    the first pass, its ``finish`` on the cleaned rows in the writing pass),
+    ``merged`` on the driver (the results in block order)."""
+
+    per_block: ShardHooks
+    merged: DriverHooks
+
+
+class Stopwatch:
+    """Seconds per named part of a kernel's work, measured where each part
+    runs (``with watch("read"): ...``), summed over slices and blocks."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, part: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(part, time.perf_counter() - started)
+
+    def add(self, part: str, seconds: float) -> None:
+        """``seconds`` more of ``part``."""
+        self.seconds[part] = self.seconds.get(part, 0.0) + seconds
+
+    def merge(self, other: dict[str, float]) -> None:
+        """Another kernel's seconds."""
+        for part, seconds in other.items():
+            self.add(part, seconds)
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -325,6 +365,8 @@ class _FirstPass:
     seen: list[Any]
     #: Per CSV shard with bad lines, how many were quarantined.
     rejected: dict[str, int] = field(default_factory=dict)
+    #: Seconds of the block's ``read`` and ``clean`` work (see :class:`Stopwatch`).
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def of(cls, df: pl.DataFrame, by: list[str] | None, seen: Any) -> _FirstPass:
@@ -356,24 +398,36 @@ def first_pass_kernel(
     slice_rows: int,
     first_row: int,
     by: list[str] | None,
-    hooks: ShardHooks | None,
+    checks: ShardHooks | None,
 ) -> tuple[_FirstPass, Any]:
     """A block's first pass: its schema, nulls, groups and link types; the
-    pipeline's ``hooks.inspect`` of each slice; its rows' hashes to ``sink``
-    (when duplicates are removed)."""
+    pipeline's ``checks.inspect`` of each slice; its rows' hashes to ``sink``
+    (when duplicates are removed). The seconds spent reading and cleaning."""
     found: _FirstPass | None = None
-    row = first_row
-    for raw in block_slices(block, slice_rows):
-        seen = None if hooks is None else hooks.inspect(raw)
-        df = nan_as_null(raw)
-        part = _FirstPass.of(df, by, seen)
-        found = part if found is None else found.then(part)
-        if sink is not None:
-            sink.add(df, row)
+    row, watch = first_row, Stopwatch()
+    for raw in _timed(block_slices(block, slice_rows), watch, "read"):
+        seen = None if checks is None else checks.inspect(raw)
+        with watch("clean"):
+            df = nan_as_null(raw)
+            part = _FirstPass.of(df, by, seen)
+            found = part if found is None else found.then(part)
+            if sink is not None:
+                sink.add(df, row)
         row += df.height
     assert found is not None  # a block gives at least one slice
     found.rejected = getattr(block, "rejected", {})
+    found.seconds = watch.seconds
     return found, None if sink is None else sink.payload()
+
+
+def _timed(items: Iterator[Any], watch: Stopwatch, part: str) -> Iterator[Any]:
+    """``items``, the time each takes to come counted as ``part``."""
+    while True:
+        with watch(part):
+            item = next(items, None)
+        if item is None:
+            return
+        yield item
 
 
 def state_kernel(
@@ -426,27 +480,32 @@ def write_kernel(
     state: pl.DataFrame,
     slice_rows: int,
     fills: list[pl.Expr],
-    hooks: ShardHooks | None,
+    checks: ShardHooks | None,
     path: Path,
-) -> tuple[int, list[Any]]:
+) -> tuple[int, list[Any], dict[str, float]]:
     """A block's cleaned rows written to the Parquet file ``path`` a slice at
     a time: of each slice (as read) the rows the state keeps, NaN as null,
-    nulls filled by ``fills``, then ``hooks.finish``-ed. The rows written, and
-    the ``finish`` results of the slices in order."""
+    nulls filled by ``fills``, then ``checks.finish``-ed. The rows written, the
+    ``finish`` results of the slices in order, and the seconds spent reading,
+    cleaning and writing (each measured where it happens)."""
     keep = state["keep"]
     seen: list[Any] = []
+    watch = Stopwatch()
 
     def cleaned() -> Iterator[pl.DataFrame]:
         first = 0
-        for df in block_slices(block, slice_rows):
-            part = nan_as_null(df).filter(keep.slice(first, df.height)).with_columns(fills)
+        for df in _timed(block_slices(block, slice_rows), watch, "read"):
+            with watch("clean"):
+                part = nan_as_null(df).filter(keep.slice(first, df.height)).with_columns(fills)
             first += df.height
-            if hooks is not None:
-                part, finished = hooks.finish(part)
+            if checks is not None:
+                part, finished = checks.finish(part)
                 seen.append(finished)
-            yield part
+            with watch("write"):  # the writer's turn: until it asks for the next slice
+                yield part
 
-    return write_frames(cleaned(), path)[1], seen
+    rows = write_frames(cleaned(), path)[1]
+    return rows, seen, watch.seconds
 
 
 def _fills(schema: pl.Schema, medians: dict[str, float]) -> list[pl.Expr]:
@@ -471,10 +530,12 @@ class Cleaner:
         engine: Runner,
         blocks: Blocks,
         options: CleaningOptions,
-        hooks: tuple[ShardHooks, DriverHooks] | None = None,
+        fused: FusedChecks | None = None,
     ) -> None:
-        """``hooks``: what a pipeline adds to the passes (see :class:`ShardHooks`)."""
-        self.engine, self.blocks, self.options, self.hooks = engine, blocks, options, hooks
+        """``fused``: what a pipeline adds to the passes (see :class:`FusedChecks`)."""
+        self.engine, self.blocks, self.options, self.fused = engine, blocks, options, fused
+        #: Seconds per part of the work (``read``, ``clean``, ``write``), measured where it runs.
+        self.watch = Stopwatch()
         self.groups = Groups(None if options.by is None else list(options.by))
         self.links = Groups(["link_type"])
         self.schema: pl.Schema | None = None
@@ -488,8 +549,8 @@ class Cleaner:
         firsts = first_rows(rows)
         shuffle = self.engine.shuffle(sum(rows)) if self.options.dedupe else None
         sink_arg: tuple[Any, ...] = () if shuffle is not None else (None,)
-        work = None if self.hooks is None else self.hooks[0]
-        args = [(*sink_arg, SLICE_ROWS, first, self.groups.by, work) for first in firsts]
+        per_block = None if self.fused is None else self.fused.per_block
+        args = [(*sink_arg, SLICE_ROWS, first, self.groups.by, per_block) for first in firsts]
         results = self.engine.map("clean: rows", first_pass_kernel, blocks, args, shuffle=shuffle)
         nulls: dict[str, int] = {}
         for found in in_order(results, n):
@@ -504,9 +565,10 @@ class Cleaner:
                 self.groups.ids(found.groups)
             self.links.ids(found.links)
             blocks.rejected.update(found.rejected)
-            if self.hooks is not None:
+            self.watch.merge(found.seconds)
+            if self.fused is not None:
                 for seen in found.seen:
-                    self.hooks[1].inspected(seen)
+                    self.fused.merged.inspected(seen)
         assert self.schema is not None
         groups, links = self.groups.keys(), self.links.keys()
         self.plan = _core.CleaningPlan(
@@ -519,8 +581,9 @@ class Cleaner:
         repeats = None if shuffle is None else shuffle.repeats(rows, 0)
         args = [(first, self.groups, self.links, repeats) for first in firsts]
         rows_in, links_in = [0] * self.groups.count(), [0] * self.links.count()
-        for _, (gids, lids) in self.engine.map("clean: groups", state_kernel, blocks, args, keep=True):
-            rows_in, links_in = _add(rows_in, gids), _add(links_in, lids)
+        with self.watch("clean"):
+            for _, (gids, lids) in self.engine.map("clean: groups", state_kernel, blocks, args, keep=True):
+                rows_in, links_in = _add(rows_in, gids), _add(links_in, lids)
         self.duplicates = 0 if repeats is None else repeats.count
         self.rows_in = (sum(rows), rows_in, links_in)
 
@@ -548,17 +611,19 @@ class Cleaner:
     def run(self) -> CleaningReport:
         """Every pass after the first, as the plan asks for them; the report."""
         plan = self.plan
-        while (step := plan.next_pass()) is not None:
-            scan = self.scan(step.label, dict(step.probes), step.fence, step.grouped)
-            plan.take(
-                [scan.partials[c] for c, _ in step.probes],
-                [scan.nulls[c] for c, _ in step.probes],
-                scan.judged,
-                scan.removed,
-            )
+        with self.watch("clean"):
+            while (step := plan.next_pass()) is not None:
+                scan = self.scan(step.label, dict(step.probes), step.fence, step.grouped)
+                plan.take(
+                    [scan.partials[c] for c, _ in step.probes],
+                    [scan.nulls[c] for c, _ in step.probes],
+                    scan.judged,
+                    scan.removed,
+                )
+            rows_out = self.count_out()
         assert self.schema is not None
         self.fills = _fills(self.schema, dict(plan.fills()))
-        return CleaningReport._from_core(plan.report(self.duplicates, self.rows_in, self.count_out()))
+        return CleaningReport._from_core(plan.report(self.duplicates, self.rows_in, rows_out))
 
     def count_out(self) -> tuple[int, list[int], list[int]]:
         """Kept rows: all, per group, per link type."""
@@ -576,11 +641,12 @@ class Cleaner:
         merged in block order."""
         n = len(self.blocks)
         names = [shard_name(i, n) for i in range(n)]
-        work = None if self.hooks is None else self.hooks[0]
-        args = [(SLICE_ROWS, self.fills, work, out.file(name)) for name in names]
+        per_block = None if self.fused is None else self.fused.per_block
+        args = [(SLICE_ROWS, self.fills, per_block, out.file(name)) for name in names]
         results = self.engine.map("clean: writing", write_kernel, self.blocks, args, state=True)
-        for name, (rows, seen) in zip(names, in_order(results, n), strict=True):
+        for name, (rows, seen, seconds) in zip(names, in_order(results, n), strict=True):
             out.rows[name] = rows
-            if self.hooks is not None:
+            self.watch.merge(seconds)
+            if self.fused is not None:
                 for finished in seen:
-                    self.hooks[1].finished(finished)
+                    self.fused.merged.finished(finished)
