@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import dwcp_data
-from dwcp_data.dataset import clean_dataset, label_dataset, validate_dataset
+from dwcp_data.datasets import clean_dataset, label_dataset, validate_dataset
 from dwcp_data.errors import DataError, InvalidArgumentError
 
 from helpers import (
@@ -32,9 +32,9 @@ def small_slices(monkeypatch):
     """Shards here are read, cleaned and written in slices of 700 rows (1 << 20
     by default, which the pipeline and CLI tests use): slice edges fall inside
     shards and inside Parquet row groups."""
-    import dwcp_data._passes
+    import dwcp_data.datasets.passes
 
-    monkeypatch.setattr(dwcp_data._passes, "SLICE_ROWS", 700)
+    monkeypatch.setattr(dwcp_data.datasets.passes, "SLICE_ROWS", 700)
 
 
 def in_memory(folder: Path, **options) -> tuple[pl.DataFrame, dwcp_data.CleaningReport]:
@@ -141,11 +141,11 @@ def test_a_bad_shard_leaves_the_old_output_untouched(tmp_path):
 @pytest.mark.parametrize("shards", [tricky_shards, tiny_shards])
 def test_the_pipeline_on_a_folder_equals_the_in_memory_run(tmp_path, monkeypatch, profile, shards):
     """Tiny shards are read together, in blocks of at most 40 rows here."""
-    import dwcp_data.dataset
+    import dwcp_data.datasets.shards
 
-    monkeypatch.setattr(dwcp_data.dataset, "GROUP_ROWS", 40)
+    monkeypatch.setattr(dwcp_data.datasets.shards, "GROUP_ROWS", 40)
     folder = shards(tmp_path)
-    blocks = len(dwcp_data.dataset.Dataset(folder).block_ranges())
+    blocks = len(dwcp_data.datasets.shards.Dataset(folder).block_ranges())
     options = {"profile": profile, "min_rows": 100, "on_invalid": "continue", "by": "link_type"}
     whole = dwcp_data.run_pipeline(folder, tmp_path / "whole.parquet", **options)
     sharded = dwcp_data.run_pipeline(folder, tmp_path / "sharded", **options)
@@ -296,7 +296,7 @@ def test_validation_facts_travel_between_processes(tmp_path):
 
 def _change_shard_when(monkeypatch, label: str, change) -> list[str]:
     """Calls ``change()`` as the pass named ``label`` begins; the labels seen."""
-    from dwcp_data._engine import LocalRunner
+    from dwcp_data.datasets.local import LocalRunner
 
     seen: list[str] = []
     passes = LocalRunner.map
@@ -399,21 +399,21 @@ def test_data_set_arguments_are_checked_as_in_memory(tmp_path):
 @pytest.mark.parametrize("by", [None, "link_type"])
 def test_states_kept_in_the_work_folder_give_the_same_answers(tmp_path, monkeypatch, by):
     # A data set whose cleaning state outgrows _STATE_MEMORY keeps it in files.
-    from dwcp_data import _engine
+    from dwcp_data.datasets import local
 
-    monkeypatch.setattr(_engine, "STATE_MEMORY", 0)
+    monkeypatch.setattr(local, "STATE_MEMORY", 0)
     folder = tricky_shards(tmp_path)
     expected, expected_report = in_memory(folder, by=by)
     work = tmp_path / "work"
     work.mkdir()
     saved: list[str] = []
-    keep = _engine.LocalRunner._keep
+    keep = local.LocalRunner._keep
 
     def spy(self, i, state, in_memory):
         keep(self, i, state, in_memory)
         saved.extend(p.name for p in self.work.glob("state-*.arrow"))
 
-    monkeypatch.setattr(_engine.LocalRunner, "_keep", spy)
+    monkeypatch.setattr(local.LocalRunner, "_keep", spy)
     report = clean_dataset(folder, tmp_path / "out", by=by, work_dir=work)
     assert saved, "the states went to files"
     assert_frame_equal(dwcp_data.read_training_data(tmp_path / "out"), expected)
@@ -460,11 +460,11 @@ def test_the_pipeline_and_the_cli_on_mixed_shard_layouts(tmp_path):
 @pytest.mark.filterwarnings(ABSENT)
 @pytest.mark.parametrize("group_rows", [1 << 16, 40])  # all small shards of a layout in one block; ~6 a block
 def test_many_tiny_shards_are_read_together_with_the_in_memory_answers(tmp_path, monkeypatch, group_rows):
-    import dwcp_data.dataset
+    import dwcp_data.datasets.shards
 
-    monkeypatch.setattr(dwcp_data.dataset, "GROUP_ROWS", group_rows)
+    monkeypatch.setattr(dwcp_data.datasets.shards, "GROUP_ROWS", group_rows)
     folder = tiny_shards(tmp_path)
-    ds = dwcp_data.dataset.Dataset(folder)
+    ds = dwcp_data.datasets.shards.Dataset(folder)
     blocks = ds.block_ranges()
     assert [i for r in blocks for i in r] == list(range(600))  # every shard once, in order
     rows = ds.rows()
@@ -506,7 +506,7 @@ def test_data_sets_opened_on_one_engine_read_their_own_small_shards(tmp_path):
     """A run opens its input and its output on one engine: each keeps its
     blocks of small shards apart, and reads them back (from the work folder)
     as they are."""
-    from dwcp_data._engine import engine_for
+    from dwcp_data.datasets.runners import engine_for
 
     df = hostile(400, seed=3)
     folders = [

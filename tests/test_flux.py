@@ -24,8 +24,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import dwcp_data
-from dwcp_data import _flux, influx
+from dwcp_data import influx
 from dwcp_data.errors import InfluxError
+from dwcp_data.influx import _flux
 from dwcp_data.influx import export as influx_export
 
 from flux_stub import FluxStub, State, parse_line_protocol

@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 
 import dwcp_data
-from dwcp_data.dataset import clean_dataset, label_dataset, validate_dataset
+from dwcp_data.datasets import clean_dataset, label_dataset, validate_dataset
 from dwcp_data.errors import DataError, InvalidArgumentError
 
 from helpers import END, hostile, write_shards

@@ -13,7 +13,7 @@ check_polars_version()
 from dwcp_data import errors  # noqa: E402
 from dwcp_data._core import __version__  # noqa: E402
 from dwcp_data.cleaning import CleaningReport, clean, clean_training_data  # noqa: E402
-from dwcp_data.dataset import Dataset, clean_dataset, label_dataset, validate_dataset  # noqa: E402
+from dwcp_data.datasets import Dataset, clean_dataset, label_dataset, validate_dataset  # noqa: E402
 from dwcp_data.engines import LocalEngine, RayEngine  # noqa: E402
 from dwcp_data.features import FEATURES, Features, RegretReport, features, regret, split_by_time  # noqa: E402
 from dwcp_data.generator import generate_synthetic, iter_synthetic, iter_synthetic_shards  # noqa: E402

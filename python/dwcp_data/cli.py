@@ -22,7 +22,7 @@ from dwcp_data._convert import iso_timestamp
 from dwcp_data._outputs import check_output_file, output_folder, shard_name
 from dwcp_data._progress import progress
 from dwcp_data.cleaning import clean
-from dwcp_data.dataset import clean_dataset, label_dataset, validate_dataset
+from dwcp_data.datasets import clean_dataset, label_dataset, validate_dataset
 from dwcp_data.errors import (
     DwcpDataError,
     InternalError,

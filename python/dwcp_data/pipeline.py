@@ -17,12 +17,13 @@ import polars as pl
 from dwcp_data import _json
 from dwcp_data._convert import one_of
 from dwcp_data._core import __version__
-from dwcp_data._engine import Blocks, engine_for
 from dwcp_data._frames import to_polars
 from dwcp_data._outputs import atomic_path, check_output_file, check_output_folder, output_folder
-from dwcp_data._passes import Cleaner, FusedChecks, Validation, repeated_keys
 from dwcp_data.cleaning import clean_frame
-from dwcp_data.dataset import named_paths
+from dwcp_data.datasets.engine import Blocks
+from dwcp_data.datasets.passes import Cleaner, FusedChecks, Validation, repeated_keys
+from dwcp_data.datasets.runners import engine_for
+from dwcp_data.datasets.shards import named_paths
 from dwcp_data.engines import EngineLike, LocalEngine, RayEngine, engine_of
 from dwcp_data.errors import InvalidArgumentError
 from dwcp_data.generator import generate_synthetic

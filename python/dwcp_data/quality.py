@@ -10,11 +10,11 @@ import polars as pl
 
 from dwcp_data import _core
 from dwcp_data._convert import utc_datetime
-from dwcp_data._engine import engine_for
 from dwcp_data._frames import FrameLike, to_polars
-from dwcp_data._passes import quality_blocks
 from dwcp_data._quality_counts import QualityCounts, count_values, shares_of
-from dwcp_data.dataset import DatasetSource
+from dwcp_data.datasets.passes import quality_blocks
+from dwcp_data.datasets.runners import engine_for
+from dwcp_data.datasets.shards import DatasetSource
 from dwcp_data.engines import EngineLike, engine_of
 from dwcp_data.errors import InvalidArgumentError
 from dwcp_data.io import lazy_batches

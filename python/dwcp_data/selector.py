@@ -29,7 +29,7 @@ from dwcp_data._convert import iso_timestamp, positive_int
 from dwcp_data._core import __version__
 from dwcp_data._frames import FrameLike, to_polars
 from dwcp_data._model_text import ModelTextError, check_model_text
-from dwcp_data.dataset import Dataset
+from dwcp_data.datasets import Dataset
 from dwcp_data.errors import DataError, DwcpDataError, InvalidArgumentError
 from dwcp_data.features import (
     FEATURES,

@@ -45,12 +45,12 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundExceptio
 
 from dwcp_data import _json, influx
 from dwcp_data._convert import one_of, positive_int, yes_or_no
-from dwcp_data._engine import ENGINES, EngineName
 from dwcp_data._outputs import atomic_path, publish_copy, read_manifest
 from dwcp_data.airflow._failures import fail_fast
 from dwcp_data.airflow._landing import window_shards
 from dwcp_data.airflow._retention import keep_newest
 from dwcp_data.airflow._runs import OUTPUT_VARIABLE, dag_folder, output, published_name, run_dir, run_window
+from dwcp_data.datasets.engine import ENGINES, EngineName
 from dwcp_data.engines import RayEngine
 from dwcp_data.errors import DwcpDataError, InvalidArgumentError, ValidationError
 from dwcp_data.options import Profile, ValidationOptions

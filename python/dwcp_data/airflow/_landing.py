@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dwcp_data._convert import epoch_us, iso_timestamp
-from dwcp_data.dataset import Dataset
+from dwcp_data.datasets import Dataset
 from dwcp_data.errors import InvalidArgumentError
 from dwcp_data.io import write_training_data
 

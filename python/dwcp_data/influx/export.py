@@ -18,11 +18,12 @@ from typing import Any
 
 import polars as pl
 
-from dwcp_data import _core, _flux
+from dwcp_data import _core
 from dwcp_data._convert import duration_us, epoch_us, one_of, positive_int, utc_datetime
 from dwcp_data._frames import from_core
 from dwcp_data._outputs import ExportFolder, export_folder
 from dwcp_data.errors import DataError, InfluxError, InvalidArgumentError
+from dwcp_data.influx import _flux
 from dwcp_data.influx.transport import Connection, _shortened, connection_keywords
 from dwcp_data.influx.write import MEASUREMENT
 from dwcp_data.io import write_frames
@@ -166,7 +167,7 @@ def _raise_error_table(conn: Connection, body: bytes) -> None:
 
 
 def _flux_counts(conn: Connection, body: bytes) -> dict[int, int]:
-    """A Flux count answer (see :func:`dwcp_data._flux.count_query`), or ``InfluxError``."""
+    """A Flux count answer (see :func:`dwcp_data.influx._flux.count_query`), or ``InfluxError``."""
     _raise_error_table(conn, body)
     try:
         return _flux.counts(body)
@@ -180,7 +181,7 @@ def _shard_group_cuts(conn: Connection, a: int, b: int) -> list[int]:
     """Where a Flux query over ``[a, b)`` must stop: on InfluxDB 1.x, the
     shard-group boundaries inside it (1.x reads a field with the type of the
     first shard group and drops other types' values silently; see
-    :mod:`dwcp_data._flux`). None on 2.x, which reads across shard groups.
+    :mod:`dwcp_data.influx._flux`). None on 2.x, which reads across shard groups.
     A server whose ``/ping`` names no version (a proxy in front) is cut at
     UTC midnights: that costs queries, never values."""
     if conn.bucket is None:

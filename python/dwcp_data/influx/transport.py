@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from dwcp_data import _core, _flux
+from dwcp_data import _core
 from dwcp_data._convert import yes_or_no
 from dwcp_data.errors import DataError, InfluxError, InvalidArgumentError
+from dwcp_data.influx import _flux
 
 __all__ = ["Connection", "RetryPolicy"]
 

@@ -1,13 +1,13 @@
 """The data-set stages as passes over blocks, written once for every engine.
 
-Each pass runs a *kernel* over every block (see :mod:`dwcp_data._engine`): a
+Each pass runs a *kernel* over every block (see :mod:`dwcp_data.datasets.engine`): a
 pure, module-level function of the block and small arguments, which may run
 in this process or in a Ray task. Kernels return small partials that the
 driver merges with pure functions, so the answers are exactly those of the
 in-memory stages on the concatenated data:
 
 * validation: each block's facts (``_core.ValidationFacts``), merged in block order;
-* duplicates: 128-bit hashes of whole rows, shuffled by hash (:class:`~dwcp_data._engine.Shuffle`);
+* duplicates: 128-bit hashes of whole rows, shuffled by hash (:class:`~dwcp_data.datasets.engine.Shuffle`);
 * quartiles and medians: exact order statistics found digit by digit from
   merged bucket counts over the values' ordered bit patterns (three passes
   for real data, four at most), with pandas' linear interpolation; which
@@ -34,11 +34,11 @@ import numpy as np
 import polars as pl
 
 from dwcp_data import _core
-from dwcp_data._engine import Blocks, Repeats, Runner, Sink, first_rows, in_order
 from dwcp_data._frames import to_core
 from dwcp_data._outputs import FolderBuild, shard_name
 from dwcp_data._quality_counts import QualityCounts
 from dwcp_data.cleaning import CleaningReport
+from dwcp_data.datasets.engine import Blocks, Repeats, Runner, Sink, first_rows, in_order
 from dwcp_data.io import conform, stored_columns, write_frames
 from dwcp_data.labelling import label_oracle
 from dwcp_data.options import CleaningOptions, ValidationOptions
