@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -24,6 +25,29 @@ def generate_shards(folder: Path, rows: int, *options: str) -> float:
     command = [sys.executable, "-m", "dwcp_data", "generate", "-n", str(rows), *freq, *options]
     subprocess.run([*command, "--out", str(folder), "--no-progress"], check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
+
+
+def frame_arguments(doc: str | None, repeat: int, medians_of: str = "") -> argparse.Namespace:
+    """The in-memory benchmarks' ``--rows`` (default 10M) and ``--repeat``,
+    parsed, and their header printed: machine, library versions, rows."""
+    import numpy as np
+    import pandas as pd
+    import polars as pl
+
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--repeat", type=int, default=repeat)
+    args = parser.parse_args()
+    print(
+        f"{machine()}; polars {pl.__version__}, pandas {pd.__version__}, numpy {np.__version__}; "
+        f"{args.rows:,} rows, median of {args.repeat}{medians_of}"
+    )
+    return args
+
+
+def medians(sides: dict[str, Callable[[], object]], repeat: int) -> list[tuple[str, float]]:
+    """:func:`median_seconds` of each side, one side after the other."""
+    return [(name, median_seconds(fn, repeat)) for name, fn in sides.items()]
 
 
 def median_seconds(fn: Callable[[], object], repeat: int) -> float:
@@ -71,3 +95,10 @@ def print_table(title: str, rows: list[tuple[str, float]], ours: str) -> None:
     print(f"{'implementation':<34}{'median':>12}{'vs dwcp_data':>16}")
     for name, seconds in rows:
         print(f"{name:<34}{seconds * 1e3:>9.1f} ms{seconds / base:>15.1f}x")
+
+
+def curl_parallel(config: Path, concurrency: int) -> None:
+    """The requests of the curl config file ``config``, ``concurrency`` at a
+    time (curl's own ceiling, with no Python in the way)."""
+    command = ["curl", "-s", "--no-progress-meter", "--parallel", "--parallel-max", str(concurrency)]
+    subprocess.run([*command, "-K", str(config)], check=True)

@@ -8,15 +8,11 @@ step (dedupe, three IQR fences, imputation) does real work.
 
 from __future__ import annotations
 
-import argparse
-
-import numpy as np
-import pandas as pd
 import polars as pl
 
 import dwcp_data
 
-from _common import machine, median_seconds, print_table
+from _common import frame_arguments, medians, print_table
 from reference import pandas_clean, polars_clean
 
 
@@ -32,27 +28,18 @@ def dirty(n: int) -> pl.DataFrame:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    print(
-        f"{machine()}; polars {pl.__version__}, pandas {pd.__version__}, numpy {np.__version__}; "
-        f"{args.rows:,} rows, median of {args.repeat}"
-    )
+    args = frame_arguments(__doc__, repeat=3)
     df = dirty(args.rows)
     pdf = df.to_pandas()
     ours = dwcp_data.clean(df)
     assert ours.equals(polars_clean(df)), "the implementations disagree"
-    rows = [
-        ("dwcp_data.clean", median_seconds(lambda: dwcp_data.clean(df), args.repeat)),
-        (
-            "dwcp_data.clean(by='link_type')",
-            median_seconds(lambda: dwcp_data.clean(df, by="link_type"), args.repeat),
-        ),
-        ("Polars (unique/quantile/filter)", median_seconds(lambda: polars_clean(df), args.repeat)),
-        ("pandas (design doc §5.2)", median_seconds(lambda: pandas_clean(pdf), args.repeat)),
-    ]
+    sides = {
+        "dwcp_data.clean": lambda: dwcp_data.clean(df),
+        "dwcp_data.clean(by='link_type')": lambda: dwcp_data.clean(df, by="link_type"),
+        "Polars (unique/quantile/filter)": lambda: polars_clean(df),
+        "pandas (design doc §5.2)": lambda: pandas_clean(pdf),
+    }
+    rows = medians(sides, args.repeat)
     print_table("clean", rows, ours="dwcp_data.clean")
 
 

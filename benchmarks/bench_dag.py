@@ -42,7 +42,7 @@ import dwcp_data
 from dwcp_data import influx
 from dwcp_data.influx import export as influx_export
 
-from _common import generate_shards, machine
+from _common import curl_parallel, generate_shards, machine
 
 #: The export's window, in days.
 WINDOW = 30
@@ -137,26 +137,14 @@ def day_urls(url: str, start: datetime, end: datetime) -> list[str]:
     return urls
 
 
-def curl_parallel(urls: list[str], concurrency: int, tmp: Path) -> None:
+def curl_export(urls: list[str], concurrency: int, tmp: Path) -> None:
     config = tmp / "export.curl"
     config.write_text(
         "next\n".join(
             f'url = "{u}"\nheader = "Accept: application/csv"\noutput = "/dev/null"\nfail\n' for u in urls
         )
     )
-    subprocess.run(
-        [
-            "curl",
-            "-s",
-            "--no-progress-meter",
-            "--parallel",
-            "--parallel-max",
-            str(concurrency),
-            "-K",
-            str(config),
-        ],
-        check=True,
-    )
+    curl_parallel(config, concurrency)
 
 
 def export(points: int, tmp: Path) -> None:
@@ -179,7 +167,7 @@ def export(points: int, tmp: Path) -> None:
         print(f"{'one file (export_to_file)':<34}{timing[0]:>10.2f}{timing[1]:>15.1f}")
         firsts = {}
         for c in (1, 2, 4):
-            (ceiling, _) = phase(pid, lambda c=c: curl_parallel(urls, c, tmp))
+            (ceiling, _) = phase(pid, lambda c=c: curl_export(urls, c, tmp))
             out = tmp / f"days-{c}"
             (ours, _) = phase(
                 pid,

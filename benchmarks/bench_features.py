@@ -11,15 +11,13 @@ for the kernel to zero), as a training loop over same-sized shards would.
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import pandas as pd
 import polars as pl
 
 import dwcp_data
 
-from _common import interleaved_medians, machine, print_table
+from _common import frame_arguments, interleaved_medians, print_table
 
 ONE_HOT = {"link_type": dwcp_data.LINK_TYPES, "data_type": dwcp_data.DATA_TYPES}
 NUMERIC = [c for c in dwcp_data.FEATURES if c not in ONE_HOT]
@@ -52,14 +50,7 @@ def features_pandas(pdf: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-    print(
-        f"{machine()}; polars {pl.__version__}, pandas {pd.__version__}, numpy {np.__version__}; "
-        f"{args.rows:,} rows, median of {args.repeat} rounds (each side once per round)"
-    )
+    args = frame_arguments(__doc__, repeat=5, medians_of=" rounds (each side once per round)")
     df = dwcp_data.label_oracle(dwcp_data.generate_synthetic(args.rows, seed=1, freq="1m"))
     pdf = df.select(*NUMERIC, *ONE_HOT, dwcp_data.LABEL_COLUMN).to_pandas()
     ours = dwcp_data.features(df)

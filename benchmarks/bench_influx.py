@@ -46,7 +46,7 @@ from dwcp_data._frames import to_core
 from dwcp_data.influx import export as influx_export
 from dwcp_data.influx import write as influx_write
 
-from _common import machine
+from _common import curl_parallel, machine
 from influx_server import InfluxServer
 
 BATCH = 5000
@@ -108,19 +108,7 @@ def curl_ingest(url: str, files: list[Path], folder: Path, gzipped: bool) -> Non
         for path in files
     ]
     config.write_text("next\n".join(blocks))
-    subprocess.run(
-        [
-            "curl",
-            "-s",
-            "--no-progress-meter",
-            "--parallel",
-            "--parallel-max",
-            str(CONCURRENCY),
-            "-K",
-            str(config),
-        ],
-        check=True,
-    )
+    curl_parallel(config, CONCURRENCY)
 
 
 def select_urls(url: str, start: Any, end: Any) -> list[str]:

@@ -171,6 +171,16 @@ def run(code: str) -> dict:
     return result
 
 
+def assert_same_rows(a: Path, b: Path, message: str) -> None:
+    """That the data sets ``a`` and ``b`` hold the same rows, read in a fresh interpreter."""
+    check = (
+        "import dwcp_data\n"
+        f"a, b = (dwcp_data.read_training_data(p) for p in ({str(a)!r}, {str(b)!r}))\n"
+        f"assert a.equals(b), {message!r}\n"
+    )
+    subprocess.run([sys.executable, "-c", check], check=True)
+
+
 def generate(rows: int, folder: Path) -> float:
     return generate_shards(folder, rows, "--shard-rows", str(SHARD_ROWS), "--seed", "1")
 
@@ -261,13 +271,8 @@ def main() -> None:
                     show_ray(rows, json.loads((out / "ray-stats.json").read_text()), seconds)
             if args.duckdb:
                 ratio = statistics.median(seconds["duckdb"]) / statistics.median(seconds["clean out of core"])
-                check = (
-                    "import dwcp_data\n"
-                    f"a = dwcp_data.read_training_data({str(work / f'out-{rows}-clean-out-of-core' / 'clean')!r})\n"
-                    f"b = dwcp_data.read_training_data({str(work / f'out-{rows}-duckdb' / 'duckdb.parquet')!r})\n"
-                    "assert a.equals(b), 'duckdb differs from clean_dataset'\n"
-                )
-                subprocess.run([sys.executable, "-c", check], check=True)
+                ours, theirs = work / f"out-{rows}-clean-out-of-core" / "clean", work / f"out-{rows}-duckdb"
+                assert_same_rows(ours, theirs / "duckdb.parquet", "duckdb differs from clean_dataset")
                 print(f"{'':>13}  duckdb / clean_dataset time: {ratio:.2f}; the same rows: yes", flush=True)
             if small:
                 ratio = statistics.median(seconds["in memory"]) / statistics.median(seconds["out of core"])
@@ -284,13 +289,8 @@ def main() -> None:
                 subprocess.run([sys.executable, "-c", check], check=True)
                 print(f"{'':>13}  ray == out of core at {rows:,} rows: yes", flush=True)
             if rows == args.small:
-                check = (
-                    "import polars as pl, dwcp_data\n"
-                    f"a = dwcp_data.read_training_data({str(work / f'out-{rows}-out-of-core' / 'labelled')!r})\n"
-                    f"b = pl.read_parquet({str(work / f'out-{rows}-in-memory' / 'labelled.parquet')!r})\n"
-                    "assert a.equals(b), 'out of core differs from in memory'\n"
-                )
-                subprocess.run([sys.executable, "-c", check], check=True)
+                ours, theirs = work / f"out-{rows}-out-of-core" / "labelled", work / f"out-{rows}-in-memory"
+                assert_same_rows(ours, theirs / "labelled.parquet", "out of core differs from in memory")
                 print(f"{'':>13}  out of core == in memory at {rows:,} rows: yes", flush=True)
             for p in work.iterdir():
                 if p.name.startswith("out-") or p == src:

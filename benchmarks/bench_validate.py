@@ -5,26 +5,18 @@ Usage: python benchmarks/bench_validate.py [--rows N] [--repeat K]
 
 from __future__ import annotations
 
-import argparse
-
-import numpy as np
 import pandas as pd
 import polars as pl
 
 import dwcp_data
 
-from _common import machine, median_seconds, print_table
+from _common import frame_arguments, medians, print_table
 
 #: The columns §5.1 requires.
-REQUIRED = [
-    "timestamp",
-    "data_size_bytes",
-    "rtt_ms",
-    "available_bandwidth_mbps",
-    "hde_compression_ratio",
-    "amst_transfer_rate_mbps",
-    "baseline_compression_ratio",
-]
+# fmt: off
+REQUIRED = ["timestamp", "data_size_bytes", "rtt_ms", "available_bandwidth_mbps",
+            "hde_compression_ratio", "amst_transfer_rate_mbps", "baseline_compression_ratio"]
+# fmt: on
 
 
 def validate_pandas(df: pd.DataFrame) -> bool:
@@ -72,26 +64,17 @@ def validate_polars(df: pl.DataFrame) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-    print(
-        f"{machine()}; polars {pl.__version__}, pandas {pd.__version__}, numpy {np.__version__}; "
-        f"{args.rows:,} rows, median of {args.repeat}"
-    )
+    args = frame_arguments(__doc__, repeat=5)
     df = dwcp_data.generate_synthetic(args.rows, seed=1, freq="1m")
     pdf = df.to_pandas()
     assert dwcp_data.validate(df).passed and validate_polars(df) and validate_pandas(pdf)
-    rows = [
-        ("dwcp_data.validate (document)", median_seconds(lambda: dwcp_data.validate(df), args.repeat)),
-        (
-            "dwcp_data.validate (strict)",
-            median_seconds(lambda: dwcp_data.validate(df, profile="strict"), args.repeat),
-        ),
-        ("Polars expressions (bool only)", median_seconds(lambda: validate_polars(df), args.repeat)),
-        ("pandas (design doc §5.1)", median_seconds(lambda: validate_pandas(pdf), args.repeat)),
-    ]
+    sides = {
+        "dwcp_data.validate (document)": lambda: dwcp_data.validate(df),
+        "dwcp_data.validate (strict)": lambda: dwcp_data.validate(df, profile="strict"),
+        "Polars expressions (bool only)": lambda: validate_polars(df),
+        "pandas (design doc §5.1)": lambda: validate_pandas(pdf),
+    }
+    rows = medians(sides, args.repeat)
     print_table("validate", rows, ours="dwcp_data.validate (document)")
 
 

@@ -188,72 +188,18 @@ mod tests {
     #[test]
     fn hand_computed_cases() {
         let s = Some;
+        #[rustfmt::skip]
         let df = frame(&[
             // HDE: 10 + 1e6*8/(100*1000)=80 + 5 = 95; AMST: 1 + 2e6*8/(80*1000)=200 + 5 = 206; baseline: 2 + 160 + 5 = 167
-            [
-                s(10.0),
-                s(1e6),
-                s(1.0),
-                s(2e6),
-                s(80.0),
-                s(2.0),
-                s(2e6),
-                s(100.0),
-                s(5.0),
-                s(0.5),
-            ],
+            [s(10.0), s(1e6), s(1.0), s(2e6), s(80.0), s(2.0), s(2e6), s(100.0), s(5.0), s(0.5)],
             // AMST wins: its rate is much higher
-            [
-                s(10.0),
-                s(1e6),
-                s(1.0),
-                s(1e6),
-                s(1000.0),
-                s(2.0),
-                s(2e6),
-                s(100.0),
-                s(5.0),
-                s(0.5),
-            ],
+            [s(10.0), s(1e6), s(1.0), s(1e6), s(1000.0), s(2.0), s(2e6), s(100.0), s(5.0), s(0.5)],
             // baseline wins: HDE and AMST did not run
-            [
-                None,
-                None,
-                None,
-                s(1e6),
-                s(1000.0),
-                s(2.0),
-                s(2e6),
-                s(100.0),
-                s(5.0),
-                s(0.5),
-            ],
+            [None, None, None, s(1e6), s(1000.0), s(2.0), s(2e6), s(100.0), s(5.0), s(0.5)],
             // a tie between HDE and baseline goes to HDE
-            [
-                s(2.0),
-                s(2e6),
-                s(1.0),
-                s(9e6),
-                s(100.0),
-                s(2.0),
-                s(2e6),
-                s(100.0),
-                s(5.0),
-                s(0.5),
-            ],
+            [s(2.0), s(2e6), s(1.0), s(9e6), s(100.0), s(2.0), s(2e6), s(100.0), s(5.0), s(0.5)],
             // no engine can be estimated
-            [
-                s(10.0),
-                s(1e6),
-                s(1.0),
-                s(2e6),
-                s(80.0),
-                s(2.0),
-                s(2e6),
-                s(100.0),
-                None,
-                s(0.5),
-            ],
+            [s(10.0), s(1e6), s(1.0), s(2e6), s(80.0), s(2.0), s(2e6), s(100.0), None, s(0.5)],
         ]);
         let out = label_oracle(&df, 0.0).unwrap();
         let est: Vec<Option<f64>> = out

@@ -335,25 +335,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     do_GET = do_POST = _handle
 
+    def _send_json_error(self, status: int, message: str) -> None:
+        """A write error as 1.8 sends it: ``{"error": ...}`` in JSON, and the header."""
+        body = json.dumps({"error": message}, separators=(",", ":")).encode() + b"\n"
+        self._send(status, body, "application/json", error=message)
+
     def _write(self, params: dict[str, str], body: bytes) -> None:
         database, _, policy = params.get("bucket", "").partition("/")
         if database not in self.state.databases:
             message = f'database not found: "{database}"'
-            self._send(
-                404,
-                json.dumps({"error": message}, separators=(",", ":")).encode() + b"\n",
-                "application/json",
-                error=message,
-            )
+            self._send_json_error(404, message)
             return
         if policy and policy not in self.state.databases[database]:
             message = f"retention policy not found: {policy}"
-            self._send(
-                500,
-                json.dumps({"error": message}, separators=(",", ":")).encode() + b"\n",
-                "application/json",
-                error=message,
-            )
+            self._send_json_error(500, message)
             return
         stored = self.state.points.setdefault(database, [])
         errors, dropped, good = [], 0, 0
@@ -374,12 +369,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # 1.8 keeps the good lines; it names the first problem, and how many points it dropped
             partial = good > 0 or dropped > 0
             message = f"partial write: {errors[0]} dropped={dropped}" if partial else errors[0]
-            self._send(
-                400,
-                json.dumps({"error": message}, separators=(",", ":")).encode() + b"\n",
-                "application/json",
-                error=message,
-            )
+            self._send_json_error(400, message)
             return
         self._send(204, b"", "application/json")
 

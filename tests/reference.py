@@ -93,6 +93,12 @@ def _add_outcomes(data: dict, noise: np.ndarray) -> None:
     data["total_cpu_overhead_ms"] = cpu
 
 
+def per_link(link_types, dc, metro, wan) -> list:
+    """Per row, a draw of ``dc()``, ``metro()`` or ``wan()`` by its link type, in row order
+    (the document's ``x if lt == "dc" else y if lt == "metro" else z for lt in link_types``)."""
+    return [dc() if lt == "dc" else metro() if lt == "metro" else wan() for lt in link_types]
+
+
 def pandas_generate(n_samples: int = 100_000, seed: int = 42) -> pd.DataFrame:
     """§6.1 as the document writes it (plus the documented differences)."""
     np.random.seed(seed)
@@ -107,23 +113,19 @@ def pandas_generate(n_samples: int = 100_000, seed: int = 42) -> pd.DataFrame:
         "node_id": [f"node-{np.random.randint(1000)}" for _ in range(n_samples)],
         "peer_id": [f"peer-{np.random.randint(1000)}" for _ in range(n_samples)],
     }
-    data["rtt_ms"] = [
-        np.random.gamma(2, 0.3)
-        if lt == "dc"
-        else np.random.gamma(3, 2.5)
-        if lt == "metro"
-        else np.random.gamma(5, 8)
-        for lt in link_types
-    ]
+    data["rtt_ms"] = per_link(
+        link_types,
+        lambda: np.random.gamma(2, 0.3),
+        lambda: np.random.gamma(3, 2.5),
+        lambda: np.random.gamma(5, 8),
+    )
     data["jitter_ms"] = data["rtt_ms"] * np.random.uniform(0.1, 0.3, n_samples)
-    data["available_bandwidth_mbps"] = [
-        np.random.uniform(1000, 10000)
-        if lt == "dc"
-        else np.random.uniform(100, 1000)
-        if lt == "metro"
-        else np.random.uniform(10, 200)
-        for lt in link_types
-    ]
+    data["available_bandwidth_mbps"] = per_link(
+        link_types,
+        lambda: np.random.uniform(1000, 10000),
+        lambda: np.random.uniform(100, 1000),
+        lambda: np.random.uniform(10, 200),
+    )
     data["packet_loss_rate"] = np.random.exponential(0.001, n_samples)
     data["data_size_bytes"] = np.random.lognormal(15, 2, n_samples).astype(int)
     data["data_type"] = np.random.choice(["vm_memory", "vm_disk", "database"], n_samples)

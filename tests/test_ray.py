@@ -109,7 +109,9 @@ def test_label_is_a_lazy_map_over_the_blocks():
     df = hostile(3000, seed=11)
     ds = dwcp_ray.label(ray.data.from_arrow(df.to_arrow()).repartition(5), cpu_weight=0.2)
     expected = dwcp_data.label_oracle(df, cpu_weight=0.2)
-    got = pl.concat(pl.DataFrame(pl.from_arrow(ray.get(r))) for r in dwcp_ray._ordered_blocks(ds))
+    from dwcp_data.datasets.ray import _ordered_blocks
+
+    got = pl.concat(pl.DataFrame(pl.from_arrow(ray.get(r))) for r in _ordered_blocks(ds))
     assert_frame_equal(got.cast(expected.schema), expected)
 
 

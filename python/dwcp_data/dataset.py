@@ -3,24 +3,5 @@ the data-set class where they have always been importable from."""
 
 from __future__ import annotations
 
-from dwcp_data.datasets import (
-    Dataset,
-    DatasetSource,
-    Shard,
-    clean_dataset,
-    label_dataset,
-    named_paths,
-    open_dataset,
-    validate_dataset,
-)
-
-__all__ = [
-    "Dataset",
-    "DatasetSource",
-    "Shard",
-    "clean_dataset",
-    "label_dataset",
-    "named_paths",
-    "open_dataset",
-    "validate_dataset",
-]
+from dwcp_data.datasets import *  # noqa: F403  # the same public names
+from dwcp_data.datasets import __all__ as __all__

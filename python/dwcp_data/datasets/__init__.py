@@ -10,8 +10,8 @@
 * :mod:`~dwcp_data.datasets.stages`: ``validate_dataset``, ``clean_dataset``,
   ``label_dataset``.
 
-Layers import downwards only: stages → runners → local → shards → passes →
-engine (and ``ray`` beside ``local``, imported when the Ray engine is asked for).
+Layers import downwards only: stages → runners → local → passes → engine →
+shards (and ``ray`` beside ``local``, imported when the Ray engine is asked for).
 """
 
 from __future__ import annotations

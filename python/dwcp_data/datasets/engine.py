@@ -25,6 +25,7 @@ import itertools
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -32,10 +33,13 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from dwcp_data.datasets.shards import open_dataset
+
 __all__ = [
     "ENGINES",
     "Blocks",
     "EngineName",
+    "Job",
     "Repeats",
     "Runner",
     "Shuffle",
@@ -119,6 +123,25 @@ class Shuffle(ABC):
         each) are in, with the first ``keep`` of them."""
 
 
+@dataclass(frozen=True)
+class Job:
+    """A kernel over every block (see :meth:`Runner.map`)."""
+
+    label: str
+    kernel: Callable[..., Any]
+    blocks: Blocks
+    args: Sequence[tuple[Any, ...]]
+    state: bool
+    keep: bool
+    shuffle: Shuffle | None
+
+    def given(self, i: int, state: Callable[[int], Any]) -> list[Any]:
+        """What block ``i``'s kernel takes before its own arguments: its kept
+        state (from ``state(i)``) when asked for, and a sink of the shuffle."""
+        given = [state(i)] if self.state else []
+        return given if self.shuffle is None else [*given, self.shuffle.sink()]
+
+
 class Runner(ABC):
     """Runs kernels over blocks and keeps each block's state between passes."""
 
@@ -127,7 +150,7 @@ class Runner(ABC):
     def __init__(self, show_progress: bool | None = None) -> None:
         self.show = show_progress
 
-    @abstractmethod
+    @contextlib.contextmanager
     def open(
         self,
         source: Any,
@@ -135,11 +158,25 @@ class Runner(ABC):
         *,
         on_bad_rows: Literal["raise", "quarantine"] = "raise",
         rejects_dir: str | os.PathLike[str] | None = None,
-    ) -> contextlib.AbstractContextManager[Blocks]:
+    ) -> Iterator[Blocks]:
         """The blocks of ``source`` (files, a LazyFrame, or an engine's own
         data sets); a LazyFrame is streamed once into temporary shards in ``work_dir``."""
+        own = self.own_blocks(source)
+        if own is not None:
+            yield own
+            return
+        with open_dataset(source, work_dir, on_bad_rows=on_bad_rows, rejects_dir=rejects_dir) as ds:
+            yield ds.as_blocks(spill=self.spill_folder())
 
-    @abstractmethod
+    def own_blocks(self, source: Any) -> Blocks | None:
+        """The blocks of a data set of the engine's own kind (``None``: not one)."""
+        return None
+
+    def spill_folder(self) -> Path | None:
+        """Where a newly opened data set keeps its blocks of small shards once
+        read (``None``: they are read again each pass)."""
+        return None
+
     def map(
         self,
         label: str,
@@ -160,6 +197,11 @@ class Runner(ABC):
         kernel returns ``(result, payload)`` for it. ``label`` names the pass
         (a progress bar, where there is one).
         """
+        return self.run(Job(label, kernel, blocks, args, state, keep, shuffle))
+
+    @abstractmethod
+    def run(self, job: Job) -> Iterator[tuple[int, Any]]:
+        """Runs ``job`` as :meth:`map` says."""
 
     @abstractmethod
     def shuffle(self, rows: int) -> Shuffle:

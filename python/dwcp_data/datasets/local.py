@@ -3,12 +3,11 @@ states in memory or the work folder, shuffles through partition files."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,15 +17,14 @@ from dwcp_data import _core
 from dwcp_data._frames import to_core
 from dwcp_data._progress import progress
 from dwcp_data.datasets.engine import (
-    Blocks,
     EngineName,
+    Job,
     Repeats,
     Runner,
     Shuffle,
     Sink,
     first_rows,
 )
-from dwcp_data.datasets.shards import open_dataset
 
 __all__ = ["STATE_BYTES", "STATE_MEMORY", "LocalRunner"]
 
@@ -102,40 +100,20 @@ class LocalRunner(Runner):
         self._shuffles = itertools.count()
         self._opened = itertools.count()
 
-    @contextlib.contextmanager
-    def open(
-        self,
-        source: Any,
-        work_dir: str | os.PathLike[str] | None,
-        *,
-        on_bad_rows: Literal["raise", "quarantine"] = "raise",
-        rejects_dir: str | os.PathLike[str] | None = None,
-    ) -> Iterator[Blocks]:
+    def spill_folder(self) -> Path:
         spill = self.work / f"blocks-{next(self._opened)}"  # a folder per data set opened
         spill.mkdir()
-        with open_dataset(source, work_dir, on_bad_rows=on_bad_rows, rejects_dir=rejects_dir) as ds:
-            yield ds.as_blocks(spill=spill)
+        return spill
 
-    def map(
-        self,
-        label: str,
-        kernel: Callable[..., Any],
-        blocks: Blocks,
-        args: Sequence[tuple[Any, ...]],
-        *,
-        state: bool = False,
-        keep: bool = False,
-        shuffle: Shuffle | None = None,
-    ) -> Iterator[tuple[int, Any]]:
+    def run(self, job: Job) -> Iterator[tuple[int, Any]]:
+        blocks, args, shuffle = job.blocks, job.args, job.shuffle
         in_memory = sum(blocks.rows()) * STATE_BYTES <= STATE_MEMORY
-        for i in progress(range(len(args)), label, enabled=self.show):
-            given: list[Any] = [self._state(i)] if state else []
-            if shuffle is not None:
-                given.append(shuffle.sink())
-            result = kernel(blocks.blocks[i], *given, *args[i])
+        for i in progress(range(len(args)), job.label, enabled=self.show):
+            given = job.given(i, self._state)
+            result = job.kernel(blocks.blocks[i], *given, *args[i])
             if shuffle is not None:
                 result, _ = result  # the sink wrote the hashes to the partition files
-            if keep:
+            if job.keep:
                 new, result = result
                 if new is not None:
                     self._keep(i, new, in_memory)

@@ -39,6 +39,7 @@ from dwcp_data._outputs import FolderBuild, shard_name
 from dwcp_data._quality_counts import QualityCounts
 from dwcp_data.cleaning import CleaningReport
 from dwcp_data.datasets.engine import Blocks, Repeats, Runner, Sink, first_rows, in_order
+from dwcp_data.datasets.shards import SLICE_ROWS
 from dwcp_data.io import conform, stored_columns, write_frames
 from dwcp_data.labelling import label_oracle
 from dwcp_data.options import CleaningOptions, ValidationOptions
@@ -61,8 +62,6 @@ __all__ = [
     "validate_blocks",
 ]
 
-#: Rows read, transformed and written at a time by the passes over whole rows.
-SLICE_ROWS = 1 << 20
 
 #: A probe of a rank search as ``_core`` takes it: ``(prefix, depth, collect)``.
 _Probe = tuple[int, int, bool]

@@ -52,11 +52,10 @@ so ``out`` must be on a file system the workers and the driver share.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -68,9 +67,9 @@ import ray.exceptions
 
 from dwcp_data import _core
 from dwcp_data._frames import to_core
-from dwcp_data.datasets.engine import Blocks, EngineName, Repeats, Runner, Shuffle, Sink
+from dwcp_data.datasets.engine import Blocks, EngineName, Job, Repeats, Runner, Shuffle, Sink
 from dwcp_data.datasets.passes import block_read
-from dwcp_data.datasets.shards import DatasetSource, open_dataset
+from dwcp_data.datasets.shards import DatasetSource
 from dwcp_data.engines import RayEngine
 from dwcp_data.errors import DwcpDataError, InvalidArgumentError
 from dwcp_data.labelling import label_oracle
@@ -232,44 +231,23 @@ class RayRunner(Runner):
         self.states: dict[int, ray.ObjectRef[Any]] = {}
         connect(config or RayEngine())
 
-    @contextlib.contextmanager
-    def open(
-        self,
-        source: Any,
-        work_dir: str | os.PathLike[str] | None,
-        *,
-        on_bad_rows: Literal["raise", "quarantine"] = "raise",
-        rejects_dir: str | os.PathLike[str] | None = None,
-    ) -> Iterator[Blocks]:
-        if isinstance(source, ray.data.Dataset):
-            refs = _ordered_blocks(source)
-            if not refs:
-                raise InvalidArgumentError.of("source", "the Dataset has no blocks")
-            yield _ArrowBlocks(refs)
-            return
-        with open_dataset(source, work_dir, on_bad_rows=on_bad_rows, rejects_dir=rejects_dir) as ds:
-            yield ds.as_blocks()
+    def own_blocks(self, source: Any) -> Blocks | None:
+        if not isinstance(source, ray.data.Dataset):
+            return None
+        refs = _ordered_blocks(source)
+        if not refs:
+            raise InvalidArgumentError.of("source", "the Dataset has no blocks")
+        return _ArrowBlocks(refs)
 
-    def map(
-        self,
-        label: str,
-        kernel: Callable[..., Any],
-        blocks: Blocks,
-        args: Sequence[tuple[Any, ...]],
-        *,
-        state: bool = False,
-        keep: bool = False,
-        shuffle: Shuffle | None = None,
-    ) -> Iterator[tuple[int, Any]]:
+    def run(self, job: Job) -> Iterator[tuple[int, Any]]:
+        shuffle, keep = job.shuffle, job.keep
         shuffled = isinstance(shuffle, _RayShuffle)
         returns = 2 if keep else (1 + shuffle.parts if shuffled else 1)  # type: ignore[union-attr]
-        task = (_run_shuffled if shuffled else _run).options(num_returns=returns, name=kernel.__name__)
+        task = (_run_shuffled if shuffled else _run).options(num_returns=returns, name=job.kernel.__name__)
         pending: dict[Any, int] = {}
-        for i, extra in enumerate(args):
-            given: list[Any] = [self.states[i]] if state else []
-            if shuffle is not None:
-                given.append(shuffle.sink())
-            refs = task.remote(kernel, blocks.blocks[i], *given, *extra)
+        for i, extra in enumerate(job.args):
+            given = job.given(i, self.states.__getitem__)
+            refs = task.remote(job.kernel, job.blocks.blocks[i], *given, *extra)
             refs = [refs] if returns == 1 else list(refs)
             if keep:
                 self.states[i], result = refs

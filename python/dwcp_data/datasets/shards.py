@@ -20,7 +20,6 @@ import polars as pl
 from dwcp_data._convert import one_of
 from dwcp_data._outputs import work_folder
 from dwcp_data._progress import progress
-from dwcp_data.datasets.passes import SLICE_ROWS
 from dwcp_data.errors import DataError, DwcpDataError
 from dwcp_data.io import (
     Source,
@@ -37,6 +36,7 @@ from dwcp_data.io import (
 
 __all__ = [
     "GROUP_ROWS",
+    "SLICE_ROWS",
     "SMALL_SHARD_ROWS",
     "Dataset",
     "DatasetSource",
@@ -48,6 +48,9 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+
+#: Rows read, transformed and written at a time by the passes over whole rows.
+SLICE_ROWS = 1 << 20
 
 #: Shards under this many rows are read together with their neighbours (see
 #: :meth:`Dataset.block_ranges`), in blocks of at most ``GROUP_ROWS`` rows.
