@@ -45,9 +45,9 @@ def frame_arguments(doc: str | None, repeat: int, medians_of: str = "") -> argpa
     return args
 
 
-def medians(sides: dict[str, Callable[[], object]], repeat: int) -> list[tuple[str, float]]:
-    """:func:`median_seconds` of each side, one side after the other."""
-    return [(name, median_seconds(fn, repeat)) for name, fn in sides.items()]
+def medians(sides: list[tuple[str, Callable[[], object]]], repeat: int) -> list[tuple[str, float]]:
+    """:func:`median_seconds` of each ``(name, side)``, one side after the other."""
+    return [(name, median_seconds(fn, repeat)) for name, fn in sides]
 
 
 def median_seconds(fn: Callable[[], object], repeat: int) -> float:

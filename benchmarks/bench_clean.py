@@ -33,12 +33,12 @@ def main() -> None:
     pdf = df.to_pandas()
     ours = dwcp_data.clean(df)
     assert ours.equals(polars_clean(df)), "the implementations disagree"
-    sides = {
-        "dwcp_data.clean": lambda: dwcp_data.clean(df),
-        "dwcp_data.clean(by='link_type')": lambda: dwcp_data.clean(df, by="link_type"),
-        "Polars (unique/quantile/filter)": lambda: polars_clean(df),
-        "pandas (design doc §5.2)": lambda: pandas_clean(pdf),
-    }
+    sides = [
+        ("dwcp_data.clean", lambda: dwcp_data.clean(df)),
+        ("dwcp_data.clean(by='link_type')", lambda: dwcp_data.clean(df, by="link_type")),
+        ("Polars (unique/quantile/filter)", lambda: polars_clean(df)),
+        ("pandas (design doc §5.2)", lambda: pandas_clean(pdf)),
+    ]
     rows = medians(sides, args.repeat)
     print_table("clean", rows, ours="dwcp_data.clean")
 

@@ -68,13 +68,15 @@ def main() -> None:
     df = dwcp_data.generate_synthetic(args.rows, seed=1, freq="1m")
     pdf = df.to_pandas()
     assert dwcp_data.validate(df).passed and validate_polars(df) and validate_pandas(pdf)
-    sides = {
-        "dwcp_data.validate (document)": lambda: dwcp_data.validate(df),
-        "dwcp_data.validate (strict)": lambda: dwcp_data.validate(df, profile="strict"),
-        "Polars expressions (bool only)": lambda: validate_polars(df),
-        "pandas (design doc §5.1)": lambda: validate_pandas(pdf),
-    }
-    rows = medians(sides, args.repeat)
+    rows = medians(
+        [
+            ("dwcp_data.validate (document)", lambda: dwcp_data.validate(df)),
+            ("dwcp_data.validate (strict)", lambda: dwcp_data.validate(df, profile="strict")),
+            ("Polars expressions (bool only)", lambda: validate_polars(df)),
+            ("pandas (design doc §5.1)", lambda: validate_pandas(pdf)),
+        ],
+        args.repeat,
+    )
     print_table("validate", rows, ours="dwcp_data.validate (document)")
 
 

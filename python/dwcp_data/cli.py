@@ -149,16 +149,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK if report.passed else EXIT_INVALID
 
 
+def _writing_options(args: argparse.Namespace) -> dict[str, Any]:
+    """What ``_reading`` and ``_writing`` parsed, as the data-set stages take it."""
+    return {"on_bad_rows": args.on_bad_rows, "overwrite": args.overwrite, "show_progress": args.progress}
+
+
 def _cmd_clean(args: argparse.Namespace) -> int:
     if is_folder(args.out):
-        report = clean_dataset(
-            args.path,
-            args.out,
-            by=args.by,
-            on_bad_rows=args.on_bad_rows,
-            overwrite=args.overwrite,
-            show_progress=args.progress,
-        )
+        report = clean_dataset(args.path, args.out, by=args.by, **_writing_options(args))
         lines = [repr(report), f"wrote {report.rows_out:,} rows to {args.out}/"]
         _emit(args, {"out": args.out, **report.to_dict()}, lines)
         return EXIT_OK
@@ -171,14 +169,7 @@ def _cmd_clean(args: argparse.Namespace) -> int:
 
 def _cmd_label(args: argparse.Namespace) -> int:
     if is_folder(args.out):
-        rows = label_dataset(
-            args.path,
-            args.out,
-            cpu_weight=args.cpu_weight,
-            on_bad_rows=args.on_bad_rows,
-            overwrite=args.overwrite,
-            show_progress=args.progress,
-        )
+        rows = label_dataset(args.path, args.out, cpu_weight=args.cpu_weight, **_writing_options(args))
         _emit(args, {"out": args.out, "rows": rows}, [f"wrote {rows:,} labelled rows to {args.out}/"])
         return EXIT_OK
     check_output_file(args.out, [args.path])
@@ -429,6 +420,19 @@ def _progress_flag(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _data_out(p: argparse.ArgumentParser) -> None:
+    """``--out``: a data file, or a folder written block by block."""
+    p.add_argument(
+        "--out", required=True, help="output file, or a folder: one shard per input block, in bounded memory"
+    )
+
+
+def _writing(p: argparse.ArgumentParser) -> None:
+    """What every command that writes a data set takes: ``--overwrite`` and ``--progress``."""
+    _overwrite_flag(p)
+    _progress_flag(p)
+
+
 def _overwrite_flag(p: argparse.ArgumentParser) -> None:
     """``--overwrite``."""
     p.add_argument(
@@ -447,30 +451,18 @@ def _validation(p: argparse.ArgumentParser) -> None:
 def _influx_options(p: argparse.ArgumentParser) -> None:
     """Where the InfluxDB server is and how to sign in: flags, else the
     environment (secrets belong there: ``ps`` shows a command line)."""
-    p.add_argument("--influx-url", default=None, help="e.g. http://127.0.0.1:8086 (default: $INFLUX_HOST)")
-    p.add_argument(
-        "--database",
-        default=None,
-        help="InfluxDB 1.x database, read with InfluxQL (else the 2.x API: --bucket; default: $INFLUX_DATABASE)",
-    )
-    p.add_argument(
-        "--bucket",
-        default=None,
-        help="2.x API bucket; on InfluxDB 1.8, db/rp or db (default: $INFLUX_BUCKET, else dwcp_metrics)",
-    )
-    p.add_argument("--org", default=None, help="InfluxDB 2.x organisation (default: $INFLUX_ORG)")
-    p.add_argument(
-        "--token",
-        default=None,
-        help="API token (1.x: username:password); better: $INFLUX_TOKEN, which ps does not show",
-    )
-    p.add_argument("--username", default=None, help="1.x user (default: $INFLUX_USERNAME)")
-    p.add_argument("--password", default=None, help="1.x password; better: $INFLUX_PASSWORD")
-    p.add_argument(
-        "--ca-bundle",
-        default=None,
-        help="PEM file (or folder) of the CA that signed an https server's certificate (default: the system's)",
-    )
+    settings = {
+        "--influx-url": "e.g. http://127.0.0.1:8086 (default: $INFLUX_HOST)",
+        "--database": "InfluxDB 1.x database, read with InfluxQL (else the 2.x API: --bucket; default: $INFLUX_DATABASE)",
+        "--bucket": "2.x API bucket; on InfluxDB 1.8, db/rp or db (default: $INFLUX_BUCKET, else dwcp_metrics)",
+        "--org": "InfluxDB 2.x organisation (default: $INFLUX_ORG)",
+        "--token": "API token (1.x: username:password); better: $INFLUX_TOKEN, which ps does not show",
+        "--username": "1.x user (default: $INFLUX_USERNAME)",
+        "--password": "1.x password; better: $INFLUX_PASSWORD",
+        "--ca-bundle": "PEM file (or folder) of the CA that signed an https server's certificate (default: the system's)",
+    }
+    for flag, help_text in settings.items():
+        p.add_argument(flag, default=None, help=help_text)
     p.add_argument(
         "--verify-tls",
         action=argparse.BooleanOptionalAction,
@@ -495,8 +487,7 @@ def _add_generate(sub: Any) -> None:
         help="stream shards of this many rows into the --out folder (bounded memory)",
     )
     gen.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="shard format")
-    _overwrite_flag(gen)
-    _progress_flag(gen)
+    _writing(gen)
 
 
 def _add_cleaning_and_labelling(sub: Any) -> None:
@@ -510,21 +501,15 @@ def _add_cleaning_and_labelling(sub: Any) -> None:
 
     cl = _command(sub, "clean", "remove duplicates and outliers, impute medians", _cmd_clean)
     _reading(cl)
-    cl.add_argument(
-        "--out", required=True, help="output file, or a folder: one shard per input block, in bounded memory"
-    )
+    _data_out(cl)
     cl.add_argument("--by", nargs="+", default=None, help="compute IQR fences per group of these columns")
-    _overwrite_flag(cl)
-    _progress_flag(cl)
+    _writing(cl)
 
     lab = _command(sub, "label", "add the oracle's estimates and label", _cmd_label)
     _reading(lab)
-    lab.add_argument(
-        "--out", required=True, help="output file, or a folder: one shard per input block, in bounded memory"
-    )
+    _data_out(lab)
     lab.add_argument("--cpu-weight", type=float, default=0.0)
-    _overwrite_flag(lab)
-    _progress_flag(lab)
+    _writing(lab)
 
     rep = _command(sub, "report", "summary statistics and class/label shares of a data set", _cmd_report)
     _reading(rep)
@@ -556,8 +541,7 @@ def _add_pipeline(sub: Any) -> None:
         help="'ray': a task per shard on the Ray cluster of RAY_ADDRESS (else a local one); needs a folder"
         " --out and a --source of files, or a URI Ray Data reads (s3://..., gs://...)",
     )
-    _overwrite_flag(pipe)
-    _progress_flag(pipe)
+    _writing(pipe)
 
 
 def _add_influx(sub: Any) -> None:
@@ -631,18 +615,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except InternalError as exc:
-        print(f"dwcp-data: internal error: {exc}", file=sys.stderr)
-        return EXIT_INTERNAL
-    except StorageError as exc:
-        print(f"dwcp-data: error: {exc}", file=sys.stderr)
-        return EXIT_STORAGE
-    except DwcpDataError as exc:
-        print(f"dwcp-data: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OSError as exc:
-        print(f"dwcp-data: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except (DwcpDataError, OSError) as exc:
+        kind = "internal error" if isinstance(exc, InternalError) else "error"
+        print(f"dwcp-data: {kind}: {exc}", file=sys.stderr)
+        if isinstance(exc, InternalError):
+            return EXIT_INTERNAL
+        return EXIT_STORAGE if isinstance(exc, StorageError) else EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":
