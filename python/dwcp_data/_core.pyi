@@ -28,6 +28,7 @@ __all__ = [
     "check_line_protocol",
     "check_validation_options",
     "clean",
+    "clean_block",
     "duplicate_flags",
     "encode_line_protocol",
     "exchange_paths",
@@ -38,6 +39,7 @@ __all__ = [
     "hash_records",
     "label_oracle",
     "merge_rank_partials",
+    "nan_as_null",
     "parse_influx_csv",
     "partition_count",
     "rank_partials",
@@ -174,6 +176,14 @@ def check_validation_options(options: ValidationOptions) -> None:
 
 def check_cleaning_options(options: CleaningOptions) -> tuple[list[str], list[str] | None]:
     """Checks cleaning options; their column names as lists: ``(outlier_columns, by)``."""
+
+def nan_as_null(df: _CoreFrame) -> tuple[pl.DataFrame, list[str]]:
+    """The frame with float NaN as null, as cleaning takes it."""
+
+def clean_block(
+    df: _CoreFrame, keep: pl.Series, fills: list[tuple[str, float]]
+) -> tuple[pl.DataFrame, list[str]]:
+    """A block's rows as cleaning writes them: NaN as null, the rows ``keep`` keeps, nulls filled by ``fills``."""
 
 def check_cleaning_columns(options: CleaningOptions, schema: _CoreFrame) -> None:
     """Raises ``DataError`` unless data of ``schema`` (an empty frame) has the columns ``options`` clean."""

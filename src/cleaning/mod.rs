@@ -8,6 +8,7 @@
 //!   column selection, so §5.2 fills nothing);
 //! * float NaN counts as missing, as it does in pandas.
 
+pub mod block;
 pub mod fence;
 mod keys;
 mod plan;
@@ -18,6 +19,7 @@ use polars::prelude::*;
 use polars_arrow::bitmap::Bitmap;
 use rayon::prelude::*;
 
+pub use block::{fill_nulls, nan_to_null};
 pub use fence::FenceCounts;
 pub use keys::RowKeys;
 pub use plan::{Bounds, ColumnFence, GroupOrder, Pass, Plan, RowCounts, Scan};
@@ -249,26 +251,6 @@ pub fn check_columns(df: &DataFrame, options: &Options) -> Result<()> {
     Ok(())
 }
 
-/// Float NaN becomes null: cleaning treats it as missing, as pandas does.
-fn nan_to_null(df: &mut DataFrame) -> Result<()> {
-    let with_nan: Vec<PlSmallStr> = df
-        .columns()
-        .iter()
-        .filter(|c| c.dtype() == &DataType::Float64)
-        .filter(|c| {
-            c.f64()
-                .is_ok_and(|ca| ca.downcast_iter().any(|a| a.values().iter().any(|v| v.is_nan())))
-        })
-        .map(|c| c.name().clone())
-        .collect();
-    for name in with_nan {
-        let ca = df.column(&name)?.f64()?.clone();
-        let cleaned: Float64Chunked = ca.iter().map(|v| v.filter(|x| !x.is_nan())).collect();
-        df.with_column(cleaned.with_name(name).into_column())?;
-    }
-    Ok(())
-}
-
 /// Rows grouped by the values of some columns.
 struct Groups {
     ids: Vec<u32>,
@@ -411,13 +393,7 @@ fn impute_medians(df: &mut DataFrame) -> Result<Vec<Imputation>> {
         });
         let imputation = Imputation::filled(&name, count, median, is_float);
         if let Some(m) = imputation.value {
-            let filled = if is_float {
-                as_f64.f64()?.fill_null_with_values(m)?.into_column()
-            } else {
-                let ints = column.cast(&DataType::Int64)?;
-                ints.i64()?.fill_null_with_values(m as i64)?.into_column()
-            };
-            df.with_column(filled.with_name(name.clone()))?;
+            fill_nulls(df, &[(name.to_string(), m)])?;
         }
         imputed.push(imputation);
     }

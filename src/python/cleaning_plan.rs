@@ -9,10 +9,10 @@ use pyo3::types::PyType;
 use pyo3_polars::{PyDataFrame, PySeries};
 
 use super::errors::{guarded, invalid_argument, run};
-use super::frames::frame_in;
+use super::frames::{frame_in, frame_out};
 use super::partial::{partial_of, ProbeTuple};
 use crate::cleaning::{
-    self, fence, Bounds, CleaningReport, ColumnFence, GroupOrder, Pass, Plan, RowCounts, Scan,
+    self, block, fence, Bounds, CleaningReport, ColumnFence, GroupOrder, Pass, Plan, RowCounts, Scan,
 };
 use crate::error::{DwcpError, Result};
 
@@ -327,6 +327,41 @@ impl CleaningPlan {
     }
 }
 
+/// A frame with float NaN as null, as cleaning takes it (the core's rule,
+/// `crate::cleaning::nan_to_null`); with its Enum columns sent as codes.
+#[pyfunction]
+fn nan_as_null(py: Python<'_>, df: CoreFrame<'_>) -> PyResult<(PyDataFrame, Vec<String>)> {
+    let mut df = frame_of(py, df)?;
+    run(py, || {
+        block::nan_to_null(&mut df)?;
+        frame_out(df)
+    })
+}
+
+/// A block's rows as cleaning writes them (`crate::cleaning::block::finish`,
+/// the rules of the in-memory `clean`): NaN as null, the rows `keep`
+/// (Boolean, one per row) keeps, nulls filled by `fills`; with its Enum
+/// columns sent as codes.
+#[pyfunction]
+fn clean_block(
+    py: Python<'_>,
+    df: CoreFrame<'_>,
+    keep: PySeries,
+    fills: Vec<(String, f64)>,
+) -> PyResult<(PyDataFrame, Vec<String>)> {
+    let df = frame_of(py, df)?;
+    run(py, || {
+        let keep: Vec<bool> = keep.0.bool()?.iter().map(|k| k == Some(true)).collect();
+        if keep.len() != df.height() {
+            return Err(DwcpError::invalid_argument(
+                "keep",
+                format!("{} flags for {} rows", keep.len(), df.height()),
+            ));
+        }
+        frame_out(block::finish(&df, &keep, &fills)?)
+    })
+}
+
 /// Raises `DataError` unless data of `schema` (an empty frame) has the
 /// columns `options` clean, as `clean` checks them.
 #[pyfunction]
@@ -341,5 +376,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CleaningPass>()?;
     m.add_class::<BlockFence>()?;
     m.add_class::<FenceResult>()?;
+    m.add_function(wrap_pyfunction!(clean_block, m)?)?;
+    m.add_function(wrap_pyfunction!(nan_as_null, m)?)?;
     m.add_function(wrap_pyfunction!(check_cleaning_columns, m)?)
 }

@@ -34,7 +34,7 @@ import numpy as np
 import polars as pl
 
 from dwcp_data import _core
-from dwcp_data._frames import to_core
+from dwcp_data._frames import from_core, to_core
 from dwcp_data._outputs import FolderBuild, shard_name
 from dwcp_data._quality_counts import QualityCounts
 from dwcp_data.cleaning import CleaningReport
@@ -101,10 +101,8 @@ def _is_arrow(block: Any) -> bool:
 
 
 def nan_as_null(df: pl.DataFrame) -> pl.DataFrame:
-    """``df`` with float NaN as null, as cleaning takes it; only columns holding
-    a NaN are rewritten (a copy of every float column would double a block)."""
-    with_nan = [c for c, t in df.schema.items() if t == pl.Float64 and df[c].is_nan().any()]
-    return df.with_columns(pl.col(with_nan).fill_nan(None)) if with_nan else df
+    """``df`` with float NaN as null, by the core's rule (only columns holding a NaN are rewritten)."""
+    return from_core(_core.nan_as_null(to_core(df)))
 
 
 def _bincount(ids: pl.Series, n: int) -> list[int]:
@@ -478,7 +476,7 @@ def write_kernel(
     block: Any,
     state: pl.DataFrame,
     slice_rows: int,
-    fills: list[pl.Expr],
+    fills: list[tuple[str, float]],
     checks: ShardHooks | None,
     path: Path,
 ) -> tuple[int, list[Any], dict[str, float]]:
@@ -494,8 +492,8 @@ def write_kernel(
     def cleaned() -> Iterator[pl.DataFrame]:
         first = 0
         for df in _timed(block_slices(block, slice_rows), watch, "read"):
-            with watch("clean"):
-                part = nan_as_null(df).filter(keep.slice(first, df.height)).with_columns(fills)
+            with watch("clean"):  # the core's rules, as the in-memory clean applies them
+                part = from_core(_core.clean_block(to_core(df), keep.slice(first, df.height), fills))
             first += df.height
             if checks is not None:
                 part, finished = checks.finish(part)
@@ -505,17 +503,6 @@ def write_kernel(
 
     rows = write_frames(cleaned(), path)[1]
     return rows, seen, watch.seconds
-
-
-def _fills(schema: pl.Schema, medians: dict[str, float]) -> list[pl.Expr]:
-    """The expressions filling each column's nulls with its median (the plan's
-    fill values: an integer column's already rounded), as in memory."""
-    return [
-        pl.col(c).cast(pl.Float64).fill_null(m)
-        if schema[c].is_float()
-        else pl.col(c).cast(pl.Int64).fill_null(int(m))
-        for c, m in medians.items()
-    ]
 
 
 class Cleaner:
@@ -538,7 +525,7 @@ class Cleaner:
         self.groups = Groups(None if options.by is None else list(options.by))
         self.links = Groups(["link_type"])
         self.schema: pl.Schema | None = None
-        self.fills: list[pl.Expr] = []
+        self.fills: list[tuple[str, float]] = []
 
     def first_pass(self) -> None:
         """Reads every row: schema, nulls, groups (numbered in order of first
@@ -621,7 +608,7 @@ class Cleaner:
                 )
             rows_out = self.count_out()
         assert self.schema is not None
-        self.fills = _fills(self.schema, dict(plan.fills()))
+        self.fills = plan.fills()
         return CleaningReport._from_core(plan.report(self.duplicates, self.rows_in, rows_out))
 
     def count_out(self) -> tuple[int, list[int], list[int]]:
