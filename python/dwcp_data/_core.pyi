@@ -20,6 +20,7 @@ __all__ = [
     "CleaningPass",
     "CleaningPlan",
     "FenceResult",
+    "GroupTable",
     "ValidationFacts",
     "__version__",
     "check_cleaning_columns",
@@ -225,6 +226,23 @@ class FenceResult:
     @property
     def removed(self) -> list[int]:
         """Rows removed, per group id."""
+
+@final
+class GroupTable:
+    """Group ids across blocks, numbered in order of first appearance."""
+
+    def __new__(cls, by: list[str] | None, keys: _CoreFrame | None = None) -> GroupTable:
+        """A table of the key columns ``by`` (``None``: pooled), holding ``keys`` if given."""
+    @property
+    def by(self) -> list[str] | None:
+        """The key columns (``None``: pooled)."""
+    def ids(self, df: _CoreFrame) -> pl.Series:
+        """Each row's group id; keys not seen before are numbered on."""
+    def count(self) -> int:
+        """How many groups (1 when pooled)."""
+    def keys(self) -> _CoreFrame | None:
+        """The groups' keys, one row per id (``None`` when pooled)."""
+    def __reduce__(self) -> tuple[type[GroupTable], tuple[list[str] | None, _CoreFrame | None]]: ...
 
 @final
 class CleaningPass:

@@ -10,6 +10,7 @@
 
 pub mod block;
 pub mod fence;
+mod groups;
 mod keys;
 mod plan;
 mod quantile;
@@ -21,6 +22,7 @@ use rayon::prelude::*;
 
 pub use block::{fill_nulls, nan_to_null};
 pub use fence::FenceCounts;
+pub use groups::GroupTable;
 pub use keys::RowKeys;
 pub use plan::{Bounds, ColumnFence, GroupOrder, Pass, Plan, RowCounts, Scan};
 pub use quantile::{quantiles, quantiles_where};

@@ -12,7 +12,8 @@ use super::errors::{guarded, invalid_argument, run};
 use super::frames::{frame_in, frame_out};
 use super::partial::{partial_of, ProbeTuple};
 use crate::cleaning::{
-    self, block, fence, Bounds, CleaningReport, ColumnFence, GroupOrder, Pass, Plan, RowCounts, Scan,
+    self, block, fence, Bounds, CleaningReport, ColumnFence, GroupOrder, GroupTable, Pass, Plan, RowCounts,
+    Scan,
 };
 use crate::error::{DwcpError, Result};
 
@@ -327,6 +328,65 @@ impl CleaningPlan {
     }
 }
 
+/// Group ids across blocks, numbered in order of first appearance (see
+/// `crate::cleaning::GroupTable`); pickles as its keys.
+#[pyclass(module = "dwcp_data._core", name = "GroupTable")]
+pub struct PyGroupTable {
+    table: GroupTable,
+}
+
+#[pymethods]
+impl PyGroupTable {
+    /// An empty table of the key columns `by` (`None`: every row in group 0).
+    #[new]
+    #[pyo3(signature = (by, keys=None))]
+    fn new(py: Python<'_>, by: Option<Vec<String>>, keys: Option<CoreFrame<'_>>) -> PyResult<Self> {
+        let table = match (by, keys) {
+            (Some(by), Some(keys)) => {
+                let keys = frame_of(py, keys)?;
+                run(py, || GroupTable::with_keys(by, keys))?
+            }
+            (by, _) => GroupTable::new(by),
+        };
+        Ok(Self { table })
+    }
+
+    /// The key columns (`None`: pooled).
+    #[getter]
+    fn by(&self) -> Option<Vec<String>> {
+        self.table.by().map(<[String]>::to_vec)
+    }
+
+    /// Each row of `df`'s group id (UInt32, named `gid`); keys not seen
+    /// before are numbered on from the known ones.
+    fn ids(&mut self, py: Python<'_>, df: CoreFrame<'_>) -> PyResult<PySeries> {
+        let df = frame_of(py, df)?;
+        let table = &mut self.table;
+        let ids = run(py, || table.ids(&df))?;
+        Ok(PySeries(Series::new("gid".into(), ids)))
+    }
+
+    /// How many groups (1 when pooled).
+    fn count(&self) -> usize {
+        self.table.count()
+    }
+
+    /// The groups' keys, one row per id, with their Enum columns sent as
+    /// codes (`None` when pooled).
+    fn keys(&self, py: Python<'_>) -> PyResult<Option<(PyDataFrame, Vec<String>)>> {
+        let keys = self.table.keys().cloned();
+        run(py, || keys.map(frame_out).transpose())
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>, py: Python<'py>) -> PyResult<(Bound<'py, PyType>, TableArgs)> {
+        let this = slf.borrow();
+        Ok((slf.get_type(), (this.by(), this.keys(py)?)))
+    }
+}
+
+/// The arguments that make a `GroupTable` again: its key columns and keys.
+type TableArgs = (Option<Vec<String>>, Option<(PyDataFrame, Vec<String>)>);
+
 /// A frame with float NaN as null, as cleaning takes it (the core's rule,
 /// `crate::cleaning::nan_to_null`); with its Enum columns sent as codes.
 #[pyfunction]
@@ -376,6 +436,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CleaningPass>()?;
     m.add_class::<BlockFence>()?;
     m.add_class::<FenceResult>()?;
+    m.add_class::<PyGroupTable>()?;
     m.add_function(wrap_pyfunction!(clean_block, m)?)?;
     m.add_function(wrap_pyfunction!(nan_as_null, m)?)?;
     m.add_function(wrap_pyfunction!(check_cleaning_columns, m)?)

@@ -290,38 +290,6 @@ def quality_blocks(engine: Runner, blocks: Blocks) -> QualityCounts:
 # --- cleaning ---------------------------------------------------------------------------------
 
 
-class Groups:
-    """Group ids of rows across blocks, numbered in order of first appearance
-    in the data set (the cleaning plan reports the groups in the in-memory
-    order, from their keys)."""
-
-    def __init__(self, by: list[str] | None) -> None:
-        self.by = by
-        self.table: pl.DataFrame | None = None
-
-    def ids(self, df: pl.DataFrame) -> pl.Series:
-        """Each row's group id (new groups numbered on from the known ones)."""
-        if self.by is None:
-            return pl.Series("gid", [0] * df.height, dtype=pl.UInt32)
-        keys = df.select(self.by)
-        new = keys.unique(maintain_order=True)
-        known = 0 if self.table is None else self.table.height
-        if self.table is not None:
-            new = new.join(self.table.drop("gid"), on=self.by, how="anti", nulls_equal=True)
-        new = new.with_columns(pl.int_range(known, known + new.height, dtype=pl.UInt32).alias("gid"))
-        self.table = new if self.table is None else pl.concat([self.table, new])
-        joined = keys.join(self.table, on=self.by, how="left", nulls_equal=True, maintain_order="left")
-        return joined["gid"]
-
-    def count(self) -> int:
-        """Groups seen so far."""
-        return 1 if self.table is None else self.table.height
-
-    def keys(self) -> pl.DataFrame | None:
-        """The groups' keys, one row per group id (``None`` when pooled)."""
-        return None if self.table is None or self.by is None else self.table.drop("gid")
-
-
 def _merge(merged: list[pl.Series], partials: list[pl.Series]) -> list[pl.Series]:
     """Rank partials merged (none: ``[]``); the merge is a sum, so in any order."""
     if not merged:
@@ -428,12 +396,13 @@ def _timed(items: Iterator[Any], watch: Stopwatch, part: str) -> Iterator[Any]:
 
 
 def state_kernel(
-    block: Any, first_row: int, groups: Groups, links: Groups, repeats: Repeats | None
+    block: Any, first_row: int, groups: _core.GroupTable, links: _core.GroupTable, repeats: Repeats | None
 ) -> tuple[pl.DataFrame, tuple[list[int], list[int]]]:
     """A block's state (``gid``, ``lid``, ``keep``: not a repeat) and its rows per group and link type."""
     df = block_read(block, sorted({*(groups.by or []), "link_type"}))
     keep = np.ones(df.height, dtype=bool) if repeats is None else ~repeats.flags(first_row, df.height)
-    state = pl.DataFrame({"gid": groups.ids(df), "lid": links.ids(df.select("link_type")), "keep": keep})
+    core_frame = to_core(df)
+    state = pl.DataFrame({"gid": groups.ids(core_frame), "lid": links.ids(core_frame), "keep": keep})
     return state, (_bincount(state["gid"], groups.count()), _bincount(state["lid"], links.count()))
 
 
@@ -522,8 +491,8 @@ class Cleaner:
         self.engine, self.blocks, self.options, self.fused = engine, blocks, options, fused
         #: Seconds per part of the work (``read``, ``clean``, ``write``), measured where it runs.
         self.watch = Stopwatch()
-        self.groups = Groups(None if options.by is None else list(options.by))
-        self.links = Groups(["link_type"])
+        self.groups = _core.GroupTable(None if options.by is None else list(options.by))
+        self.links = _core.GroupTable(["link_type"])
         self.schema: pl.Schema | None = None
         self.fills: list[tuple[str, float]] = []
 
@@ -548,8 +517,8 @@ class Cleaner:
             for column, count in found.nulls.items():
                 nulls[column] = nulls.get(column, 0) + count
             if found.groups is not None:
-                self.groups.ids(found.groups)
-            self.links.ids(found.links)
+                self.groups.ids(to_core(found.groups))
+            self.links.ids(to_core(found.links))
             blocks.rejected.update(found.rejected)
             self.watch.merge(found.seconds)
             if self.fused is not None:
@@ -561,8 +530,8 @@ class Cleaner:
             self.options,
             to_core(pl.DataFrame(schema=self.schema)),
             nulls,
-            None if groups is None else to_core(groups),
-            None if links is None or "link_type" not in self.schema else to_core(links),
+            groups,
+            links if "link_type" in self.schema else None,
         )
         repeats = None if shuffle is None else shuffle.repeats(rows, 0)
         args = [(first, self.groups, self.links, repeats) for first in firsts]
