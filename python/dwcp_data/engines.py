@@ -22,7 +22,11 @@ from typing import Any, ClassVar, Literal
 
 from dwcp_data.errors import InvalidArgumentError
 
-__all__ = ["EngineLike", "LocalEngine", "RayEngine", "engine_of"]
+__all__ = ["ENGINES", "EngineLike", "EngineName", "LocalEngine", "RayEngine", "engine_of"]
+
+#: The engines' names.
+EngineName = Literal["local", "ray"]
+ENGINES: tuple[EngineName, ...] = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ class RayEngine:
 
 
 #: What ``engine=`` takes: a name or an engine object.
-EngineLike = Literal["local", "ray"] | LocalEngine | RayEngine
+EngineLike = EngineName | LocalEngine | RayEngine
 
 
 def engine_of(engine: object) -> LocalEngine | RayEngine:

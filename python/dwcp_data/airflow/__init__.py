@@ -50,8 +50,7 @@ from dwcp_data.airflow._failures import fail_fast
 from dwcp_data.airflow._landing import window_shards
 from dwcp_data.airflow._retention import keep_newest
 from dwcp_data.airflow._runs import OUTPUT_VARIABLE, dag_folder, output, published_name, run_dir, run_window
-from dwcp_data.datasets.engine import ENGINES, EngineName
-from dwcp_data.engines import RayEngine
+from dwcp_data.engines import ENGINES, EngineName, RayEngine
 from dwcp_data.errors import DwcpDataError, InvalidArgumentError, ValidationError
 from dwcp_data.options import Profile, ValidationOptions
 from dwcp_data.pipeline import report_path_for, run_pipeline

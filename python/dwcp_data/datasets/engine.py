@@ -34,11 +34,10 @@ import numpy.typing as npt
 import polars as pl
 
 from dwcp_data.datasets.shards import open_dataset
+from dwcp_data.engines import EngineName
 
 __all__ = [
-    "ENGINES",
     "Blocks",
-    "EngineName",
     "Job",
     "Repeats",
     "Runner",
@@ -47,10 +46,6 @@ __all__ = [
     "first_rows",
     "in_order",
 ]
-
-#: The engines a stage can run on.
-EngineName = Literal["local", "ray"]
-ENGINES: tuple[EngineName, ...] = ("local", "ray")
 
 
 class Blocks(Protocol):

@@ -17,7 +17,6 @@ from dwcp_data import _core
 from dwcp_data._frames import to_core
 from dwcp_data._progress import progress
 from dwcp_data.datasets.engine import (
-    EngineName,
     Job,
     Repeats,
     Runner,
@@ -25,6 +24,7 @@ from dwcp_data.datasets.engine import (
     Sink,
     first_rows,
 )
+from dwcp_data.engines import EngineName
 
 __all__ = ["STATE_BYTES", "STATE_MEMORY", "LocalRunner"]
 

@@ -47,10 +47,10 @@ from dwcp_data.validation import ValidationReport
 
 __all__ = [
     "SLICE_ROWS",
+    "BlockChecks",
     "Cleaner",
-    "DriverHooks",
     "FusedChecks",
-    "ShardHooks",
+    "MergedChecks",
     "Stopwatch",
     "Validation",
     "block_read",
@@ -114,10 +114,10 @@ def _add(a: list[int], b: list[int]) -> list[int]:
     return [x + y for x, y in zip(a, b, strict=True)]
 
 
-# --- hooks: what a pipeline adds to the cleaning passes ----------------------------------------
+# --- fused checks: what a pipeline adds to the cleaning passes ---------------------------------
 
 
-class ShardHooks(Protocol):
+class BlockChecks(Protocol):
     """What a pipeline computes from each block in the cleaning passes: pure
     functions of the rows (they run where the block is)."""
 
@@ -128,14 +128,14 @@ class ShardHooks(Protocol):
         """Cleaned rows as written (transformed), and a partial result from them."""
 
 
-class DriverHooks(Protocol):
-    """Where the partial results of :class:`ShardHooks` are merged, in block order."""
+class MergedChecks(Protocol):
+    """Where the partial results of :class:`BlockChecks` are merged, in block order."""
 
     def inspected(self, seen: Any) -> None:
-        """Takes the next block's (or slice's) ``ShardHooks.inspect`` result."""
+        """Takes the next block's (or slice's) ``BlockChecks.inspect`` result."""
 
     def finished(self, seen: Any) -> None:
-        """Takes the next block's (or slice's) ``ShardHooks.finish`` result."""
+        """Takes the next block's (or slice's) ``BlockChecks.finish`` result."""
 
 
 @dataclass(frozen=True)
@@ -145,8 +145,8 @@ class FusedChecks:
     the first pass, its ``finish`` on the cleaned rows in the writing pass),
     ``merged`` on the driver (the results in block order)."""
 
-    per_block: ShardHooks
-    merged: DriverHooks
+    per_block: BlockChecks
+    merged: MergedChecks
 
 
 class Stopwatch:
@@ -363,7 +363,7 @@ def first_pass_kernel(
     slice_rows: int,
     first_row: int,
     by: list[str] | None,
-    checks: ShardHooks | None,
+    checks: BlockChecks | None,
 ) -> tuple[_FirstPass, Any]:
     """A block's first pass: its schema, nulls, groups and link types; the
     pipeline's ``checks.inspect`` of each slice; its rows' hashes to ``sink``
@@ -446,7 +446,7 @@ def write_kernel(
     state: pl.DataFrame,
     slice_rows: int,
     fills: list[tuple[str, float]],
-    checks: ShardHooks | None,
+    checks: BlockChecks | None,
     path: Path,
 ) -> tuple[int, list[Any], dict[str, float]]:
     """A block's cleaned rows written to the Parquet file ``path`` a slice at

@@ -67,10 +67,10 @@ import ray.exceptions
 
 from dwcp_data import _core
 from dwcp_data._frames import to_core
-from dwcp_data.datasets.engine import Blocks, EngineName, Job, Repeats, Runner, Shuffle, Sink
+from dwcp_data.datasets.engine import Blocks, Job, Repeats, Runner, Shuffle, Sink
 from dwcp_data.datasets.passes import block_read
 from dwcp_data.datasets.shards import DatasetSource
-from dwcp_data.engines import RayEngine
+from dwcp_data.engines import EngineName, RayEngine
 from dwcp_data.errors import DwcpDataError, InvalidArgumentError
 from dwcp_data.labelling import label_oracle
 
