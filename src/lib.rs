@@ -17,6 +17,7 @@ pub mod io;
 pub mod labelling;
 pub mod memory;
 pub mod partial;
+pub mod profile;
 pub mod schema;
 pub mod transfer;
 pub mod validation;

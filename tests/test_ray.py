@@ -345,3 +345,13 @@ def test_an_engine_object_runs_the_stages_and_keeps_the_connection(tmp_path):
     with pytest.raises(InvalidArgumentError, match="connected to Ray already") as e:
         dwcp_data.clean_dataset(folder, tmp_path / "other", engine=dwcp_data.RayEngine(num_cpus=1))
     assert e.value.param == "engine" and not (tmp_path / "other").exists()
+
+
+@pytest.mark.filterwarnings("ignore:.*schema column\\(s\\) absent, read as nulls")
+def test_a_profile_on_ray_equals_the_local_one(tmp_path):
+    from test_profiles import same
+
+    folder = mixed_layout_shards(tmp_path)
+    same(dwcp_data.profile(folder, engine="ray"), dwcp_data.profile(folder))
+    whole = dwcp_data.read_training_data(folder)
+    same(dwcp_data.profile(ray.data.from_arrow(whole.to_arrow()), engine="ray"), dwcp_data.profile(whole))

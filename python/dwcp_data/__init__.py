@@ -21,6 +21,7 @@ from dwcp_data.io import ReadReport, read_training_data, write_frames, write_tra
 from dwcp_data.labelling import ESTIMATE_COLUMNS, LABEL_COLUMN, LABEL_SCHEMA, label_oracle  # noqa: E402
 from dwcp_data.options import CleaningOptions, ValidationOptions  # noqa: E402
 from dwcp_data.pipeline import PipelineResult, run_pipeline  # noqa: E402
+from dwcp_data.profiles import Profile, load_profile, profile  # noqa: E402
 from dwcp_data.quality import quality_metrics  # noqa: E402
 from dwcp_data.schema import (  # noqa: E402
     COLUMNS,
@@ -58,6 +59,7 @@ __all__ = [
     "Features",
     "LocalEngine",
     "PipelineResult",
+    "Profile",
     "RayEngine",
     "ReadReport",
     "RegretReport",
@@ -75,6 +77,8 @@ __all__ = [
     "iter_synthetic_shards",
     "label_dataset",
     "label_oracle",
+    "load_profile",
+    "profile",
     "quality_metrics",
     "read_training_data",
     "regret",

@@ -21,6 +21,7 @@ __all__ = [
     "CleaningPlan",
     "FenceResult",
     "GroupTable",
+    "Profile",
     "ValidationFacts",
     "__version__",
     "check_cleaning_columns",
@@ -226,6 +227,22 @@ class FenceResult:
     @property
     def removed(self) -> list[int]:
         """Rows removed, per group id."""
+
+@final
+class Profile:
+    """A data set's profile: per column, of every row and per group."""
+
+    @staticmethod
+    def of(df: pl.DataFrame, enum_columns: list[str], by: list[str]) -> Profile:
+        """The profile of a frame (a block), per group of ``by`` (empty: none)."""
+    def then(self, later: Profile) -> Profile:
+        """This profile followed by ``later``'s, as one."""
+    def to_json(self) -> str:
+        """The profile as JSON text."""
+    @staticmethod
+    def from_json(text: str) -> Profile:
+        """A profile from the JSON text ``to_json`` made."""
+    def __reduce__(self) -> tuple[Callable[[str], Profile], tuple[str]]: ...
 
 @final
 class GroupTable:

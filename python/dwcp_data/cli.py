@@ -35,6 +35,7 @@ from dwcp_data.io import file_format, is_folder, read_training_data, write_frame
 from dwcp_data.labelling import LABEL_COLUMN, label_oracle
 from dwcp_data.options import ValidationOptions
 from dwcp_data.pipeline import label_shares, report_path_for, run_pipeline
+from dwcp_data.profiles import profile
 from dwcp_data.validation import validate
 
 EXIT_OK = 0
@@ -237,6 +238,15 @@ def _timestamp_text(df: pl.DataFrame, which: str) -> str | None:
         return None
     micros = getattr(df["timestamp"].dt.epoch("us"), which)()
     return None if micros is None else iso_timestamp(int(micros))
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    by = None if args.no_groups else (args.by or "link_type")
+    found = profile(args.path, by=by, engine=args.engine, show_progress=args.progress)
+    path = found.save(args.out)
+    summary = {"out": str(path), "rows": found.rows, "columns": len(found.columns), "groups": found.groups}
+    _emit(args, summary, [f"{found!r} saved to {path}"])
+    return EXIT_OK
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -513,6 +523,16 @@ def _add_cleaning_and_labelling(sub: Any) -> None:
 
     rep = _command(sub, "report", "summary statistics and class/label shares of a data set", _cmd_report)
     _reading(rep)
+
+    prof = _command(
+        sub, "profile", "a data set's profile, saved to --out (per column, per group)", _cmd_profile
+    )
+    prof.add_argument("path", help="a .csv/.parquet file, a folder of shards, or a glob")
+    prof.add_argument("--out", required=True, help="the profile file to write (gzip-compressed JSON)")
+    prof.add_argument("--by", nargs="+", default=None, help="group columns (default: link_type)")
+    prof.add_argument("--no-groups", action="store_true", help="profile every row only, no groups")
+    prof.add_argument("--engine", choices=["local", "ray"], default="local", help="where the blocks are read")
+    _progress_flag(prof)
 
 
 def _add_pipeline(sub: Any) -> None:

@@ -7,6 +7,7 @@ mod features;
 mod frames;
 mod options;
 mod partial;
+mod profile;
 pub(crate) mod reports;
 
 use polars::prelude::Column;
@@ -287,6 +288,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     options::register(m)?;
     cleaning_plan::register(m)?;
     features::register(m)?;
+    profile::register(m)?;
     m.add("INFLUX_TAG_COLUMNS", influx::TAG_COLUMNS.to_vec())?;
     m.add("MAX_SERIES_KEY_BYTES", influx::MAX_SERIES_KEY_BYTES)?;
     m.add("DUPLICATE_KEY", validation::DUPLICATE_KEY.to_vec())?;

@@ -57,6 +57,7 @@ __all__ = [
     "block_slices",
     "label_blocks",
     "nan_as_null",
+    "profile_blocks",
     "quality_blocks",
     "repeated_keys",
     "validate_blocks",
@@ -285,6 +286,29 @@ def quality_blocks(engine: Runner, blocks: Blocks) -> QualityCounts:
     ):
         counts.merge(part)
     return counts
+
+
+# --- profiles ---------------------------------------------------------------------------------
+
+
+def profile_kernel(block: Any, slice_rows: int, by: list[str]) -> _core.Profile:
+    """A block's profile (see :mod:`dwcp_data.profiles`), a slice at a time."""
+    found: _core.Profile | None = None
+    for df in block_slices(block, slice_rows):
+        part = _core.Profile.of(*to_core(df), by)
+        found = part if found is None else found.then(part)
+    assert found is not None  # a block gives at least one slice
+    return found
+
+
+def profile_blocks(engine: Runner, blocks: Blocks, by: list[str]) -> _core.Profile:
+    """Every block's profile, merged in block order."""
+    results = engine.map("profile", profile_kernel, blocks, [(SLICE_ROWS, by)] * len(blocks))
+    merged: _core.Profile | None = None
+    for part in in_order(results, len(blocks)):
+        merged = part if merged is None else merged.then(part)
+    assert merged is not None  # a data set has a block
+    return merged
 
 
 # --- cleaning ---------------------------------------------------------------------------------
