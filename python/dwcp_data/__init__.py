@@ -14,6 +14,7 @@ from dwcp_data import errors  # noqa: E402
 from dwcp_data._core import __version__  # noqa: E402
 from dwcp_data.cleaning import CleaningReport, clean, clean_training_data  # noqa: E402
 from dwcp_data.datasets import Dataset, clean_dataset, label_dataset, validate_dataset  # noqa: E402
+from dwcp_data.drift import DriftOptions, DriftReport, drift  # noqa: E402
 from dwcp_data.engines import LocalEngine, RayEngine  # noqa: E402
 from dwcp_data.features import FEATURES, Features, RegretReport, features, regret, split_by_time  # noqa: E402
 from dwcp_data.generator import generate_synthetic, iter_synthetic, iter_synthetic_shards  # noqa: E402
@@ -56,6 +57,8 @@ __all__ = [
     "CleaningReport",
     "ColumnInfo",
     "Dataset",
+    "DriftOptions",
+    "DriftReport",
     "Features",
     "LocalEngine",
     "PipelineResult",
@@ -70,6 +73,7 @@ __all__ = [
     "clean",
     "clean_dataset",
     "clean_training_data",
+    "drift",
     "errors",
     "features",
     "generate_synthetic",

@@ -237,6 +237,8 @@ class Profile:
         """The profile of a frame (a block), per group of ``by`` (empty: none)."""
     def then(self, later: Profile) -> Profile:
         """This profile followed by ``later``'s, as one."""
+    def drift_json(self, reference: Profile) -> str:
+        """The drift from ``reference`` to this profile, per column and group, as JSON text."""
     def to_json(self) -> str:
         """The profile as JSON text."""
     @staticmethod

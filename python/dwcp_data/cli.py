@@ -23,6 +23,7 @@ from dwcp_data._outputs import check_output_file, output_folder, shard_name
 from dwcp_data._progress import progress
 from dwcp_data.cleaning import clean
 from dwcp_data.datasets import clean_dataset, label_dataset, validate_dataset
+from dwcp_data.drift import drift
 from dwcp_data.errors import (
     DwcpDataError,
     InternalError,
@@ -35,7 +36,7 @@ from dwcp_data.io import file_format, is_folder, read_training_data, write_frame
 from dwcp_data.labelling import LABEL_COLUMN, label_oracle
 from dwcp_data.options import ValidationOptions
 from dwcp_data.pipeline import label_shares, report_path_for, run_pipeline
-from dwcp_data.profiles import profile
+from dwcp_data.profiles import Profile, load_profile, profile
 from dwcp_data.validation import validate
 
 EXIT_OK = 0
@@ -247,6 +248,29 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     summary = {"out": str(path), "rows": found.rows, "columns": len(found.columns), "groups": found.groups}
     _emit(args, summary, [f"{found!r} saved to {path}"])
     return EXIT_OK
+
+
+def _profile_or_source(path: str) -> Profile | str:
+    """A side of ``drift``: a saved profile, or a data source (a folder, a glob, or a .parquet/.csv file)."""
+    source = Path(path)
+    if source.is_file() and source.suffix.lower() not in (".parquet", ".pq", ".csv"):
+        return load_profile(source)
+    return path
+
+
+def _cmd_drift(args: argparse.Namespace) -> int:
+    report = drift(_profile_or_source(args.current), _profile_or_source(args.reference))
+    lines = [repr(report)]
+    judged = [r for r in report.rows if r["drifted"]]
+    lines += _table(
+        [
+            [r["column"], r["group"] or "(all)", r["statistic"], f"{r['value']:.4g}", f"{r['threshold']:.4g}"]
+            for r in judged
+        ],
+        ["drifted column", "group", "statistic", "value", "threshold"],
+    )
+    _emit(args, report.to_dict(), lines)
+    return EXIT_INVALID if report.drifted else EXIT_OK
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -523,6 +547,12 @@ def _add_cleaning_and_labelling(sub: Any) -> None:
 
     rep = _command(sub, "report", "summary statistics and class/label shares of a data set", _cmd_report)
     _reading(rep)
+
+    dri = _command(
+        sub, "drift", "what changed from REFERENCE to CURRENT (exit 1 if a column drifted)", _cmd_drift
+    )
+    dri.add_argument("current", help="a saved profile, or a data set to profile")
+    dri.add_argument("reference", help="a saved profile, or a data set to profile")
 
     prof = _command(
         sub, "profile", "a data set's profile, saved to --out (per column, per group)", _cmd_profile

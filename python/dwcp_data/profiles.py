@@ -20,6 +20,7 @@ import json
 import math
 import os
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +185,7 @@ def _from_order_key(key: int) -> float:
 def profile(
     source: FrameLike | DatasetSource,
     *,
-    by: str | list[str] | None = "link_type",
+    by: str | Sequence[str] | None = "link_type",
     engine: EngineLike = "local",
     work_dir: str | os.PathLike[str] | None = None,
     show_progress: bool | None = None,

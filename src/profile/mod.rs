@@ -293,5 +293,7 @@ fn merge_columns(mine: &mut Columns, other: &Columns) {
     }
 }
 
+pub mod drift;
+
 #[cfg(test)]
 mod tests;

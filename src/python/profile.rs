@@ -36,6 +36,16 @@ impl PyProfile {
         Self { profile }
     }
 
+    /// The drift from `reference` to this profile, column by column and
+    /// group by group (`crate::profile::drift::profile_drift`), as JSON text.
+    fn drift_json(&self, py: Python<'_>, reference: &Self) -> PyResult<String> {
+        let (current, reference) = (&self.profile, &reference.profile);
+        run(py, || {
+            let rows = profile::drift::profile_drift(reference, current);
+            serde_json::to_string(&rows).map_err(|e| DwcpError::invalid_argument("profile", e.to_string()))
+        })
+    }
+
     /// The profile as JSON text.
     fn to_json(&self, py: Python<'_>) -> PyResult<String> {
         let profile = &self.profile;
