@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -16,6 +19,8 @@ from dwcp_data.errors import InvalidArgumentError
 from helpers import END
 
 ROWS = 1_000_000
+#: Where tests leave what a person looks at (the browser's screenshot of the report).
+ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +157,51 @@ def test_the_cli_exits_1_on_drift_and_2_on_bad_input(tmp_path, capsys):
     assert report["drifted"] and {"group": "wan", "column": "rtt_ms"} in report["drifted_columns"]
     (tmp_path / "bad.profile").write_text("{}")
     assert main(["drift", str(tmp_path / "cur"), str(tmp_path / "bad.profile")]) == 2
+
+
+def _chromium(*args: str) -> subprocess.CompletedProcess:
+    """Debian's headless chromium with every network request failing (an air-gapped cluster)."""
+    command = [
+        "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--enable-logging=stderr",
+        "--v=0",
+        *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+def test_the_html_report_opens_in_a_browser_without_network(tmp_path, sides):
+    reference, current = sides
+    report = dwcp_data.drift(injected(current), reference)
+    page = report.to_html(tmp_path / "drift.html", extra={"Cleaning": {"duplicates removed": 3}})
+    assert page.stat().st_size < 2_000_000
+    text = page.read_text()
+    assert "http://" not in text and "https://" not in text and "<script" not in text  # nothing to fetch
+    shown = _chromium("--dump-dom", page.as_uri())
+    assert "CONSOLE" not in shown.stderr, shown.stderr[-2000:]
+    dom = shown.stdout
+    for column in reference.columns:  # every column has its chart, drifted ones first
+        assert f'data-column="{column}"' in dom, column
+    assert dom.index('data-column="cpu_usage"') < dom.index('data-column="active_transfers"')
+    assert "Drift in 3 column(s)" in dom and "duplicates removed" in dom
+    shot = ARTIFACTS / "drift-report.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    _chromium("--window-size=1200,2400", f"--screenshot={shot}", page.as_uri())
+    assert shot.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_the_html_report_stays_small_at_ten_million_rows(tmp_path):
+    profiles = [
+        dwcp_data.profile(dwcp_data.generate_synthetic(10_000_000, seed=s, end=END, freq="100ms"))
+        for s in (1, 2)
+    ]
+    page = dwcp_data.drift(profiles[1], profiles[0]).to_html(tmp_path / "drift.html")
+    assert page.stat().st_size < 2_000_000

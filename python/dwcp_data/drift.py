@@ -13,16 +13,19 @@ sizes with thresholds (:class:`DriftOptions`).
 
 from __future__ import annotations
 
-import html
 import json
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from dwcp_data._drift_html import page, render
 from dwcp_data._frames import FrameLike
+from dwcp_data._outputs import atomic_path
 from dwcp_data.datasets.shards import DatasetSource
 from dwcp_data.errors import InvalidArgumentError
 from dwcp_data.profiles import Profile, profile
@@ -98,6 +101,7 @@ class DriftReport:
         self, rows: list[dict[str, Any]], reference: Profile, current: Profile, options: DriftOptions
     ):
         self.rows = rows
+        self.reference, self.current = reference, current
         self.reference_rows, self.current_rows = reference.rows, current.rows
         self.by = current.by
         self.options = options
@@ -141,16 +145,20 @@ class DriftReport:
         }
         return pl.DataFrame(self.rows, schema=schema)
 
+    def to_html(self, path: str | os.PathLike[str], extra: dict[str, Any] | None = None) -> Path:
+        """Writes the report to ``path`` as one self-contained HTML page (inline
+        CSS and SVG, no script, no request): the verdict and what drifted
+        first, then every column's reference and current distributions
+        overlaid (per group where it drifted), class shares side by side, the
+        rows and dates of both sides; ``extra``: summaries to show too (e.g.
+        ``{"Validation": report.to_dict()}``), by title. The path written."""
+        target = Path(path)
+        with atomic_path(target) as tmp:
+            tmp.write_text(page(render(self, self.reference, self.current, extra)), encoding="utf-8")
+        return target
+
     def _repr_html_(self) -> str:
-        verdict = "drift" if self.drifted else "no drift"
-        items = "".join(
-            f"<li>{html.escape(c)}{'' if g is None else ' in ' + html.escape(g)}</li>"
-            for g, c in self.drifted_columns
-        )
-        return (
-            f"<p><b>DriftReport</b>: {verdict} ({self.reference_rows:,} reference rows, "
-            f"{self.current_rows:,} current rows)</p><ul>{items}</ul>"
-        )
+        return render(self, self.reference, self.current)
 
     def __repr__(self) -> str:
         what = ", ".join(c if g is None else f"{c} [{g}]" for g, c in self.drifted_columns[:5])
