@@ -152,7 +152,12 @@ def test_the_cli_exits_1_on_drift_and_2_on_bad_input(tmp_path, capsys):
     )
     assert main(["drift", str(tmp_path / "ref.parquet"), str(tmp_path / "ref.profile")]) == 0
     capsys.readouterr()
-    assert main(["drift", str(tmp_path / "cur"), str(tmp_path / "ref.profile"), "--json"]) == 1
+    page = tmp_path / "drift.html"
+    assert (
+        main(["drift", str(tmp_path / "cur"), str(tmp_path / "ref.profile"), "--json", "--html", str(page)])
+        == 1
+    )
+    assert 'data-column="rtt_ms"' in page.read_text()
     report = __import__("json").loads(capsys.readouterr().out)
     assert report["drifted"] and {"group": "wan", "column": "rtt_ms"} in report["drifted_columns"]
     (tmp_path / "bad.profile").write_text("{}")

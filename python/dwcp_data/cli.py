@@ -261,6 +261,8 @@ def _profile_or_source(path: str) -> Profile | str:
 def _cmd_drift(args: argparse.Namespace) -> int:
     report = drift(_profile_or_source(args.current), _profile_or_source(args.reference))
     lines = [repr(report)]
+    if args.html:
+        lines.append(f"report page: {report.to_html(args.html)}")
     judged = [r for r in report.rows if r["drifted"]]
     lines += _table(
         [
@@ -553,6 +555,9 @@ def _add_cleaning_and_labelling(sub: Any) -> None:
     )
     dri.add_argument("current", help="a saved profile, or a data set to profile")
     dri.add_argument("reference", help="a saved profile, or a data set to profile")
+    dri.add_argument(
+        "--html", default=None, help="also write the report as one self-contained HTML page here"
+    )
 
     prof = _command(
         sub, "profile", "a data set's profile, saved to --out (per column, per group)", _cmd_profile
