@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
+from test_profiles import same as same_profiles
 
 import dwcp_data
 from dwcp_data.datasets import clean_dataset, label_dataset, validate_dataset
@@ -168,8 +169,19 @@ def test_the_pipeline_on_a_folder_equals_the_in_memory_run(tmp_path, monkeypatch
     # §8's figures, gathered as the rows were written, are those of the data written
     written = dwcp_data.quality_metrics(sharded.dataset)
     assert figures(a["quality"]) == figures(b["quality"]) == figures(written)
+    # the profile gathered as the rows were written is the written data's
+    written_profile = dwcp_data.profile(dwcp_data.read_training_data(sharded.dataset))
+    same_profiles(dwcp_data.load_profile(b["profile"]), written_profile)
+    same_profiles(dwcp_data.load_profile(a["profile"]), written_profile)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [folder.name, "sharded", "sharded.report.json", "whole.parquet", "whole.parquet.report.json"]
+        [
+            folder.name,
+            *(
+                f"{name}{end}"
+                for name in ("sharded", "whole.parquet")
+                for end in ("", ".report.json", ".profile")
+            ),
+        ]
     )
 
 
@@ -216,7 +228,9 @@ def test_lazyframe_sources_give_the_in_memory_answers(tmp_path):
         "labelled",
         "run",
         "run.parquet",
+        "run.parquet.profile",
         "run.parquet.report.json",
+        "run.profile",
         "run.report.json",
     ], "no temporary shards left"
 

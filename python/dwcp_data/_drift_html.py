@@ -7,11 +7,22 @@ from __future__ import annotations
 import html
 import math
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from dwcp_data.drift import DriftReport
-    from dwcp_data.profiles import Profile
+from dwcp_data.profiles import Profile
+
+
+class DriftReport(Protocol):
+    """What the page shows of a :class:`dwcp_data.DriftReport`."""
+
+    rows: list[dict[str, Any]]
+
+    @property
+    def drifted(self) -> bool: ...
+
+    @property
+    def drifted_columns(self) -> list[tuple[str | None, str]]: ...
+
 
 __all__ = ["page", "render"]
 

@@ -14,10 +14,10 @@ from typing import Any, Literal
 
 import polars as pl
 
-from dwcp_data import _json
+from dwcp_data import _core, _json, profiles
 from dwcp_data._convert import one_of
 from dwcp_data._core import __version__
-from dwcp_data._frames import to_polars
+from dwcp_data._frames import to_core, to_polars
 from dwcp_data._outputs import atomic_path, check_output_file, check_output_folder, output_folder
 from dwcp_data.cleaning import clean_frame
 from dwcp_data.datasets.engine import Blocks
@@ -33,7 +33,7 @@ from dwcp_data.options import CleaningOptions, Profile, ValidationOptions
 from dwcp_data.quality import QualityCounts, count_values, quality_metrics, shares_of
 from dwcp_data.validation import ValidationReport, validate_frame
 
-__all__ = ["PipelineResult", "label_shares", "report_path_for", "run_pipeline"]
+__all__ = ["PipelineResult", "label_shares", "profile_path_for", "report_path_for", "run_pipeline"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,13 @@ class PipelineResult:
     def passed(self) -> bool:
         """Whether the run validated and wrote its data set."""
         return bool(self.report["status"] == "ok")
+
+
+def profile_path_for(out: str | os.PathLike[str]) -> Path:
+    """Where a run writes the profile of the data set it wrote to ``out``
+    (see :mod:`dwcp_data.profiles`): ``training.parquet.profile``, beside it."""
+    out = Path(out)
+    return out.with_name(f"{out.name}.profile")
 
 
 def report_path_for(out: str | os.PathLike[str]) -> Path:
@@ -222,6 +229,10 @@ class _RunReport:
         self.write()
         return PipelineResult(self.out, self.path, self.data)
 
+    def save_profile(self, profile: profiles.Profile) -> None:
+        """Writes the output's profile beside it (:func:`profile_path_for`)."""
+        self.data["profile"] = str(profile.save(profile_path_for(self.out)))
+
     def write(self) -> None:
         """Writes the report as it stands (atomically)."""
         self.data["seconds"] = round(time.perf_counter() - self.started, 4)
@@ -249,8 +260,13 @@ def _run_in_memory(df: pl.DataFrame, run: _RunReport, settings: _Settings) -> Pi
     output_check = run.check("output_validation", validate_frame(df, validation), time.perf_counter() - t0)
     t0 = time.perf_counter()
     write_training_data(df, run.out, overwrite=settings.overwrite)
+    run.save_profile(profiles.Profile(_core.Profile.of(*to_core(df), _PROFILE_BY)))
     run.stage("write", time.perf_counter() - t0, df.height)
     return run.finish(input_check, output_check)
+
+
+#: What a run's profile is grouped by (every output has ``link_type``).
+_PROFILE_BY = ["link_type"]
 
 
 class _ShardChecks:
@@ -276,8 +292,9 @@ class _ShardChecks:
         facts = self.checks["output"].facts_of(labelled)
         quality = QualityCounts()
         quality.add(labelled)
+        profile = _core.Profile.of(*to_core(labelled), _PROFILE_BY)
         seconds = {"label": t1 - t0, "output": time.perf_counter() - t1}
-        return labelled, _Seen(facts, {}, seconds, quality)
+        return labelled, _Seen(facts, {}, seconds, quality, profile)
 
 
 @dataclass
@@ -289,6 +306,8 @@ class _Seen:
     seconds: dict[str, float]
     #: §8's figures of the rows as written (see :class:`~dwcp_data.quality.QualityCounts`).
     quality: QualityCounts | None = None
+    #: The profile of the rows as written (see :mod:`dwcp_data.profiles`).
+    profile: _core.Profile | None = None
 
 
 class _Gathered:
@@ -299,6 +318,7 @@ class _Gathered:
         self.checks = {name: copy.copy(check) for name, check in work.checks.items()}
         self.classes_in: Counter[str] = Counter()
         self.quality = QualityCounts()
+        self.profile: _core.Profile | None = None
         self.seconds = {"input": 0.0, "label": 0.0, "output": 0.0}
 
     def inspected(self, seen: _Seen) -> None:
@@ -308,8 +328,9 @@ class _Gathered:
 
     def finished(self, seen: _Seen) -> None:
         self.checks["output"].merge(seen.facts)
-        assert seen.quality is not None
+        assert seen.quality is not None and seen.profile is not None
         self.quality.merge(seen.quality)
+        self.profile = seen.profile if self.profile is None else self.profile.then(seen.profile)
         self._time(seen)
 
     def _time(self, seen: _Seen) -> None:
@@ -372,6 +393,8 @@ def _run_dataset_pipeline(
         run.check("output_validation", output_check, seconds["output"] + time.perf_counter() - t0)
         passed = input_check.passed and output_check.passed
         build.info.update(status="ok" if passed else "validation_failed", report=run.path.name)
+        if gathered.profile is not None:
+            run.save_profile(profiles.Profile(gathered.profile))
         t0 = time.perf_counter()
     run.stage("write", timed.get("write", 0.0) + time.perf_counter() - t0, cleaned.rows_out)  # + publishing
     return run.finish(input_check, output_check)
