@@ -38,3 +38,4 @@ def test_notebook_executes(tmp_path, monkeypatch, source):
     html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
     assert "ValidationReport" in html and "CleaningReport" in html
     assert "Regret against the oracle" in html, "the reference selector's regret is shown"
+    assert "Data drift report" in html and 'data-column="rtt_ms"' in html, "this week's drift report is shown"
