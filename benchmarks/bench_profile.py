@@ -34,15 +34,12 @@ def main() -> None:
     args = frame_arguments(__doc__, repeat=3)
     df = dwcp_data.generate_synthetic(args.rows, seed=1, freq="1s")
     pdf = df.to_pandas()
-    rows = medians(
-        [
-            ("dwcp_data.profile (by link_type)", lambda: dwcp_data.profile(df)),
-            ("Polars describe (whole + groups)", lambda: polars_summary(df)),
-            ("pandas describe (whole + groups)", lambda: pandas_summary(pdf)),
-        ],
-        args.repeat,
-    )
-    print_table("profile", rows, ours="dwcp_data.profile (by link_type)")
+    sides = [
+        ("dwcp_data.profile (by link_type)", lambda: dwcp_data.profile(df)),
+        ("Polars describe (whole + groups)", lambda: polars_summary(df)),
+        ("pandas describe (whole + groups)", lambda: pandas_summary(pdf)),
+    ]
+    print_table("profile", medians(sides, args.repeat), ours=sides[0][0])
 
 
 if __name__ == "__main__":

@@ -18,14 +18,19 @@ step "python tools"
 # pip >= 25.1 installs PEP 735 dependency groups (--group); zig links the portable wheel
 "$PYTHON" -m pip install --quiet --disable-pip-version-check 'pip>=25.1' 'maturin>=1.16,<2' ziglang
 
-step "services: InfluxDB 1.x for the export tests (Debian's influxdb package)"
-if ! command -v influxd >/dev/null 2>&1; then
+step "services: InfluxDB 1.x for the export tests, Chromium for the HTML report (Debian's packages)"
+missing=""
+command -v influxd >/dev/null 2>&1 || missing="$missing influxdb"
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+if [ -n "$missing" ]; then
   sudo_if_needed=""
   [ "$(id -u)" = 0 ] || sudo_if_needed="sudo"
   $sudo_if_needed apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_if_needed apt-get install -y -qq influxdb >/dev/null
+  # shellcheck disable=SC2086  # the package names, one word each
+  DEBIAN_FRONTEND=noninteractive $sudo_if_needed apt-get install -y -qq $missing >/dev/null
 fi
 influxd version
+chromium --version
 
 step "rust: fmt, clippy, unit tests"
 cargo fmt --check

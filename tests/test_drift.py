@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -181,7 +180,6 @@ def _chromium(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
 def test_the_html_report_opens_in_a_browser_without_network(tmp_path, sides):
     reference, current = sides
     report = dwcp_data.drift(injected(current), reference)
