@@ -151,3 +151,8 @@ def test_the_cli_saves_a_profile_and_refuses_bad_input(tmp_path):
     assert main(["profile", str(folder), "--out", str(out), "--no-groups"]) == 0
     assert dwcp_data.load_profile(out).groups == []
     assert main(["profile", str(tmp_path / "missing"), "--out", str(out)]) == 2
+    shard = next(folder.glob("*.parquet"))
+    before = shard.read_bytes()
+    assert main(["profile", str(shard), "--out", str(shard)]) == 2  # never over the data
+    assert main(["drift", str(shard), str(out), "--html", str(shard)]) == 2
+    assert shard.read_bytes() == before

@@ -242,6 +242,7 @@ def _timestamp_text(df: pl.DataFrame, which: str) -> str | None:
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
+    check_output_file(args.out, [args.path])  # before the read: never over the data
     by = None if args.no_groups else (args.by or "link_type")
     found = profile(args.path, by=by, engine=args.engine, show_progress=args.progress)
     path = found.save(args.out)
@@ -259,6 +260,8 @@ def _profile_or_source(path: str) -> Profile | str:
 
 
 def _cmd_drift(args: argparse.Namespace) -> int:
+    if args.html:
+        check_output_file(args.html, [args.current, args.reference], param="html")
     report = drift(_profile_or_source(args.current), _profile_or_source(args.reference))
     lines = [repr(report)]
     if args.html:
