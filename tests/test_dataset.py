@@ -559,3 +559,11 @@ def test_a_block_fence_is_the_cores_rule_and_travels_pickled():
         fence.apply(values, groups.head(2), pl.Series([True] * 6))
     with pytest.raises(InvalidArgumentError, match="pair up"):
         _core.BlockFence("rtt_ms", [0.0], [None])
+
+
+def test_a_tuple_of_paths_is_a_data_set_of_those_files(tmp_path):
+    folder = tricky_shards(tmp_path)
+    files = tuple(sorted(str(f) for f in folder.iterdir()))
+    whole = dwcp_data.read_training_data(folder)
+    assert validate_dataset(files, now=END, min_rows=10).n_rows == whole.height
+    assert dwcp_data.quality_metrics(files, now=END) == dwcp_data.quality_metrics(whole, now=END)

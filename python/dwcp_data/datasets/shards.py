@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeGuard, TypeVar, cast
 
 import polars as pl
 
@@ -103,6 +103,12 @@ class Shard:
         )
 
 
+def _all_shards(source: object) -> TypeGuard[tuple[Shard, ...]]:
+    """Whether ``source`` is a non-empty tuple of :class:`Shard` records (a
+    block), not a tuple of paths a user gave."""
+    return isinstance(source, tuple) and bool(source) and all(isinstance(s, Shard) for s in source)
+
+
 class Dataset:
     """The shards of a data set, in order: a folder of ``.parquet``/``.csv``
     files (name order), a glob, or a list of those.
@@ -121,12 +127,15 @@ class Dataset:
     ) -> None:
         """``source``: the files; or :class:`Shard` records of an earlier
         ``Dataset`` (a block of it: it may travel to a Ray task)."""
-        if isinstance(source, (Shard, tuple)):
-            self.shards: tuple[Shard, ...] = source if isinstance(source, tuple) else (source,)
-            given: list[str | os.PathLike[str]] = []
+        given: list[str | os.PathLike[str]] = []
+        if isinstance(source, Shard):
+            self.shards: tuple[Shard, ...] = (source,)
+        elif _all_shards(source):
+            self.shards = source
         else:
-            self.shards = tuple(Shard.of(f) for f in data_files(source))
-            given = named_paths(source)
+            files = cast(Source, source)
+            self.shards = tuple(Shard.of(f) for f in data_files(files))
+            given = named_paths(files)
         #: The shard files, in order.
         self.files: tuple[Path, ...] = tuple(s.path for s in self.shards)
         #: What an output must not overlap: the files, and the folders and files named as the source.
