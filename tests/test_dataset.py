@@ -567,3 +567,26 @@ def test_a_tuple_of_paths_is_a_data_set_of_those_files(tmp_path):
     whole = dwcp_data.read_training_data(folder)
     assert validate_dataset(files, now=END, min_rows=10).n_rows == whole.height
     assert dwcp_data.quality_metrics(files, now=END) == dwcp_data.quality_metrics(whole, now=END)
+
+
+@pytest.mark.parametrize(
+    "names", [["a[1]", "b*x", "c?", "d{e}"], ["ünï code", 'quote"s', "back\\slash", "new\nline"]]
+)
+def test_shard_names_are_names_not_patterns(tmp_path, names):
+    """Glob characters, quotes, backslashes, line breaks and Unicode in shard
+    names: every file is read as itself (small ones together), as in memory."""
+    df = hostile(3000, seed=13)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cuts = [0, 10, 20, 30, 3000]
+    for name, start, end in zip(names, cuts, cuts[1:], strict=False):
+        df.slice(start, end - start).write_parquet(folder / f"{name}.parquet")
+    df.slice(0, 5).write_csv(folder / f"{names[0]}.csv")
+    whole = dwcp_data.read_training_data(folder)
+    assert whole.height == 3005
+    expected, expected_report = dwcp_data.clean(whole, report=True)
+    assert clean_dataset(folder, tmp_path / "out") == expected_report
+    assert_frame_equal(dwcp_data.read_training_data(tmp_path / "out"), expected)
+    assert validate_dataset(folder, now=END, min_rows=10).n_rows == whole.height
+    assert dwcp_data.quality_metrics(folder, now=END) == dwcp_data.quality_metrics(whole, now=END)
+    assert dwcp_data.profile(folder).rows == whole.height

@@ -661,7 +661,7 @@ class ExportFolder:
         try:
             if shard.stat().st_size != recorded.get("bytes"):
                 return False
-            rows = pl.scan_parquet(shard).select(pl.len()).collect().item()
+            rows = pl.scan_parquet(shard, glob=False).select(pl.len()).collect().item()
         except (OSError, pl.exceptions.PolarsError):
             return False
         return bool(_is_count(recorded.get("rows")) and rows == recorded["rows"])

@@ -348,7 +348,7 @@ def _connection(args: argparse.Namespace) -> Any:
 def _rows_in(path: Path) -> int:
     """Rows of a Parquet (from its footer) or CSV file just written."""
     parquet = file_format(path, "output") == "parquet"
-    scan = pl.scan_parquet(path) if parquet else pl.scan_csv(path, infer_schema=False)
+    scan = pl.scan_parquet(path, glob=False) if parquet else pl.scan_csv(path, infer_schema=False, glob=False)
     return int(scan.select(pl.len()).collect().item())
 
 

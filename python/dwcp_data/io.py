@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Union, overload
+from typing import BinaryIO, Literal, Union, overload
 
 import polars as pl
 
@@ -362,7 +362,7 @@ def data_files(source: Source) -> list[Path]:
     if path.is_dir():
         found = sorted(p for p in path.iterdir() if _is_data_file(p) and not p.name.startswith("."))
         check_manifest_files(path, found)
-    elif any(ch in text for ch in "*?["):
+    elif any(ch in text for ch in "*?[") and not path.is_file():  # a file named so is itself
         seen: set[str] = set()
         found = []
         for p in sorted(glob.glob(text, recursive=True), key=lambda p: (p.count(os.sep), p)):
@@ -477,8 +477,8 @@ def read_parquet_file(
     one raises ``DataError`` naming it."""
     with parquet_errors(file):
         if rows is None:
-            return pl.read_parquet(file, columns=columns)
-        scan = pl.scan_parquet(file)
+            return pl.read_parquet(file, columns=columns, glob=False)  # a name, never a pattern
+        scan = pl.scan_parquet(file, glob=False)
         return (scan if columns is None else scan.select(columns)).slice(*rows).collect()
 
 
@@ -498,7 +498,13 @@ def _csv_frame(file: Path) -> pl.DataFrame:
         name: KNOWN_SCHEMA[name] if KNOWN_SCHEMA.get(name, pl.String()).is_numeric() else pl.String()
         for name in header
     }
-    df = pl.read_csv(file, schema_overrides=overrides, infer_schema=False)
+    # a name with glob characters is read through its handle: polars would take it for a pattern
+    source: Path | BinaryIO = open(file, "rb") if any(c in file.name for c in "*?[{") else file  # noqa: SIM115
+    try:
+        df = pl.read_csv(source, schema_overrides=overrides, infer_schema=False)
+    finally:
+        if not isinstance(source, Path):
+            source.close()
     # polars reads a blank line as a row of nulls; a line without any value is no row.
     empty = pl.all_horizontal(pl.all().is_null())
     return df.filter(~empty) if df.width and df.select(empty.any()).item() else df

@@ -227,7 +227,7 @@ class Dataset:
 
             def schema() -> dict[str, pl.DataType]:
                 with parquet_errors(file):
-                    return pl.read_parquet_schema(file)
+                    return dict(pl.scan_parquet(file, glob=False).collect_schema())  # a name, never a pattern
 
             self._schemas[i] = self._checked(i, schema)
         return self._schemas[i]
@@ -271,14 +271,14 @@ class Dataset:
 
             def count() -> int:
                 with parquet_errors(first):
-                    return int(pl.scan_parquet(first).select(pl.len()).collect().item())
+                    return int(pl.scan_parquet(first, glob=False).select(pl.len()).collect().item())
 
             return [self._checked(run.start, count)]
         files = [self.files[i] for i in run]
         try:
             with parquet_errors(first):
                 found = dict(
-                    pl.scan_parquet(files, include_file_paths=_FILE_COLUMN)
+                    pl.scan_parquet(files, include_file_paths=_FILE_COLUMN, glob=False)
                     .group_by(_FILE_COLUMN)
                     .len()
                     .collect()
@@ -392,7 +392,7 @@ class ShardGroup:
         files = list(self.shards.files)
         try:
             with parquet_errors(files[0]):
-                raw = pl.read_parquet(files)
+                raw = pl.read_parquet(files, glob=False)  # names, never patterns
             df, missing = conform(raw, files[0], False)
         except DwcpDataError:
             return pl.concat([self.shards.read(i) for i in range(len(files))])
