@@ -12,6 +12,7 @@ import polars as pl
 import psutil
 import pytest
 from polars.testing import assert_frame_equal
+from test_profiles import same
 
 import dwcp_data
 from dwcp_data.errors import DataError, InvalidArgumentError
@@ -170,7 +171,16 @@ def test_label_on_ray_equals_the_one_machine_labels(tmp_path):
 
 def comparable(report: dict) -> dict:
     """A run report without what differs between runs (times, paths, ``now``, freshness)."""
-    skip = {"stages", "seconds", "started_at", "output", "engine", "input_validation", "output_validation"}
+    skip = {
+        "stages",
+        "seconds",
+        "started_at",
+        "output",
+        "profile",
+        "engine",
+        "input_validation",
+        "output_validation",
+    }
     kept = {k: v for k, v in report.items() if k not in skip}
     kept["stages"] = [(s["stage"], s["rows"]) for s in report["stages"]]
     # freshness is measured from the moment each run ends
@@ -190,6 +200,7 @@ def test_the_pipeline_on_ray_equals_the_one_machine_run(tmp_path, profile, shard
     on_ray = dwcp_data.run_pipeline(folder, tmp_path / "ray", engine="ray", **options)
     assert on_ray.report["engine"] == "ray" and on_ray.report["status"] == local.report["status"]
     assert comparable(on_ray.report) == comparable(local.report)
+    same(dwcp_data.load_profile(on_ray.report["profile"]), dwcp_data.load_profile(local.report["profile"]))
     assert_frame_equal(
         dwcp_data.read_training_data(on_ray.dataset), dwcp_data.read_training_data(local.dataset)
     )
@@ -349,8 +360,6 @@ def test_an_engine_object_runs_the_stages_and_keeps_the_connection(tmp_path):
 
 @pytest.mark.filterwarnings("ignore:.*schema column\\(s\\) absent, read as nulls")
 def test_a_profile_on_ray_equals_the_local_one(tmp_path):
-    from test_profiles import same
-
     folder = mixed_layout_shards(tmp_path)
     same(dwcp_data.profile(folder, engine="ray"), dwcp_data.profile(folder))
     whole = dwcp_data.read_training_data(folder)
