@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -62,11 +63,12 @@ class AirflowDeployment:
             "scheduler": ["scheduler"],
             "dag-processor": ["dag-processor"],
         }
+        # this interpreter's Airflow, so that its tasks import the dwcp_data under test, whatever PATH holds
         for name, args in commands.items():
             with open(self.root / f"{name}.log", "wb") as log:
                 self.processes.append(
                     subprocess.Popen(
-                        ["airflow", *args],
+                        [sys.executable, "-m", "airflow", *args],
                         env=self.env,
                         stdout=log,
                         stderr=subprocess.STDOUT,
@@ -108,7 +110,11 @@ class AirflowDeployment:
         SQLite says another process holds the database)."""
         for _ in range(5):
             proc = subprocess.run(
-                ["airflow", *args], env=self.env, capture_output=True, text=True, timeout=300
+                [sys.executable, "-m", "airflow", *args],
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=300,
             )
             if "database is locked" not in proc.stderr:
                 break

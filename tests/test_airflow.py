@@ -177,13 +177,26 @@ def test_weekly_dag_publishes_the_collectors_data_and_records_quality(influxd, t
     assert run["success"] is True and run["ok"] == 1 and run["rows_published"] == data.height
     assert points(influxd, "dag_ok", "data_quality")
 
-    # Every field the dashboard shows exists on the server, in the measurement it names.
+    # The published set's profile, checked against its manifest; the first run has nothing to compare.
+    assert (
+        manifest["profile"]["sha256"]
+        == hashlib.sha256(published.with_name(f"{published.name}.profile").read_bytes()).hexdigest()
+    )
+    assert dwcp_data.load_profile(published.with_name(f"{published.name}.profile")).rows == data.height
+    assert result["tasks"]["drift_report"] == "success"
+    assert "first published set: no drift report" in result["log"]
+    assert not published.with_name(f"{published.name}.drift.html").exists()
+
+    # Every field the dashboard shows exists on the server, in the measurement it names
+    # (data_drift from a DAG's second run on: test_airflow_deployment checks it).
     dashboard = json.loads(DASHBOARD.read_text())
     tags = {"current_compression", "region", "dag_id"}
     for panel in dashboard["panels"]:
         for target in panel["targets"]:
             query = target["query"]
             measurement = re.search(r'FROM "(\w+)"', query)[1]
+            if measurement == "data_drift":
+                continue
             known = field_keys(influxd, "dag_ok", measurement)
             assert known, measurement
             fields = set(re.findall(r'\w+\("(\w+)"\)', query))
@@ -578,7 +591,7 @@ def test_the_flux_dashboard_shows_what_the_influxql_one_shows():
     assert set(variables) == {"datasource", "bucket", "dag_id"}
     assert "schema.measurementTagValues" in variables["dag_id"]["query"]
     assert '"pipeline_runs"' in variables["dag_id"]["query"] and variables["dag_id"]["multi"]
-    assert len(flux["panels"]) == len(influxql["panels"]) == 13
+    assert len(flux["panels"]) == len(influxql["panels"]) == 14
     for ql, fx in zip(influxql["panels"], flux["panels"], strict=True):
         assert {k: v for k, v in ql.items() if k != "targets"} == {
             k: v for k, v in fx.items() if k != "targets"
@@ -586,3 +599,31 @@ def test_the_flux_dashboard_shows_what_the_influxql_one_shows():
         (ql_target,), (flux_target,) = ql["targets"], fx["targets"]
         assert _flux_shape(flux_target["query"]) == _influxql_shape(ql_target["query"]), ql["title"]
         assert set(re.findall(r"\$\{(\w+)", flux_target["query"])) <= set(variables)
+
+
+def test_a_published_profile_is_used_only_as_its_manifest_records_it(tmp_path):
+    """The drift task's reference: the profile beside a published set, checked
+    against the SHA-256 its manifest recorded at publishing."""
+    from dwcp_data._outputs import publish_copy
+    from dwcp_data.airflow._drift import publish_profile, published_profile
+    from dwcp_data.errors import DataError
+
+    df = dwcp_data.generate_synthetic(2_000, seed=3)
+    training = tmp_path / "runs" / "training"
+    result = dwcp_data.run_pipeline(df, training, min_rows=100)
+    target = tmp_path / "published" / "weekly_20251116T020000"
+    target.parent.mkdir()
+    untracked = publish_copy(result.dataset, tmp_path / "published" / "older", kind="published", info={})
+    assert published_profile(untracked) is None  # published before profiles: nothing to compare with
+    recorded = publish_profile(Path(result.report["profile"]), target)
+    publish_copy(result.dataset, target, kind="published", info={"profile": recorded})
+    beside = target.with_name(f"{target.name}.profile")
+    assert published_profile(target) == dwcp_data.load_profile(result.report["profile"])
+    # another valid profile put in its place is refused, naming the file
+    dwcp_data.profile(df.head(100)).save(beside)
+    with pytest.raises(DataError, match="not the profile that was published") as refused:
+        published_profile(target)
+    assert refused.value.rule == "profile" and str(beside) in str(refused.value)
+    beside.unlink()
+    with pytest.raises(DataError, match="missing"):
+        published_profile(target)

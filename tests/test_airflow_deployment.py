@@ -273,29 +273,140 @@ def test_retention_keeps_the_newest_sets_and_runs_of_its_own_dag(airflow, landin
     assert (other / "keep.txt").read_text() == "not ours"
 
 
+#: The drift DAGs' week ends: the second week's RTT on WAN links is 1.3 times the first's.
+FIRST_WEEK = datetime(2025, 11, 19, tzinfo=timezone.utc)  # after the DAG's start date
+SECOND_WEEK = FIRST_WEEK + timedelta(days=7)
+
+#: A DAG whose notifier writes each call's DAG, reason and drift figures to a file.
+DRIFT_DAG = """
+import json
+
+from dwcp_data.airflow import make_dag
+
+
+def alert(context):
+    with open({alerts!r}, "a") as f:
+        seen = {{"dag": context["dag"].dag_id, "reason": str(context.get("reason")), "drift": context.get("drift")}}
+        f.write(json.dumps(seen) + "\\n")
+
+
+dag = make_dag({dag_id!r}, schedule=None, source={landing!r}, lookback_days=7, min_rows=100, on_failure=alert, **{arguments!r})
+"""
+
+
+@pytest.fixture(scope="module")
+def drifting_landing(tmp_path_factory) -> Path:
+    """Two weeks of shards, 30 s apart, ending at :data:`FIRST_WEEK` and
+    :data:`SECOND_WEEK`; in the second, RTT on WAN links is 1.3 times as long."""
+    folder = tmp_path_factory.mktemp("drifting") / "shards"
+    folder.mkdir()
+    for seed, end in ((31, FIRST_WEEK), (32, SECOND_WEEK)):
+        df = dwcp_data.generate_synthetic(20_000, seed=seed, end=end - timedelta(minutes=1), freq="30s")
+        if end == SECOND_WEEK:
+            wan = pl.col("link_type") == "wan"
+            df = df.with_columns(pl.when(wan).then(pl.col("rtt_ms") * 1.3).otherwise(pl.col("rtt_ms")))
+        df.write_parquet(folder / f"week-{end:%Y%m%d}.parquet")
+    return folder
+
+
+def alerts_of(path: Path, dag_id: str) -> list[dict]:
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [seen for seen in map(json.loads, lines) if seen["dag"] == dag_id]
+
+
+def test_a_drifted_week_is_reported_beside_its_set_and_warns_or_fails(
+    airflow, influxd, drifting_landing, tmp_path
+):
+    alerts = tmp_path / "alerts.jsonl"
+    watch = airflow.deploy(
+        "drift_watch",
+        DRIFT_DAG.format(
+            alerts=str(alerts), dag_id="drift_watch", landing=str(drifting_landing), arguments={}
+        ),
+    )
+    first = airflow.trigger_rest(watch, logical_date=FIRST_WEEK.isoformat())
+    assert airflow.wait(watch, first)["state"] == "success", airflow.tasks(watch, first)
+    assert "first published set: no drift report" in airflow.task_log(watch, first, "drift_report")
+    second = airflow.trigger_rest(watch, logical_date=SECOND_WEEK.isoformat())
+    assert airflow.wait(watch, second)["state"] == "success", airflow.tasks(watch, second)
+    earlier, current = published(airflow, watch)
+    assert [p.name for p in (earlier, current)] == [
+        "drift_watch_20251119T000000",
+        "drift_watch_20251126T000000",
+    ]
+    # the report beside the published set: what drifted, against the week before
+    report = json.loads(current.with_name(f"{current.name}.drift.json").read_text())
+    assert report["reference"] == earlier.name and report["drifted"]
+    drifted = {(d["group"], d["column"]) for d in report["drifted_columns"]}
+    assert {(None, "rtt_ms"), ("wan", "rtt_ms")} <= drifted
+    assert {group for group, _ in drifted} <= {None, "wan"}  # the other link types did not move
+    page = current.with_name(f"{current.name}.drift.html").read_text()
+    assert "Data drift report" in page and earlier.name in page and "<script" not in page
+    # warned: the run succeeded, the notifier was called with the report's figures
+    (seen,) = alerts_of(alerts, watch)
+    assert "data drift against drift_watch_20251119T000000: rtt_ms" in seen["reason"]
+    assert seen["drift"]["drifted"] is True and seen["drift"]["reference"] == earlier.name
+    answer = json.loads(influxd.query(f'SELECT * FROM "data_drift" WHERE "dag_id" = \'{watch}\'', db=METRICS))
+    series = answer["results"][0]["series"][0]
+    (point,) = [dict(zip(series["columns"], row, strict=True)) for row in series["values"]]
+    assert point["drifted"] is True and point["drifted_columns"] >= 1 and point["reference"] == earlier.name
+
+    # The same week judged against a pinned profile, with on_drift="fail": the run fails before training.
+    strict = airflow.deploy(
+        "drift_strict",
+        DRIFT_DAG.format(
+            alerts=str(alerts),
+            dag_id="drift_strict",
+            landing=str(drifting_landing),
+            arguments={
+                "on_drift": "fail",
+                "drift_reference": str(earlier.with_name(f"{earlier.name}.profile")),
+            },
+        ),
+    )
+    run_id = airflow.trigger_rest(strict, logical_date=SECOND_WEEK.isoformat())
+    assert airflow.wait(strict, run_id)["state"] == "failed"
+    tasks = airflow.tasks(strict, run_id)
+    assert tasks["drift_report"]["state"] == "failed" and tasks["drift_report"]["try_number"] == 1
+    assert "data drift against" in airflow.task_log(strict, run_id, "drift_report")
+    (folder,) = published(airflow, strict)
+    assert json.loads(folder.with_name(f"{folder.name}.drift.json").read_text())["drifted"]
+    deadline = time.monotonic() + 60  # the DAG's failure callbacks run once the run has failed
+    while not alerts_of(alerts, strict):
+        assert time.monotonic() < deadline, airflow.logs()
+        time.sleep(1)
+    runs = json.loads(
+        influxd.query(f'SELECT * FROM "pipeline_runs" WHERE "dag_id" = \'{strict}\'', db=METRICS)
+    )
+    series = runs["results"][0]["series"][0]
+    # the published set's own figures (record_quality runs beside drift_report), and the run's failure
+    points = [dict(zip(series["columns"], row, strict=True)) for row in series["values"]]
+    assert sorted((p["ok"], p["failed_task"]) for p in points) == [(0, "drift_report"), (1, None)]
+
+
 def test_every_dashboard_panel_shows_the_chosen_dags_points(airflow, influxd):
-    """Run after the two DAGs above wrote their points: each panel's query, as
+    """Run after the DAGs above wrote their points: each panel's query, as
     Grafana sends it for the DAG chosen in the ``dag_id`` variable."""
     dashboard = json.loads(
         (Path(dwcp_data.__file__).parent / "grafana" / "dwcp_data_quality.json").read_text()
     )
     variable = next(v for v in dashboard["templating"]["list"] if v["name"] == "dag_id")
     answer = json.loads(influxd.query(variable["query"], db=METRICS))["results"][0]["series"][0]["values"]
-    assert {"exports_week", "exports_month"} <= {value for _, value in answer}
+    assert {"exports_week", "exports_month", "drift_watch"} <= {value for _, value in answer}
     for panel in dashboard["panels"]:
         for target in panel["targets"]:
             query = (
                 target["query"]
                 .replace("$timeFilter", "time > now() - 400d")
                 .replace("$__interval", "1h")
-                .replace("$dag_id", "exports_week")
+                .replace("$dag_id", "drift_watch")
             )
             result = json.loads(influxd.query(query, db=METRICS))["results"][0]
             assert "error" not in result, (panel["title"], result)
             series = result.get("series", [])
             assert series, (panel["title"], query)
             if "dag_id" in query:  # the DAG's own points, and no other DAG's
-                assert {s["tags"]["dag_id"] for s in series} == {"exports_week"}, panel["title"]
+                assert {s["tags"]["dag_id"] for s in series} == {"drift_watch"}, panel["title"]
             values = [v for s in series for row in s["values"] for v in row[1:] if v is not None]
             assert values, (panel["title"], query)
 

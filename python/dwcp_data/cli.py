@@ -36,7 +36,7 @@ from dwcp_data.io import file_format, is_folder, read_training_data, write_frame
 from dwcp_data.labelling import LABEL_COLUMN, label_oracle
 from dwcp_data.options import ValidationOptions
 from dwcp_data.pipeline import label_shares, report_path_for, run_pipeline
-from dwcp_data.profiles import Profile, load_profile, profile
+from dwcp_data.profiles import load_or_profile, profile
 from dwcp_data.validation import validate
 
 EXIT_OK = 0
@@ -251,18 +251,10 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _profile_or_source(path: str) -> Profile | str:
-    """A side of ``drift``: a saved profile, or a data source (a folder, a glob, or a .parquet/.csv file)."""
-    source = Path(path)
-    if source.is_file() and source.suffix.lower() not in (".parquet", ".pq", ".csv"):
-        return load_profile(source)
-    return path
-
-
 def _cmd_drift(args: argparse.Namespace) -> int:
     if args.html:
         check_output_file(args.html, [args.current, args.reference], param="html")
-    report = drift(_profile_or_source(args.current), _profile_or_source(args.reference))
+    report = drift(load_or_profile(args.current), load_or_profile(args.reference))
     lines = [repr(report)]
     if args.html:
         lines.append(f"report page: {report.to_html(args.html)}")

@@ -37,7 +37,7 @@ from dwcp_data.errors import DataError, InvalidArgumentError
 from dwcp_data.io import lazy_batches
 from dwcp_data.schema import SCHEMA
 
-__all__ = ["FORMAT", "VERSION", "Profile", "load_profile", "profile"]
+__all__ = ["FORMAT", "VERSION", "Profile", "load_or_profile", "load_profile", "profile"]
 
 #: What a profile file says it is, and the newest version this package reads.
 FORMAT = "dwcp-data profile"
@@ -219,21 +219,26 @@ def _of(df: pl.DataFrame, by: list[str]) -> Profile:
     return Profile(_core.Profile.of(*to_core(df), by))
 
 
-def load_profile(path: str | os.PathLike[str]) -> Profile:
-    """The profile :meth:`Profile.save` wrote to ``path``, checked first.
+def load_profile(path: str | os.PathLike[str], *, sha256: str | None = None) -> Profile:
+    """The profile :meth:`Profile.save` wrote to ``path``, checked first; with
+    ``sha256``, the file's bytes must also have that digest (one a manifest
+    recorded when the file was published).
 
     Raises:
         dwcp_data.errors.DataError: (rule ``profile``) a file that is not a
             profile, is cut or edited (checksum), comes from a newer
-            dwcp-data, or was made for another schema.
+            dwcp-data, was made for another schema, or has another digest
+            than ``sha256``.
     """
     file = Path(path)
 
     def refuse(why: str) -> DataError:
         return DataError(f"{file}: {why}", column="", row=None, rule="profile")
 
+    data = file.read_bytes()
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise refuse("not the profile that was published (its SHA-256 differs from the one recorded)")
     try:
-        data = file.read_bytes()
         document = json.loads(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
     except (OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
         if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile):
@@ -257,3 +262,24 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
         return Profile(_core.Profile.from_json(body))
     except InvalidArgumentError as exc:
         raise refuse(str(exc)) from None
+
+
+def load_or_profile(
+    path: str | os.PathLike[str],
+    *,
+    by: str | Sequence[str] | None = "link_type",
+    engine: EngineLike = "local",
+) -> Profile:
+    """The profile a file holds, or the profile of a data source: ``path`` names
+    a saved profile (any file but a ``.parquet``/``.pq``/``.csv`` one, loaded
+    and checked by :func:`load_profile`) or a data set (a shard, a folder or a
+    glob, read once by :func:`profile` with ``by`` on ``engine``).
+
+    Raises:
+        dwcp_data.errors.DataError: a profile file that fails its checks, or
+            bad data in the data set.
+    """
+    source = Path(path)
+    if source.is_file() and source.suffix.lower() not in (".parquet", ".pq", ".csv"):
+        return load_profile(source)
+    return profile(str(path), by=by, engine=engine)

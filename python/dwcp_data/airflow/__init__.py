@@ -31,6 +31,7 @@ import itertools
 import json
 import logging
 import math
+import os
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -46,18 +47,38 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundExceptio
 from dwcp_data import _json, influx
 from dwcp_data._convert import one_of, positive_int, yes_or_no
 from dwcp_data._outputs import atomic_path, publish_copy, read_manifest
+from dwcp_data.airflow._drift import (
+    ON_DRIFT,
+    OnDrift,
+    drift_fields,
+    drift_message,
+    publish_profile,
+    published_profile,
+    reference_for,
+    write_report,
+)
 from dwcp_data.airflow._failures import fail_fast
 from dwcp_data.airflow._landing import window_shards
 from dwcp_data.airflow._retention import keep_newest
-from dwcp_data.airflow._runs import OUTPUT_VARIABLE, dag_folder, output, published_name, run_dir, run_window
+from dwcp_data.airflow._runs import (
+    OUTPUT_VARIABLE,
+    beside,
+    dag_folder,
+    output,
+    published_name,
+    run_dir,
+    run_window,
+)
+from dwcp_data.drift import DriftOptions, drift
 from dwcp_data.engines import ENGINES, EngineName, RayEngine
-from dwcp_data.errors import DwcpDataError, InvalidArgumentError, ValidationError
+from dwcp_data.errors import DataError, DwcpDataError, InvalidArgumentError, ValidationError
 from dwcp_data.options import Profile, ValidationOptions
-from dwcp_data.pipeline import report_path_for, run_pipeline
+from dwcp_data.pipeline import profile_path_for, report_path_for, run_pipeline
 from dwcp_data.quality import flatten, to_line_protocol
 
 __all__ = [
     "CONNECTION_ID",
+    "DRIFT_TASK",
     "FAILURE_FILE",
     "OUTPUT_VARIABLE",
     "influx_connection",
@@ -161,6 +182,9 @@ EXPORT_TASK = "export_influxdb_data"
 LANDING_TASK = "gather_landing_shards"
 #: The task that builds the training set.
 PREPARE_TASK = "prepare_training_set"
+#: The task that publishes it, and the one comparing it with the previous published set.
+PUBLISH_TASK = "publish_dataset"
+DRIFT_TASK = "drift_report"
 #: Where the exported day shards stay between runs: ``<output>/exports/<dag_id>``.
 EXPORTS = "exports"
 
@@ -272,7 +296,9 @@ def publish_task(*, lookback_days: int, keep: int | None = None, **context: Any)
     """Publish the training set as ``<output>/published/<dag_id>_<window end>/``
     (see :func:`~dwcp_data.airflow._runs.published_name`): its shards and a
     manifest (the run, the window, source, schema, rows and SHA-256 per shard,
-    the input and output validations, the cleaning), in one step. Replacing
+    the input and output validations, the cleaning, the SHA-256 of its
+    profile), in one step, its profile (:mod:`dwcp_data.profiles`, gathered
+    as the pipeline wrote the rows) beside it as ``<name>.profile``. Replacing
     another run's publication of the same name is logged and recorded in the
     manifest (``replaces``). With ``keep``, all but this DAG's ``keep`` newest
     published sets and run folders are then removed (see
@@ -296,6 +322,7 @@ def publish_task(*, lookback_days: int, keep: int | None = None, **context: Any)
     if earlier is not None and earlier != context["run_id"]:
         _log.warning("%s replaces the data set run %s published under the same name", target, earlier)
         info["replaces"] = {"run_id": earlier}
+    info["profile"] = publish_profile(profile_path_for(training), target)
     published = publish_copy(training, target, kind="published", info=info)
     if keep is not None:
         for path in keep_newest(context, keep):
@@ -409,12 +436,61 @@ def record_quality_task(*, conn_id: str, source_task: str, **context: Any) -> di
         "freshness_hours": metrics.get("freshness_hours"),
     }
     figures = {"data_quality": metrics, "pipeline_runs": run_fields}
-    published = Path(ti.xcom_pull(task_ids="publish_dataset"))
-    with atomic_path(published.with_name(f"{published.name}.quality.json")) as tmp:
+    published = Path(ti.xcom_pull(task_ids=PUBLISH_TASK))
+    with atomic_path(beside(published, ".quality.json")) as tmp:
         tmp.write_text(_json.dumps(figures, indent=2))
     _log.info("data quality of %s: %s", published, _json.dumps(figures))
     _write_points(conn_id, context, {"data_quality": flatten(metrics), "pipeline_runs": run_fields})
     return figures
+
+
+@_task
+def drift_report_task(
+    *,
+    conn_id: str,
+    on_drift: str,
+    reference: str | None,
+    options: DriftOptions | None,
+    notifiers: Sequence[Callable[[dict[str, Any]], None]] = (),
+    **context: Any,
+) -> dict[str, Any] | None:
+    """What changed in the published set since the previous one (see
+    ``dwcp_data.airflow._drift``): its profile compared with the DAG's newest
+    earlier published set's (or the pinned ``reference``: a saved profile or
+    a data set) by :func:`~dwcp_data.drift` with ``options``; the report
+    beside the published set (``<name>.drift.html``, ``<name>.drift.json``),
+    a ``data_drift`` point where the connection ``conn_id`` exists, and its
+    fields through XCom. When the set drifted, ``on_drift`` ``"fail"`` fails
+    the run (without retries: the DAG's failure callbacks alert),
+    ``"warn"`` logs a warning and calls ``notifiers`` with the context and
+    ``reason`` (the message) and ``drift`` (the fields), ``"ignore"`` only
+    reports. The DAG's first run has nothing to compare with: it says so."""
+    published = Path(context["ti"].xcom_pull(task_ids=PUBLISH_TASK))
+    current = published_profile(published)
+    if current is None:
+        raise DataError(f"{published}: published without a profile", column="", row=None, rule="profile")
+    found = reference_for(context["dag"].dag_id, published, reference)
+    if found is None:
+        _log.info(
+            "%s is this DAG's first published set: no drift report (the next run compares with it)", published
+        )
+        return None
+    report = drift(current, found.profile, options=options)
+    page, document = write_report(report, published, found)
+    fields = drift_fields(report, found)
+    _log.info("%r against %s: %s; page %s, JSON %s", report, found.name, _json.dumps(fields), page, document)
+    _write_points(conn_id, context, {"data_drift": fields})
+    if report.drifted and on_drift != "ignore":
+        message = drift_message(report, found, page)
+        if on_drift == "fail":
+            raise AirflowFailException(message)
+        _log.warning(message)
+        for notify in notifiers:
+            try:
+                notify({**context, "reason": message, "drift": fields})
+            except Exception:  # one channel down must not hide the report, nor silence the others
+                _log.exception("the drift notifier %r failed", notify)
+    return fields
 
 
 def ray_pipeline_task(
@@ -459,7 +535,7 @@ def train_reference_task(**context: Any) -> str:
     data set; the saved model's path (in the run's folder, its card beside it)."""
     from dwcp_data import selector
 
-    published = context["ti"].xcom_pull(task_ids="publish_dataset")
+    published = context["ti"].xcom_pull(task_ids=PUBLISH_TASK)
     return str(selector.train(published).save(run_dir(context) / "model" / "selector.txt"))
 
 
@@ -599,6 +675,9 @@ def make_dag(
     validate_model: Callable[..., Any] | None = None,
     deploy: Callable[..., Any] | None = None,
     on_failure: Callable[..., Any] | Sequence[Callable[..., Any]] = (),
+    on_drift: OnDrift = "warn",
+    drift_reference: str | os.PathLike[str] | None = None,
+    drift_options: DriftOptions | None = None,
     default_args: dict[str, Any] | None = None,
     keep: int | None = None,
 ) -> DAG:
@@ -628,6 +707,16 @@ def make_dag(
       (``<name>.quality.json``), in the task log, and as ``data_quality`` and
       ``pipeline_runs`` points where the connection exists (monitoring is
       optional for a landing-folder DAG).
+    * ``drift_report``: what changed since the DAG's previous published set
+      (or the pinned ``drift_reference``: a saved profile, or a data set
+      profiled each run), from the two sets' profiles alone
+      (:func:`drift_report_task`, thresholds ``drift_options``): a page and
+      JSON beside the published set (``<name>.drift.html``,
+      ``<name>.drift.json``) and a ``data_drift`` point. When the set
+      drifted, ``on_drift="warn"`` (the default) logs it and calls the
+      ``on_failure`` notifiers (with ``reason`` and ``drift`` in their
+      context), ``"fail"`` fails the run before any model task (the failure
+      callbacks alert), ``"ignore"`` only reports.
 
     The selector team's ``train``, ``validate_model`` and ``deploy``
     callables (§4.2's last three tasks) follow publishing when given; each
@@ -669,6 +758,11 @@ def make_dag(
     positive_int(concurrency, "concurrency")
     if keep is not None:
         positive_int(keep, "keep")
+    one_of(on_drift, ON_DRIFT, "on_drift")
+    if drift_options is not None and not isinstance(drift_options, DriftOptions):
+        raise InvalidArgumentError.of("drift_options", f"a DriftOptions or None, got {drift_options!r}")
+    if drift_reference is not None and not isinstance(drift_reference, (str, os.PathLike)):
+        raise InvalidArgumentError.of("drift_reference", f"a path or None, got {drift_reference!r}")
     if default_args is not None and not isinstance(default_args, dict):
         raise InvalidArgumentError.of("default_args", f"a dict of task arguments, got {default_args!r}")
     notifiers = [_Notify(n) for n in ([on_failure] if callable(on_failure) else on_failure)]
@@ -703,9 +797,20 @@ def make_dag(
                 },
             ),
             PythonOperator(
-                task_id="publish_dataset",
+                task_id=PUBLISH_TASK,
                 python_callable=publish_task,
                 op_kwargs={"lookback_days": lookback_days, "keep": keep},
+            ),
+            PythonOperator(
+                task_id=DRIFT_TASK,
+                python_callable=functools.partial(
+                    drift_report_task,
+                    conn_id=conn_id,
+                    on_drift=on_drift,
+                    reference=None if drift_reference is None else os.fspath(drift_reference),
+                    options=drift_options,
+                    notifiers=notifiers,
+                ),
             ),
         ]
         quality = PythonOperator(
@@ -713,7 +818,7 @@ def make_dag(
             python_callable=record_quality_task,
             op_kwargs={"conn_id": conn_id, "source_task": source_task},
         )
-        steps[-1] >> quality
+        steps[-2] >> quality
         steps += _model_tasks(train, validate_model, deploy, conn_id)
         for upstream, downstream in itertools.pairwise(steps):
             upstream >> downstream

@@ -8,15 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from dwcp_data._outputs import read_manifest
-from dwcp_data.airflow._runs import output, run_dir
+from dwcp_data.airflow._runs import BESIDE_PUBLISHED, beside, output, run_dir
 from dwcp_data.errors import DwcpDataError
 
-__all__ = ["keep_newest"]
+__all__ = ["keep_newest", "published_sets"]
 
 
-def _published_by_dag(dag_id: str) -> list[tuple[str, Path]]:
-    """This DAG's published sets, with their window ends: folders whose
-    manifest is ours, of kind ``published``, and names this DAG."""
+def published_sets(dag_id: str) -> list[tuple[str, Path]]:
+    """This DAG's published sets, with their window ends, oldest first: folders
+    whose manifest is ours, of kind ``published``, and names this DAG."""
     found = []
     for folder in (output() / "published").glob("*"):
         if not folder.is_dir() or folder.is_symlink():
@@ -32,13 +32,15 @@ def _published_by_dag(dag_id: str) -> list[tuple[str, Path]]:
 
 def keep_newest(context: dict[str, Any], keep: int) -> list[Path]:
     """Removes all but the ``keep`` newest published sets of the run's DAG (by
-    window end; each with its ``.quality.json``) and all but its ``keep``
+    window end; each with the files beside it, see
+    :data:`~dwcp_data.airflow._runs.BESIDE_PUBLISHED`) and all but its ``keep``
     newest run folders (by time, the running one among them and never
     removed). The paths removed."""
     removed = []
-    for _, folder in _published_by_dag(context["dag"].dag_id)[:-keep]:
+    for _, folder in published_sets(context["dag"].dag_id)[:-keep]:
         shutil.rmtree(folder)
-        folder.with_name(f"{folder.name}.quality.json").unlink(missing_ok=True)
+        for suffix in BESIDE_PUBLISHED:
+            beside(folder, suffix).unlink(missing_ok=True)
         removed.append(folder)
     current = run_dir(context)
     folders = sorted(

@@ -31,11 +31,24 @@ from airflow.sdk import Variable
 
 from dwcp_data._convert import epoch_us, utc_datetime
 
-__all__ = ["OUTPUT_VARIABLE", "dag_folder", "output", "published_name", "run_dir", "run_window", "window_end"]
+__all__ = [
+    "BESIDE_PUBLISHED",
+    "OUTPUT_VARIABLE",
+    "beside",
+    "dag_folder",
+    "output",
+    "published_name",
+    "run_dir",
+    "run_window",
+    "window_end",
+]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: The Airflow variable naming the output folder.
 OUTPUT_VARIABLE = "dwcp_data_output_dir"
+#: The files a published set ``<name>/`` has beside it, as ``<name><suffix>``:
+#: §8's figures, its profile, its drift report (page and JSON).
+BESIDE_PUBLISHED = (".quality.json", ".profile", ".drift.html", ".drift.json")
 
 
 def _run_type(context: dict[str, Any]) -> str:
@@ -99,3 +112,9 @@ def published_name(context: dict[str, Any], end: datetime) -> str:
     the end has a fraction (two runs a fraction of a second apart get two names)."""
     stamp = f"{end:%Y%m%dT%H%M%S}" + (f".{end.microsecond:06d}" if end.microsecond else "")
     return f"{_safe(context['dag'].dag_id)}_{stamp}"
+
+
+def beside(folder: Path, suffix: str) -> Path:
+    """``<folder><suffix>``: a file published beside the set ``folder`` (one of
+    :data:`BESIDE_PUBLISHED`)."""
+    return folder.with_name(f"{folder.name}{suffix}")
