@@ -44,12 +44,14 @@ def local_ray():
 @pytest.fixture(autouse=True)
 def small_slices(monkeypatch):
     """Tasks read, clean and write their blocks in slices of 700 rows (taken from
-    the driver's ``dwcp_data.datasets.passes.SLICE_ROWS``): slice edges fall inside blocks.
+    the driver's ``SLICE_ROWS`` of the passes and the cleaner): slice edges fall inside blocks.
     Small shards are read in blocks of at most 300 rows (two of ``many_blocks``)."""
+    import dwcp_data.datasets.cleaner
     import dwcp_data.datasets.passes
     import dwcp_data.datasets.shards
 
-    monkeypatch.setattr(dwcp_data.datasets.passes, "SLICE_ROWS", 700)
+    for module in (dwcp_data.datasets.passes, dwcp_data.datasets.cleaner):
+        monkeypatch.setattr(module, "SLICE_ROWS", 700)
     monkeypatch.setattr(dwcp_data.datasets.shards, "GROUP_ROWS", 300)
 
 
@@ -288,9 +290,9 @@ class WorkerKiller(threading.Thread):
 
 @pytest.mark.parametrize("task", ["first_pass_kernel", "scan_kernel", "write_kernel"])
 def test_a_worker_killed_mid_run_is_retried_with_the_same_result(tmp_path, task, monkeypatch):
-    import dwcp_data.datasets.passes
+    import dwcp_data.datasets.cleaner
 
-    monkeypatch.setattr(dwcp_data.datasets.passes, "SLICE_ROWS", 10_000)
+    monkeypatch.setattr(dwcp_data.datasets.cleaner, "SLICE_ROWS", 10_000)
     folder = write_shards(
         tmp_path / "in", [hostile(40_000, seed=s) for s in range(8)] + [hostile(40_000, seed=0).head(500)]
     )
@@ -316,7 +318,7 @@ def test_a_shard_changed_between_passes_stops_the_ray_run(tmp_path, monkeypatch)
     folder = tricky_shards(tmp_path)
     shard = folder / "shard-002.parquet"
     rows = pl.read_parquet(shard).height
-    from dwcp_data.datasets.passes import Cleaner
+    from dwcp_data.datasets.cleaner import Cleaner
 
     scan = Cleaner.scan
 

@@ -21,10 +21,10 @@ import polars as pl
 import ray
 import psutil
 from ray.cluster_utils import Cluster
-import dwcp_data, dwcp_data.datasets.passes
+import dwcp_data, dwcp_data.datasets.cleaner
 
 tmp = Path(sys.argv[1])
-dwcp_data.datasets.passes.SLICE_ROWS = 5_000  # several slices a block: passes take a while
+dwcp_data.datasets.cleaner.SLICE_ROWS = 5_000  # several slices a block: passes take a while
 df = dwcp_data.generate_synthetic(400_000, seed=9)
 df = pl.concat([df, df.slice(1000, 3000)])
 shards = tmp / "in"

@@ -264,6 +264,35 @@ class GroupTable:
     def __reduce__(self) -> tuple[type[GroupTable], tuple[list[str] | None, _CoreFrame | None]]: ...
 
 @final
+class FirstPass:
+    """The first cleaning pass's partial of a block (or of several merged)."""
+
+    def __new__(
+        cls, rows: int, missing: list[tuple[str, int]], groups: GroupTable, links: GroupTable
+    ) -> FirstPass:
+        """A partial made again from its parts, as the getters give them."""
+    @staticmethod
+    def of(df: _CoreFrame, by: list[str] | None) -> FirstPass:
+        """The partial of ``df``, its groups keyed by ``by`` (``None``: pooled)."""
+    def then(self, later: FirstPass) -> None:
+        """Adds ``later``'s rows to this partial's, in place."""
+    @property
+    def rows(self) -> int:
+        """Rows seen."""
+    @property
+    def missing(self) -> list[tuple[str, int]]:
+        """Each column's missing values (nulls; NaN too in float columns)."""
+    @property
+    def groups(self) -> GroupTable:
+        """The groups, numbered in order of first appearance."""
+    @property
+    def links(self) -> GroupTable:
+        """The link types, numbered in order of first appearance."""
+    def __reduce__(
+        self,
+    ) -> tuple[type[FirstPass], tuple[int, list[tuple[str, int]], GroupTable, GroupTable]]: ...
+
+@final
 class CleaningPass:
     """One pass of a cleaning plan over every block."""
 

@@ -20,8 +20,9 @@ from dwcp_data._core import __version__
 from dwcp_data._frames import to_core, to_polars
 from dwcp_data._outputs import atomic_path, check_output_file, check_output_folder, output_folder
 from dwcp_data.cleaning import clean_frame
+from dwcp_data.datasets.cleaner import Cleaner
 from dwcp_data.datasets.engine import Blocks
-from dwcp_data.datasets.passes import Cleaner, FusedChecks, Validation, repeated_keys
+from dwcp_data.datasets.passes import FusedChecks, Validation, repeated_keys
 from dwcp_data.datasets.runners import engine_for
 from dwcp_data.datasets.shards import named_paths
 from dwcp_data.engines import EngineLike, LocalEngine, RayEngine, engine_of

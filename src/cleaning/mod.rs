@@ -10,6 +10,7 @@
 
 pub mod block;
 pub mod fence;
+mod first_pass;
 mod groups;
 mod keys;
 mod plan;
@@ -22,6 +23,7 @@ use rayon::prelude::*;
 
 pub use block::{fill_nulls, nan_to_null};
 pub use fence::FenceCounts;
+pub use first_pass::FirstPass;
 pub use groups::GroupTable;
 pub use keys::RowKeys;
 pub use plan::{Bounds, ColumnFence, GroupOrder, Pass, Plan, RowCounts, Scan};

@@ -12,8 +12,8 @@ use super::errors::{guarded, invalid_argument, run};
 use super::frames::{frame_in, frame_out};
 use super::partial::{partial_of, ProbeTuple};
 use crate::cleaning::{
-    self, block, fence, Bounds, CleaningReport, ColumnFence, GroupOrder, GroupTable, Pass, Plan, RowCounts,
-    Scan,
+    self, block, fence, Bounds, CleaningReport, ColumnFence, FirstPass, GroupOrder, GroupTable, Pass, Plan,
+    RowCounts, Scan,
 };
 use crate::error::{DwcpError, Result};
 
@@ -387,6 +387,77 @@ impl PyGroupTable {
 /// The arguments that make a `GroupTable` again: its key columns and keys.
 type TableArgs = (Option<Vec<String>>, Option<(PyDataFrame, Vec<String>)>);
 
+/// The first cleaning pass's partial of a block, or of several merged (see
+/// `crate::cleaning::FirstPass`): rows, each column's missing values, the
+/// groups and link types in order of first appearance. Pickles by its parts.
+#[pyclass(module = "dwcp_data._core", name = "FirstPass")]
+pub struct PyFirstPass {
+    found: FirstPass,
+}
+
+#[pymethods]
+impl PyFirstPass {
+    /// A partial made again from its parts, as the getters give them.
+    #[new]
+    fn new(rows: u64, missing: Vec<(String, u64)>, groups: &PyGroupTable, links: &PyGroupTable) -> Self {
+        let found = FirstPass::from_parts(rows, missing, groups.table.clone(), links.table.clone());
+        Self { found }
+    }
+
+    /// The partial of the frame `df`, its groups keyed by `by` (`None`: pooled).
+    #[staticmethod]
+    fn of(py: Python<'_>, df: CoreFrame<'_>, by: Option<Vec<String>>) -> PyResult<Self> {
+        let df = frame_of(py, df)?;
+        let found = run(py, || FirstPass::of(&df, by.as_deref()))?;
+        Ok(Self { found })
+    }
+
+    /// Adds `later`'s rows to this partial's, in place.
+    fn then(&mut self, py: Python<'_>, later: &PyFirstPass) -> PyResult<()> {
+        let found = &mut self.found;
+        run(py, || found.then(&later.found))
+    }
+
+    /// Rows seen.
+    #[getter]
+    fn rows(&self) -> u64 {
+        self.found.rows()
+    }
+
+    /// Each column's missing values (nulls; NaN too in float columns), by column.
+    #[getter]
+    fn missing(&self) -> Vec<(String, u64)> {
+        self.found.missing().to_vec()
+    }
+
+    /// The groups, numbered in order of first appearance.
+    #[getter]
+    fn groups(&self) -> PyGroupTable {
+        PyGroupTable {
+            table: self.found.groups().clone(),
+        }
+    }
+
+    /// The link types, numbered in order of first appearance.
+    #[getter]
+    fn links(&self) -> PyGroupTable {
+        PyGroupTable {
+            table: self.found.links().clone(),
+        }
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyType>, FirstPassArgs)> {
+        let this = slf.borrow();
+        Ok((
+            slf.get_type(),
+            (this.rows(), this.missing(), this.groups(), this.links()),
+        ))
+    }
+}
+
+/// The arguments that make a `FirstPass` again.
+type FirstPassArgs = (u64, Vec<(String, u64)>, PyGroupTable, PyGroupTable);
+
 /// A frame with float NaN as null, as cleaning takes it (the core's rule,
 /// `crate::cleaning::nan_to_null`); with its Enum columns sent as codes.
 #[pyfunction]
@@ -437,6 +508,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<BlockFence>()?;
     m.add_class::<FenceResult>()?;
     m.add_class::<PyGroupTable>()?;
+    m.add_class::<PyFirstPass>()?;
     m.add_function(wrap_pyfunction!(clean_block, m)?)?;
     m.add_function(wrap_pyfunction!(nan_as_null, m)?)?;
     m.add_function(wrap_pyfunction!(check_cleaning_columns, m)?)

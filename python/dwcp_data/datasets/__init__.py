@@ -6,12 +6,14 @@
   process, :mod:`~dwcp_data.datasets.ray` as Ray tasks (the one module that
   imports Ray), :mod:`~dwcp_data.datasets.runners` picks one for an engine;
 * :mod:`~dwcp_data.datasets.passes`: the stages as passes of kernels whose
-  partials merge into the in-memory answers;
+  partials merge into the in-memory answers; :mod:`~dwcp_data.datasets.cleaner`
+  the cleaning's passes, as the core's cleaning plan asks for them;
 * :mod:`~dwcp_data.datasets.stages`: ``validate_dataset``, ``clean_dataset``,
   ``label_dataset``.
 
-Layers import downwards only: stages → runners → local → passes → engine →
-shards (and ``ray`` beside ``local``, imported when the Ray engine is asked for).
+Layers import downwards only: stages → cleaner → passes → engine → shards,
+and stages → runners → local → engine (and ``ray`` beside ``local``, imported
+when the Ray engine is asked for).
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ from typing import Literal
 
 from dwcp_data._outputs import check_output_folder, output_folder
 from dwcp_data.cleaning import CleaningReport
-from dwcp_data.datasets.passes import Cleaner, Validation, label_blocks, validate_blocks
+from dwcp_data.datasets.cleaner import Cleaner
+from dwcp_data.datasets.passes import Validation, label_blocks, validate_blocks
 from dwcp_data.datasets.runners import engine_for
 from dwcp_data.datasets.shards import DatasetSource, named_paths
 from dwcp_data.engines import EngineLike
