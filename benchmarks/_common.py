@@ -27,9 +27,25 @@ def generate_shards(folder: Path, rows: int, *options: str) -> float:
     return time.perf_counter() - started
 
 
-def frame_arguments(doc: str | None, repeat: int, medians_of: str = "") -> argparse.Namespace:
-    """The in-memory benchmarks' ``--rows`` (default 10M) and ``--repeat``,
-    parsed, and their header printed: machine, library versions, rows."""
+def measured(code: str) -> tuple[float, float]:
+    """Wall seconds and peak RSS (GiB) of ``code`` in a fresh interpreter."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {code}")
+    return time.perf_counter() - started, usage.ru_maxrss / 2**20
+
+
+def frame_arguments(
+    doc: str | None,
+    repeat: int,
+    medians_of: str = "",
+    more: Callable[[argparse.ArgumentParser], object] | None = None,
+) -> argparse.Namespace:
+    """The in-memory benchmarks' ``--rows`` (default 10M) and ``--repeat``
+    (and what ``more`` adds to the parser), parsed, and their header printed:
+    machine, library versions, rows."""
     import numpy as np
     import pandas as pd
     import polars as pl
@@ -37,6 +53,8 @@ def frame_arguments(doc: str | None, repeat: int, medians_of: str = "") -> argpa
     parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=repeat)
+    if more is not None:
+        more(parser)
     args = parser.parse_args()
     print(
         f"{machine()}; polars {pl.__version__}, pandas {pd.__version__}, numpy {np.__version__}; "

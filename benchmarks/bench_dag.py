@@ -26,12 +26,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -42,7 +38,7 @@ import dwcp_data
 from dwcp_data import influx
 from dwcp_data.influx import export as influx_export
 
-from _common import curl_parallel, generate_shards, machine
+from _common import curl_parallel, generate_shards, machine, measured
 
 #: The export's window, in days.
 WINDOW = 30
@@ -82,16 +78,6 @@ ALONE = """
 import dwcp_data
 assert dwcp_data.run_pipeline({landing!r}, {work!r} + "/alone", show_progress=False).passed
 """
-
-
-def measured(code: str) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GiB) of ``code`` in a fresh interpreter."""
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code])
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {code}")
-    return time.perf_counter() - started, usage.ru_maxrss / 2**20
 
 
 def dag_tasks(rows: int, days: int, tmp: Path) -> None:
