@@ -184,7 +184,7 @@ def test_weekly_dag_publishes_the_collectors_data_and_records_quality(influxd, t
     )
     assert dwcp_data.load_profile(published.with_name(f"{published.name}.profile")).rows == data.height
     assert result["tasks"]["drift_report"] == "success"
-    assert "first published set: no drift report" in result["log"]
+    assert "no earlier published set of this DAG to compare with: no drift report" in result["log"]
     assert not published.with_name(f"{published.name}.drift.html").exists()
 
     # Every field the dashboard shows exists on the server, in the measurement it names
@@ -601,29 +601,51 @@ def test_the_flux_dashboard_shows_what_the_influxql_one_shows():
         assert set(re.findall(r"\$\{(\w+)", flux_target["query"])) <= set(variables)
 
 
-def test_a_published_profile_is_used_only_as_its_manifest_records_it(tmp_path):
-    """The drift task's reference: the profile beside a published set, checked
-    against the SHA-256 its manifest recorded at publishing."""
+def test_the_drift_reference_is_the_newest_earlier_set_whose_profile_is_sound(tmp_path, monkeypatch, caplog):
+    """The drift task's reference: the profile beside the newest earlier
+    published set, checked against the SHA-256 its manifest recorded at
+    publishing; a sound profile of another schema is skipped with a warning,
+    an edited one is refused naming the file."""
+    import gzip
+
     from dwcp_data._outputs import publish_copy
-    from dwcp_data.airflow._drift import publish_profile, published_profile
+    from dwcp_data.airflow import _drift
     from dwcp_data.errors import DataError
 
     df = dwcp_data.generate_synthetic(2_000, seed=3)
-    training = tmp_path / "runs" / "training"
-    result = dwcp_data.run_pipeline(df, training, min_rows=100)
-    target = tmp_path / "published" / "weekly_20251116T020000"
-    target.parent.mkdir()
-    untracked = publish_copy(result.dataset, tmp_path / "published" / "older", kind="published", info={})
-    assert published_profile(untracked) is None  # published before profiles: nothing to compare with
-    recorded = publish_profile(Path(result.report["profile"]), target)
-    publish_copy(result.dataset, target, kind="published", info={"profile": recorded})
-    beside = target.with_name(f"{target.name}.profile")
-    assert published_profile(target) == dwcp_data.load_profile(result.report["profile"])
-    # another valid profile put in its place is refused, naming the file
+    result = dwcp_data.run_pipeline(df, tmp_path / "runs" / "training", min_rows=100)
+    profile_file = Path(result.report["profile"])
+    document = json.loads(gzip.decompress(profile_file.read_bytes()))
+    other_schema = tmp_path / "other-schema.profile"
+    other_schema.write_text(json.dumps(document | {"schema": "0" * 16}))
+    (tmp_path / "published").mkdir()
+
+    def publish(name: str, profile: Path | None) -> Path:
+        target = tmp_path / "published" / name
+        info = {} if profile is None else {"profile": _drift.publish_profile(profile, target)}
+        return publish_copy(result.dataset, target, kind="published", info=info)
+
+    older, earlier, current = publish("w1", None), publish("w2", profile_file), publish("w3", profile_file)
+    sets = [("2025-11-02", older), ("2025-11-09", earlier), ("2025-11-16", current)]
+    monkeypatch.setattr(_drift, "published_sets", lambda dag_id: sets)
+    found = _drift.reference_for("weekly", current, None)
+    assert found is not None and found.name == "w2" and found.profile == dwcp_data.load_profile(profile_file)
+    assert _drift.published_profile(older) is None  # published before profiles: never a reference
+    assert _drift.reference_for("weekly", earlier, None) is None  # only the older one came before
+
+    # a sound profile this version cannot compare (another schema): skipped, with a warning
+    publish("w2", other_schema)
+    with caplog.at_level("WARNING"):
+        assert _drift.reference_for("weekly", current, None) is None
+    assert "w2: not compared" in caplog.text and "another schema" in caplog.text
+
+    # another valid profile put in place of the published one is refused, naming the file
+    publish("w2", profile_file)
+    beside = earlier.with_name("w2.profile")
     dwcp_data.profile(df.head(100)).save(beside)
     with pytest.raises(DataError, match="not the profile that was published") as refused:
-        published_profile(target)
+        _drift.reference_for("weekly", current, None)
     assert refused.value.rule == "profile" and str(beside) in str(refused.value)
     beside.unlink()
     with pytest.raises(DataError, match="missing"):
-        published_profile(target)
+        _drift.published_profile(earlier)

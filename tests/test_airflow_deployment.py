@@ -326,7 +326,9 @@ def test_a_drifted_week_is_reported_beside_its_set_and_warns_or_fails(
     )
     first = airflow.trigger_rest(watch, logical_date=FIRST_WEEK.isoformat())
     assert airflow.wait(watch, first)["state"] == "success", airflow.tasks(watch, first)
-    assert "first published set: no drift report" in airflow.task_log(watch, first, "drift_report")
+    assert "no earlier published set of this DAG to compare with: no drift report" in airflow.task_log(
+        watch, first, "drift_report"
+    )
     second = airflow.trigger_rest(watch, logical_date=SECOND_WEEK.isoformat())
     assert airflow.wait(watch, second)["state"] == "success", airflow.tasks(watch, second)
     earlier, current = published(airflow, watch)

@@ -37,11 +37,13 @@ from dwcp_data.errors import DataError, InvalidArgumentError
 from dwcp_data.io import lazy_batches
 from dwcp_data.schema import SCHEMA
 
-__all__ = ["FORMAT", "VERSION", "Profile", "load_or_profile", "load_profile", "profile"]
+__all__ = ["FORMAT", "INCOMPARABLE", "VERSION", "Profile", "load_or_profile", "load_profile", "profile"]
 
 #: What a profile file says it is, and the newest version this package reads.
 FORMAT = "dwcp-data profile"
 VERSION = 1
+#: The rule of a sound profile this version cannot use (newer format, another schema).
+INCOMPARABLE = "profile_version"
 #: Mantissa bits of a histogram bin (see ``crate::profile::MANTISSA_BITS``).
 _MANTISSA_BITS = 5
 
@@ -225,15 +227,16 @@ def load_profile(path: str | os.PathLike[str], *, sha256: str | None = None) -> 
     recorded when the file was published).
 
     Raises:
-        dwcp_data.errors.DataError: (rule ``profile``) a file that is not a
-            profile, is cut or edited (checksum), comes from a newer
-            dwcp-data, was made for another schema, or has another digest
-            than ``sha256``.
+        dwcp_data.errors.DataError: rule ``profile``: a file that is not a
+            profile, is cut or edited (checksum), or has another digest than
+            ``sha256``; rule ``profile_version`` (:data:`INCOMPARABLE`): a
+            sound profile this dwcp-data cannot compare, from a newer
+            dwcp-data or made for another schema.
     """
     file = Path(path)
 
-    def refuse(why: str) -> DataError:
-        return DataError(f"{file}: {why}", column="", row=None, rule="profile")
+    def refuse(why: str, rule: str = "profile") -> DataError:
+        return DataError(f"{file}: {why}", column="", row=None, rule=rule)
 
     data = file.read_bytes()
     if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
@@ -250,10 +253,13 @@ def load_profile(path: str | os.PathLike[str], *, sha256: str | None = None) -> 
     if not isinstance(version, int) or isinstance(version, bool):
         raise refuse("a profile without a version")
     if version > VERSION:
-        raise refuse(f"written by a newer dwcp-data (profile format {version}; this one reads {VERSION})")
+        raise refuse(
+            f"written by a newer dwcp-data (profile format {version}; this one reads {VERSION})", INCOMPARABLE
+        )
     if document.get("schema") != _schema_id():
         raise refuse(
-            "made for another schema of the metrics (another dwcp-data version): profile the data again"
+            "made for another schema of the metrics (another dwcp-data version): profile the data again",
+            INCOMPARABLE,
         )
     body = document.get("profile")
     if not isinstance(body, str) or hashlib.sha256(body.encode()).hexdigest() != document.get("sha256"):

@@ -472,7 +472,8 @@ def drift_report_task(
     found = reference_for(context["dag"].dag_id, published, reference)
     if found is None:
         _log.info(
-            "%s is this DAG's first published set: no drift report (the next run compares with it)", published
+            "%s: no earlier published set of this DAG to compare with: no drift report (the next run compares with it)",
+            published,
         )
         return None
     report = drift(current, found.profile, options=options)

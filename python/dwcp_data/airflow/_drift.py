@@ -11,6 +11,7 @@ against that digest (then by :func:`~dwcp_data.load_profile`'s own checks).
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from dwcp_data.airflow._retention import published_sets
 from dwcp_data.airflow._runs import beside
 from dwcp_data.drift import DriftReport
 from dwcp_data.errors import DataError
-from dwcp_data.profiles import Profile, load_or_profile, load_profile
+from dwcp_data.profiles import INCOMPARABLE, Profile, load_or_profile, load_profile
 
 __all__ = [
     "ON_DRIFT",
@@ -35,6 +36,8 @@ __all__ = [
     "reference_for",
     "write_report",
 ]
+
+_log = logging.getLogger(__name__)
 
 #: What ``make_dag(on_drift=...)`` may do when a published set drifted: fail
 #: the run, warn (log and call the notifiers), or only report it.
@@ -97,13 +100,27 @@ def reference_for(dag_id: str, published: Path, pinned: str | None) -> Reference
     """What ``published`` is compared with: the profile at (or of) ``pinned``
     when given (see :func:`~dwcp_data.profiles.load_or_profile`), else the
     newest of the DAG's earlier published sets (by window end) that has a
-    profile; ``None`` when there is none (the DAG's first run)."""
+    profile; ``None`` when there is none (the DAG's first run, or the first
+    since profiles were published), or when the newest one's profile is sound
+    but cannot be compared (made by a dwcp-data of another schema or a newer
+    format: the log says so, and the next run compares with this one).
+
+    Raises:
+        dwcp_data.errors.DataError: (rule ``profile``) a profile that is not
+            the one published (edited, replaced, cut), or a broken pinned one.
+    """
     if pinned is not None:
         return Reference(str(pinned), load_or_profile(pinned))
     names = [folder.name for _, folder in published_sets(dag_id)]
     earlier = names[: names.index(published.name)] if published.name in names else names
     for name in reversed(earlier):
-        found = published_profile(published.with_name(name))
+        try:
+            found = published_profile(published.with_name(name))
+        except DataError as exc:
+            if exc.rule != INCOMPARABLE:
+                raise
+            _log.warning("%s: not compared (%s)", name, exc)
+            return None
         if found is not None:
             return Reference(name, found)
     return None
