@@ -14,7 +14,7 @@ TESTS ?= tests
 PYTEST_ARGS ?= -m "not slow"
 PY_SOURCES = python tests benchmarks docs/check_api.py
 
-.PHONY: lint build-dev test-rs test-py test
+.PHONY: lint build-dev test-rs stubtest test-py test
 
 lint:
 	cargo fmt --check
@@ -32,7 +32,10 @@ build-dev: $(VENV)/bin/python
 test-rs:
 	cargo test --quiet
 
+stubtest:
+	cd "$$(mktemp -d)" && $(CURDIR)/$(VENV)/bin/python -m mypy.stubtest dwcp_data._core
+
 test-py:
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/python -m pytest $(TESTS) $(PYTEST_ARGS)
 
-test: lint test-rs build-dev test-py
+test: lint test-rs build-dev stubtest test-py

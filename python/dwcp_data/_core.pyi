@@ -20,6 +20,7 @@ __all__ = [
     "CleaningPass",
     "CleaningPlan",
     "FenceResult",
+    "FirstPass",
     "GroupTable",
     "Profile",
     "ValidationFacts",
