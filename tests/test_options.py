@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import pickle
+import typing
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -19,6 +20,31 @@ ENTRY_POINTS = {
     ValidationOptions: [dwcp_data.validate, dataset.validate_dataset, pipeline.run_pipeline],
     CleaningOptions: [dwcp_data.clean, dataset.clean_dataset],
 }
+
+
+#: A function's overloads (Python 3.11 keeps them; none on 3.10).
+OVERLOADS = getattr(typing, "get_overloads", lambda function: [])
+#: The entry points whose keywords are every option: each spells them as the options class does.
+EVERY_OPTION = {
+    ValidationOptions: [dwcp_data.validate, dataset.validate_dataset],
+    CleaningOptions: [dwcp_data.clean, *OVERLOADS(dwcp_data.clean), dataset.clean_dataset],
+}
+
+
+@pytest.mark.parametrize("options", [ValidationOptions, CleaningOptions])
+def test_entry_points_spell_every_option_as_its_class_does(options):
+    """The keyword signatures are written out for help() and notebooks' signature
+    help; this keeps each copy to the one definition: name, type, default."""
+    fields = dataclasses.fields(options)
+    assert len(EVERY_OPTION[options]) >= 2
+    for function in EVERY_OPTION[options]:
+        parameters = inspect.signature(function).parameters
+        for field in fields:
+            parameter = parameters[field.name]
+            assert parameter.kind is inspect.Parameter.KEYWORD_ONLY, (function, field.name)
+            assert parameter.annotation == field.type, (function, field.name)
+            if parameter.default is not Ellipsis:  # an overload's `= ...`
+                assert parameter.default == field.default, (function, field.name)
 
 
 @pytest.mark.parametrize("options", [ValidationOptions, CleaningOptions])
