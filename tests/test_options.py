@@ -175,3 +175,25 @@ def test_a_retry_policy_waits_grow_to_their_cap():
     with pytest.raises(InvalidArgumentError) as info:
         dwcp_data.influx.Connection("http://127.0.0.1:1", database="d", retries=-1)
     assert info.value.param == "retries"
+
+
+def test_the_influx_keyword_connection_forms_spell_the_connection_as_its_class_does():
+    """export_metrics, export_to_folder and write_metrics take ``connection=`` or
+    the same settings as keywords: each keyword as ``influx.Connection`` types
+    and defaults it (``url`` optional there: ``connection=`` may stand in)."""
+    fields = {f.name: f for f in dataclasses.fields(dwcp_data.influx.Connection)}
+    functions = [
+        dwcp_data.influx.export_metrics,
+        dwcp_data.influx.export_to_folder,
+        dwcp_data.influx.write_metrics,
+    ]
+    for function in functions:
+        parameters = inspect.signature(function).parameters
+        keywords = [name for name in fields if name in parameters]
+        assert {"url", "token", "verify", "ca_bundle", "timeout", "retries"} <= set(keywords), function
+        assert parameters["url"].annotation == "str | None" and parameters["url"].default is None
+        for name in keywords:
+            if name == "url":
+                continue
+            assert parameters[name].annotation == fields[name].type, (function, name)
+            assert parameters[name].default == fields[name].default, (function, name)
