@@ -243,9 +243,7 @@ def load_profile(path: str | os.PathLike[str], *, sha256: str | None = None) -> 
         raise refuse("not the profile that was published (its SHA-256 differs from the one recorded)")
     try:
         document = json.loads(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile):
-            raise
+    except (gzip.BadGzipFile, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise refuse(f"not a dwcp-data profile ({type(exc).__name__})") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise refuse("not a dwcp-data profile")

@@ -233,8 +233,11 @@ class Cleaner:
         self.engine, self.blocks, self.options, self.fused = engine, blocks, options, fused
         #: Seconds per part of the work (``read``, ``clean``, ``write``), measured where it runs.
         self.watch = Stopwatch()
-        self.groups = _core.GroupTable(None if options.by is None else list(options.by))
-        self.links = _core.GroupTable(["link_type"])
+        #: The columns groups are keyed by (``None``: pooled).
+        self.by = None if options.by is None else list(options.by)
+        #: The groups and link types, numbered as the first pass found them.
+        self.groups: _core.GroupTable
+        self.links: _core.GroupTable
         self.schema: pl.Schema | None = None
         self.fills: list[tuple[str, float]] = []
 
@@ -247,7 +250,7 @@ class Cleaner:
         shuffle = self.engine.shuffle(sum(rows)) if self.options.dedupe else None
         sink_arg: tuple[Any, ...] = () if shuffle is not None else (None,)
         per_block = None if self.fused is None else self.fused.per_block
-        args = [(*sink_arg, SLICE_ROWS, first, self.groups.by, per_block) for first in firsts]
+        args = [(*sink_arg, SLICE_ROWS, first, self.by, per_block) for first in firsts]
         results = self.engine.map("clean: rows", first_pass_kernel, blocks, args, shuffle=shuffle)
         merged: _core.FirstPass | None = None
         for found in in_order(results, n):
