@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import subprocess
@@ -635,8 +636,14 @@ def test_the_drift_reference_is_the_newest_earlier_set_whose_profile_is_sound(tm
 
     # a sound profile this version cannot compare (another schema): skipped, with a warning
     publish("w2", other_schema)
-    with caplog.at_level("WARNING"):
-        assert _drift.reference_for("weekly", current, None) is None
+    # importing Airflow may reset the root logger's handlers: caplog's is put on the module's logger too
+    logger = logging.getLogger(_drift.__name__)
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level("WARNING", logger=_drift.__name__):
+            assert _drift.reference_for("weekly", current, None) is None
+    finally:
+        logger.removeHandler(caplog.handler)
     assert "w2: not compared" in caplog.text and "another schema" in caplog.text
 
     # another valid profile put in place of the published one is refused, naming the file
