@@ -7,6 +7,7 @@ import inspect
 import pickle
 import typing
 from datetime import datetime, timedelta, timezone
+from typing import Literal
 
 import pytest
 
@@ -24,27 +25,100 @@ ENTRY_POINTS = {
 
 #: A function's overloads (Python 3.11 keeps them; none on 3.10).
 OVERLOADS = getattr(typing, "get_overloads", lambda function: [])
-#: The entry points whose keywords are every option: each spells them as the options class does.
+#: The entry points whose keywords are every option: each shows them as the options class has them.
 EVERY_OPTION = {
     ValidationOptions: [dwcp_data.validate, dataset.validate_dataset],
-    CleaningOptions: [dwcp_data.clean, *OVERLOADS(dwcp_data.clean), dataset.clean_dataset],
+    CleaningOptions: [dwcp_data.clean, dataset.clean_dataset],
 }
 
 
 @pytest.mark.parametrize("options", [ValidationOptions, CleaningOptions])
-def test_entry_points_spell_every_option_as_its_class_does(options):
-    """The keyword signatures are written out for help() and notebooks' signature
-    help; this keeps each copy to the one definition: name, type, default."""
+def test_entry_points_show_every_option_as_its_class_has_it(options):
+    """The options are typed once for type checkers (``**options: Unpack[...]``)
+    and shown to help() and notebooks' signature help as the keyword-only
+    parameters they are: name, type and default of the options class."""
     fields = dataclasses.fields(options)
-    assert len(EVERY_OPTION[options]) >= 2
     for function in EVERY_OPTION[options]:
         parameters = inspect.signature(function).parameters
+        assert not [p for p in parameters.values() if p.kind is p.VAR_KEYWORD], function
         for field in fields:
             parameter = parameters[field.name]
             assert parameter.kind is inspect.Parameter.KEYWORD_ONLY, (function, field.name)
             assert parameter.annotation == field.type, (function, field.name)
-            if parameter.default is not Ellipsis:  # an overload's `= ...`
-                assert parameter.default == field.default, (function, field.name)
+            assert parameter.default == field.default, (function, field.name)
+    for overload in OVERLOADS(dwcp_data.clean):  # the type checkers' view of `clean`
+        (var_keyword,) = [
+            p for p in inspect.signature(overload).parameters.values() if p.kind is p.VAR_KEYWORD
+        ]
+        assert var_keyword.annotation == "Unpack[CleaningKeywords]"
+
+
+def test_jupyter_shows_and_completes_the_keywords():
+    """What a notebook user sees: IPython's inspector (Shift-Tab, ``?``) shows
+    each keyword with its default, and its completer offers the keywords."""
+    from IPython.core.completer import provisionalcompleter
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.run_cell("import dwcp_data; from dwcp_data import influx")
+        definition = shell.object_inspect("dwcp_data.clean")["definition"]
+        assert "iqr_k: 'float' = 1.5" in definition and "impute:" in definition
+        assert "token: 'str | None' = None" in shell.object_inspect("influx.write_metrics")["definition"]
+        lines = {
+            "dwcp_data.clean(df, iq": "iqr_k=",
+            "dwcp_data.validate(df, max_ex": "max_examples=",
+            "dwcp_data.clean_dataset('a', 'b', eng": "engine=",
+            "dwcp_data.read_training_data('a', keep": "keep_unknown_columns=",
+            "influx.export_metrics(ca_b": "ca_bundle=",
+        }
+        for line, keyword in lines.items():
+            with provisionalcompleter():
+                offered = [c.text for c in shell.Completer.completions(line, len(line))]
+            assert keyword in offered, (line, offered)
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_a_keyword_that_is_no_option_is_refused_by_the_functions_name(tmp_path):
+    df = dwcp_data.generate_synthetic(50, seed=1)
+    calls = [
+        (dwcp_data.clean, (df,), "clean"),
+        (dwcp_data.validate, (df,), "validate"),
+        (dwcp_data.clean_dataset, (tmp_path / "in", tmp_path / "out"), "clean_dataset"),
+        (dwcp_data.influx.write_metrics, (df,), "write_metrics"),
+    ]
+    for function, args, name in calls:
+        with pytest.raises(TypeError, match=rf"^{name}\(\) got an unexpected keyword argument 'iqr_kk'$"):
+            function(*args, iqr_kk=2)  # type: ignore[call-overload,call-arg]
+    assert not (tmp_path / "out").exists()
+
+
+def test_keywords_typed_otherwise_than_their_class_fail_at_import():
+    """The TypedDict type checkers read and the dataclass that holds the
+    defaults name and type the same fields, or the module does not import."""
+    from dwcp_data._keywords import Unpack, spelled_out
+    from dwcp_data.options import CleaningKeywords
+
+    class Misspelt(typing.TypedDict, total=False):
+        dedupe: bool
+        outlier_columns: str
+        iqr_k: float
+        by: str | None
+        impute: Literal["median"] | None
+
+    def clean_like(df: object, **options: Unpack[CleaningKeywords]) -> None:
+        """A stand-in for an entry point."""
+
+    with pytest.raises(
+        TypeError, match=r"Misspelt does not spell its fields as declared: \['by', 'outlier_columns'\]"
+    ):
+        spelled_out(Misspelt, CleaningOptions)(clean_like)
+    with pytest.raises(TypeError, match=r"declared: \['max_examples', .*'profile'\]$"):
+        spelled_out(CleaningKeywords, CleaningOptions, ValidationOptions)(clean_like)
+    assert (
+        "dedupe" in inspect.signature(spelled_out(CleaningKeywords, CleaningOptions)(clean_like)).parameters
+    )
 
 
 @pytest.mark.parametrize("options", [ValidationOptions, CleaningOptions])
@@ -177,7 +251,7 @@ def test_a_retry_policy_waits_grow_to_their_cap():
     assert info.value.param == "retries"
 
 
-def test_the_influx_keyword_connection_forms_spell_the_connection_as_its_class_does():
+def test_the_influx_keyword_connection_forms_show_the_connection_as_its_class_has_it():
     """export_metrics, export_to_folder and write_metrics take ``connection=`` or
     the same settings as keywords: each keyword as ``influx.Connection`` types
     and defaults it (``url`` optional there: ``connection=`` may stand in)."""
@@ -189,11 +263,9 @@ def test_the_influx_keyword_connection_forms_spell_the_connection_as_its_class_d
     ]
     for function in functions:
         parameters = inspect.signature(function).parameters
-        keywords = [name for name in fields if name in parameters]
-        assert {"url", "token", "verify", "ca_bundle", "timeout", "retries"} <= set(keywords), function
+        assert set(fields) <= set(parameters), function
         assert parameters["url"].annotation == "str | None" and parameters["url"].default is None
-        for name in keywords:
-            if name == "url":
-                continue
+        for name in set(fields) - {"url"}:
+            assert parameters[name].kind is inspect.Parameter.KEYWORD_ONLY, (function, name)
             assert parameters[name].annotation == fields[name].type, (function, name)
             assert parameters[name].default == fields[name].default, (function, name)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 
@@ -12,8 +11,9 @@ import polars as pl
 
 from dwcp_data import _core, _json
 from dwcp_data._frames import FrameLike, from_core, to_core, to_polars
+from dwcp_data._keywords import Unpack, spelled_out
 from dwcp_data._reports import CleaningReportDict, KeptShareDict, OutlierStepDict
-from dwcp_data.options import DEFAULT_OUTLIER_COLUMNS, CleaningOptions
+from dwcp_data.options import DEFAULT_OUTLIER_COLUMNS, CleaningKeywords, CleaningOptions
 
 __all__ = ["DEFAULT_OUTLIER_COLUMNS", "CleaningReport", "clean", "clean_training_data"]
 
@@ -113,35 +113,15 @@ class CleaningReport:
 
 @overload
 def clean(
-    df: FrameLike,
-    *,
-    dedupe: bool = ...,
-    outlier_columns: str | Sequence[str] = ...,
-    iqr_k: float = ...,
-    by: str | Sequence[str] | None = ...,
-    impute: Literal["median"] | None = ...,
-    report: Literal[False] = ...,
+    df: FrameLike, *, report: Literal[False] = ..., **options: Unpack[CleaningKeywords]
 ) -> pl.DataFrame: ...
 @overload
 def clean(
-    df: FrameLike,
-    *,
-    dedupe: bool = ...,
-    outlier_columns: str | Sequence[str] = ...,
-    iqr_k: float = ...,
-    by: str | Sequence[str] | None = ...,
-    impute: Literal["median"] | None = ...,
-    report: Literal[True],
+    df: FrameLike, *, report: Literal[True], **options: Unpack[CleaningKeywords]
 ) -> tuple[pl.DataFrame, CleaningReport]: ...
+@spelled_out(CleaningKeywords, CleaningOptions)
 def clean(
-    df: FrameLike,
-    *,
-    dedupe: bool = CleaningOptions.dedupe,
-    outlier_columns: str | Sequence[str] = CleaningOptions.outlier_columns,
-    iqr_k: float = CleaningOptions.iqr_k,
-    by: str | Sequence[str] | None = CleaningOptions.by,
-    impute: Literal["median"] | None = CleaningOptions.impute,
-    report: bool = False,
+    df: FrameLike, *, report: bool = False, **options: Unpack[CleaningKeywords]
 ) -> pl.DataFrame | tuple[pl.DataFrame, CleaningReport]:
     """Clean a training set; the input is never modified.
 
@@ -173,12 +153,14 @@ def clean(
 
     Args:
         df: a polars DataFrame or LazyFrame, a pandas DataFrame or a pyarrow Table.
+        report: also return a :class:`CleaningReport`.
+
+    Keyword Args:
         dedupe: remove exact duplicate rows.
         outlier_columns: numeric columns to fence, in order.
         iqr_k: fence width in IQRs (finite, >= 0).
         by: column(s) to compute fences per group of; ``None`` for pooled fences.
         impute: ``"median"`` or ``None`` (leave nulls).
-        report: also return a :class:`CleaningReport`.
 
     Returns:
         The cleaned frame, or ``(frame, report)`` with ``report=True``.
@@ -188,8 +170,7 @@ def clean(
         dwcp_data.errors.DataError: an outlier or group column is absent or not
             numeric, or a timestamp cannot be parsed (names the row and text).
     """
-    options = CleaningOptions(dedupe, outlier_columns, iqr_k, by, impute)
-    cleaned, done = clean_frame(to_polars(df), options)
+    cleaned, done = clean_frame(to_polars(df), CleaningOptions(**options))
     return (cleaned, done) if report else cleaned
 
 

@@ -12,13 +12,14 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Literal, Union, overload
+from typing import BinaryIO, Literal, TypedDict, Union, overload
 
 import polars as pl
 
 from dwcp_data import _core
 from dwcp_data._convert import one_of, positive_int
 from dwcp_data._frames import FrameLike, to_polars
+from dwcp_data._keywords import Unpack, spelled_out
 from dwcp_data._outputs import (
     FolderBuild,
     atomic_path,
@@ -35,6 +36,8 @@ from dwcp_data.schema import SCHEMA
 
 __all__ = [
     "SHARD_ROWS",
+    "ReadKeywords",
+    "ReadOptions",
     "ReadReport",
     "atomic_path",
     "lazy_batches",
@@ -615,38 +618,44 @@ def _read_csv(
     return frame, len(bad), rejects
 
 
+@dataclass(frozen=True)
+class ReadOptions:
+    """How :func:`read_training_data` reads files: its keywords, with their
+    defaults (each is described there).
+
+    Raises:
+        dwcp_data.errors.InvalidArgumentError: ``on_bad_rows`` is neither.
+    """
+
+    on_bad_rows: Literal["raise", "quarantine"] = "raise"
+    rejects_dir: str | os.PathLike[str] | None = None
+    keep_unknown_columns: bool = False
+    show_progress: bool | None = None
+
+    def __post_init__(self) -> None:
+        one_of(self.on_bad_rows, ("raise", "quarantine"), "on_bad_rows")
+
+
+class ReadKeywords(TypedDict, total=False):
+    """:class:`ReadOptions` as keywords, for type checkers (each optional)."""
+
+    on_bad_rows: Literal["raise", "quarantine"]
+    rejects_dir: str | os.PathLike[str] | None
+    keep_unknown_columns: bool
+    show_progress: bool | None
+
+
 @overload
 def read_training_data(
-    source: Source,
-    *,
-    on_bad_rows: Literal["raise", "quarantine"] = ...,
-    rejects_dir: str | os.PathLike[str] | None = ...,
-    keep_unknown_columns: bool = ...,
-    report: Literal[False] = ...,
-    show_progress: bool | None = ...,
+    source: Source, *, report: Literal[False] = ..., **options: Unpack[ReadKeywords]
 ) -> pl.DataFrame: ...
-
-
 @overload
 def read_training_data(
-    source: Source,
-    *,
-    on_bad_rows: Literal["raise", "quarantine"] = ...,
-    rejects_dir: str | os.PathLike[str] | None = ...,
-    keep_unknown_columns: bool = ...,
-    report: Literal[True],
-    show_progress: bool | None = ...,
+    source: Source, *, report: Literal[True], **options: Unpack[ReadKeywords]
 ) -> tuple[pl.DataFrame, ReadReport]: ...
-
-
+@spelled_out(ReadKeywords, ReadOptions)
 def read_training_data(
-    source: Source,
-    *,
-    on_bad_rows: Literal["raise", "quarantine"] = "raise",
-    rejects_dir: str | os.PathLike[str] | None = None,
-    keep_unknown_columns: bool = False,
-    report: bool = False,
-    show_progress: bool | None = None,
+    source: Source, *, report: bool = False, **options: Unpack[ReadKeywords]
 ) -> pl.DataFrame | tuple[pl.DataFrame, ReadReport]:
     """Read training data from CSV and Parquet files into the schema.
 
@@ -675,28 +684,32 @@ def read_training_data(
 
     Args:
         source: what to read.
+        report: also return a :class:`ReadReport`.
+
+    Keyword Args:
         on_bad_rows: ``"raise"`` or ``"quarantine"``.
         rejects_dir: where quarantined lines go (default: beside each file).
         keep_unknown_columns: keep columns the schema does not know.
-        report: also return a :class:`ReadReport`.
         show_progress: a progress bar over files (default: when reading many
             files into a terminal).
 
     Returns:
         The frame, or ``(frame, report)`` with ``report=True``.
     """
-    one_of(on_bad_rows, ("raise", "quarantine"), "on_bad_rows")
+    read = ReadOptions(**options)
     files = data_files(source)
     formats = [file_format(f, "source") for f in files]
-    reject_to = Path(rejects_dir) if rejects_dir is not None else None
+    reject_to = Path(read.rejects_dir) if read.rejects_dir is not None else None
     frames, rejected, rejects_files, absent = [], {}, [], {}
     for file, fmt in progress(
-        list(zip(files, formats, strict=True)), "reading", enabled=show_progress, min_items=4
+        list(zip(files, formats, strict=True)), "reading", enabled=read.show_progress, min_items=4
     ):
         if fmt == "parquet":
-            frame, missing = conform(read_parquet_file(file), file, keep_unknown_columns)
+            frame, missing = conform(read_parquet_file(file), file, read.keep_unknown_columns)
         else:
-            (frame, missing), count, rejects = _read_csv(file, on_bad_rows, reject_to, keep_unknown_columns)
+            (frame, missing), count, rejects = _read_csv(
+                file, read.on_bad_rows, reject_to, read.keep_unknown_columns
+            )
             if count:
                 rejected[str(file)] = count
                 rejects_files.append(str(rejects))

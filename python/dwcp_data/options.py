@@ -4,7 +4,10 @@
 the Ray engine and the pipelines all take their thresholds from these
 classes: the defaults are the class attributes (``CleaningOptions.iqr_k`` is
 1.5), and the checks run in the compiled core when an object is made, so an
-option has one default and one domain wherever it is used.
+option has one default and one domain wherever it is used. A function taking
+the options as keywords types them ``**options: Unpack[ValidationKeywords]``
+(or :class:`CleaningKeywords`) and shows them, with these defaults, through
+``dwcp_data._keywords.spelled_out``.
 """
 
 from __future__ import annotations
@@ -13,12 +16,19 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypedDict
 
 from dwcp_data import _core
 from dwcp_data._convert import epoch_us, utc_datetime
 
-__all__ = ["DEFAULT_OUTLIER_COLUMNS", "CleaningOptions", "Profile", "ValidationOptions"]
+__all__ = [
+    "DEFAULT_OUTLIER_COLUMNS",
+    "CleaningKeywords",
+    "CleaningOptions",
+    "Profile",
+    "ValidationKeywords",
+    "ValidationOptions",
+]
 
 #: Which rules :func:`~dwcp_data.validate` runs.
 Profile = Literal["document", "strict"]
@@ -94,3 +104,24 @@ class CleaningOptions:
         columns, by = _core.check_cleaning_options(self)
         object.__setattr__(self, "outlier_columns", tuple(columns))
         object.__setattr__(self, "by", None if by is None else tuple(by))
+
+
+class ValidationKeywords(TypedDict, total=False):
+    """:class:`ValidationOptions` as keywords, for type checkers (each optional)."""
+
+    profile: Profile
+    min_rows: int
+    max_missing_fraction: float
+    min_class_share: float
+    now: datetime | None
+    max_examples: int
+
+
+class CleaningKeywords(TypedDict, total=False):
+    """:class:`CleaningOptions` as keywords, for type checkers (each optional)."""
+
+    dedupe: bool
+    outlier_columns: str | Sequence[str]
+    iqr_k: float
+    by: str | Sequence[str] | None
+    impute: Literal["median"] | None

@@ -5,15 +5,15 @@ from __future__ import annotations
 import dataclasses
 import html
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from typing import Any
 
 import polars as pl
 
 from dwcp_data import _core, _json
 from dwcp_data._frames import FrameLike, to_core, to_polars
+from dwcp_data._keywords import Unpack, spelled_out
 from dwcp_data.errors import InvalidArgumentError, ValidationError
-from dwcp_data.options import Profile, ValidationOptions
+from dwcp_data.options import Profile, ValidationKeywords, ValidationOptions
 
 __all__ = ["Profile", "RuleResult", "ValidationReport", "validate", "validate_training_data"]
 
@@ -197,16 +197,8 @@ def _json_number(observed: float | str | None) -> float | str | None:
     return observed
 
 
-def validate(
-    df: FrameLike,
-    *,
-    profile: Profile = ValidationOptions.profile,
-    min_rows: int = ValidationOptions.min_rows,
-    max_missing_fraction: float = ValidationOptions.max_missing_fraction,
-    min_class_share: float = ValidationOptions.min_class_share,
-    now: datetime | None = ValidationOptions.now,
-    max_examples: int = ValidationOptions.max_examples,
-) -> ValidationReport:
+@spelled_out(ValidationKeywords, ValidationOptions)
+def validate(df: FrameLike, **options: Unpack[ValidationKeywords]) -> ValidationReport:
     """Check a training set against the rules of ``profile``; never raises on bad data.
 
     Profile ``"document"`` is exactly §5.1 of the design document: §5.1's
@@ -238,6 +230,8 @@ def validate(
 
     Args:
         df: a polars DataFrame or LazyFrame, a pandas DataFrame or a pyarrow Table.
+
+    Keyword Args:
         profile: ``"document"`` or ``"strict"``.
         min_rows: fewest rows a training set may have.
         max_missing_fraction: each column's share of nulls must be below this.
@@ -251,8 +245,7 @@ def validate(
     Raises:
         dwcp_data.errors.InvalidArgumentError: an argument is out of its domain.
     """
-    options = ValidationOptions(profile, min_rows, max_missing_fraction, min_class_share, now, max_examples)
-    return validate_frame(to_polars(df), options.resolved())
+    return validate_frame(to_polars(df), ValidationOptions(**options).resolved())
 
 
 def validate_frame(frame: pl.DataFrame, options: ValidationOptions) -> ValidationReport:

@@ -19,12 +19,13 @@ when the Ray engine is asked for).
 from __future__ import annotations
 
 from dwcp_data.datasets.shards import Dataset, DatasetSource, Shard, named_paths, open_dataset
-from dwcp_data.datasets.stages import clean_dataset, label_dataset, validate_dataset
+from dwcp_data.datasets.stages import StageSettings, clean_dataset, label_dataset, validate_dataset
 
 __all__ = [
     "Dataset",
     "DatasetSource",
     "Shard",
+    "StageSettings",
     "clean_dataset",
     "label_dataset",
     "named_paths",

@@ -3,39 +3,89 @@ than memory, on any engine, with the in-memory answers."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Literal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal, TypedDict
 
+from dwcp_data._keywords import Unpack, made_of, spelled_out
 from dwcp_data._outputs import check_output_folder, output_folder
 from dwcp_data.cleaning import CleaningReport
 from dwcp_data.datasets.cleaner import Cleaner
+from dwcp_data.datasets.engine import Blocks, Runner
 from dwcp_data.datasets.passes import Validation, label_blocks, validate_blocks
 from dwcp_data.datasets.runners import engine_for
 from dwcp_data.datasets.shards import DatasetSource, named_paths
 from dwcp_data.engines import EngineLike
-from dwcp_data.options import CleaningOptions, Profile, ValidationOptions
+from dwcp_data.options import CleaningKeywords, CleaningOptions, ValidationKeywords, ValidationOptions
 from dwcp_data.validation import ValidationReport
 
-__all__ = ["clean_dataset", "label_dataset", "validate_dataset"]
+__all__ = [
+    "CleanDatasetKeywords",
+    "StageKeywords",
+    "StageSettings",
+    "ValidateDatasetKeywords",
+    "clean_dataset",
+    "label_dataset",
+    "validate_dataset",
+]
 
 
-def validate_dataset(
-    source: DatasetSource,
-    *,
-    profile: Profile = ValidationOptions.profile,
-    min_rows: int = ValidationOptions.min_rows,
-    max_missing_fraction: float = ValidationOptions.max_missing_fraction,
-    min_class_share: float = ValidationOptions.min_class_share,
-    now: datetime | None = ValidationOptions.now,
-    max_examples: int = ValidationOptions.max_examples,
-    on_bad_rows: Literal["raise", "quarantine"] = "raise",
-    rejects_dir: str | os.PathLike[str] | None = None,
-    engine: EngineLike = "local",
-    work_dir: str | os.PathLike[str] | None = None,
-    show_progress: bool | None = None,
-) -> ValidationReport:
+@dataclass(frozen=True)
+class StageSettings:
+    """How a data-set stage reads its source and where it runs: the keywords
+    every stage takes besides its options.
+
+    Attributes:
+        on_bad_rows: a CSV line that does not parse raises (``"raise"``) or
+            goes to a rejects file (``"quarantine"``, see
+            :func:`~dwcp_data.read_training_data`).
+        rejects_dir: where rejects files go (default: beside each CSV shard).
+        engine: ``"local"``, ``"ray"`` or an engine object (see :mod:`dwcp_data.engines`).
+        work_dir: where the run's work folder is made (default: the system's
+            temporary folder); that folder is removed afterwards.
+        show_progress: draw a bar per pass on standard error (default: when it is a terminal).
+    """
+
+    on_bad_rows: Literal["raise", "quarantine"] = "raise"
+    rejects_dir: str | os.PathLike[str] | None = None
+    engine: EngineLike = "local"
+    work_dir: str | os.PathLike[str] | None = None
+    show_progress: bool | None = None
+
+    @contextlib.contextmanager
+    def blocks(self, source: DatasetSource) -> Iterator[tuple[Runner, Blocks]]:
+        """The engine's runner for one run, and the blocks of ``source`` it reads."""
+        with (
+            engine_for(self.engine, self.work_dir, self.show_progress) as runner,
+            runner.open(
+                source, self.work_dir, on_bad_rows=self.on_bad_rows, rejects_dir=self.rejects_dir
+            ) as blocks,
+        ):
+            yield runner, blocks
+
+
+class StageKeywords(TypedDict, total=False):
+    """:class:`StageSettings` as keywords, for type checkers (each optional)."""
+
+    on_bad_rows: Literal["raise", "quarantine"]
+    rejects_dir: str | os.PathLike[str] | None
+    engine: EngineLike
+    work_dir: str | os.PathLike[str] | None
+    show_progress: bool | None
+
+
+class ValidateDatasetKeywords(ValidationKeywords, StageKeywords, total=False):
+    """The keywords of :func:`validate_dataset`: the validation options, then the stage's settings."""
+
+
+class CleanDatasetKeywords(CleaningKeywords, StageKeywords, total=False):
+    """The keywords of :func:`clean_dataset` besides ``overwrite``: the cleaning options, then the stage's settings."""
+
+
+@spelled_out(ValidateDatasetKeywords, ValidationOptions, StageSettings)
+def validate_dataset(source: DatasetSource, **keywords: Unpack[ValidateDatasetKeywords]) -> ValidationReport:
     """:func:`~dwcp_data.validate` for a data set larger than memory.
 
     Reads ``source`` (a folder, glob or list of Parquet/CSV shards, or a
@@ -57,30 +107,18 @@ def validate_dataset(
     Returns:
         A :class:`~dwcp_data.ValidationReport`.
     """
-    options = ValidationOptions(profile, min_rows, max_missing_fraction, min_class_share, now, max_examples)
-    validation = Validation(options)
-    with (
-        engine_for(engine, work_dir, show_progress) as runner,
-        runner.open(source, work_dir, on_bad_rows=on_bad_rows, rejects_dir=rejects_dir) as blocks,
-    ):
+    validation = Validation(made_of(ValidationOptions, keywords))
+    with made_of(StageSettings, keywords).blocks(source) as (runner, blocks):
         return validate_blocks(runner, blocks, validation)
 
 
+@spelled_out(CleanDatasetKeywords, CleaningOptions, StageSettings)
 def clean_dataset(
     source: DatasetSource,
     out: str | os.PathLike[str],
     *,
-    dedupe: bool = CleaningOptions.dedupe,
-    outlier_columns: str | Sequence[str] = CleaningOptions.outlier_columns,
-    iqr_k: float = CleaningOptions.iqr_k,
-    by: str | Sequence[str] | None = CleaningOptions.by,
-    impute: Literal["median"] | None = CleaningOptions.impute,
-    on_bad_rows: Literal["raise", "quarantine"] = "raise",
-    rejects_dir: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
-    engine: EngineLike = "local",
-    work_dir: str | os.PathLike[str] | None = None,
-    show_progress: bool | None = None,
+    **keywords: Unpack[CleanDatasetKeywords],
 ) -> CleaningReport:
     """:func:`~dwcp_data.clean` for a data set larger than memory.
 
@@ -112,11 +150,10 @@ def clean_dataset(
     Returns:
         The :class:`~dwcp_data.cleaning.CleaningReport`.
     """
-    options = CleaningOptions(dedupe, outlier_columns, iqr_k, by, impute)
+    options = made_of(CleaningOptions, keywords)
     check_output_folder(out, inputs=named_paths(source), overwrite=overwrite)  # before any work
     with (
-        engine_for(engine, work_dir, show_progress) as runner,
-        runner.open(source, work_dir, on_bad_rows=on_bad_rows, rejects_dir=rejects_dir) as blocks,
+        made_of(StageSettings, keywords).blocks(source) as (runner, blocks),
         output_folder(out, inputs=blocks.inputs, overwrite=overwrite, kind="cleaned") as build,
     ):
         cleaner = Cleaner(runner, blocks, options)
@@ -127,17 +164,14 @@ def clean_dataset(
     return report
 
 
+@spelled_out(StageKeywords, StageSettings)
 def label_dataset(
     source: DatasetSource,
     out: str | os.PathLike[str],
     *,
     cpu_weight: float = 0.0,
-    on_bad_rows: Literal["raise", "quarantine"] = "raise",
-    rejects_dir: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
-    engine: EngineLike = "local",
-    work_dir: str | os.PathLike[str] | None = None,
-    show_progress: bool | None = None,
+    **keywords: Unpack[StageKeywords],
 ) -> int:
     """:func:`~dwcp_data.label_oracle` for a data set larger than memory: each
     shard of ``source`` (files or a LazyFrame, see :func:`open_dataset`)
@@ -152,8 +186,7 @@ def label_dataset(
     """
     check_output_folder(out, inputs=named_paths(source), overwrite=overwrite)
     with (
-        engine_for(engine, work_dir, show_progress) as runner,
-        runner.open(source, work_dir, on_bad_rows=on_bad_rows, rejects_dir=rejects_dir) as blocks,
+        made_of(StageSettings, keywords).blocks(source) as (runner, blocks),
         output_folder(out, inputs=blocks.inputs, overwrite=overwrite, kind="labelled") as build,
     ):
         return label_blocks(runner, blocks, build, cpu_weight)

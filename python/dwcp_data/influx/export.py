@@ -21,10 +21,11 @@ import polars as pl
 from dwcp_data import _core
 from dwcp_data._convert import duration_us, epoch_us, one_of, positive_int, utc_datetime
 from dwcp_data._frames import from_core
+from dwcp_data._keywords import Unpack, spelled_out
 from dwcp_data._outputs import ExportFolder, export_folder
 from dwcp_data.errors import DataError, InfluxError, InvalidArgumentError
 from dwcp_data.influx import _flux
-from dwcp_data.influx.transport import Connection, _shortened, connection_keywords
+from dwcp_data.influx.transport import Connection, ConnectionSettings, _shortened
 from dwcp_data.influx.write import MEASUREMENT
 from dwcp_data.io import write_frames
 from dwcp_data.schema import SCHEMA
@@ -337,23 +338,15 @@ def _export_frames(conn: Connection, windows: list[_Window]) -> Iterator[pl.Data
                     )
 
 
+@spelled_out(ConnectionSettings, Connection)
 def export_metrics(
     *,
     connection: Connection | None = None,
     url: str | None = None,
     start: datetime,
     end: datetime,
-    database: str | None = None,
-    bucket: str | None = None,
-    org: str | None = None,
-    token: str | None = None,
-    username: str | None = None,
-    password: str | None = None,
     chunk: timedelta | str | None = None,
-    timeout: float = 120.0,
-    retries: int = 4,
-    verify: bool = True,
-    ca_bundle: str | None = None,
+    **settings: Unpack[ConnectionSettings],
 ) -> pl.DataFrame:
     """Export ``compression_metrics`` points in ``[start, end)`` into the training schema.
 
@@ -391,7 +384,7 @@ def export_metrics(
             unknown database or bucket (``kind="database"``), a failed query
             (``"query"``), or an incomplete answer.
     """
-    conn = Connection.of(connection, **connection_keywords(locals()))
+    conn = Connection.of(connection, url, settings)
     frames = list(_export_frames(conn, _plan(conn, start, end, chunk)))
     if not frames:
         return pl.DataFrame(schema=SCHEMA)
@@ -485,6 +478,7 @@ def _export_key(conn: Connection) -> str:
     return f"{conn.base};{where};{MEASUREMENT};format={_EXPORT_FORMAT}"
 
 
+@spelled_out(ConnectionSettings, Connection)
 def export_to_folder(
     out: str | os.PathLike[str],
     *,
@@ -492,19 +486,10 @@ def export_to_folder(
     url: str | None = None,
     start: datetime,
     end: datetime,
-    database: str | None = None,
-    bucket: str | None = None,
-    org: str | None = None,
-    token: str | None = None,
-    username: str | None = None,
-    password: str | None = None,
     concurrency: int = EXPORT_CONCURRENCY,
     prune: bool = False,
     overwrite: bool = False,
-    timeout: float = 120.0,
-    retries: int = 4,
-    verify: bool = True,
-    ca_bundle: str | None = None,
+    **settings: Unpack[ConnectionSettings],
 ) -> ExportReport:
     """Export ``[start, end)`` into the folder ``out``, one Parquet shard per
     UTC day (``day-YYYY-MM-DD.parquet``; the first and last may cover part of
@@ -549,7 +534,7 @@ def export_to_folder(
             that holds files dwcp-data did not write.
     """
     started = time.perf_counter()
-    conn = Connection.of(connection, **connection_keywords(locals()))
+    conn = Connection.of(connection, url, settings)
     positive_int(concurrency, "concurrency")
     one_of(prune, (True, False), "prune")
     a, b = _range_ns(start, end)
@@ -622,7 +607,7 @@ def export_to_file(out: str | os.PathLike[str], **kwargs: Any) -> Path:
     start, end = kwargs.pop("start"), kwargs.pop("end")
     chunk = kwargs.pop("chunk", None)
     try:
-        conn = Connection.of(kwargs.pop("connection", None), **kwargs)
+        conn = Connection.of(kwargs.pop("connection", None), kwargs.pop("url", None), kwargs)
     except TypeError as exc:
         raise InvalidArgumentError(f"invalid arguments: {exc}", param="kwargs") from None
     return write_frames(_export_frames(conn, _plan(conn, start, end, chunk)), out, SCHEMA)[0]

@@ -23,14 +23,14 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypedDict
 
 from dwcp_data import _core
 from dwcp_data._convert import yes_or_no
 from dwcp_data.errors import DataError, InfluxError, InvalidArgumentError
 from dwcp_data.influx import _flux
 
-__all__ = ["Connection", "RetryPolicy"]
+__all__ = ["Connection", "ConnectionSettings", "RetryPolicy"]
 
 _RETRY_STATUS = {429, 500, 502, 503, 504}
 #: The longest a request may take in all, retries and waits included (a week):
@@ -195,22 +195,22 @@ class Connection:
         object.__setattr__(self, "retries", self.retry.retries)
 
     @classmethod
-    def of(cls, connection: Connection | None, **keywords: Any) -> Connection:
-        """``connection``, or (``None``) one made of the connection ``keywords``
-        a function took: one or the other, never both.
+    def of(cls, connection: Connection | None, url: str | None, settings: Mapping[str, Any]) -> Connection:
+        """``connection``, or (``None``) one made of ``url`` and the other
+        settings a function took as keywords: one or the other, never both.
 
         Raises:
             dwcp_data.errors.InvalidArgumentError: both or neither given.
         """
         if connection is None:
-            if keywords.get("url") is None:
+            if url is None:
                 raise InvalidArgumentError.of("url", "give connection= (an influx.Connection) or url=")
-            return cls(**keywords)
+            return cls(url, **settings)
         if not isinstance(connection, Connection):
             raise InvalidArgumentError.of(
                 "connection", f"an influx.Connection, got {type(connection).__name__}"
             )
-        given = [k for k, v in keywords.items() if v != _DEFAULTS.get(k)]
+        given = [k for k, v in {"url": url, **settings}.items() if v != _DEFAULTS.get(k)]
         if given:
             raise InvalidArgumentError.of(
                 given[0], "give either connection= or the connection keywords (url=, token=, ...), not both"
@@ -592,10 +592,21 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
-def connection_keywords(scope: Mapping[str, Any]) -> dict[str, Any]:
-    """The connection keywords among a function's arguments (its ``locals()``),
-    for :meth:`Connection.of`."""
-    return {name: scope[name] for name in ("url", *_DEFAULTS) if name in scope}
+class ConnectionSettings(TypedDict, total=False):
+    """The fields of :class:`Connection` but ``url``, as the keywords of the
+    functions that take either a connection or its settings (each optional)."""
+
+    database: str | None
+    bucket: str | None
+    org: str | None
+    token: str | None
+    username: str | None
+    password: str | None
+    timeout: float
+    retries: int
+    verify: bool
+    ca_bundle: str | None
+    retry: RetryPolicy | None
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):

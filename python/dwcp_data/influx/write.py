@@ -16,8 +16,9 @@ import polars as pl
 from dwcp_data import _core
 from dwcp_data._convert import one_of, positive_int
 from dwcp_data._frames import FrameLike, to_core, to_polars
+from dwcp_data._keywords import Unpack, spelled_out
 from dwcp_data.errors import DataError, InfluxError, InvalidArgumentError
-from dwcp_data.influx.transport import Connection, connection_keywords
+from dwcp_data.influx.transport import Connection, ConnectionSettings
 
 __all__ = [
     "MEASUREMENT",
@@ -169,26 +170,18 @@ def _not_stored(frame: pl.DataFrame) -> dict[str, int]:
     return {name: int(n) for name, n in frame.select(counts).row(0, named=True).items() if n}
 
 
+@spelled_out(ConnectionSettings, Connection)
 def write_metrics(
     df: FrameLike,
     *,
     connection: Connection | None = None,
     url: str | None = None,
-    database: str | None = None,
-    bucket: str | None = None,
-    org: str | None = None,
-    token: str | None = None,
-    username: str | None = None,
-    password: str | None = None,
     tags: Sequence[str] = TAGS,
     on_collision: Literal["raise", "spread"] = "raise",
     batch_size: int = 5000,
     concurrency: int = 4,
     gzip: bool | None = None,
-    timeout: float = 120.0,
-    retries: int = 4,
-    verify: bool = True,
-    ca_bundle: str | None = None,
+    **settings: Unpack[ConnectionSettings],
 ) -> WriteReport:
     """Write a training-schema frame to InfluxDB as measurement ``compression_metrics``.
 
@@ -241,7 +234,7 @@ def write_metrics(
         dwcp_data.errors.InfluxError: the server is unreachable, refuses the
             credentials, does not know the database or bucket, or rejects a batch.
     """
-    conn = Connection.of(connection, **connection_keywords(locals()))
+    conn = Connection.of(connection, url, settings)
     one_of(on_collision, ("raise", "spread"), "on_collision")
     positive_int(batch_size, "batch_size")
     positive_int(concurrency, "concurrency")
