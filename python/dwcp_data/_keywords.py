@@ -23,7 +23,7 @@ from typing import Any, ForwardRef, TypeVar
 
 if sys.version_info >= (3, 11):
     from typing import Unpack
-else:  # type checkers only: the annotations that name it are never evaluated
+else:  # a dependency on Python 3.10 (pyproject.toml)
     from typing_extensions import Unpack
 
 __all__ = ["Unpack", "made_of", "spelled_out"]
